@@ -1,0 +1,46 @@
+"""The `adaptlab` command. Thin: each area registers its own commands from its `cli` module."""
+
+import importlib
+import sys
+
+import typer
+from rich.console import Console
+
+from adaptlab.errors import AdaptlabError
+
+app = typer.Typer(
+    name="adaptlab",
+    help="LoRA or full fine-tuning? Train, compare, recommend, govern and serve adapters.",
+    no_args_is_help=True,
+    pretty_exceptions_enable=False,
+    add_completion=False,
+)
+
+# One line per area; each module defines `register(app)`.
+AREAS = (
+    "adaptlab.train.cli",
+)
+
+for area in AREAS:
+    importlib.import_module(area).register(app)
+
+
+def main() -> None:
+    """Entry point: user errors print one readable message instead of a stack trace."""
+    try:
+        app(standalone_mode=False)
+    except AdaptlabError as exc:
+        Console(stderr=True).print(f"[bold red]error:[/] {exc}", highlight=False, soft_wrap=True)
+        sys.exit(exc.exit_code)
+    except (typer.Abort, KeyboardInterrupt):
+        Console(stderr=True).print("aborted")
+        sys.exit(130)
+    except typer.Exit as exc:
+        sys.exit(exc.exit_code)
+    except Exception as exc:  # click usage errors arrive here in standalone_mode=False
+        import click
+
+        if isinstance(exc, click.ClickException):
+            exc.show()
+            sys.exit(exc.exit_code)
+        raise

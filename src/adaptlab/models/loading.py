@@ -1,0 +1,39 @@
+"""Load a resolved folder as a causal LM (full precision or 4-bit NF4) and its tokenizer."""
+
+from pathlib import Path
+
+from adaptlab.errors import ModelLoadError
+
+
+def load_tokenizer(model_dir: Path):
+    from transformers import AutoTokenizer
+
+    try:
+        tokenizer = AutoTokenizer.from_pretrained(model_dir)
+    except Exception as exc:
+        raise ModelLoadError(f"{model_dir}: could not load tokenizer ({type(exc).__name__}: {exc})") from exc
+    if tokenizer.pad_token is None:
+        tokenizer.pad_token = tokenizer.eos_token
+    return tokenizer
+
+
+def load_causal_lm(model_dir: Path, *, load_in_4bit: bool = False, compute_dtype: str = "float32", allow_pickle: bool = False):
+    """Full precision (fp32 weights) or, with `load_in_4bit`, an NF4-quantized frozen base (bitsandbytes)."""
+    import torch
+    from transformers import AutoModelForCausalLM, BitsAndBytesConfig
+
+    kwargs: dict = {"dtype": torch.float32, "use_safetensors": None if allow_pickle else True}
+    if load_in_4bit:
+        kwargs["quantization_config"] = BitsAndBytesConfig(
+            load_in_4bit=True,
+            bnb_4bit_quant_type="nf4",
+            bnb_4bit_use_double_quant=True,
+            bnb_4bit_compute_dtype=getattr(torch, compute_dtype),
+            bnb_4bit_quant_storage=torch.uint8,
+        )
+        kwargs["device_map"] = {"": "cuda:0" if torch.cuda.is_available() else "cpu"}
+    try:
+        return AutoModelForCausalLM.from_pretrained(model_dir, **kwargs)
+    except OSError as exc:
+        hint = "" if allow_pickle else " (only safetensors weights are loaded unless --allow-pickle is given)"
+        raise ModelLoadError(f"{model_dir}: could not load model weights{hint}: {exc}") from exc

@@ -1,0 +1,115 @@
+"""`run.json`: the record every training run leaves. Schema documented in docs/run-json.md.
+
+Versioned with `schema_version`; readers refuse versions they do not know.
+"""
+
+from datetime import datetime
+from pathlib import Path
+from typing import Literal
+
+from pydantic import BaseModel, Field
+
+from adaptlab.errors import ArtifactError
+
+RUN_RECORD_FILE = "run.json"
+SCHEMA_VERSION = 1
+
+
+class BaseModelInfo(BaseModel):
+    spec: str = Field(description="what the user passed to --model")
+    model_id: str = Field(description="a readable name for the base (hub id, builtin name or folder name)")
+    path: str = Field(description="local Hugging Face folder the weights were loaded from")
+    weights_sha256: str = Field(description="canonical hash of the base weights (adaptlab.models.hashing)")
+
+
+class DataFileInfo(BaseModel):
+    path: str
+    sha256: str
+    rows: int = Field(description="rows read from the file")
+    bad_rows: int = Field(description="rows rejected by validation (and skipped)")
+    role: Literal["train", "eval"]
+
+
+class DataInfo(BaseModel):
+    format: str = Field(description="record format: text, prompt_completion, alpaca or chat")
+    files: list[DataFileInfo]
+    train_examples: int
+    eval_examples: int
+    train_target_tokens: int = Field(description="tokens that carry loss in one epoch of the training split")
+    tokenized_sha256: str = Field(description="hash of the tokenized training and eval examples")
+
+
+class ParamCounts(BaseModel):
+    trainable: int
+    total: int
+    trainable_percent: float
+
+
+class LossPoint(BaseModel):
+    step: int
+    tokens_seen: int = Field(description="non-padding tokens processed so far")
+    loss: float
+    learning_rate: float
+
+
+class EvalPoint(BaseModel):
+    step: int
+    loss: float
+    perplexity: float
+
+
+class RunMetrics(BaseModel):
+    peak_memory_bytes: int
+    peak_memory_kind: Literal["process_rss", "cuda_max_allocated"]
+    wall_time_s: float = Field(description="training loop time, model loading excluded")
+    tokens_seen: int = Field(description="non-padding tokens processed in training")
+    tokens_per_s: float = Field(description="non-padding tokens per second of training")
+    steps: int
+    final_train_loss: float | None = None
+    eval_loss: float | None = None
+    eval_perplexity: float | None = None
+
+
+class ArtifactInfo(BaseModel):
+    kind: Literal["peft_adapter", "hf_model"]
+    files: list[str]
+    size_bytes: int
+
+
+class EnvironmentInfo(BaseModel):
+    adaptlab_version: str
+    git_commit: str | None
+    libraries: dict[str, str]
+    hardware: dict[str, str | int | float | None]
+
+
+class RunRecord(BaseModel):
+    schema_version: int = SCHEMA_VERSION
+    run_id: str
+    created_at: datetime
+    finished_at: datetime | None = None
+    status: Literal["running", "completed"]
+    method: Literal["full", "lora", "dora", "qlora"]
+    config: dict = Field(description="the full TrainConfig as used")
+    base_model: BaseModelInfo
+    data: DataInfo
+    params: ParamCounts
+    metrics: RunMetrics | None = None
+    loss_curve: list[LossPoint] = []
+    eval_curve: list[EvalPoint] = []
+    artifact: ArtifactInfo | None = None
+    environment: EnvironmentInfo
+
+
+def read_run_record(run_dir: Path) -> RunRecord:
+    path = Path(run_dir) / RUN_RECORD_FILE
+    if not path.is_file():
+        raise ArtifactError(f"{path}: no run record here; is {run_dir} the output folder of `adaptlab train`?")
+    try:
+        raw = path.read_text(encoding="utf-8")
+        record = RunRecord.model_validate_json(raw)
+    except ValueError as exc:
+        raise ArtifactError(f"{path}: not a valid run record: {exc}") from exc
+    if record.schema_version != SCHEMA_VERSION:
+        raise ArtifactError(f"{path}: run record schema_version {record.schema_version} is not supported (expected {SCHEMA_VERSION})")
+    return record
