@@ -12,6 +12,7 @@ ADAPTER_METADATA_FILE = "adaptlab_adapter.json"
 
 
 class AdapterMetadata(BaseModel):
+    base_model_spec: str = Field(description="what `--model` resolves again: builtin:<name>, a folder, a .gguf file or a hub id")
     base_model_id: str
     base_weights_sha256: str = Field(description="adaptlab.models.hashing.weights_sha256 of the base folder")
     method: str = Field(description="lora, dora or qlora (or combine:<how> / merge sources for derived adapters)")
