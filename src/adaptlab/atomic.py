@@ -64,3 +64,19 @@ def publish_files(staged: Path, dest: Path, last: tuple[str, ...] = ()) -> None:
             shutil.rmtree(target)
         os.replace(staged / name, target)
     shutil.rmtree(staged, ignore_errors=True)
+
+
+STAGING_PREFIX = ".staging-"
+
+
+def make_staging_dir(parent: Path) -> Path:
+    """A hidden temporary folder inside `parent` (same filesystem, so its files can be renamed out)."""
+    parent = Path(parent)
+    parent.mkdir(parents=True, exist_ok=True)
+    return Path(tempfile.mkdtemp(dir=parent, prefix=STAGING_PREFIX))
+
+
+def remove_stale_staging(parent: Path) -> None:
+    """Drop staging folders left by a process that was killed before it could publish them."""
+    for stale in Path(parent).glob(f"{STAGING_PREFIX}*"):
+        shutil.rmtree(stale, ignore_errors=True)

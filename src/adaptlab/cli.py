@@ -18,7 +18,11 @@ app = typer.Typer(
 
 # One line per area; each module defines `register(app)`.
 AREAS = (
+    "adaptlab.data.cli",
     "adaptlab.train.cli",
+    "adaptlab.compare.cli",
+    "adaptlab.registry.cli",
+    "adaptlab.adapters.cli",
 )
 
 for area in AREAS:

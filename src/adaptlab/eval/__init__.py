@@ -1,1 +1,1 @@
-"""eval"""
+"""Evaluation: held-out loss/perplexity, task metrics, forgetting."""

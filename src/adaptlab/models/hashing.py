@@ -58,3 +58,17 @@ def _read_cache(path: Path) -> dict[str, str]:
         return json.loads(path.read_text())
     except (OSError, ValueError):
         return {}
+
+
+def count_parameters(model_dir: Path) -> int:
+    """Parameters stored in the folder's safetensors (tied weights are stored, and counted, once)."""
+    total = 0
+    for file in sorted(Path(model_dir).glob("*.safetensors")):
+        with safe_open(str(file), framework="pt") as handle:
+            for name in handle.keys():
+                shape = handle.get_slice(name).get_shape()
+                count = 1
+                for dim in shape:
+                    count *= dim
+                total += count
+    return total

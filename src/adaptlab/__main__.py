@@ -1,0 +1,5 @@
+"""`python -m adaptlab` (and `accelerate launch -m adaptlab train ...`)."""
+
+from adaptlab.cli import main
+
+main()

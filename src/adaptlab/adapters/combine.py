@@ -1,0 +1,160 @@
+"""Combine several LoRA adapters into one with PEFT's `add_weighted_adapter`, after our compatibility checks.
+
+The result is a normal PEFT adapter folder with `adaptlab_adapter.json` (parents recorded) and
+`adaptlab_combine.json` (how, weights, density).
+"""
+
+from collections.abc import Callable
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Literal
+
+from pydantic import BaseModel, Field
+
+from adaptlab import __version__, atomic
+from adaptlab.adapters import compat
+from adaptlab.adapters.files import open_adapter_folder
+from adaptlab.adapters.loading import adapter_name, adapter_ranks, attach_adapters, resolve_base, tokenizer_dir, wrapped_modules
+from adaptlab.adapters.metadata import AdapterMetadata, write_adapter_metadata
+from adaptlab.adapters.outputs import check_output_folder
+from adaptlab.errors import ConfigError
+from adaptlab.models import ResolvedModel, load_causal_lm, load_tokenizer
+
+COMBINE_RECORD_FILE = "adaptlab_combine.json"
+COMBINED_ADAPTER = "default"  # PEFT saves the "default" adapter at the folder's top level
+DEFAULT_DENSITY = 0.5
+
+CombinationType = Literal["linear", "cat", "svd", "ties", "ties_svd", "dare_linear", "dare_ties", "magnitude_prune"]
+DENSITY_COMBINATIONS = ("ties", "ties_svd", "dare_linear", "dare_ties", "magnitude_prune")
+RANDOM_COMBINATIONS = ("dare_linear", "dare_ties")
+
+
+class CombineRecord(BaseModel):
+    """`adaptlab_combine.json`: the inputs of a combination, enough to redo it."""
+
+    parents: list[str]
+    weights: list[float]
+    how: CombinationType
+    density: float | None = Field(description="fraction of values kept (ties, dare_*, magnitude_prune)")
+    svd_rank: int | None = Field(description="rank of the result for svd types (None: the largest parent rank)")
+    seed: int | None = Field(description="random seed for dare_* pruning")
+    rank: int = Field(description="rank of the combined adapter")
+    base_model_id: str
+    base_weights_sha256: str
+    adaptlab_version: str
+    created_at: datetime
+
+
+def combine_adapters(
+    adapters: list[Path],
+    weights: list[float],
+    how: CombinationType,
+    out: Path,
+    *,
+    model: ResolvedModel | str | None = None,
+    density: float | None = None,
+    svd_rank: int | None = None,
+    seed: int = 0,
+    allow_pickle: bool = False,
+    allow_base_mismatch: bool = False,
+    overwrite: bool = False,
+    progress: Callable[[str], None] = lambda step: None,
+) -> CombineRecord:
+    """Write the weighted combination of `adapters` to `out` as a PEFT adapter; returns its record."""
+    import torch
+
+    density = _checked_options(adapters, weights, how, density, svd_rank)
+    folders = [open_adapter_folder(path, allow_pickle=allow_pickle) for path in adapters]
+    check_output_folder(out, adapters, overwrite=overwrite)
+    progress("resolving base model")
+    base = resolve_base(model, folders)
+    progress(f"loading {base.model_id} and {len(folders)} adapters")
+    peft_model = attach_adapters(load_causal_lm(base.path, allow_pickle=allow_pickle), base, folders, allow_base_mismatch=allow_base_mismatch)
+    names = [adapter_name(i) for i in range(len(folders))]
+    compat.check_combinable(
+        folders,
+        how,
+        wrapped_modules={str(f.path): wrapped_modules(peft_model, n) for f, n in zip(folders, names)},
+        ranks={str(f.path): adapter_ranks(peft_model, n) for f, n in zip(folders, names)},
+    )
+    progress(f"combining ({how})")
+    if how in RANDOM_COMBINATIONS:
+        torch.manual_seed(seed)
+    peft_model.add_weighted_adapter(
+        names, weights, COMBINED_ADAPTER, combination_type=how, svd_rank=svd_rank, density=density
+    )
+    _fold_rslora_scaling(peft_model)
+    combined_config = peft_model.peft_config[COMBINED_ADAPTER]
+    combined_config.base_model_name_or_path = folders[0].config.get("base_model_name_or_path") or base.model_id
+    combined_config.inference_mode = True
+    record = CombineRecord(
+        parents=[str(Path(p).resolve()) for p in adapters],
+        weights=weights,
+        how=how,
+        density=density,
+        svd_rank=svd_rank,
+        seed=seed if how in RANDOM_COMBINATIONS else None,
+        rank=combined_config.r,
+        base_model_id=base.model_id,
+        base_weights_sha256=base.weights_sha256,
+        adaptlab_version=__version__,
+        created_at=datetime.now(timezone.utc),
+    )
+    progress(f"writing {out}")
+    with atomic.staging_dir(Path(out)) as staged:
+        peft_model.save_pretrained(staged, selected_adapters=[COMBINED_ADAPTER], save_embedding_layers=False)
+        _drop_generated_readme(staged)
+        load_tokenizer(tokenizer_dir(base, folders)).save_pretrained(staged)
+        write_adapter_metadata(
+            staged,
+            AdapterMetadata(
+                base_model_spec=base.spec,
+                base_model_id=base.model_id,
+                base_weights_sha256=base.weights_sha256,
+                method=f"combine:{how}",
+                parents=record.parents,
+                adaptlab_version=__version__,
+            ),
+        )
+        atomic.write_text(staged / COMBINE_RECORD_FILE, record.model_dump_json(indent=2) + "\n")
+    return record
+
+
+def _checked_options(adapters: list[Path], weights: list[float], how: str, density: float | None, svd_rank: int | None) -> float | None:
+    if len(adapters) < 2:
+        raise ConfigError("combine needs at least two adapters")
+    if len(weights) != len(adapters):
+        raise ConfigError(f"--weights has {len(weights)} values for {len(adapters)} adapters; give one weight per adapter")
+    if how in DENSITY_COMBINATIONS:
+        density = DEFAULT_DENSITY if density is None else density
+        if not 0.0 < density <= 1.0:
+            raise ConfigError(f"--density {density} must be in (0, 1]: the fraction of values each adapter keeps")
+        return density
+    if density is not None:
+        raise ConfigError(f"--density applies to {', '.join(DENSITY_COMBINATIONS)}, not to --how {how}")
+    if svd_rank is not None and not how.endswith("svd"):
+        raise ConfigError(f"--svd-rank applies to svd combinations, not to --how {how}")
+    return None
+
+
+def _fold_rslora_scaling(peft_model) -> None:
+    """PEFT bakes each parent's scaling into the combined factors and gives the result alpha = r, but keeps
+    the first parent's use_rslora, which would scale the result again by sqrt(r). Use plain scaling (1.0)."""
+    from peft.tuners.lora import LoraLayer
+
+    config = peft_model.peft_config[COMBINED_ADAPTER]
+    if not config.use_rslora:
+        return
+    config.use_rslora = False
+    for module in peft_model.modules():
+        if isinstance(module, LoraLayer) and COMBINED_ADAPTER in module.use_rslora:
+            module.use_rslora[COMBINED_ADAPTER] = False
+            module.set_scale(COMBINED_ADAPTER, 1.0)
+
+
+def _drop_generated_readme(folder: Path) -> None:
+    """PEFT writes a model-card stub that describes the temporary base path; our records say it better."""
+    readme = folder / "README.md"
+    if readme.is_file():
+        readme.unlink()
+

@@ -1,0 +1,144 @@
+"""What an adapter folder is, read from its files alone (no model is loaded).
+
+Besides rank, alpha and targets it flags the classic surprise: an adapter that carries whole copies
+of the embedding or lm_head (modules_to_save, saved embedding layers), which is why some
+"small" adapters are as big as the model.
+"""
+
+from pathlib import Path
+
+from pydantic import BaseModel, Field
+
+from adaptlab.adapters.files import open_adapter_folder, read_adapter_tensors
+
+EMBEDDING_NAME_PARTS = ("embed", "lm_head", "wte", "wpe", "output_layer")
+LORA_TENSOR_MARKER = ".lora_"
+
+
+class AdapterInfo(BaseModel):
+    path: str
+    method: str = Field(description="lora, dora or qlora (from adaptlab metadata), else lora/dora from the config")
+    rank: int
+    alpha: float
+    scaling: float = Field(description="alpha / rank, or alpha / sqrt(rank) with rsLoRA")
+    rank_pattern: dict[str, int]
+    target_modules: list[str] | str | None
+    target_module_kinds: list[str] = Field(description="distinct module names targeted (last path component), e.g. q_proj")
+    use_dora: bool
+    use_rslora: bool
+    modules_to_save: list[str]
+    base_model_name_or_path: str | None = Field(description="what adapter_config.json names as the base")
+    base_model_spec: str | None = Field(description="from adaptlab_adapter.json; None for plain PEFT folders")
+    base_model_id: str | None
+    base_weights_sha256: str | None
+    parents: list[str]
+    weights_file: str
+    weights_format: str = Field(description="safetensors, or pickle (only read with --allow-pickle)")
+    size_on_disk_bytes: int = Field(description="all files in the adapter folder")
+    weights_bytes: int
+    trainable_params: int | None = Field(description="elements in the weights file; None if the pickle file was not read")
+    lora_params: int | None
+    full_copy_params: int | None = Field(description="elements in whole-module copies (not LoRA factors)")
+    full_copy_tensors: list[str]
+    all_lora_b_zero: bool | None = Field(description="every lora_B is zero: a plain LoRA then has no effect")
+    warnings: list[str]
+
+
+def inspect_adapter(path: Path, *, allow_pickle: bool = False) -> AdapterInfo:
+    folder = open_adapter_folder(Path(path), allow_pickle=True)
+    config = folder.config
+    metadata = folder.metadata
+    readable = not folder.is_pickle or allow_pickle
+    tensors = read_adapter_tensors(folder.weights_file) if readable else None
+    shapes = {name: tuple(t.shape) for name, t in tensors.items()} if tensors is not None else None
+    rank = int(config.get("r", 0))
+    alpha = float(config.get("lora_alpha", rank))
+    use_rslora = bool(config.get("use_rslora"))
+    copies = sorted(name for name in shapes if LORA_TENSOR_MARKER not in name) if shapes is not None else []
+    info = AdapterInfo(
+        path=str(folder.path),
+        method=folder.method,
+        rank=rank,
+        alpha=alpha,
+        scaling=alpha / (rank**0.5 if use_rslora else rank) if rank else 0.0,
+        rank_pattern=config.get("rank_pattern") or {},
+        target_modules=_listed(config.get("target_modules")),
+        target_module_kinds=_kinds(config.get("target_modules")),
+        use_dora=bool(config.get("use_dora")),
+        use_rslora=use_rslora,
+        modules_to_save=list(config.get("modules_to_save") or []),
+        base_model_name_or_path=config.get("base_model_name_or_path"),
+        base_model_spec=metadata.base_model_spec if metadata else None,
+        base_model_id=metadata.base_model_id if metadata else None,
+        base_weights_sha256=metadata.base_weights_sha256 if metadata else None,
+        parents=metadata.parents if metadata else [],
+        weights_file=folder.weights_file.name,
+        weights_format="pickle" if folder.is_pickle else "safetensors",
+        size_on_disk_bytes=sum(f.stat().st_size for f in folder.path.rglob("*") if f.is_file()),
+        weights_bytes=folder.weights_file.stat().st_size,
+        trainable_params=_elements(shapes.values()) if shapes is not None else None,
+        lora_params=_elements(s for n, s in shapes.items() if LORA_TENSOR_MARKER in n) if shapes is not None else None,
+        full_copy_params=_elements(shapes[n] for n in copies) if shapes is not None else None,
+        full_copy_tensors=copies,
+        all_lora_b_zero=_all_lora_b_zero(tensors) if tensors is not None else None,
+        warnings=[],
+    )
+    info.warnings = adapter_warnings(info, pickle_unread=not readable)
+    return info
+
+
+def adapter_warnings(info: AdapterInfo, *, pickle_unread: bool) -> list[str]:
+    """Human-readable flags for what users trip over."""
+    flags = []
+    if pickle_unread:
+        flags.append("weights are a pickle file (adapter_model.bin) and were not read; pass --allow-pickle to count them")
+    if info.full_copy_tensors:
+        share = info.full_copy_params / info.trainable_params if info.trainable_params else 0.0
+        embedding = [n for n in info.full_copy_tensors if any(part in n for part in EMBEDDING_NAME_PARTS)]
+        what = "embedding / lm_head" if embedding else "module"
+        flags.append(
+            f"carries whole {what} copies ({', '.join(info.full_copy_tensors[:4])}"
+            f"{', …' if len(info.full_copy_tensors) > 4 else ''}): {share:.0%} of its parameters are full weights, "
+            "not LoRA factors; drop modules_to_save / save_embedding_layers if that was not intended"
+        )
+    targets = info.target_modules if isinstance(info.target_modules, list) else [info.target_modules or ""]
+    tied_candidates = [t for t in targets + info.modules_to_save if any(part in t for part in EMBEDDING_NAME_PARTS)]
+    if tied_candidates:
+        flags.append(
+            f"adapts {', '.join(tied_candidates)}: on models with tied input/output embeddings a merge unties them "
+            "(the merged model then stores both matrices)"
+        )
+    if info.all_lora_b_zero and not info.use_dora and not info.full_copy_tensors:
+        flags.append("every lora_B is zero: this adapter has no effect (untrained, or training did not update it)")
+    if info.base_weights_sha256 is None:
+        flags.append("no adaptlab_adapter.json: the base model cannot be checked by hash when this adapter is loaded")
+    return flags
+
+
+def _all_lora_b_zero(tensors: dict) -> bool | None:
+    b_tensors = [t for name, t in tensors.items() if ".lora_B" in name or ".lora_embedding_B" in name]
+    if not b_tensors:
+        return None
+    return all(not bool(t.any()) for t in b_tensors)
+
+
+def _elements(shapes) -> int:
+    total = 0
+    for shape in shapes:
+        count = 1
+        for size in shape:
+            count *= size
+        total += count
+    return total
+
+
+def _kinds(target_modules) -> list[str]:
+    if isinstance(target_modules, (list, tuple, set)):
+        return sorted({name.rsplit(".", 1)[-1] for name in target_modules})
+    return [target_modules] if target_modules else []
+
+
+def _listed(target_modules):
+    if isinstance(target_modules, (list, tuple, set)):
+        return sorted(target_modules)
+    return target_modules

@@ -1,0 +1,85 @@
+"""`adaptlab recommend` (and, beside it, the other comparison commands)."""
+
+import re
+import tempfile
+from pathlib import Path
+from typing import Optional
+
+import typer
+from rich.console import Console
+
+from adaptlab.compare.recommend import Constraints, DryRunEstimate
+from adaptlab.errors import ConfigError
+
+BYTE_UNITS = {"": 1, "k": 1024, "m": 1024**2, "g": 1024**3, "t": 1024**4}
+_SIZE = re.compile(r"^\s*(\d+(?:\.\d*)?|\.\d+)\s*([kmgt]?)(i?b)?\s*$", re.IGNORECASE)
+
+
+def parse_bytes(text: str, flag: str = "--memory-budget") -> int:
+    """'8GB', '8 GiB', '512MB', '1.5G' -> bytes. K/M/G/T are powers of 1024, as memory is reported by nvidia-smi and PyTorch."""
+    match = _SIZE.match(text)
+    if match is None or (not match.group(2) and not match.group(3)):
+        raise ConfigError(f"{flag}: cannot read {text!r} as a size; write a number with a unit, e.g. 8GB, 512MB or 24GiB")
+    return int(float(match.group(1)) * BYTE_UNITS[match.group(2).lower()])
+
+
+def _help(field: str) -> str:
+    return Constraints.model_fields[field].description or ""
+
+
+def recommend_command(
+    comparison_dir: Optional[Path] = typer.Argument(None, help="folder written by `adaptlab compare` (holds report.json)"),
+    memory_budget: Optional[str] = typer.Option(None, "--memory-budget", help=f"e.g. 8GB or 24GiB; {_help('memory_budget_bytes')}"),
+    tenants: int = typer.Option(1, "--tenants", min=1, help=_help("tenants")),
+    min_quality: float = typer.Option(Constraints.model_fields["min_quality"].default, "--min-quality", min=0.0, help=f"{_help('min_quality')}; 0 to ignore quality"),
+    max_forgetting: Optional[float] = typer.Option(None, "--max-forgetting", help=_help("max_forgetting_percent")),
+    budget_usd: Optional[float] = typer.Option(None, "--budget-usd", min=0.0, help=_help("budget_usd")),
+    model: Optional[str] = typer.Option(None, "--model", help="without a comparison: estimate every method on this base (dry run)"),
+    data: list[Path] = typer.Option([], "--data", help="with --model: the training data the dry run tokenizes"),
+    config: Optional[Path] = typer.Option(None, "--config", help="with --model: a train YAML whose settings (rank, seq len, batch) the estimate uses"),
+    as_json: bool = typer.Option(False, "--json", help="print the recommendation as JSON"),
+) -> None:
+    """Recommend LoRA, DoRA, QLoRA, full fine-tuning or the hybrid, from a comparison and your constraints.
+
+    Exits 1 when no method meets the constraints (the output says which constraint fails, by how much).
+    """
+    from adaptlab.compare.recommend import print_recommendation, recommend
+    from adaptlab.compare.schema import read_comparison
+
+    constraints = Constraints(
+        memory_budget_bytes=None if memory_budget is None else parse_bytes(memory_budget),
+        tenants=tenants,
+        min_quality=min_quality or None,
+        max_forgetting_percent=max_forgetting,
+        budget_usd=budget_usd,
+    )
+    if comparison_dir is not None:
+        recommendation = recommend(read_comparison(comparison_dir), constraints)
+    elif model is not None:
+        recommendation = recommend(None, constraints, dry_run_estimates(model, data, config))
+    else:
+        raise ConfigError("pass a comparison folder (the --out of `adaptlab compare`), or --model and --data for an estimate without one")
+    if as_json:
+        typer.echo(recommendation.model_dump_json(indent=2))
+    else:
+        print_recommendation(recommendation, Console())
+    if recommendation.choice is None:
+        raise typer.Exit(1)
+
+
+def dry_run_estimates(model: str, data: list[Path], config: Path | None) -> list[DryRunEstimate]:
+    """Every method's `adaptlab train --dry-run` figures on this base and data."""
+    from adaptlab.train.config import build_config
+    from adaptlab.train.dry_run import dry_run
+
+    estimates = []
+    with Console(stderr=True).status("estimating full, lora, dora and qlora (dry run)…"), tempfile.TemporaryDirectory() as unused_out:
+        for method in ("full", "lora", "dora", "qlora"):
+            plan = dry_run(build_config(config, {"model": model, "data": data or None, "method": method, "out": Path(unused_out)}))
+            estimates.append(DryRunEstimate(method=method, trainable_params=plan.trainable_params, total_params=plan.total_params,
+                                            estimated_peak_memory_bytes=plan.memory.total_bytes))
+    return estimates
+
+
+def register(app: typer.Typer) -> None:
+    app.command("recommend")(recommend_command)

@@ -1,0 +1,51 @@
+"""`adaptlab compare` config: the training config shared by every method, plus what the comparison adds."""
+
+from pathlib import Path
+from typing import Literal
+
+from pydantic import Field, field_validator, model_validator
+
+from adaptlab.train.config import DEFAULT_LEARNING_RATES, Method, TrainConfig
+
+# TrainConfig fields that the comparison sets per method instead of taking from the user.
+PER_METHOD_FIELDS = ("method", "learning_rate")
+LR_SWEEP_FACTORS = (1 / 3, 1.0, 3.0)
+LR_SWEEP_BUDGET_FRACTION = 0.25
+
+
+class CompareConfig(TrainConfig):
+    methods: list[Method] = Field(["full", "lora", "qlora"], description="methods to compare, comma-separated or repeated")
+    learning_rates: dict[str, float] = Field({}, description="per-method learning rate, e.g. full=1e-5 lora=2e-4 (default: each method's own)")
+    lr_sweep: bool = Field(False, description="try each rate × 1/3, 1, 3 on a quarter of the budget and keep the best by held-out loss")
+    metric: Literal["auto", "none", "exact_match", "contains", "rouge_l", "accuracy"] = Field("auto", description="task metric on generated answers (auto picks from the references)")
+    metric_examples: int = Field(64, ge=1, description="held-out rows the task metric is computed on")
+    max_new_tokens: int = Field(32, ge=1, description="greedy decoding limit for the task metric")
+    reference: Path | None = Field(None, description="general reference text for forgetting (default: adaptlab's built-in text)")
+    price_per_hour: float | None = Field(None, ge=0, description="USD per hour of this machine (default: a documented price for the detected hardware)")
+
+    @model_validator(mode="after")
+    def _check_compare(self) -> "CompareConfig":
+        if not self.eval_data and self.eval_fraction == 0:
+            self.eval_fraction = 0.1
+        unknown = set(self.learning_rates) - set(DEFAULT_LEARNING_RATES)
+        if unknown:
+            raise ValueError(f"learning_rates: unknown methods {sorted(unknown)}")
+        return self
+
+    @field_validator("methods", mode="before")
+    @classmethod
+    def _split_commas(cls, value):
+        entries = [value] if isinstance(value, str) else list(value)
+        return list(dict.fromkeys(name.strip() for entry in entries for name in str(entry).split(",") if name.strip()))
+
+    def learning_rate_for(self, method: str) -> tuple[float, Literal["method_default", "user"]]:
+        if method in self.learning_rates:
+            return self.learning_rates[method], "user"
+        return DEFAULT_LEARNING_RATES[method], "method_default"
+
+    def train_config(self, method: str, learning_rate: float, out: Path, max_steps: int | None = None) -> TrainConfig:
+        shared = self.model_dump(include=set(TrainConfig.model_fields) - set(PER_METHOD_FIELDS))
+        shared.update(method=method, learning_rate=learning_rate, out=out)
+        if max_steps is not None:
+            shared["max_steps"] = max_steps
+        return TrainConfig.model_validate(shared)

@@ -1,0 +1,351 @@
+"""`adaptlab recommend`: which method to use, from a comparison (or dry-run estimates) and the user's constraints.
+
+Every candidate — each measured method, plus the hybrid "full FT of a shared base, LoRA per tenant"
+when more than one tenant is served — is checked against every constraint that was set, and each
+check states the figure behind it. The recommendation is the first candidate that passes them all
+in this order of preference (cheapest to store, serve and retrain first):
+
+    lora → dora → qlora → hybrid → full
+
+LoRA leads because its adapters are small, swap per tenant and train fastest; DoRA costs more
+compute for (sometimes) better quality; QLoRA trades speed and a lossy 4-bit base for the least
+memory; the hybrid and full fine-tuning keep every weight trainable and are chosen when the
+adapters miss a constraint (usually quality). The constraints decide, the order only breaks ties.
+"""
+
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+from rich.console import Console
+from rich.panel import Panel
+from rich.table import Table
+
+from adaptlab.compare.formatting import format_bytes, format_usd
+from adaptlab.compare.schema import METHOD_LABELS, Comparison, Method
+from adaptlab.errors import ConfigError
+
+Choice = Literal["lora", "dora", "qlora", "hybrid", "full"]
+Constraint = Literal["memory", "serving", "quality", "forgetting", "budget"]
+PREFERENCE: tuple[Choice, ...] = ("lora", "dora", "qlora", "hybrid", "full")
+ADAPTER_METHODS = ("lora", "dora", "qlora")
+CHOICE_LABELS = METHOD_LABELS | {"hybrid": "Hybrid"}
+CHOICE_DESCRIPTIONS = {
+    "full": "Full fine-tuning",
+    "lora": "LoRA",
+    "dora": "DoRA",
+    "qlora": "QLoRA (LoRA on a 4-bit base)",
+    "hybrid": "Hybrid (full fine-tuning of one shared base, then a LoRA adapter per tenant)",
+}
+
+
+class Constraints(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    memory_budget_bytes: int | None = Field(
+        None, gt=0, description="training peak memory must fit; with more than one tenant, so must the weights to serve them all"
+    )
+    tenants: int = Field(1, ge=1, description="tenants or variants served from one deployment")
+    min_quality: float | None = Field(0.95, gt=0, description="relative score ≥ 100 × this (0.95: at least 95 % of full fine-tuning)")
+    max_forgetting_percent: float | None = Field(None, description="forgetting (relative reference-loss increase, %) at most this")
+    budget_usd: float | None = Field(None, ge=0, description="cost of one training run at most this")
+
+
+class DryRunEstimate(BaseModel):
+    """What `adaptlab train --dry-run` knows without training: sizes and estimated memory, no quality."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    method: Method
+    trainable_params: int = Field(ge=0)
+    total_params: int = Field(gt=0)
+    estimated_peak_memory_bytes: int = Field(ge=0)
+
+    @property
+    def artifact_size_bytes(self) -> int:
+        """fp32 safetensors: every parameter for full fine-tuning, the trainable ones for an adapter."""
+        return 4 * (self.total_params if self.method == "full" else self.trainable_params)
+
+
+class Check(BaseModel):
+    constraint: Constraint
+    status: Literal["pass", "fail", "unchecked"]
+    detail: str = Field(description="the figure behind the verdict, and by how much it misses when it fails")
+
+
+class Candidate(BaseModel):
+    choice: Choice
+    checks: list[Check]
+
+    @property
+    def fits(self) -> bool:
+        return all(check.status != "fail" for check in self.checks)
+
+    @property
+    def failures(self) -> list[Check]:
+        return [check for check in self.checks if check.status == "fail"]
+
+
+class Recommendation(BaseModel):
+    choice: Choice | None = Field(description="None when no candidate meets the constraints")
+    basis: Literal["comparison", "dry_run"]
+    constraints: Constraints
+    reasons: list[str]
+    unchecked: list[str] = Field(description="constraints that could not be checked, and why")
+    candidates: list[Candidate]
+
+
+@dataclass(frozen=True)
+class Figures:
+    """One candidate's figures, measured or estimated, in the units the checks compare."""
+
+    choice: Choice
+    peak_memory_bytes: int
+    serving_bytes: int
+    serving_formula: str
+    relative_score: float | None
+    forgetting_percent: float | None
+    cost_usd: float | None
+    estimated: bool
+    artifact_size_bytes: int
+
+    @property
+    def label(self) -> str:
+        return CHOICE_LABELS[self.choice]
+
+
+def recommend(
+    comparison: Comparison | None, constraints: Constraints, dry_run_estimates: Sequence[DryRunEstimate] | None = None
+) -> Recommendation:
+    """Check every candidate against the constraints and pick the first that meets them all (see the module docstring)."""
+    if comparison is not None:
+        figures, basis = _measured_figures(comparison, constraints.tenants), "comparison"
+        missing_quality = "the comparison has no full fine-tuning run to score against; add `full` to --methods"
+    elif dry_run_estimates:
+        figures, basis = _estimated_figures(dry_run_estimates, constraints.tenants), "dry_run"
+        missing_quality = "dry-run estimates carry no quality figures; run `adaptlab compare` to measure them"
+    else:
+        raise ConfigError("nothing to recommend from: pass a comparison folder (adaptlab compare --out) or dry-run estimates")
+    candidates = [Candidate(choice=f.choice, checks=checks(f, constraints, missing_quality)) for f in figures]
+    chosen = next((c for c in candidates if c.fits), None)
+    by_choice = {f.choice: f for f in figures}
+    if chosen is None:
+        reasons = ["Every candidate fails at least one constraint:"] + [
+            f"{CHOICE_LABELS[c.choice]}: " + "; ".join(check.detail for check in c.failures) for c in candidates
+        ]
+    else:
+        reasons = _reasons_for(chosen, candidates, by_choice, constraints.tenants)
+    unchecked = sorted({check.detail for c in candidates for check in c.checks if check.status == "unchecked"})
+    return Recommendation(
+        choice=None if chosen is None else chosen.choice,
+        basis=basis,
+        constraints=constraints,
+        reasons=reasons,
+        unchecked=unchecked,
+        candidates=candidates,
+    )
+
+
+def checks(f: Figures, constraints: Constraints, missing_quality: str) -> list[Check]:
+    """The verdict of every constraint that was set, each with its figure."""
+    result: list[Check] = []
+    if constraints.memory_budget_bytes is not None:
+        result += _memory_checks(f, constraints.memory_budget_bytes, constraints.tenants)
+    if constraints.min_quality is not None:
+        result.append(_quality_check(f, 100.0 * constraints.min_quality, missing_quality))
+    if constraints.max_forgetting_percent is not None:
+        result.append(_forgetting_check(f, constraints.max_forgetting_percent))
+    if constraints.budget_usd is not None:
+        result.append(_budget_check(f, constraints.budget_usd))
+    return result
+
+
+def _memory_checks(f: Figures, budget: int, tenants: int) -> list[Check]:
+    """Training must fit; with several tenants, so must the weights that serve them all."""
+    limit = f"budget {format_bytes(budget)}"
+    estimated = "estimated " if f.estimated else ""
+    largest = " (its largest run)" if f.choice == "hybrid" else ""
+    result = [_limit_check("memory", f"{f.label} {estimated}peak memory{largest} {format_bytes(f.peak_memory_bytes)}",
+                           f.peak_memory_bytes, budget, limit, format_bytes)]
+    if tenants > 1:
+        result.append(_limit_check("serving", f"serving {tenants} tenants with {f.label} needs {f.serving_formula}",
+                                   f.serving_bytes, budget, limit, format_bytes))
+    return result
+
+
+def _quality_check(f: Figures, required_score: float, missing_quality: str) -> Check:
+    if f.relative_score is None:
+        return Check(constraint="quality", status="unchecked",
+                     detail=f"minimum quality {required_score:.1f} (relative score): not checked — {missing_quality}")
+    passed = f.relative_score >= required_score
+    detail = f"{f.label} relative score {f.relative_score:.1f} {'≥' if passed else '<'} {required_score:.1f} required"
+    if f.choice == "hybrid":
+        detail += " (the shared base's score; the per-tenant adapters on top are not measured here)"
+    if not passed:
+        detail += f" (short by {required_score - f.relative_score:.1f} points)"
+    return Check(constraint="quality", status="pass" if passed else "fail", detail=detail)
+
+
+def _forgetting_check(f: Figures, limit: float) -> Check:
+    if f.forgetting_percent is None:
+        return Check(constraint="forgetting", status="unchecked",
+                     detail=f"maximum forgetting {limit:.1f} %: not checked — forgetting is measured only by `adaptlab compare`")
+    return _limit_check("forgetting", f"{f.label} forgetting {f.forgetting_percent:+.1f} %", f.forgetting_percent, limit,
+                        f"maximum {limit:.1f} %", lambda points: f"{points:.1f} points")
+
+
+def _budget_check(f: Figures, budget_usd: float) -> Check:
+    if f.cost_usd is None:
+        return Check(constraint="budget", status="unchecked",
+                     detail=f"budget {format_usd(budget_usd)} per run: not checked — training time is measured only by `adaptlab compare`")
+    what = "its costliest run (full FT of the base)" if f.choice == "hybrid" else "cost per run"
+    return _limit_check("budget", f"{f.label} {what} {format_usd(f.cost_usd)}", f.cost_usd, budget_usd,
+                        f"budget {format_usd(budget_usd)}", format_usd)
+
+
+def _limit_check(constraint: Constraint, figure: str, value: float, limit: float, limit_text: str, fmt: Callable[[float], str]) -> Check:
+    """`value` must not exceed `limit`; a failure says by how much (absolute, and relative for sizes and money)."""
+    if value <= limit:
+        return Check(constraint=constraint, status="pass", detail=f"{figure} ≤ {limit_text}")
+    over = f"over by {fmt(value - limit)}"
+    if limit > 0 and constraint != "forgetting":
+        over += f", {100.0 * (value - limit) / limit:.0f} %"
+    return Check(constraint=constraint, status="fail", detail=f"{figure} > {limit_text} ({over})")
+
+
+def _measured_figures(comparison: Comparison, tenants: int) -> list[Figures]:
+    base_bytes = comparison.base_model.weights_size_bytes
+    figures = {
+        r.method: Figures(
+            choice=r.method,
+            peak_memory_bytes=r.peak_memory_bytes,
+            serving_bytes=_serving_bytes(r.method, tenants, base_bytes, r.artifact_size_bytes),
+            serving_formula=_serving_formula(r.method, tenants, base_bytes, r.artifact_size_bytes),
+            relative_score=r.relative_score,
+            forgetting_percent=r.forgetting_percent,
+            cost_usd=r.cost_usd,
+            estimated=False,
+            artifact_size_bytes=r.artifact_size_bytes,
+        )
+        for r in comparison.methods
+    }
+    return _with_hybrid(figures, tenants)
+
+
+def _estimated_figures(estimates: Sequence[DryRunEstimate], tenants: int) -> list[Figures]:
+    by_method = {e.method: e for e in estimates}
+    any_estimate = next(iter(by_method.values()))
+    base_bytes = 4 * (any_estimate.total_params if any_estimate.method == "full" else any_estimate.total_params - any_estimate.trainable_params)
+    figures = {
+        e.method: Figures(
+            choice=e.method,
+            peak_memory_bytes=e.estimated_peak_memory_bytes,
+            serving_bytes=_serving_bytes(e.method, tenants, base_bytes, e.artifact_size_bytes),
+            serving_formula=_serving_formula(e.method, tenants, base_bytes, e.artifact_size_bytes),
+            relative_score=None,
+            forgetting_percent=None,
+            cost_usd=None,
+            estimated=True,
+            artifact_size_bytes=e.artifact_size_bytes,
+        )
+        for e in estimates
+    }
+    return _with_hybrid(figures, tenants)
+
+
+def _with_hybrid(figures: dict[str, Figures], tenants: int) -> list[Figures]:
+    """The measured candidates in order of preference, plus the hybrid when several tenants share a deployment."""
+    adapter = next((figures[m] for m in ADAPTER_METHODS if m in figures), None)
+    full = figures.get("full")
+    if tenants > 1 and full is not None and adapter is not None:
+        figures["hybrid"] = Figures(
+            choice="hybrid",
+            peak_memory_bytes=max(full.peak_memory_bytes, adapter.peak_memory_bytes),
+            serving_bytes=full.artifact_size_bytes + tenants * adapter.artifact_size_bytes,
+            serving_formula=(
+                f"{format_bytes(full.artifact_size_bytes)} shared base + {tenants} × {format_bytes(adapter.artifact_size_bytes)} "
+                f"adapters = {format_bytes(full.artifact_size_bytes + tenants * adapter.artifact_size_bytes)}"
+            ),
+            relative_score=full.relative_score,
+            forgetting_percent=full.forgetting_percent,
+            cost_usd=None if full.cost_usd is None or adapter.cost_usd is None else max(full.cost_usd, adapter.cost_usd),
+            estimated=full.estimated,
+            artifact_size_bytes=adapter.artifact_size_bytes,
+        )
+    return [figures[c] for c in PREFERENCE if c in figures]
+
+
+def _serving_bytes(method: str, tenants: int, base_bytes: int, artifact_bytes: int) -> int:
+    """Weights held to serve every tenant at once: a whole model per tenant for full FT, one base plus adapters otherwise."""
+    return tenants * artifact_bytes if method == "full" else base_bytes + tenants * artifact_bytes
+
+
+def _serving_formula(method: str, tenants: int, base_bytes: int, artifact_bytes: int) -> str:
+    total = format_bytes(_serving_bytes(method, tenants, base_bytes, artifact_bytes))
+    if method == "full":
+        return f"{tenants} × {format_bytes(artifact_bytes)} models = {total} of weights"
+    return f"{format_bytes(base_bytes)} base + {tenants} × {format_bytes(artifact_bytes)} adapters = {total} of weights"
+
+
+def _reasons_for(chosen: Candidate, candidates: list[Candidate], by_choice: dict[str, Figures], tenants: int) -> list[str]:
+    mine = by_choice[chosen.choice]
+    passed = [check.detail for check in chosen.checks if check.status == "pass"]
+    order = " → ".join(PREFERENCE)
+    reasons = [f"{CHOICE_DESCRIPTIONS[chosen.choice]} is the first candidate in the order of preference ({order}) that meets every constraint"
+               + (":" if passed else "; none could be checked.")]
+    reasons += [f"  {detail}" for detail in passed]
+    for other in candidates:
+        if other is chosen:
+            continue
+        theirs = by_choice[other.choice]
+        if not other.fits:
+            reasons.append(f"{theirs.label} was not chosen: " + "; ".join(check.detail for check in other.failures))
+        elif PREFERENCE.index(other.choice) > PREFERENCE.index(chosen.choice):
+            reasons.append(f"{theirs.label} also fits, but {mine.label} comes first in the order of preference: "
+                           + ", ".join(_side_by_side(mine, theirs, tenants)))
+    return reasons
+
+
+def _side_by_side(mine: Figures, theirs: Figures, tenants: int) -> list[str]:
+    """The figures that separate two candidates, chosen one first."""
+    pairs = [
+        ("relative score", mine.relative_score, theirs.relative_score, lambda v: f"{v:.1f}"),
+        ("peak memory", mine.peak_memory_bytes, theirs.peak_memory_bytes, format_bytes),
+        ("artifact", mine.artifact_size_bytes, theirs.artifact_size_bytes, format_bytes),
+        ("forgetting", mine.forgetting_percent, theirs.forgetting_percent, lambda v: f"{v:+.1f} %"),
+        ("cost per run", mine.cost_usd, theirs.cost_usd, format_usd),
+    ]
+    if tenants > 1:
+        pairs.append((f"weights to serve {tenants} tenants", mine.serving_bytes, theirs.serving_bytes, format_bytes))
+    return [f"{name} {fmt(a)} vs {fmt(b)}" for name, a, b, fmt in pairs if a is not None and b is not None and fmt(a) != fmt(b)]
+
+
+def recommendation_table(recommendation: Recommendation) -> Table:
+    marks = {"pass": "[green]✓[/]", "fail": "[red]✗[/]", "unchecked": "[yellow]?[/]"}
+    constraints = [c for c in ("memory", "serving", "quality", "forgetting", "budget")
+                   if any(check.constraint == c for cand in recommendation.candidates for check in cand.checks)]
+    table = Table(title="constraints per candidate", title_justify="left", header_style="bold")
+    table.add_column("candidate")
+    for name in constraints:
+        table.add_column(name, justify="center")
+    table.add_column("verdict")
+    for cand in recommendation.candidates:
+        status = {check.constraint: marks[check.status] for check in cand.checks}
+        verdict = "[bold green]recommended[/]" if cand.choice == recommendation.choice else ("fits" if cand.fits else "[red]fails[/]")
+        table.add_row(CHOICE_LABELS[cand.choice], *(status.get(name, "") for name in constraints), verdict)
+    return table
+
+
+def print_recommendation(recommendation: Recommendation, console: Console) -> None:
+    if recommendation.choice is None:
+        title = "[bold red]No method meets the constraints[/]"
+    else:
+        title = f"[bold]Recommendation: {CHOICE_LABELS[recommendation.choice]}[/]"
+    body = "\n".join(recommendation.reasons)
+    if recommendation.unchecked:
+        body += "\n\nNot checked:\n" + "\n".join(f"  {line}" for line in recommendation.unchecked)
+    basis = "measured comparison" if recommendation.basis == "comparison" else "dry-run estimates (nothing measured)"
+    console.print(Panel(body, title=title, subtitle=f"from {basis}", title_align="left", subtitle_align="left", expand=False), highlight=False)
+    if recommendation.candidates and any(c.checks for c in recommendation.candidates):
+        console.print(recommendation_table(recommendation))

@@ -1,0 +1,243 @@
+"""`report.json`: one comparison of fine-tuning methods on the same base, data, seed and token budget.
+
+Schema documented in docs/compare.md; versioned with `schema_version`, readers refuse versions they
+do not know. Derived figures (relative score, forgetting, cost) are computed by the pure functions
+below, so a report can be regenerated from the measured ones.
+"""
+
+import json
+import math
+from collections.abc import Sequence
+from datetime import datetime
+from pathlib import Path
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict, Field, model_validator
+
+from adaptlab.compare.costs import cost_usd
+from adaptlab.errors import ArtifactError
+from adaptlab.eval.metrics import MetricName
+from adaptlab.train.record import EvalPoint, LossPoint, RunRecord
+
+REPORT_JSON = "report.json"
+SCHEMA_VERSION = 1
+
+Method = Literal["full", "lora", "dora", "qlora"]
+RelativeScoreBasis = Literal["task_metric", "eval_loss"]
+METHOD_LABELS: dict[str, str] = {"full": "Full FT", "lora": "LoRA", "dora": "DoRA", "qlora": "QLoRA"}
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+class BaseModelSummary(_Strict):
+    spec: str = Field(description="what the user passed to --model")
+    model_id: str = Field(description="readable name of the base (hub id, builtin name or folder name)")
+    weights_sha256: str = Field(description="canonical hash of the base weights (adaptlab.models.hashing)")
+    weights_size_bytes: int = Field(ge=0, description="size of the base weights on disk; one served copy of the base")
+
+
+class DataFileSummary(_Strict):
+    path: str
+    sha256: str
+    rows: int = Field(ge=0)
+    role: Literal["train", "eval"]
+
+
+class DataSummary(_Strict):
+    files: list[DataFileSummary]
+    train_examples: int = Field(ge=0)
+    eval_examples: int = Field(ge=0)
+    token_budget: int = Field(ge=0, description="non-padding training tokens every method sees (equal by construction)")
+
+
+class ReferenceSet(_Strict):
+    description: str = Field(description="what the general reference text is (for forgetting)")
+    source: str = Field(description="'builtin' or the --reference file")
+    sha256: str
+    tokens: int = Field(ge=0, description="tokens the reference loss is averaged over")
+
+
+class TaskMetricSetup(_Strict):
+    name: MetricName
+    chosen_by: Literal["auto", "flag"] = Field(description="--metric auto picked it, or the user named it")
+    max_new_tokens: int = Field(ge=1, description="greedy decoding stops after this many new tokens")
+    examples: int = Field(ge=0, description="eval rows the metric is averaged over")
+
+
+class PriceUsed(_Strict):
+    per_hour_usd: float = Field(ge=0)
+    source: str = Field(description="'--price-per-hour' or which documented default (adaptlab.compare.costs)")
+
+
+class LrTrial(_Strict):
+    learning_rate: float = Field(gt=0)
+    eval_loss: float = Field(description="held-out loss after the sweep slice of the budget")
+    tokens_seen: int = Field(ge=0)
+
+
+class MethodResult(_Strict):
+    method: Method
+    run_dir: str = Field(description="the training run's folder, relative to the comparison folder when inside it")
+    learning_rate: float = Field(gt=0)
+    learning_rate_source: Literal["method_default", "user", "sweep"]
+    lr_sweep: list[LrTrial] = Field([], description="the grid tried on a slice of the budget, when swept")
+    trainable_params: int = Field(ge=0)
+    total_params: int = Field(gt=0)
+    trainable_percent: float = Field(ge=0, le=100)
+    peak_memory_bytes: int = Field(ge=0)
+    peak_memory_kind: Literal["process_rss", "cuda_max_allocated"]
+    train_time_s: float = Field(ge=0, description="training loop wall time, model loading and evaluation excluded")
+    tokens_per_s: float = Field(ge=0)
+    tokens_seen: int = Field(ge=0, description="non-padding tokens processed in training")
+    artifact_size_bytes: int = Field(ge=0, description="what the run saves: adapter files, or the whole model for full")
+    eval_loss: float = Field(allow_inf_nan=False, description="mean per-token loss on the held-out split")
+    eval_perplexity: float
+    task_metric_value: float | None = Field(None, ge=0, le=1, description="the comparison's task metric, 0..1")
+    relative_score: float | None = Field(None, description="full fine-tuning = 100; see relative_scores()")
+    reference_loss_before: float = Field(gt=0, allow_inf_nan=False, description="per-token loss on the reference set before fine-tuning")
+    reference_loss_after: float = Field(gt=0, allow_inf_nan=False, description="the same after fine-tuning")
+    forgetting_percent: float = Field(description="100 × (after − before) / before; positive = forgot")
+    cost_usd: float = Field(ge=0, description="train_time_s × price per hour")
+    loss_curve: list[LossPoint] = []
+    eval_curve: list[EvalPoint] = []
+
+    @model_validator(mode="after")
+    def _sweep_matches_source(self) -> "MethodResult":
+        if (self.learning_rate_source == "sweep") != bool(self.lr_sweep):
+            raise ValueError("lr_sweep must list the trials exactly when learning_rate_source is 'sweep'")
+        return self
+
+    @property
+    def label(self) -> str:
+        return METHOD_LABELS[self.method]
+
+
+class Comparison(_Strict):
+    schema_version: int = SCHEMA_VERSION
+    created_at: datetime
+    base_model: BaseModelSummary
+    data: DataSummary
+    seed: int
+    reference: ReferenceSet
+    task_metric: TaskMetricSetup | None = None
+    relative_score_basis: RelativeScoreBasis | None = Field(None, description="None when there is no full fine-tuning run")
+    price: PriceUsed
+    hardware: dict[str, str | int | float | None] = Field(description="run.json environment.hardware of the runs")
+    methods: list[MethodResult] = Field(min_length=1)
+
+    @model_validator(mode="after")
+    def _one_result_per_method(self) -> "Comparison":
+        names = [result.method for result in self.methods]
+        if len(set(names)) != len(names):
+            raise ValueError(f"each method may appear once; got {names}")
+        return self
+
+    def result(self, method: str) -> MethodResult | None:
+        return next((r for r in self.methods if r.method == method), None)
+
+
+def method_result_from_run(
+    record: RunRecord,
+    *,
+    run_dir: str,
+    learning_rate: float,
+    learning_rate_source: Literal["method_default", "user", "sweep"],
+    reference_loss_before: float,
+    reference_loss_after: float,
+    price_per_hour_usd: float,
+    lr_sweep: Sequence[LrTrial] = (),
+    eval_loss: float | None = None,
+    task_metric_value: float | None = None,
+) -> MethodResult:
+    """One method's row from its finished run's `run.json` plus what the comparison measured around it.
+
+    `eval_loss` defaults to the run's own final held-out loss; `relative_score` is left to with_relative_scores().
+    """
+    metrics, artifact = record.metrics, record.artifact
+    if record.status != "completed" or metrics is None or artifact is None:
+        raise ArtifactError(f"{run_dir}: the {record.method} run has not completed; resume it before comparing")
+    loss = metrics.eval_loss if eval_loss is None else eval_loss
+    if loss is None:
+        raise ArtifactError(f"{run_dir}: the {record.method} run has no held-out loss; compare needs an eval split")
+    return MethodResult(
+        method=record.method,
+        run_dir=run_dir,
+        learning_rate=learning_rate,
+        learning_rate_source=learning_rate_source,
+        lr_sweep=list(lr_sweep),
+        trainable_params=record.params.trainable,
+        total_params=record.params.total,
+        trainable_percent=record.params.trainable_percent,
+        peak_memory_bytes=metrics.peak_memory_bytes,
+        peak_memory_kind=metrics.peak_memory_kind,
+        train_time_s=metrics.wall_time_s,
+        tokens_per_s=metrics.tokens_per_s,
+        tokens_seen=metrics.tokens_seen,
+        artifact_size_bytes=artifact.size_bytes,
+        eval_loss=loss,
+        eval_perplexity=math.exp(min(loss, 50.0)),
+        task_metric_value=task_metric_value,
+        reference_loss_before=reference_loss_before,
+        reference_loss_after=reference_loss_after,
+        forgetting_percent=forgetting_percent(reference_loss_before, reference_loss_after),
+        cost_usd=cost_usd(metrics.wall_time_s, price_per_hour_usd),
+        loss_curve=record.loss_curve,
+        eval_curve=record.eval_curve,
+    )
+
+
+def forgetting_percent(before: float, after: float) -> float:
+    """Relative change of the per-token reference loss, in percent: 100 × (after − before) / before."""
+    if before <= 0:
+        raise ValueError(f"reference loss before fine-tuning must be positive, got {before}")
+    return 100.0 * (after - before) / before
+
+
+def relative_scores(results: Sequence[MethodResult]) -> tuple[RelativeScoreBasis | None, dict[str, float]]:
+    """Quality of each method relative to full fine-tuning (= 100).
+
+    On the task metric when every method has one and full's is above zero:
+        100 × metric(method) / metric(full).
+    Otherwise on held-out loss, with quality = exp(−loss) (the geometric-mean probability of a target token):
+        100 × exp(loss(full) − loss(method)) = 100 × perplexity(full) / perplexity(method).
+    Without a full fine-tuning run there is nothing to compare to: (None, {}).
+    """
+    full = next((r for r in results if r.method == "full"), None)
+    if full is None:
+        return None, {}
+    values = [r.task_metric_value for r in results]
+    if all(v is not None for v in values) and full.task_metric_value > 0:
+        return "task_metric", {r.method: 100.0 * r.task_metric_value / full.task_metric_value for r in results}
+    return "eval_loss", {r.method: 100.0 * math.exp(full.eval_loss - r.eval_loss) for r in results}
+
+
+def with_relative_scores(results: Sequence[MethodResult]) -> tuple[RelativeScoreBasis | None, list[MethodResult]]:
+    """The results with `relative_score` filled in, and the basis it was computed on (for Comparison)."""
+    basis, scores = relative_scores(results)
+    return basis, [r.model_copy(update={"relative_score": scores.get(r.method)}) for r in results]
+
+
+def unequal_token_budgets(comparison: Comparison) -> list[str]:
+    """Methods whose tokens seen differ from the comparison's token budget (should be none)."""
+    return [r.method for r in comparison.methods if r.tokens_seen != comparison.data.token_budget]
+
+
+def read_comparison(path: Path) -> Comparison:
+    """Load `report.json` from a comparison folder (or the file itself), with errors that name the file."""
+    path = Path(path)
+    file = path / REPORT_JSON if path.is_dir() else path
+    if not file.is_file():
+        raise ArtifactError(f"{file}: no comparison report here; pass the --out folder of `adaptlab compare`")
+    try:
+        raw = json.loads(file.read_text(encoding="utf-8"))
+    except ValueError as exc:
+        raise ArtifactError(f"{file}: not valid JSON: {exc}") from exc
+    version = raw.get("schema_version") if isinstance(raw, dict) else None
+    if version != SCHEMA_VERSION:
+        raise ArtifactError(f"{file}: report schema_version {version!r} is not supported (expected {SCHEMA_VERSION})")
+    try:
+        return Comparison.model_validate(raw)
+    except ValueError as exc:
+        raise ArtifactError(f"{file}: not a valid comparison report: {exc}") from exc

@@ -1,0 +1,58 @@
+"""`DataOptions`: how data files become training examples. The train config embeds it; CLI flags are views of it."""
+
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict, Field, field_validator
+
+# The fields each record format reads; `columns` may only rename source columns onto these.
+FORMAT_FIELDS: dict[str, tuple[str, ...]] = {
+    "text": ("text",),
+    "prompt_completion": ("prompt", "completion"),
+    "alpaca": ("instruction", "input", "output"),
+    "chat": ("messages",),
+}
+KNOWN_FIELDS = tuple(field for fields in FORMAT_FIELDS.values() for field in fields)
+
+
+class DataOptions(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    format: Literal["auto", "text", "prompt_completion", "alpaca", "chat"] = Field(
+        default="auto",
+        description="record format; auto picks the format most rows' fields match: "
+        "{text}, {prompt, completion}, {instruction, input?, output} or {messages}",
+    )
+    columns: dict[str, str] = Field(
+        default={},
+        description="read fields from differently named source columns, field -> column, "
+        "e.g. prompt=SMS, completion=Label",
+    )
+    max_seq_len: int = Field(default=1024, ge=2, description="longest example in tokens, prompt and response together")
+    truncation: Literal["truncate", "reject"] = Field(
+        default="truncate",
+        description="truncate: cut examples at max_seq_len (a row is bad only if no response token survives); "
+        "reject: over-long rows are bad rows",
+    )
+    train_on_prompt: bool = Field(
+        default=False, description="also compute the loss on prompt tokens, not only on responses"
+    )
+    eval_fraction: float = Field(
+        default=0.0,
+        ge=0.0,
+        lt=1.0,
+        description="share of training rows held out for evaluation when no eval files are given; chosen by seed",
+    )
+    max_bad_rows: int = Field(
+        default=0, ge=0, description="how many bad rows may be skipped before the run refuses to start"
+    )
+    seed: int = Field(default=0, description="seed of the held-out split")
+
+    @field_validator("columns")
+    @classmethod
+    def _known_fields(cls, columns: dict[str, str]) -> dict[str, str]:
+        for field, column in columns.items():
+            if field not in KNOWN_FIELDS:
+                raise ValueError(f"unknown field {field!r}; map one of {', '.join(KNOWN_FIELDS)} to a source column")
+            if not column:
+                raise ValueError(f"field {field!r} is mapped to an empty column name")
+        return columns

@@ -1,0 +1,37 @@
+"""Held-out loss and perplexity: mean next-token cross-entropy over target tokens."""
+
+import math
+from dataclasses import dataclass
+
+import torch
+from torch import nn
+
+from adaptlab.data import Example, pad_batch
+from adaptlab.train.loss import TargetTokenLoss, count_target_tokens
+
+
+@dataclass(frozen=True)
+class LossResult:
+    loss: float
+    perplexity: float
+    target_tokens: int
+
+
+@torch.no_grad()
+def evaluate_loss(model: nn.Module, examples: list[Example], pad_token_id: int, batch_size: int = 8, autocast_dtype=None) -> LossResult:
+    """Works on a plain model, a PEFT model, or an existing TargetTokenLoss wrapper."""
+    loss_fn = model if isinstance(model, TargetTokenLoss) else TargetTokenLoss(model)
+    was_training = loss_fn.training
+    loss_fn.eval()
+    device = next(loss_fn.parameters()).device
+    total, tokens = 0.0, 0
+    for start in range(0, len(examples), batch_size):
+        batch = {k: v.to(device) for k, v in pad_batch(examples[start : start + batch_size], pad_token_id).items()}
+        with torch.autocast(device.type, dtype=autocast_dtype, enabled=autocast_dtype is not None):
+            total += float(loss_fn(**batch))
+        tokens += count_target_tokens(batch["labels"])
+    loss_fn.train(was_training)
+    if tokens == 0:
+        return LossResult(loss=float("nan"), perplexity=float("nan"), target_tokens=0)
+    mean = total / tokens
+    return LossResult(loss=mean, perplexity=math.exp(min(mean, 50.0)), target_tokens=tokens)

@@ -1,0 +1,47 @@
+"""Promotion gates, one policy per model name: metric thresholds and approvals. Pure functions."""
+
+from pydantic import BaseModel, ConfigDict, Field
+
+
+class GatePolicy(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    min_metrics: dict[str, float] = Field(default={}, description="metric name -> lowest allowed value, e.g. relative_score: 95")
+    max_metrics: dict[str, float] = Field(default={}, description="metric name -> highest allowed value, e.g. forgetting_percent: 5")
+    required_approvals: int = Field(default=1, ge=0, description="approvals a version needs before promotion")
+    approvers_distinct_from_registrant: bool = Field(
+        default=True, description="approvals by the person who registered the version do not count (and are refused)"
+    )
+    aliases: list[str] = Field(default=[], description="aliases the gates guard; empty means every alias")
+
+    def guards(self, alias: str) -> bool:
+        return not self.aliases or alias in self.aliases
+
+
+def failed_gates(policy: GatePolicy, metrics: dict[str, float], approvers: list[str], registrant: str) -> list[str]:
+    """Each failed gate as a sentence; empty when the version may be promoted."""
+    failures = []
+    for name, lowest in sorted(policy.min_metrics.items()):
+        failures += _threshold_failure(name, metrics.get(name), lowest, "≥", lambda value, bound: value >= bound)
+    for name, highest in sorted(policy.max_metrics.items()):
+        failures += _threshold_failure(name, metrics.get(name), highest, "≤", lambda value, bound: value <= bound)
+    counted = counted_approvers(policy, approvers, registrant)
+    if len(counted) < policy.required_approvals:
+        distinct = " from someone other than the registrant" if policy.approvers_distinct_from_registrant else ""
+        failures.append(f"approvals: {len(counted)} of {policy.required_approvals} required{distinct}")
+    return failures
+
+
+def counted_approvers(policy: GatePolicy, approvers: list[str], registrant: str) -> list[str]:
+    distinct = sorted(set(approvers))
+    if policy.approvers_distinct_from_registrant:
+        return [name for name in distinct if name != registrant]
+    return distinct
+
+
+def _threshold_failure(name: str, value: float | None, bound: float, sign: str, holds) -> list[str]:
+    if value is None:
+        return [f"metric {name}: missing (needs {sign} {bound:g}); add it to evaluation.json beside run.json and register again"]
+    if not holds(value, bound):
+        return [f"metric {name}: {value:g} (needs {sign} {bound:g})"]
+    return []

@@ -1,0 +1,96 @@
+"""What the registry returns: typed, read-only views of its rows (also the serving layer's response models)."""
+
+from pathlib import Path
+from typing import Any
+
+from pydantic import BaseModel, Field
+
+from adaptlab.registry.lineage import Lineage
+
+
+class StoredFile(BaseModel):
+    path: str = Field(description="path inside the artifact folder")
+    sha256: str
+    size_bytes: int
+
+
+class ApprovalRecord(BaseModel):
+    approver: str
+    note: str
+    at: str
+
+
+class VersionRecord(BaseModel):
+    tenant: str
+    name: str
+    version: int
+    created_at: str
+    created_by: str
+    run_id: str
+    method: str
+    artifact_kind: str = Field(description="peft_adapter or hf_model")
+    base_model_id: str
+    base_weights_sha256: str
+    license: str | None
+    metrics: dict[str, float] = Field(description="gate metrics: run.json metrics plus evaluation.json")
+    files: list[StoredFile]
+    approvals: list[ApprovalRecord]
+    aliases: list[str] = Field(description="aliases that point at this version now")
+    lineage: Lineage
+    local_path: Path | None = Field(default=None, description="verified local copy of the artifact (set by Registry.resolve)")
+
+    @property
+    def ref(self) -> str:
+        return f"{self.tenant}/{self.name}@v{self.version}"
+
+
+class ModelSummary(BaseModel):
+    tenant: str
+    name: str
+    latest_version: int
+    aliases: dict[str, int] = Field(description="alias -> version it points at")
+    created_at: str
+    created_by: str
+
+
+class AliasEvent(BaseModel):
+    alias: str
+    version: int
+    assigned_at: str
+    assigned_by: str
+    rolled_back_at: str | None
+    rolled_back_by: str | None
+
+
+class AliasChange(BaseModel):
+    tenant: str
+    name: str
+    alias: str
+    from_version: int | None
+    to_version: int
+    changed: bool = Field(description="False when the alias already pointed at the version")
+
+
+class AuditEntry(BaseModel):
+    seq: int
+    at: str
+    actor: str
+    tenant: str | None
+    action: str
+    target: str
+    before: Any
+    after: Any
+    hash: str
+
+
+class AuditVerification(BaseModel):
+    ok: bool
+    entries_checked: int
+    first_bad_seq: int | None = None
+    problem: str | None = None
+
+
+class GcReport(BaseModel):
+    blobs_deleted: list[str]
+    bytes_freed: int
+    uploads_deleted: int

@@ -1,0 +1,66 @@
+"""`adaptlab train` and `adaptlab eval`."""
+
+import json
+from pathlib import Path
+from typing import Optional
+
+import typer
+from rich.console import Console
+
+from adaptlab.cli_config import overrides_from_flags, with_config_options
+from adaptlab.errors import ConfigError
+from adaptlab.train.config import TrainConfig, build_config
+
+
+def train_command(
+    config: Optional[Path] = typer.Option(None, "--config", help="YAML config; flags override its keys"),
+    resume: bool = typer.Option(False, "--resume", help="continue the interrupted run in --out from its last checkpoint"),
+    dry_run: bool = typer.Option(False, "--dry-run", help="print trainable/total params and estimated memory; do not train"),
+    **flags,
+) -> None:
+    """Fine-tune a model with full fine-tuning, LoRA, DoRA or QLoRA."""
+    from adaptlab.train.dry_run import dry_run as plan_run
+    from adaptlab.train.dry_run import print_dry_run
+    from adaptlab.train.loop import train
+
+    overrides = overrides_from_flags(TrainConfig, flags)
+    if resume:
+        train_config = stored_config(overrides)
+    else:
+        train_config = build_config(config, overrides)
+    if dry_run:
+        print_dry_run(plan_run(train_config), Console())
+        return
+    train(train_config, resume=resume)
+
+
+def stored_config(overrides: dict) -> TrainConfig:
+    """A resumed run uses the config it started with; only --out may (and must) be given."""
+    from adaptlab.train.record import RUN_RECORD_FILE
+
+    if set(overrides) != {"out"}:
+        raise ConfigError("--resume takes only --out: the run continues with the config it was started with")
+    record_file = Path(overrides["out"]) / RUN_RECORD_FILE
+    if not record_file.is_file():
+        raise ConfigError(f"{overrides['out']}: nothing to resume (no {RUN_RECORD_FILE})")
+    return TrainConfig.model_validate(json.loads(record_file.read_text())["config"])
+
+
+def eval_command(
+    run_dir: Path = typer.Argument(..., help="output folder of `adaptlab train`"),
+    data: list[Path] = typer.Option(..., "--data", help="held-out data files"),
+    as_json: bool = typer.Option(False, "--json", help="print JSON instead of a table"),
+) -> None:
+    """Held-out loss and perplexity of a trained run, with the run's own data settings."""
+    from adaptlab.train.evaluate_run import evaluate_run, result_table
+
+    result = evaluate_run(run_dir, data)
+    if as_json:
+        typer.echo(json.dumps(result, indent=2))
+    else:
+        Console().print(result_table(result))
+
+
+def register(app: typer.Typer) -> None:
+    app.command("train", context_settings={"help_option_names": ["-h", "--help"]})(with_config_options(TrainConfig, train_command))
+    app.command("eval")(eval_command)

@@ -1,0 +1,105 @@
+"""The training config: one typed model. YAML files and CLI flags are two views of it.
+
+Every field's description is its help text; `adaptlab train --help` is generated from this class.
+"""
+
+from pathlib import Path
+from typing import Literal
+
+import yaml
+from pydantic import ConfigDict, Field, ValidationError, model_validator
+
+from adaptlab.data.options import DataOptions
+from adaptlab.errors import ConfigError
+
+Method = Literal["full", "lora", "dora", "qlora"]
+
+
+class TrainConfig(DataOptions):
+    """Data fields come from DataOptions (declared once there); the rest is the run."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    # what to train
+    model: str = Field("builtin:smollm2-135m", description="base model: builtin:smollm2-135m, builtin:tiny, a HF folder, a .gguf file or a hub id")
+    method: Method = Field("lora", description="full | lora | dora | qlora")
+    out: Path | None = Field(None, description="output folder of the run (required)")
+    # data
+    data: list[Path] = Field([], description="training data files (JSONL, JSON, CSV/TSV, Parquet); repeat for several")
+    eval_data: list[Path] = Field([], description="held-out data files; otherwise --eval-fraction of the training rows")
+    packing: bool = Field(False, description="pack several examples per row (attention never crosses example boundaries)")
+    # LoRA family
+    rank: int = Field(16, ge=1, description="LoRA rank r")
+    alpha: float = Field(32.0, gt=0, description="LoRA alpha (scale = alpha/r, or alpha/sqrt(r) with rsLoRA)")
+    dropout: float = Field(0.05, ge=0.0, lt=1.0, description="LoRA dropout")
+    target_modules: list[str] = Field(["all-linear"], description="modules to adapt: all-linear or names such as q_proj v_proj")
+    rslora: bool = Field(False, description="rank-stabilised LoRA scaling alpha/sqrt(r)")
+    # optimisation
+    learning_rate: float | None = Field(None, gt=0, description="peak learning rate; default 1e-5 for full, 2e-4 for LoRA/DoRA/QLoRA")
+    lr_schedule: Literal["cosine", "linear", "constant"] = Field("cosine", description="learning-rate schedule after warm-up")
+    warmup_steps: int = Field(0, ge=0, description="linear warm-up steps")
+    weight_decay: float = Field(0.0, ge=0.0, description="AdamW weight decay")
+    max_grad_norm: float | None = Field(1.0, description="clip gradients to this norm (None: no clipping)")
+    epochs: int = Field(1, ge=1, description="passes over the training data (ignored when --max-steps is set)")
+    max_steps: int | None = Field(None, ge=1, description="optimizer steps to run; overrides --epochs")
+    micro_batch_size: int = Field(4, ge=1, description="rows per forward pass")
+    grad_accum: int = Field(1, ge=1, description="micro-batches per optimizer step")
+    precision: Literal["fp32", "bf16"] = Field("fp32", description="fp32, or bf16 autocast (weights stay fp32)")
+    gradient_checkpointing: bool = Field(False, description="recompute activations in the backward pass to save memory")
+    seed: int = Field(0, description="seed for initialisation, data order, held-out split and dropout")
+    eval_every: int | None = Field(None, ge=1, description="evaluate every N optimizer steps (always at the end)")
+    save_every: int | None = Field(None, ge=1, description="checkpoint every N optimizer steps (for --resume)")
+    log_every: int = Field(1, ge=1, description="record the training loss every N steps")
+    allow_pickle: bool = Field(False, description="allow loading pickle-based (.bin/.pt) base weights")
+
+    @model_validator(mode="after")
+    def _check(self) -> "TrainConfig":
+        if self.out is None:
+            raise ValueError("out: an output folder is required (--out)")
+        if not self.data:
+            raise ValueError("data: at least one training data file is required (--data)")
+        return self
+
+    @property
+    def peak_learning_rate(self) -> float:
+        return self.learning_rate or DEFAULT_LEARNING_RATES[self.method]
+
+
+# The best LoRA rate is about 10x the best full fine-tuning rate (Biderman et al. 2024; PEFT's method comparison).
+DEFAULT_LEARNING_RATES: dict[str, float] = {"full": 1e-5, "lora": 2e-4, "dora": 2e-4, "qlora": 2e-4}
+
+
+def build_config(yaml_file: Path | None, overrides: dict) -> TrainConfig:
+    """Defaults < YAML file < CLI flags. Unknown keys and bad values are errors naming the key."""
+    values: dict = {}
+    if yaml_file is not None:
+        values.update(read_yaml(yaml_file))
+    values.update({key: value for key, value in overrides.items() if value is not None})
+    try:
+        return TrainConfig.model_validate(values)
+    except ValidationError as exc:
+        where = f"{yaml_file}: " if yaml_file else ""
+        raise ConfigError(where + format_validation_error(exc)) from exc
+
+
+def read_yaml(path: Path) -> dict:
+    try:
+        loaded = yaml.safe_load(Path(path).read_text(encoding="utf-8"))
+    except OSError as exc:
+        raise ConfigError(f"{path}: cannot read config file: {exc.strerror}") from exc
+    except yaml.YAMLError as exc:
+        raise ConfigError(f"{path}: invalid YAML: {exc}") from exc
+    if loaded is None:
+        return {}
+    if not isinstance(loaded, dict):
+        raise ConfigError(f"{path}: a config file must be a mapping of keys to values")
+    return {key.replace("-", "_"): value for key, value in loaded.items()}
+
+
+def format_validation_error(exc: ValidationError) -> str:
+    lines = []
+    for error in exc.errors():
+        key = ".".join(str(part) for part in error["loc"]) or "config"
+        message = error["msg"].removeprefix("Value error, ")
+        lines.append(f"{key} (--{key.split('.')[0].replace('_', '-')}): {message}" if error["loc"] else message)
+    return "; ".join(lines)

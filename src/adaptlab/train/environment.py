@@ -1,0 +1,61 @@
+"""Facts about where a run happened, for run.json: library versions, code commit, hardware, peak memory."""
+
+import os
+import platform
+import resource
+import subprocess
+from importlib import metadata
+from pathlib import Path
+
+import adaptlab
+from adaptlab.train.record import EnvironmentInfo
+
+LIBRARIES = ("torch", "transformers", "peft", "accelerate", "bitsandbytes", "safetensors", "tokenizers")
+
+
+def library_versions() -> dict[str, str]:
+    versions = {"python": platform.python_version()}
+    for name in LIBRARIES:
+        try:
+            versions[name] = metadata.version(name)
+        except metadata.PackageNotFoundError:
+            continue
+    return versions
+
+
+def git_commit() -> str | None:
+    """The commit of the adaptlab checkout this code runs from (None when installed from a wheel)."""
+    source = Path(adaptlab.__file__).resolve().parent
+    try:
+        result = subprocess.run(["git", "-C", str(source), "rev-parse", "HEAD"], capture_output=True, text=True, timeout=5)
+    except (OSError, subprocess.TimeoutExpired):
+        return None
+    return result.stdout.strip() or None if result.returncode == 0 else None
+
+
+def hardware() -> dict[str, str | int | float | None]:
+    import torch
+
+    info: dict[str, str | int | float | None] = {
+        "platform": platform.platform(),
+        "cpu": platform.processor() or platform.machine(),
+        "cpu_cores": len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count(),
+        "torch_threads": torch.get_num_threads(),
+        "gpu": torch.cuda.get_device_name(0) if torch.cuda.is_available() else None,
+    }
+    return info
+
+
+def environment_info() -> EnvironmentInfo:
+    return EnvironmentInfo(
+        adaptlab_version=adaptlab.__version__, git_commit=git_commit(), libraries=library_versions(), hardware=hardware()
+    )
+
+
+def peak_memory() -> tuple[int, str]:
+    """Peak memory of this process: CUDA max allocated on GPU, else the process's peak RSS."""
+    import torch
+
+    if torch.cuda.is_available():
+        return torch.cuda.max_memory_allocated(), "cuda_max_allocated"
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024, "process_rss"

@@ -1,0 +1,247 @@
+"""The training recipe, one loop for every method: set up → train → evaluate → save.
+
+Runs unchanged under `accelerate launch --num_processes N` (data-parallel).
+"""
+
+import math
+import time
+import uuid
+from dataclasses import dataclass, field
+from contextlib import nullcontext
+from datetime import datetime, timezone
+from pathlib import Path
+
+import torch
+from rich.console import Console
+
+from adaptlab import atomic
+from adaptlab.adapters.metadata import AdapterMetadata, write_adapter_metadata
+from adaptlab.data import DataOptions, PreparedData, prepare_data
+from adaptlab.errors import ConfigError
+from adaptlab.eval.loss import evaluate_loss
+from adaptlab.methods import get_method
+from adaptlab.models import ResolvedModel, load_tokenizer, resolve_model
+from adaptlab.models.hashing import count_parameters
+from adaptlab.train.batching import BatchPlan
+from adaptlab.train.checkpoint import LoopState, list_checkpoints, load_checkpoint, save_checkpoint
+from adaptlab.train.config import TrainConfig
+from adaptlab.train.environment import environment_info, peak_memory
+from adaptlab.train.loss import TargetTokenLoss
+from adaptlab.train.progress import summary_table, training_progress
+from adaptlab.train.record import RUN_RECORD_FILE, ArtifactInfo, BaseModelInfo, ParamCounts, RunMetrics, RunRecord, read_run_record
+
+ARTIFACT_COMPLETE_MARKERS = ("adapter_config.json", "config.json", RUN_RECORD_FILE)
+
+
+@dataclass(frozen=True)
+class TrainedRun:
+    record: RunRecord
+    model: torch.nn.Module = field(repr=False)
+
+
+def train(config: TrainConfig, *, resume: bool = False, console: Console | None = None) -> TrainedRun:
+    from accelerate import Accelerator
+    from transformers import get_scheduler
+
+    # cpu=True without a GPU: accelerate then runs multi-process launches data-parallel over gloo
+    accelerator = Accelerator(mixed_precision="bf16" if config.precision == "bf16" else "no", cpu=not torch.cuda.is_available())
+    console = console or Console()
+    is_main = accelerator.is_main_process
+    run_dir = Path(config.out)
+    check_run_dir(run_dir, config, resume)
+
+    # --- set up: base model, data, method, optimizer ---
+    torch.manual_seed(config.seed)
+    base = resolve_model(config.model)
+    tokenizer = load_tokenizer(base.path)
+    data = prepare_data(config.data, config.eval_data, tokenizer, data_options(config))
+    method = get_method(config.method)
+    model = method.prepare(base, config)
+    plan = BatchPlan(
+        micro_batch_size=config.micro_batch_size,
+        grad_accum=config.grad_accum,
+        world_size=accelerator.num_processes,
+        packing=config.packing,
+        max_seq_len=config.max_seq_len,
+        pad_token_id=tokenizer.pad_token_id,
+    )
+    total_steps = planned_steps(config, plan, data)
+    trainable = [p for p in model.parameters() if p.requires_grad]
+    optimizer = torch.optim.AdamW(trainable, lr=config.peak_learning_rate, weight_decay=config.weight_decay)
+    scheduler_name = {"constant": "constant_with_warmup"}.get(config.lr_schedule, config.lr_schedule)
+    scheduler = get_scheduler(scheduler_name, optimizer, num_warmup_steps=config.warmup_steps, num_training_steps=total_steps)
+    state = LoopState()
+    checkpoints = list_checkpoints(run_dir) if resume else []
+    if checkpoints:
+        state = load_checkpoint(checkpoints[-1], model, optimizer, scheduler)
+    loss_module, optimizer = accelerator.prepare(TargetTokenLoss(model), optimizer)
+
+    record = new_record(config, base, data, model)
+    if state.step == 0 and is_main:
+        atomic.write_json(run_dir / RUN_RECORD_FILE, record.model_dump(mode="json"))
+
+    # --- train ---
+    if data.eval and state.step == 0:
+        state.eval_curve.append(evaluation_point(0, loss_module, data, plan, config))  # the base's own score
+    loss_module.train()
+    started = time.perf_counter() - state.train_time_s
+    with training_progress(console, disable=not is_main) as progress:
+        task = progress.add_task(f"{config.method}", total=total_steps, completed=state.step, loss="-", tokens_per_s="-")
+        for step, micro_batches in plan.iterate_steps(data.train, config.seed, state.step, total_steps, accelerator.process_index):
+            torch.manual_seed(step_seed(config.seed, step, accelerator.process_index))
+            step_loss, step_tokens = train_step(accelerator, loss_module, optimizer, micro_batches, config.max_grad_norm)
+            scheduler.step()
+            state.step = step + 1
+            state.tokens_seen += step_tokens
+            state.train_time_s = time.perf_counter() - started
+            if state.step % config.log_every == 0 or state.step == total_steps:
+                state.loss_curve.append(
+                    {"step": state.step, "tokens_seen": state.tokens_seen, "loss": step_loss, "learning_rate": scheduler.get_last_lr()[0]}
+                )
+            if data.eval and config.eval_every and state.step % config.eval_every == 0 and state.step < total_steps:
+                state.eval_curve.append(evaluation_point(state.step, loss_module, data, plan, config))
+            if config.save_every and state.step % config.save_every == 0 and state.step < total_steps:
+                accelerator.wait_for_everyone()
+                if is_main:
+                    save_checkpoint(run_dir, accelerator.unwrap_model(loss_module).model, optimizer, scheduler, state)
+            tokens_per_s = state.tokens_seen / max(state.train_time_s, 1e-9)
+            progress.update(task, completed=state.step, loss=f"{step_loss:.4f}", tokens_per_s=f"{tokens_per_s:,.0f}")
+    train_time_s = time.perf_counter() - started
+
+    # --- evaluate and save ---
+    if data.eval:
+        state.eval_curve.append(evaluation_point(state.step, loss_module, data, plan, config))
+    accelerator.wait_for_everyone()
+    peak_bytes, peak_kind = peak_memory()
+    record = finished_record(record, state, train_time_s, peak_bytes, peak_kind)
+    if is_main:
+        save_artifact(run_dir, accelerator.unwrap_model(loss_module).model, method, tokenizer, base, record)
+        record = read_run_record(run_dir)
+        console.print(summary_table(record))
+    accelerator.wait_for_everyone()
+    return TrainedRun(record=record, model=accelerator.unwrap_model(loss_module).model)
+
+
+def train_step(accelerator, loss_module, optimizer, micro_batches: list, max_grad_norm: float | None) -> tuple[float, int]:
+    """One optimizer step. The summed loss is divided by the target tokens of the whole step (all
+    micro-batches, all processes), so accumulation gives the gradient of one big batch."""
+    local_targets = sum(mb.target_tokens for mb in micro_batches)
+    local_tokens = sum(mb.tokens for mb in micro_batches)
+    counts = accelerator.reduce(torch.tensor([local_targets, local_tokens], device=accelerator.device), reduction="sum")
+    global_targets, global_tokens = int(counts[0]), int(counts[1])
+    scale = accelerator.num_processes / max(global_targets, 1)  # DDP averages gradients over processes
+    step_loss_sum = 0.0
+    for index, micro_batch in enumerate(micro_batches):
+        is_last = index == len(micro_batches) - 1
+        with accelerator.no_sync(loss_module) if not is_last else nullcontext(), accelerator.autocast():
+            loss_sum = loss_module(**{k: v.to(accelerator.device) for k, v in micro_batch.tensors.items()})
+            accelerator.backward(loss_sum * scale)
+        step_loss_sum += float(loss_sum.detach())
+    if max_grad_norm is not None:
+        accelerator.clip_grad_norm_(loss_module.parameters(), max_grad_norm)
+    optimizer.step()
+    optimizer.zero_grad(set_to_none=True)
+    total_loss = float(accelerator.reduce(torch.tensor(step_loss_sum, device=accelerator.device), reduction="sum"))
+    return total_loss / max(global_targets, 1), global_tokens
+
+
+def step_seed(seed: int, step: int, rank: int) -> int:
+    """Dropout randomness is a function of (seed, step, rank): resuming needs no RNG snapshot."""
+    return (seed * 1_000_003 + step * 10_007 + rank) % (2**63)
+
+
+def planned_steps(config: TrainConfig, plan: BatchPlan, data: PreparedData) -> int:
+    per_epoch = plan.steps_per_epoch(data.train)
+    if per_epoch == 0:
+        raise ConfigError(
+            f"micro_batch_size × grad_accum × processes = {config.micro_batch_size} × {config.grad_accum} × "
+            f"{plan.world_size} needs more rows than the {len(data.train)} training examples; lower them or add data"
+        )
+    return config.max_steps or per_epoch * config.epochs
+
+
+def data_options(config: TrainConfig) -> DataOptions:
+    return DataOptions(**{name: getattr(config, name) for name in DataOptions.model_fields})
+
+
+def evaluation_point(step: int, loss_module, data: PreparedData, plan: BatchPlan, config: TrainConfig) -> dict:
+    autocast = torch.bfloat16 if config.precision == "bf16" else None
+    unwrapped = loss_module.module if hasattr(loss_module, "module") else loss_module
+    result = evaluate_loss(unwrapped, data.eval, plan.pad_token_id, batch_size=config.micro_batch_size, autocast_dtype=autocast)
+    return {"step": step, "loss": result.loss, "perplexity": result.perplexity}
+
+
+def check_run_dir(run_dir: Path, config: TrainConfig, resume: bool) -> None:
+    if resume:
+        if not (run_dir / RUN_RECORD_FILE).is_file():
+            raise ConfigError(f"{run_dir}: nothing to resume (no {RUN_RECORD_FILE})")
+        atomic.remove_stale_staging(run_dir)
+        return
+    if run_dir.exists() and any(run_dir.iterdir()):
+        raise ConfigError(f"{run_dir}: output folder is not empty; choose another --out, or --resume an interrupted run")
+
+
+def new_record(config: TrainConfig, base: ResolvedModel, data: PreparedData, model) -> RunRecord:
+    trainable = sum(p.numel() for p in model.parameters() if p.requires_grad)
+    base_params = count_parameters(base.path)
+    total = base_params if config.method == "full" else base_params + trainable
+    return RunRecord(
+        run_id=uuid.uuid4().hex,
+        created_at=datetime.now(timezone.utc),
+        status="running",
+        method=config.method,
+        config=config.model_dump(mode="json"),
+        base_model=BaseModelInfo(spec=base.spec, model_id=base.model_id, path=str(base.path), weights_sha256=base.weights_sha256),
+        data=data.info,
+        params=ParamCounts(trainable=trainable, total=total, trainable_percent=100.0 * trainable / total),
+        environment=environment_info(),
+    )
+
+
+def finished_record(record: RunRecord, state: LoopState, train_time_s: float, peak_bytes: int, peak_kind: str) -> RunRecord:
+    final_eval = state.eval_curve[-1] if state.eval_curve else None
+    metrics = RunMetrics(
+        peak_memory_bytes=peak_bytes,
+        peak_memory_kind=peak_kind,
+        wall_time_s=train_time_s,
+        tokens_seen=state.tokens_seen,
+        tokens_per_s=state.tokens_seen / max(train_time_s, 1e-9),
+        steps=state.step,
+        final_train_loss=state.loss_curve[-1]["loss"] if state.loss_curve else None,
+        eval_loss=final_eval["loss"] if final_eval else None,
+        eval_perplexity=final_eval["perplexity"] if final_eval else None,
+    )
+    return RunRecord.model_validate(
+        record.model_dump()
+        | {
+            "status": "completed",
+            "finished_at": datetime.now(timezone.utc),
+            "metrics": metrics,
+            "loss_curve": state.loss_curve,
+            "eval_curve": state.eval_curve,
+        }
+    )
+
+
+def save_artifact(run_dir: Path, model, method, tokenizer, base: ResolvedModel, record: RunRecord) -> None:
+    """Stage every file, then move them in by rename; run.json last, so its `completed` status
+    always describes files that are complete."""
+    staged = Path(atomic.make_staging_dir(run_dir))
+    method.save(model, staged)
+    tokenizer.save_pretrained(staged)
+    if method.artifact_kind == "peft_adapter":
+        write_adapter_metadata(
+            staged,
+            AdapterMetadata(
+                base_model_spec=base.spec,
+                base_model_id=base.model_id,
+                base_weights_sha256=base.weights_sha256,
+                method=record.method,
+                adaptlab_version=record.environment.adaptlab_version,
+            ),
+        )
+    files = sorted(p.name for p in staged.iterdir())
+    size = sum(p.stat().st_size for p in staged.iterdir() if p.is_file() and p.suffix == ".safetensors")
+    finished = record.model_copy(update={"artifact": ArtifactInfo(kind=method.artifact_kind, files=files, size_bytes=size)})
+    atomic.write_json(staged / RUN_RECORD_FILE, finished.model_dump(mode="json"))
+    atomic.publish_files(staged, run_dir, last=ARTIFACT_COMPLETE_MARKERS)

@@ -1,0 +1,122 @@
+"""`recommend` against hand-made comparisons (tests/compare/fixtures/*.json), one row per constraint.
+
+small_model.json  full: 2.4e9 B peak, 540 MB model, score 100, forgetting 12 %, $0.050
+                  lora: 1.3e9 B peak, 7.3 MB adapter, score 97, forgetting 3 %, $0.040
+                  qlora: 0.8e9 B peak, 7.3 MB adapter, score 93, forgetting 4 %, $0.060
+with_dora.json    adds dora: 1.4e9 B peak, score 98.5, forgetting 2.8 %, $0.055
+no_full.json      lora and qlora only: no relative scores
+"""
+
+from pathlib import Path
+
+import pytest
+
+from adaptlab.compare.recommend import Constraints, DryRunEstimate, recommend
+from adaptlab.compare.schema import read_comparison
+from adaptlab.errors import ConfigError
+
+FIXTURES = Path(__file__).parent / "fixtures"
+GiB = 1024**3
+
+CASES = [
+    # (id, fixture, constraints, expected choice, phrases the reasons must contain)
+    ("defaults-pick-lora", "small_model", {}, "lora",
+     ["LoRA relative score 97.0 ≥ 95.0 required", "QLoRA was not chosen: QLoRA relative score 93.0 < 95.0 required (short by 2.0 points)"]),
+    ("memory-budget-rules-out-lora", "small_model", {"memory_budget_bytes": 1 * GiB, "min_quality": 0.9}, "qlora",
+     ["QLoRA peak memory 762.9 MB ≤ budget 1.0 GB", "LoRA peak memory 1.2 GB > budget 1.0 GB (over by 215.8 MB, 21 %)",
+      "Full FT peak memory 2.2 GB > budget 1.0 GB"]),
+    ("quality-bar-needs-full", "small_model", {"min_quality": 0.98}, "full",
+     ["Full FT relative score 100.0 ≥ 98.0 required", "LoRA was not chosen: LoRA relative score 97.0 < 98.0 required (short by 1.0 points)"]),
+    ("quality-bar-met-by-dora", "with_dora", {"min_quality": 0.98}, "dora",
+     ["DoRA relative score 98.5 ≥ 98.0 required", "LoRA relative score 97.0 < 98.0 required"]),
+    ("many-tenants-prefer-hybrid-when-adapters-miss-quality", "small_model",
+     {"min_quality": 0.98, "tenants": 20, "memory_budget_bytes": 8 * GiB}, "hybrid",
+     ["serving 20 tenants with Full FT needs 20 × 515.0 MB models = 10.1 GB of weights > budget 8.0 GB (over by 2.1 GB, 26 %)",
+      "serving 20 tenants with Hybrid needs 515.0 MB shared base + 20 × 7.0 MB adapters = 654.2 MB ≤ budget 8.0 GB"]),
+    ("many-tenants-without-memory-budget-still-lora", "small_model", {"tenants": 20}, "lora",
+     ["Full FT also fits", "weights to serve 20 tenants 654.2 MB vs 10.1 GB"]),
+    ("forgetting-limit-keeps-lora", "small_model", {"max_forgetting_percent": 3.5}, "lora",
+     ["LoRA forgetting +3.0 % ≤ maximum 3.5 %", "Full FT was not chosen: Full FT forgetting +12.0 % > maximum 3.5 % (over by 8.5 points)"]),
+    ("budget-keeps-lora", "small_model", {"budget_usd": 0.045}, "lora",
+     ["LoRA cost per run $0.0400 ≤ budget $0.0450", "Full FT was not chosen: Full FT cost per run $0.0500 > budget $0.0450 (over by $0.0050, 11 %)"]),
+    ("budget-allows-full", "small_model", {"min_quality": 0.98, "budget_usd": 0.055}, "full",
+     ["Full FT cost per run $0.0500 ≤ budget $0.0550"]),
+    ("nothing-fits-quality-vs-forgetting", "small_model", {"min_quality": 0.98, "max_forgetting_percent": 5}, None,
+     ["Every candidate fails at least one constraint", "LoRA: LoRA relative score 97.0 < 98.0 required (short by 1.0 points)",
+      "QLoRA: QLoRA relative score 93.0 < 98.0 required (short by 5.0 points)",
+      "Full FT: Full FT forgetting +12.0 % > maximum 5.0 % (over by 7.0 points)"]),
+    ("nothing-fits-budget", "small_model", {"budget_usd": 0.035}, None,
+     ["LoRA: LoRA cost per run $0.0400 > budget $0.0350 (over by $0.0050, 14 %)", "Full FT: Full FT cost per run $0.0500 > budget $0.0350"]),
+    ("memory-budget-and-default-quality-bar", "small_model", {"memory_budget_bytes": 1 * GiB}, None,
+     ["LoRA: LoRA peak memory 1.2 GB > budget 1.0 GB", "QLoRA: QLoRA relative score 93.0 < 95.0 required (short by 2.0 points)"]),
+    ("nothing-fits-memory-and-forgetting", "small_model", {"memory_budget_bytes": 1 * GiB, "max_forgetting_percent": 3.5, "min_quality": 0.9}, None,
+     ["QLoRA: QLoRA forgetting +4.0 % > maximum 3.5 % (over by 0.5 points)", "LoRA: LoRA peak memory 1.2 GB > budget 1.0 GB"]),
+    ("no-full-run-quality-unchecked", "no_full", {}, "lora", []),
+]
+
+
+@pytest.mark.parametrize(("fixture", "constraints", "choice", "phrases"), [c[1:] for c in CASES], ids=[c[0] for c in CASES])
+def test_recommend_obeys_each_constraint(fixture, constraints, choice, phrases):
+    recommendation = recommend(read_comparison(FIXTURES / f"{fixture}.json"), Constraints(**constraints))
+    assert recommendation.choice == choice, recommendation.reasons
+    text = "\n".join(recommendation.reasons)
+    for phrase in phrases:
+        assert phrase in text
+
+
+@pytest.mark.parametrize(("fixture", "constraints", "choice", "phrases"), [c[1:] for c in CASES], ids=[c[0] for c in CASES])
+def test_the_choice_passes_every_check_and_every_failure_says_by_how_much(fixture, constraints, choice, phrases):
+    recommendation = recommend(read_comparison(FIXTURES / f"{fixture}.json"), Constraints(**constraints))
+    for candidate in recommendation.candidates:
+        if candidate.choice == choice:
+            assert candidate.fits
+        for check in candidate.failures:
+            assert "over by" in check.detail or "short by" in check.detail, check.detail
+    fitting = [c.choice for c in recommendation.candidates if c.fits]
+    assert (fitting[0] if fitting else None) == choice  # the first fitting candidate in order of preference
+
+
+def test_hybrid_is_a_candidate_only_for_several_tenants():
+    comparison = read_comparison(FIXTURES / "small_model.json")
+    assert "hybrid" not in [c.choice for c in recommend(comparison, Constraints()).candidates]
+    assert [c.choice for c in recommend(comparison, Constraints(tenants=2)).candidates] == ["lora", "qlora", "hybrid", "full"]
+
+
+def test_without_a_full_run_quality_is_reported_unchecked():
+    recommendation = recommend(read_comparison(FIXTURES / "no_full.json"), Constraints(min_quality=0.99))
+    assert recommendation.choice == "lora"
+    assert recommendation.unchecked == [
+        "minimum quality 99.0 (relative score): not checked — the comparison has no full fine-tuning run to score against; add `full` to --methods"
+    ]
+
+
+DRY_RUN = [
+    DryRunEstimate(method="full", trainable_params=134_515_008, total_params=134_515_008, estimated_peak_memory_bytes=3 * GiB),
+    DryRunEstimate(method="lora", trainable_params=4_884_480, total_params=139_399_488, estimated_peak_memory_bytes=int(1.5 * GiB)),
+    DryRunEstimate(method="qlora", trainable_params=4_884_480, total_params=139_399_488, estimated_peak_memory_bytes=int(0.7 * GiB)),
+]
+
+
+def test_dry_run_estimates_check_memory_and_say_quality_cannot_be_checked():
+    recommendation = recommend(None, Constraints(memory_budget_bytes=1 * GiB, max_forgetting_percent=5, budget_usd=1.0), DRY_RUN)
+    assert recommendation.basis == "dry_run"
+    assert recommendation.choice == "qlora"
+    assert "QLoRA estimated peak memory 716.8 MB ≤ budget 1.0 GB" in "\n".join(recommendation.reasons)
+    unchecked = "\n".join(recommendation.unchecked)
+    assert "dry-run estimates carry no quality figures" in unchecked
+    assert "maximum forgetting 5.0 %: not checked" in unchecked
+    assert "budget $1.00 per run: not checked" in unchecked
+
+
+def test_dry_run_serving_uses_estimated_sizes():
+    recommendation = recommend(None, Constraints(tenants=10, memory_budget_bytes=4 * GiB), DRY_RUN)
+    full = next(c for c in recommendation.candidates if c.choice == "full")
+    assert [check.detail for check in full.failures] == [
+        "serving 10 tenants with Full FT needs 10 × 513.1 MB models = 5.0 GB of weights > budget 4.0 GB (over by 1.0 GB, 25 %)"
+    ]
+    assert recommendation.choice == "lora"
+
+
+def test_nothing_to_recommend_from():
+    with pytest.raises(ConfigError, match="pass a comparison folder"):
+        recommend(None, Constraints())

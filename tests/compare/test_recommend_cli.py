@@ -1,0 +1,94 @@
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from typer.testing import CliRunner
+
+from adaptlab.cli import app
+from adaptlab.compare.cli import parse_bytes
+from adaptlab.errors import ConfigError
+
+FIXTURES = Path(__file__).parent / "fixtures"
+runner = CliRunner()
+
+
+@pytest.mark.parametrize(
+    ("text", "size"),
+    [("8GB", 8 * 1024**3), ("8 GiB", 8 * 1024**3), ("512MB", 512 * 1024**2), ("1.5G", int(1.5 * 1024**3)), ("64kb", 64 * 1024), ("100B", 100)],
+)
+def test_parse_bytes(text, size):
+    assert parse_bytes(text) == size
+
+
+@pytest.mark.parametrize("text", ["8", "eight GB", "8 GX", "-1GB", ""])
+def test_parse_bytes_refuses_sizes_without_a_unit_or_number(text):
+    with pytest.raises(ConfigError, match="--memory-budget: cannot read"):
+        parse_bytes(text)
+
+
+def _comparison_dir(tmp_path: Path, fixture: str) -> Path:
+    folder = tmp_path / fixture
+    folder.mkdir()
+    (folder / "report.json").write_bytes((FIXTURES / f"{fixture}.json").read_bytes())
+    return folder
+
+
+def test_recommend_prints_the_choice_and_a_table(tmp_path):
+    result = runner.invoke(app, ["recommend", str(_comparison_dir(tmp_path, "small_model")), "--memory-budget", "8GB", "--tenants", "20",
+                                 "--min-quality", "0.98"], env={"COLUMNS": "160"})
+    assert result.exit_code == 0, result.output
+    assert "Recommendation: Hybrid" in result.output
+    assert "serving 20 tenants with Full FT needs 20 × 515.0 MB models = 10.1 GB" in result.output
+    assert "constraints per candidate" in result.output
+
+
+def test_recommend_json_and_exit_code_when_nothing_fits(tmp_path):
+    result = runner.invoke(app, ["recommend", str(_comparison_dir(tmp_path, "small_model")), "--min-quality", "0.98",
+                                 "--max-forgetting", "5", "--json"])
+    assert result.exit_code == 1
+    recommendation = json.loads(result.output)
+    assert recommendation["choice"] is None
+    assert recommendation["constraints"] == {"memory_budget_bytes": None, "tenants": 1, "min_quality": 0.98,
+                                             "max_forgetting_percent": 5.0, "budget_usd": None}
+    assert {c["choice"]: [k["status"] for k in c["checks"]] for c in recommendation["candidates"]} == {
+        "lora": ["fail", "pass"], "qlora": ["fail", "pass"], "full": ["pass", "fail"]}
+
+
+def test_min_quality_zero_ignores_quality(tmp_path):
+    result = runner.invoke(app, ["recommend", str(_comparison_dir(tmp_path, "small_model")), "--min-quality", "0", "--memory-budget", "1GB", "--json"])
+    assert result.exit_code == 0
+    assert json.loads(result.output)["choice"] == "qlora"
+
+
+def test_user_errors_are_one_readable_line(tmp_path):
+    env = os.environ | {"COLUMNS": "200", "TERM": "dumb"}
+    bad_size = subprocess.run([sys.executable, "-m", "adaptlab", "recommend", str(tmp_path), "--memory-budget", "lots"],
+                              capture_output=True, text=True, env=env, timeout=60)
+    assert bad_size.returncode == 2
+    assert "error: --memory-budget: cannot read 'lots' as a size" in bad_size.stderr
+    assert "Traceback" not in bad_size.stderr
+    no_report = subprocess.run([sys.executable, "-m", "adaptlab", "recommend", str(tmp_path)], capture_output=True, text=True, env=env, timeout=60)
+    assert no_report.returncode == 2
+    assert "no comparison report here" in no_report.stderr
+
+
+def test_recommend_without_a_comparison_estimates_every_method(tmp_path):
+    data = tmp_path / "train.jsonl"
+    rows = [{"prompt": f"Rewrite in house style: the manager saw bug {i}.", "completion": f"The team lead saw defect {i}."} for i in range(16)]
+    data.write_text("".join(json.dumps(row) + "\n" for row in rows))
+    result = runner.invoke(app, ["recommend", "--model", "builtin:tiny", "--data", str(data), "--memory-budget", "1GB", "--tenants", "3", "--json"])
+    assert result.exit_code == 0, result.output
+    recommendation = json.loads(result.output[result.output.index("{"):])
+    assert recommendation["basis"] == "dry_run"
+    assert [c["choice"] for c in recommendation["candidates"]] == ["lora", "dora", "qlora", "hybrid", "full"]
+    assert recommendation["choice"] == "lora"
+    assert any("dry-run estimates carry no quality figures" in line for line in recommendation["unchecked"])
+
+
+def test_recommend_needs_a_comparison_or_a_model():
+    result = runner.invoke(app, ["recommend"])
+    assert isinstance(result.exception, ConfigError)
+    assert "pass a comparison folder" in str(result.exception)

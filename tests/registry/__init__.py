@@ -1,0 +1,1 @@
+"""Registry tests (a package, so module names do not clash with other areas)."""
