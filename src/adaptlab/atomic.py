@@ -14,6 +14,7 @@ def write_bytes(path: Path, data: bytes) -> None:
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
     try:
+        os.fchmod(fd, 0o666 & ~_umask())  # mkstemp makes 0600; give the file the permissions open() would
         with os.fdopen(fd, "wb") as handle:
             handle.write(data)
             handle.flush()
@@ -22,6 +23,19 @@ def write_bytes(path: Path, data: bytes) -> None:
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
         raise
+
+
+def _umask() -> int:
+    current = os.umask(0)
+    os.umask(current)
+    return current
+
+
+def _temporary_dir(parent: Path, prefix: str) -> Path:
+    """mkdtemp, with the permissions mkdir would give (mkdtemp makes 0700; the folder is renamed into place)."""
+    path = Path(tempfile.mkdtemp(dir=parent, prefix=prefix, suffix=".tmp"))
+    path.chmod(0o777 & ~_umask())
+    return path
 
 
 def write_text(path: Path, text: str) -> None:
@@ -37,7 +51,7 @@ def staging_dir(final: Path) -> Iterator[Path]:
     """Yield a temporary folder beside `final`; on success it replaces `final` in one rename."""
     final = Path(final)
     final.parent.mkdir(parents=True, exist_ok=True)
-    tmp = Path(tempfile.mkdtemp(dir=final.parent, prefix=f".{final.name}.", suffix=".tmp"))
+    tmp = _temporary_dir(final.parent, prefix=f".{final.name}.")
     try:
         yield tmp
         if final.exists():
@@ -73,7 +87,7 @@ def make_staging_dir(parent: Path) -> Path:
     """A hidden temporary folder inside `parent` (same filesystem, so its files can be renamed out)."""
     parent = Path(parent)
     parent.mkdir(parents=True, exist_ok=True)
-    return Path(tempfile.mkdtemp(dir=parent, prefix=STAGING_PREFIX))
+    return _temporary_dir(parent, prefix=STAGING_PREFIX)
 
 
 def remove_stale_staging(parent: Path) -> None:

@@ -30,21 +30,12 @@ for area in AREAS:
 
 
 def main() -> None:
-    """Entry point: user errors print one readable message instead of a stack trace."""
+    """Entry point: usage errors are click's (exit 2); user errors print one message, never a stack trace."""
     try:
-        app(standalone_mode=False)
+        app()
     except AdaptlabError as exc:
         Console(stderr=True).print(f"[bold red]error:[/] {exc}", highlight=False, soft_wrap=True)
         sys.exit(exc.exit_code)
-    except (typer.Abort, KeyboardInterrupt):
-        Console(stderr=True).print("aborted")
+    except KeyboardInterrupt:
+        Console(stderr=True).print("interrupted")
         sys.exit(130)
-    except typer.Exit as exc:
-        sys.exit(exc.exit_code)
-    except Exception as exc:  # click usage errors arrive here in standalone_mode=False
-        import click
-
-        if isinstance(exc, click.ClickException):
-            exc.show()
-            sys.exit(exc.exit_code)
-        raise

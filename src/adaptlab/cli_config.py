@@ -15,10 +15,12 @@ def flag_name(field_name: str) -> str:
     return "--" + field_name.replace("_", "-")
 
 
-def config_parameters(config_class: type[BaseModel]) -> list[inspect.Parameter]:
+def config_parameters(config_class: type[BaseModel], exclude: tuple[str, ...] = ()) -> list[inspect.Parameter]:
     """One keyword-only parameter per config field, each defaulting to None (= not given on the command line)."""
     parameters = []
     for name, field in config_class.model_fields.items():
+        if name in exclude:
+            continue
         kind = _base_type(field.annotation)
         if kind is bool:
             option = typer.Option(None, f"{flag_name(name)}/--no-{name.replace('_', '-')}", help=field.description, show_default=False)
@@ -57,10 +59,10 @@ def parse_key_values(name: str, items: list[str]) -> dict[str, str]:
     return parsed
 
 
-def with_config_options(config_class: type[BaseModel], command: Callable) -> Callable:
-    """Give `command(**kwargs)` the config's options after its own parameters."""
+def with_config_options(config_class: type[BaseModel], command: Callable, exclude: tuple[str, ...] = ()) -> Callable:
+    """Give `command(**kwargs)` the config's options (less `exclude`) after its own parameters."""
     own = [p for p in inspect.signature(command).parameters.values() if p.kind is not inspect.Parameter.VAR_KEYWORD]
-    command.__signature__ = inspect.Signature(own + config_parameters(config_class))
+    command.__signature__ = inspect.Signature(own + config_parameters(config_class, exclude))
     return command
 
 

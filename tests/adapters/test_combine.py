@@ -72,7 +72,7 @@ def test_incompatible_adapters_are_refused_with_a_way_out(make_adapter, tmp_path
         combine_adapters([a, other_modules], [0.5, 0.5], "linear", tmp_path / "out")
     with pytest.raises(CompatibilityError, match="same rank.*--how cat"):
         combine_adapters([a, other_rank], [0.5, 0.5], "ties", tmp_path / "out")
-    with pytest.raises(CompatibilityError, match="DoRA"):
+    with pytest.raises(CompatibilityError, match="DoRA adapters cannot be combined"):
         combine_adapters([a, dora], [0.5, 0.5], "cat", tmp_path / "out")
     combine_adapters([a, other_rank], [0.5, 0.5], "svd", tmp_path / "out")
 

@@ -2,7 +2,12 @@ from pathlib import Path
 
 import pytest
 
-from adaptlab.adapters.compat import check_base, check_combinable, unmatched_target_modules
+from adaptlab.adapters.compat import (
+    check_base,
+    check_combinable_configs,
+    check_factor_wise_combinable,
+    unmatched_target_modules,
+)
 from adaptlab.adapters.files import AdapterFolder
 from adaptlab.adapters.metadata import AdapterMetadata
 from adaptlab.errors import CompatibilityError
@@ -61,22 +66,21 @@ def test_plain_peft_folder_gets_a_warning_not_an_error():
 
 
 def test_factor_wise_combinations_need_equal_ranks_and_modules():
-    a, b = folder("a", target_modules=["q_proj"]), folder("b", target_modules=["q_proj"])
     same_modules = {"a": {"x.q_proj"}, "b": {"x.q_proj"}}
     with pytest.raises(CompatibilityError, match="same rank"):
-        check_combinable([a, b], "linear", same_modules, {"a": {4}, "b": {8}})
-    check_combinable([a, b], "cat", same_modules, {"a": {4}, "b": {8}})
+        check_factor_wise_combinable("linear", same_modules, {"a": {4}, "b": {8}})
+    check_factor_wise_combinable("cat", same_modules, {"a": {4}, "b": {8}})
     with pytest.raises(CompatibilityError, match="same modules"):
-        check_combinable([a, b], "ties", {"a": {"x.q_proj"}, "b": {"x.v_proj"}}, {"a": {4}, "b": {4}})
-    check_combinable([a, b], "svd", {"a": {"x.q_proj"}, "b": {"x.v_proj"}}, {"a": {4}, "b": {4}})
+        check_factor_wise_combinable("ties", {"a": {"x.q_proj"}, "b": {"x.v_proj"}}, {"a": {4}, "b": {4}})
+    check_factor_wise_combinable("svd", {"a": {"x.q_proj"}, "b": {"x.v_proj"}}, {"a": {4}, "b": {4}})
 
 
 def test_dora_copies_and_mixed_target_forms_cannot_be_combined():
     plain = folder("a", target_modules=["q_proj"])
-    modules, ranks = {"a": set(), "b": set()}, {"a": {4}, "b": {4}}
+    check_combinable_configs([plain, folder("b", target_modules=["v_proj"])])
     with pytest.raises(CompatibilityError, match="DoRA"):
-        check_combinable([plain, folder("b", target_modules=["q_proj"], use_dora=True)], "cat", modules, ranks)
+        check_combinable_configs([plain, folder("b", target_modules=["q_proj"], use_dora=True)])
     with pytest.raises(CompatibilityError, match="modules_to_save"):
-        check_combinable([plain, folder("b", target_modules=["q_proj"], modules_to_save=["lm_head"])], "cat", modules, ranks)
+        check_combinable_configs([plain, folder("b", target_modules=["q_proj"], modules_to_save=["lm_head"])])
     with pytest.raises(CompatibilityError, match="different forms"):
-        check_combinable([plain, folder("b", target_modules=".*q_proj")], "cat", modules, ranks)
+        check_combinable_configs([plain, folder("b", target_modules=".*q_proj")])

@@ -4,7 +4,10 @@ import pytest
 import torch
 from safetensors.torch import load_file
 
-from adaptlab.adapters.loading import AdapterCompatibilityWarning, load_base_with_adapters
+from adaptlab.adapters.loading import (
+    AdapterCompatibilityWarning,
+    load_base_with_adapters,
+)
 from adaptlab.errors import CompatibilityError, ConfigError
 from adaptlab.models import load_causal_lm, resolve_model
 from tests.adapters.helpers import logits, max_diff

@@ -3,7 +3,12 @@ import json
 import pytest
 from peft import PeftModel
 
-from adaptlab.adapters.merge import DEFAULT_LOGIT_TOLERANCE, MERGE_RECORD_FILE, merge_adapter, read_merge_record
+from adaptlab.adapters.merge import (
+    DEFAULT_LOGIT_TOLERANCE,
+    MERGE_RECORD_FILE,
+    merge_adapter,
+    read_merge_record,
+)
 from adaptlab.errors import ArtifactError, ConfigError
 from adaptlab.models import load_causal_lm, load_tokenizer
 from tests.adapters.helpers import logits, max_diff
@@ -90,6 +95,9 @@ def test_existing_output_is_kept_unless_overwrite(make_adapter, tmp_path):
     assert (out / "precious.txt").read_text() == "keep me"
     with pytest.raises(ConfigError, match="source folder"):
         merge_adapter(adapter, adapter / "inside")
+    with pytest.raises(ConfigError, match="contains the source folder"):
+        merge_adapter(adapter, tmp_path, overwrite=True)
+    assert (adapter / "adapter_config.json").is_file()
     merge_adapter(adapter, out, overwrite=True, verify=False)
     assert (out / MERGE_RECORD_FILE).is_file() and not (out / "precious.txt").exists()
 

@@ -53,8 +53,8 @@ def method_result(method: str, task_metric: bool) -> MethodResult:
     trainable, memory, seconds, artifact, final_loss, exact, reference_after = FIGURES[method]
     total = TOTAL_BASE_PARAMS if method == "full" else TOTAL_BASE_PARAMS + trainable
     curve = loss_curve(final_loss, seed=len(method))
-    eval_curve = [EvalPoint(step=s, loss=final_loss + 0.05 + 1.9 * math.exp(-s / 9), perplexity=0.0) for s in (20, 40, 60)]
-    eval_curve = [p.model_copy(update={"perplexity": math.exp(p.loss)}) for p in eval_curve]
+    eval_losses = {s: final_loss + 0.05 + 1.9 * math.exp(-s / 9) for s in (20, 40, 60)}
+    eval_curve = [EvalPoint(step=s, loss=loss, perplexity=math.exp(loss)) for s, loss in eval_losses.items()]
     swept = method == "lora"
     return MethodResult(
         method=method,

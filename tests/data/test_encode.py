@@ -4,6 +4,7 @@ import pytest
 
 from adaptlab.data import IGNORE_INDEX
 from adaptlab.data.encode import FALLBACK_CHAT_TEMPLATE
+from adaptlab.errors import DataError
 
 from .support import prepare_rows, target_spans
 
@@ -97,3 +98,29 @@ def test_reject_makes_over_long_rows_bad_rows(tmp_path, tiny_tokenizer):
     assert prepared.info.train_examples == 1
     assert prepared.bad_rows[0].line == 2
     assert prepared.bad_rows[0].reason.startswith("too long: 101 tokens > max_seq_len 40 (truncation=reject)")
+
+
+def test_a_conversation_may_open_with_the_assistant(tmp_path, tiny_tokenizer):
+    messages = [{"role": "assistant", "content": "How can I help?"}, *single_turn("Nothing.", "Bye.")]
+    example = prepare_rows(tmp_path, [{"messages": messages}], tiny_tokenizer).train[0]
+    assert target_spans(tiny_tokenizer, example) == ["How can I help?<|im_end|>", "Bye.<|im_end|>"]
+
+
+def test_templates_that_rewrite_history_or_refuse_give_bad_rows(tmp_path, tiny_model):
+    from adaptlab.models import load_tokenizer
+
+    tokenizer = load_tokenizer(tiny_model.path)
+    tokenizer.chat_template = (
+        "{% for m in messages %}{% if m.role == 'system' %}{{ raise_exception('no system turns') }}{% endif %}"
+        "{% if loop.last or m.role == 'user' %}{{ m.content }}{% else %}[earlier reply]{% endif %}{% endfor %}"
+    )
+    rows = [
+        {"messages": [*single_turn("a", "b"), *single_turn("c", "d")]},
+        {"messages": [SYSTEM, *single_turn("a", "b")]},
+    ]
+    with pytest.raises(DataError) as raised:
+        prepare_rows(tmp_path, rows, tokenizer)
+    first, second = str(raised.value).splitlines()[1:]
+    assert first.endswith(":1: the chat template renders earlier turns differently once later turns follow, so the "
+                          "replies cannot be located; split the conversation into one row per assistant turn")
+    assert second.endswith(":2: the chat template rejects this conversation: no system turns")

@@ -143,7 +143,9 @@ def test_unreadable_files_are_named(tmp_path, name, message):
         read_source_file(path)
 
 
-@pytest.mark.parametrize(("name", "content"), [("empty.jsonl", "\n\n"), ("header_only.csv", "prompt,completion\n"), ("empty.json", "[]")])
+@pytest.mark.parametrize(
+    ("name", "content"), [("empty.jsonl", "\n\n"), ("header_only.csv", "prompt,completion\n"), ("empty.json", "[]")]
+)
 def test_a_file_without_rows_is_an_error(tmp_path, name, content):
     path = tmp_path / name
     path.write_text(content, encoding="utf-8")

@@ -33,7 +33,9 @@ def save_lora_adapter(base: ResolvedModel, folder: Path, seed: int = 0) -> Path:
     from adaptlab.models import load_causal_lm
 
     torch.manual_seed(seed)
-    model = get_peft_model(load_causal_lm(base.path), LoraConfig(r=4, lora_alpha=8, target_modules=["q_proj", "v_proj"], task_type="CAUSAL_LM"))
+    model = get_peft_model(
+        load_causal_lm(base.path), LoraConfig(r=4, lora_alpha=8, target_modules=["q_proj", "v_proj"], task_type="CAUSAL_LM")
+    )
     for name, param in model.named_parameters():
         if "lora_B" in name:
             param.data = torch.randn_like(param) * 0.1
@@ -47,7 +49,9 @@ def write_dataset(folder: Path) -> list[DataFileInfo]:
     infos = []
     for role, rows in (("train", 12), ("eval", 4)):
         path = folder / f"{role}.jsonl"
-        lines = [json.dumps({"messages": [{"role": "user", "content": f"q{i}"}, {"role": "assistant", "content": f"a{i}"}]}) for i in range(rows)]
+        lines = [
+            json.dumps({"messages": [{"role": "user", "content": f"q{i}"}, {"role": "assistant", "content": f"a{i}"}]}) for i in range(rows)
+        ]
         path.write_text("\n".join(lines) + "\n")
         infos.append(DataFileInfo(path=str(path), sha256=hashlib.sha256(path.read_bytes()).hexdigest(), rows=rows, bad_rows=0, role=role))
     return infos
@@ -71,12 +75,24 @@ def make_run(
     write_adapter_metadata(
         out,
         AdapterMetadata(
-            base_model_spec=base.spec, base_model_id=base.model_id, base_weights_sha256=base.weights_sha256,
-            method="lora", parents=list(parents), adaptlab_version=__version__,
+            base_model_spec=base.spec,
+            base_model_id=base.model_id,
+            base_weights_sha256=base.weights_sha256,
+            method="lora",
+            parents=list(parents),
+            adaptlab_version=__version__,
         ),
     )
     started = datetime(2026, 5, 1, 12, 0, tzinfo=timezone.utc)
-    config = {"method": "lora", "model": base.spec, "lora_r": 4, "lora_alpha": 8, "learning_rate": learning_rate, "max_steps": 20, "seed": 0}
+    config = {
+        "method": "lora",
+        "model": base.spec,
+        "lora_r": 4,
+        "lora_alpha": 8,
+        "learning_rate": learning_rate,
+        "max_steps": 20,
+        "seed": 0,
+    }
     record = RunRecord(
         run_id=uuid.uuid4().hex,
         created_at=started,
@@ -85,14 +101,27 @@ def make_run(
         method="lora",
         config=config,
         base_model=BaseModelInfo(spec=base.spec, model_id=base.model_id, path=str(base.path), weights_sha256=base.weights_sha256),
-        data=DataInfo(format="chat", files=data_files, train_examples=12, eval_examples=4, train_target_tokens=96, tokenized_sha256="ab" * 32),
+        data=DataInfo(
+            format="chat", files=data_files, train_examples=12, eval_examples=4, train_target_tokens=96, tokenized_sha256="ab" * 32
+        ),
         params=ParamCounts(trainable=1024, total=91_000, trainable_percent=100 * 1024 / 91_000),
         metrics=RunMetrics(
-            peak_memory_bytes=512 * 2**20, peak_memory_kind="process_rss", wall_time_s=41.5, tokens_seen=1920,
-            tokens_per_s=1920 / 41.5, steps=20, final_train_loss=eval_loss - 0.2, eval_loss=eval_loss, eval_perplexity=2.718281828**eval_loss,
+            peak_memory_bytes=512 * 2**20,
+            peak_memory_kind="process_rss",
+            wall_time_s=41.5,
+            tokens_seen=1920,
+            tokens_per_s=1920 / 41.5,
+            steps=20,
+            final_train_loss=eval_loss - 0.2,
+            eval_loss=eval_loss,
+            eval_perplexity=2.718281828**eval_loss,
         ),
-        artifact=ArtifactInfo(kind="peft_adapter", files=[*ADAPTER_FILES, "adaptlab_adapter.json"], size_bytes=(adapter / ADAPTER_FILES[1]).stat().st_size),
-        environment=EnvironmentInfo(adaptlab_version=__version__, git_commit="0123abc", libraries={"torch": "2.13.0", "peft": "0.21.0"}, hardware={"cpu_count": 2}),
+        artifact=ArtifactInfo(
+            kind="peft_adapter", files=[*ADAPTER_FILES, "adaptlab_adapter.json"], size_bytes=(adapter / ADAPTER_FILES[1]).stat().st_size
+        ),
+        environment=EnvironmentInfo(
+            adaptlab_version=__version__, git_commit="0123abc", libraries={"torch": "2.13.0", "peft": "0.21.0"}, hardware={"cpu_count": 2}
+        ),
     )
     (out / "run.json").write_text(record.model_dump_json(indent=2))
     if evaluation is not None:

@@ -2,6 +2,7 @@
 
 import pytest
 from sqlalchemy import select
+from sqlalchemy.orm import Session
 
 from adaptlab.registry import Principal, Role
 from adaptlab.registry.errors import AccessDeniedError, AuthenticationError, RegistryError
@@ -23,7 +24,7 @@ def _principal(registry, admin, tenant: str, role: Role, name: str) -> Principal
 def test_tokens_are_stored_only_as_hashes(two_tenants, admin):
     token = two_tenants.create_token(admin, "acme", Role.reader, "rita")
     assert token.startswith("adl_") and len(token) > 40
-    with two_tenants._reading() as session:
+    with Session(two_tenants.engine) as session:
         stored = session.scalars(select(ApiToken)).all()
     assert len(stored) == 1
     row = stored[0]

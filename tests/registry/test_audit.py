@@ -10,7 +10,16 @@ from adaptlab.registry.errors import AccessDeniedError
 def _chain(length: int) -> list[ChainEntry]:
     entries, prev = [], GENESIS_HASH
     for seq in range(1, length + 1):
-        fields = dict(seq=seq, at=f"2026-01-0{seq}", actor="ann", tenant="acme", action="version.register", target=f"acme/bot@v{seq}", before=None, after={"v": seq})
+        fields = dict(
+            seq=seq,
+            at=f"2026-01-0{seq}",
+            actor="ann",
+            tenant="acme",
+            action="version.register",
+            target=f"acme/bot@v{seq}",
+            before=None,
+            after={"v": seq},
+        )
         digest = entry_hash(**fields, prev_hash=prev)
         entries.append(ChainEntry(**fields, prev_hash=prev, hash=digest))
         prev = digest
@@ -113,8 +122,17 @@ def test_rewritten_hash_is_caught_at_the_next_entry(busy_registry, admin):
     """An attacker who edits entry #4 and recomputes its hash still breaks #5's link."""
     with busy_registry.engine.begin() as connection:
         row = connection.execute(text("SELECT * FROM audit_log WHERE seq = 4")).mappings().one()
-        forged = entry_hash(seq=4, at=row["at"], actor="mallory", tenant=row["tenant"], action=row["action"], target=row["target"],
-                            before=None, after={"approver": "mallory", "note": "ok"}, prev_hash=row["prev_hash"])
+        forged = entry_hash(
+            seq=4,
+            at=row["at"],
+            actor="mallory",
+            tenant=row["tenant"],
+            action=row["action"],
+            target=row["target"],
+            before=None,
+            after={"approver": "mallory", "note": "ok"},
+            prev_hash=row["prev_hash"],
+        )
         connection.execute(
             text("UPDATE audit_log SET actor = 'mallory', after_json = :after, hash = :h WHERE seq = 4"),
             {"after": '{"approver":"mallory","note":"ok"}', "h": forged},

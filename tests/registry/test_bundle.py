@@ -72,7 +72,9 @@ def test_tampered_file_is_refused_naming_it(exported, admin, tmp_path):
 def test_extra_missing_or_unlisted_members_are_refused(exported, admin, tmp_path):
     registry, bundle = exported
     with pytest.raises(ArtifactError, match="not listed in manifest.json"):
-        registry.import_bundle(admin, _rewrite(bundle, tmp_path / "extra.tar", lambda n, d: ("files/../evil.py" if n == "files/run.json" else n, d)))
+        registry.import_bundle(
+            admin, _rewrite(bundle, tmp_path / "extra.tar", lambda n, d: ("files/../evil.py" if n == "files/run.json" else n, d))
+        )
     with pytest.raises(ArtifactError, match="missing: files/run.json"):
         registry.import_bundle(admin, _rewrite(bundle, tmp_path / "missing.tar", lambda n, d: (None if n == "files/run.json" else n, d)))
 

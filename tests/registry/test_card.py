@@ -6,7 +6,9 @@ from huggingface_hub import ModelCard
 
 def test_card_metadata_and_body(registry, admin, new_run, tiny_model):
     registry.create_tenant(admin, "acme")
-    registry.register(admin, new_run(eval_loss=1.5, evaluation={"relative_score": 97.25, "forgetting_percent": 1.5}), "acme/bot", license="apache-2.0")
+    registry.register(
+        admin, new_run(eval_loss=1.5, evaluation={"relative_score": 97.25, "forgetting_percent": 1.5}), "acme/bot", license="apache-2.0"
+    )
     registry.approve(admin, "acme/bot@v1", "reviewed 50 samples | all fine", by="reviewer-1")
     text = registry.card(admin, "acme/bot@v1")
 
@@ -18,7 +20,12 @@ def test_card_metadata_and_body(registry, admin, new_run, tiny_model):
     assert metadata["datasets"] == ["eval.jsonl", "train.jsonl"]
     results = metadata["model-index"][0]["results"]
     reported = {m["type"]: m["value"] for result in results for m in result["metrics"]}
-    assert reported == {"eval_loss": 1.5, "eval_perplexity": registry.get_version(admin, "acme/bot@v1").metrics["eval_perplexity"], "relative_score": 97.25, "forgetting_percent": 1.5}
+    assert reported == {
+        "eval_loss": 1.5,
+        "eval_perplexity": registry.get_version(admin, "acme/bot@v1").metrics["eval_perplexity"],
+        "relative_score": 97.25,
+        "forgetting_percent": 1.5,
+    }
     assert metadata["model-index"][0]["name"] == "acme/bot@v1"
     assert yaml.safe_load(text.split("---")[1]) == metadata
 

@@ -7,6 +7,7 @@ from pathlib import Path
 
 import pytest
 from sqlalchemy import event, func, select
+from sqlalchemy.orm import Session
 
 from adaptlab.errors import ArtifactError
 from adaptlab.registry.errors import NotFoundError
@@ -29,7 +30,9 @@ def test_lineage_is_captured_from_the_run_record(acme, admin, new_run):
     lineage = record.lineage
     assert lineage.base_model == source.base_model
     assert lineage.data.files == source.data.files
-    assert [(f.sha256, f.rows) for f in lineage.data.files] == [(hashlib.sha256(Path(f.path).read_bytes()).hexdigest(), f.rows) for f in source.data.files]
+    assert [(f.sha256, f.rows) for f in lineage.data.files] == [
+        (hashlib.sha256(Path(f.path).read_bytes()).hexdigest(), f.rows) for f in source.data.files
+    ]
     assert lineage.config == source.config
     assert lineage.environment.libraries == source.environment.libraries
     assert lineage.environment.git_commit == "0123abc"
@@ -123,7 +126,7 @@ def test_failure_inside_the_transaction_leaves_nothing_half_registered(acme, adm
     finally:
         event.remove(acme.engine, "before_cursor_execute", fail_on_audit_insert)
 
-    with acme._reading() as session:
+    with Session(acme.engine) as session:
         assert session.scalar(select(func.count()).select_from(ModelVersion)) == 1
         assert session.scalar(select(func.count()).select_from(AuditRow)) == 2
         referenced = set(session.scalars(select(VersionFile.sha256)))
@@ -191,3 +194,16 @@ def test_unknown_tenant_model_and_version(registry, admin, new_run):
         registry.get_version(admin, "acme/bot@v2")
     with pytest.raises(NotFoundError, match="alias 'production' is not set"):
         registry.get_version(admin, "acme/bot@production")
+
+
+def test_artifacts_can_live_on_any_fsspec_url(tmp_path, admin, new_run):
+    from adaptlab.registry import Registry
+
+    with Registry.open(tmp_path / "registry", blobs="memory://adaptlab-test-blobs") as registry:
+        registry.create_tenant(admin, "acme")
+        record = registry.register(admin, new_run(), "acme/bot")
+        assert not (tmp_path / "registry" / "blobs").exists()
+        assert registry.blobs.describe(record.files[0].sha256).startswith("memory:///adaptlab-test-blobs/sha256/")
+        resolved = registry.resolve(admin, "acme/bot@v1")
+        assert {p.name for p in resolved.local_path.iterdir()} == {f.path for f in record.files}
+        assert registry.gc(admin).blobs_deleted == []

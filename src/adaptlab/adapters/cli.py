@@ -1,11 +1,12 @@
 """`adaptlab adapters inspect`, `adaptlab merge`, `adaptlab combine`, `adaptlab generate`."""
 
 import json
+import logging
 import warnings
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Optional, get_args
+from typing import get_args
 
 import typer
 from rich.console import Console
@@ -56,10 +57,10 @@ def inspect_command(
 def merge_command(
     path: Path = typer.Argument(..., help="adapter folder to merge"),
     out: Path = typer.Option(..., "--out", help="folder for the merged Hugging Face model"),
-    model: Optional[str] = typer.Option(None, "--model", help="base model spec; default: the base the adapter records"),
+    model: str | None = typer.Option(None, "--model", help="base model spec; default: the base the adapter records"),
     into: str = typer.Option("full", "--into", help="full: merge into the full-precision base; dequantized: into the dequantized NF4 base (QLoRA)"),
     verify: bool = typer.Option(True, "--verify/--no-verify", help="reload the merged folder and compare its logits with the unmerged adapter"),
-    tolerance: Optional[float] = typer.Option(None, "--tolerance", help="largest accepted |logit difference| when verifying (default 1e-3)"),
+    tolerance: float | None = typer.Option(None, "--tolerance", help="largest accepted |logit difference| when verifying (default 1e-3)"),
     overwrite: bool = typer.Option(False, "--overwrite", help="replace --out if it exists"),
     allow_pickle: bool = typer.Option(False, "--allow-pickle", help=ALLOW_PICKLE_HELP),
     allow_base_mismatch: bool = typer.Option(False, "--allow-base-mismatch", help=ALLOW_MISMATCH_HELP),
@@ -90,23 +91,30 @@ def merge_command(
     if record.verification is None:
         table.add_row("verified", "no (--no-verify)")
     console.print(table)
+    if record.merged_into == "full" and record.vs_4bit_training_base is not None:
+        console.print("note: the adapter was trained on the NF4 base; `--into dequantized` merges into that base "
+                      "(dequantized) instead of the full-precision one", highlight=False)
 
 
 def combine_command(
     paths: list[Path] = typer.Argument(..., help="two or more adapter folders"),
     out: Path = typer.Option(..., "--out", help="folder for the combined adapter"),
     how: str = typer.Option("linear", "--how", help="linear, cat, svd, ties, ties_svd, dare_linear, dare_ties or magnitude_prune"),
-    weights: Optional[str] = typer.Option(None, "--weights", help="comma-separated, one per adapter (default: 1 each)"),
-    density: Optional[float] = typer.Option(None, "--density", help="fraction of values kept for ties, dare_*, magnitude_prune (default 0.5)"),
-    svd_rank: Optional[int] = typer.Option(None, "--svd-rank", help="rank of the result for svd types (default: largest parent rank)"),
+    weights: str | None = typer.Option(None, "--weights", help="comma-separated, one per adapter (default: 1 each)"),
+    density: float | None = typer.Option(None, "--density", help="fraction of values kept for ties, dare_*, magnitude_prune (default 0.5)"),
+    svd_rank: int | None = typer.Option(None, "--svd-rank", help="rank of the result for svd types (default: largest parent rank)"),
     seed: int = typer.Option(0, "--seed", help="random seed for dare_* pruning"),
-    model: Optional[str] = typer.Option(None, "--model", help="base model spec; default: the base the first adapter records"),
+    model: str | None = typer.Option(None, "--model", help="base model spec; default: the base the first adapter records"),
     overwrite: bool = typer.Option(False, "--overwrite", help="replace --out if it exists"),
     allow_pickle: bool = typer.Option(False, "--allow-pickle", help=ALLOW_PICKLE_HELP),
     allow_base_mismatch: bool = typer.Option(False, "--allow-base-mismatch", help=ALLOW_MISMATCH_HELP),
 ) -> None:
     """Combine adapters into one PEFT adapter (PEFT's add_weighted_adapter), refusing incompatible ones."""
-    from adaptlab.adapters.combine import DENSITY_COMBINATIONS, CombinationType, combine_adapters
+    from adaptlab.adapters.combine import (
+        DENSITY_COMBINATIONS,
+        CombinationType,
+        combine_adapters,
+    )
 
     if how not in get_args(CombinationType):
         raise ConfigError(f"--how {how!r}: choose one of {', '.join(get_args(CombinationType))}")
@@ -129,10 +137,10 @@ def combine_command(
 
 def generate_command(
     prompt: str = typer.Option(..., "--prompt", help="the user message"),
-    model: Optional[str] = typer.Option(None, "--model", help="base or merged model spec; default: the base the first adapter records"),
+    model: str | None = typer.Option(None, "--model", help="base or merged model spec; default: the base the first adapter records"),
     adapter: list[Path] = typer.Option([], "--adapter", help="adapter folder to apply (repeatable: adapters are stacked)"),
     adapter_weight: list[float] = typer.Option([], "--adapter-weight", help="weight per --adapter, in the same order (default 1)"),
-    system: Optional[str] = typer.Option(None, "--system", help="system message (used with the chat template)"),
+    system: str | None = typer.Option(None, "--system", help="system message (used with the chat template)"),
     max_new_tokens: int = typer.Option(128, "--max-new-tokens", min=1, help="tokens to generate at most"),
     temperature: float = typer.Option(0.0, "--temperature", min=0.0, help="0 = greedy decoding; > 0 samples"),
     seed: int = typer.Option(0, "--seed", help="random seed when sampling"),
@@ -198,6 +206,7 @@ def _quiet_libraries(console: Console) -> Iterator[None]:
 
     transformers_logging.set_verbosity_error()
     transformers_logging.disable_progress_bar()
+    logging.getLogger("bitsandbytes").setLevel(logging.ERROR)
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
         try:

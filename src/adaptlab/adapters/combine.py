@@ -14,7 +14,14 @@ from pydantic import BaseModel, Field
 from adaptlab import __version__, atomic
 from adaptlab.adapters import compat
 from adaptlab.adapters.files import open_adapter_folder
-from adaptlab.adapters.loading import adapter_name, adapter_ranks, attach_adapters, resolve_base, tokenizer_dir, wrapped_modules
+from adaptlab.adapters.loading import (
+    adapter_name,
+    adapter_ranks,
+    attach_adapters,
+    resolve_base,
+    tokenizer_dir,
+    wrapped_modules,
+)
 from adaptlab.adapters.metadata import AdapterMetadata, write_adapter_metadata
 from adaptlab.adapters.outputs import check_output_folder
 from adaptlab.errors import ConfigError
@@ -65,14 +72,15 @@ def combine_adapters(
 
     density = _checked_options(adapters, weights, how, density, svd_rank)
     folders = [open_adapter_folder(path, allow_pickle=allow_pickle) for path in adapters]
+    compat.check_combinable_configs(folders)
     check_output_folder(out, adapters, overwrite=overwrite)
     progress("resolving base model")
     base = resolve_base(model, folders)
+    check_output_folder(out, [*adapters, base.path], overwrite=overwrite)
     progress(f"loading {base.model_id} and {len(folders)} adapters")
     peft_model = attach_adapters(load_causal_lm(base.path, allow_pickle=allow_pickle), base, folders, allow_base_mismatch=allow_base_mismatch)
     names = [adapter_name(i) for i in range(len(folders))]
-    compat.check_combinable(
-        folders,
+    compat.check_factor_wise_combinable(
         how,
         wrapped_modules={str(f.path): wrapped_modules(peft_model, n) for f, n in zip(folders, names)},
         ranks={str(f.path): adapter_ranks(peft_model, n) for f, n in zip(folders, names)},

@@ -77,12 +77,8 @@ def check_weight_names(folder: AdapterFolder, base_model_id: str, file_names: se
         )
 
 
-def check_combinable(folders: list[AdapterFolder], how: str, wrapped_modules: Mapping[str, set[str]], ranks: Mapping[str, set[int]]) -> None:
-    """Refuse combinations PEFT would compute wrongly or not at all.
-
-    `wrapped_modules` and `ranks` map each adapter folder (as str) to the modules it adapts in the
-    base and the ranks it uses there.
-    """
+def check_combinable_configs(folders: list[AdapterFolder]) -> None:
+    """Refuse, from the configs alone, adapters PEFT's weighted combination would get wrong."""
     for folder in folders:
         if folder.config.get("use_dora"):
             raise CompatibilityError(
@@ -100,9 +96,17 @@ def check_combinable(folders: list[AdapterFolder], how: str, wrapped_modules: Ma
             "these adapters give target_modules in different forms (a regex string and a list), which PEFT cannot "
             "combine; re-save them with explicit module lists"
         )
+
+
+def check_factor_wise_combinable(how: str, wrapped_modules: Mapping[str, set[str]], ranks: Mapping[str, set[int]]) -> None:
+    """Combinations that average A and B separately need equal ranks and the same adapted modules.
+
+    Both mappings go from each adapter folder (as str, in order) to the base modules it adapts and
+    the ranks it uses there.
+    """
     if how not in FACTOR_WISE_COMBINATIONS:
         return
-    first, *others = [str(folder.path) for folder in folders]
+    first, *others = list(ranks)
     for other in others:
         if ranks[other] != ranks[first]:
             raise CompatibilityError(

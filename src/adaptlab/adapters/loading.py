@@ -8,7 +8,12 @@ import warnings
 from pathlib import Path
 
 from adaptlab.adapters import compat
-from adaptlab.adapters.files import AdapterFolder, open_adapter_folder, read_tensor_shapes, read_adapter_tensors
+from adaptlab.adapters.files import (
+    AdapterFolder,
+    open_adapter_folder,
+    read_adapter_tensors,
+    read_tensor_shapes,
+)
 from adaptlab.errors import CompatibilityError, ConfigError
 from adaptlab.models import ResolvedModel, load_causal_lm, load_tokenizer, resolve_model
 

@@ -16,9 +16,19 @@ from pydantic import BaseModel, Field
 
 from adaptlab import __version__, atomic
 from adaptlab.adapters.files import open_adapter_folder
-from adaptlab.adapters.loading import attach_adapters, load_base_with_adapters, resolve_base, tokenizer_dir
+from adaptlab.adapters.loading import (
+    attach_adapters,
+    load_base_with_adapters,
+    resolve_base,
+    tokenizer_dir,
+)
 from adaptlab.adapters.outputs import check_output_folder
-from adaptlab.adapters.probe import max_abs_difference, max_abs_value, probe_inputs, probe_logits
+from adaptlab.adapters.probe import (
+    max_abs_difference,
+    max_abs_value,
+    probe_inputs,
+    probe_logits,
+)
 from adaptlab.errors import ArtifactError
 from adaptlab.models import ResolvedModel, load_causal_lm, load_tokenizer
 
@@ -73,6 +83,7 @@ def merge_adapter(
     check_output_folder(out, [adapter], overwrite=overwrite)
     progress("resolving base model")
     base = resolve_base(model, [folder])
+    check_output_folder(out, [adapter, base.path], overwrite=overwrite)
     progress(f"loading {base.model_id} ({'dequantized NF4' if into == 'dequantized' else 'full precision'})")
     peft_model = attach_adapters(_merge_base(base, into, allow_pickle), base, [folder], allow_base_mismatch=allow_base_mismatch)
     tokenizer = load_tokenizer(tokenizer_dir(base, [folder]))

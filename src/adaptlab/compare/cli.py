@@ -8,6 +8,7 @@ from typing import Optional
 import typer
 from rich.console import Console
 
+from adaptlab.cli_config import overrides_from_flags, with_config_options
 from adaptlab.compare.recommend import Constraints, DryRunEstimate
 from adaptlab.errors import ConfigError
 
@@ -81,5 +82,33 @@ def dry_run_estimates(model: str, data: list[Path], config: Path | None) -> list
     return estimates
 
 
+def compare_command(
+    config: Optional[Path] = typer.Option(None, "--config", help="YAML config; flags override its keys"),
+    **flags,
+) -> None:
+    """Train every method on the same base, data, split, seed and token budget; report them side by side.
+
+    Re-running the same command resumes: finished runs are reused, interrupted ones continue.
+    """
+    from adaptlab.compare.config import CompareConfig
+    from adaptlab.compare.runner import compare
+    from adaptlab.train.config import build_config
+
+    compare(build_config(config, overrides_from_flags(CompareConfig, flags), config_class=CompareConfig))
+
+
+def demo_command(
+    out: Path = typer.Option(Path("adaptlab-demo"), "--out", help="folder for the demo's data, runs and reports"),
+) -> None:
+    """The whole story on the embedded SmolLM2-135M, offline: full FT vs LoRA vs QLoRA on a built-in task."""
+    from adaptlab.compare.demo import run_demo
+
+    run_demo(out)
+
+
 def register(app: typer.Typer) -> None:
+    from adaptlab.compare.config import PER_METHOD_FIELDS, CompareConfig
+
+    app.command("compare")(with_config_options(CompareConfig, compare_command, exclude=PER_METHOD_FIELDS))
     app.command("recommend")(recommend_command)
+    app.command("demo")(demo_command)

@@ -20,6 +20,7 @@ def format_count(n: float) -> str:
 
 
 def format_duration(seconds: float) -> str:
+    """42.1 s, 3 min 07 s, 2 h 05 min."""
     if seconds < 60:
         return f"{seconds:.1f} s"
     minutes, secs = divmod(round(seconds), 60)
@@ -27,6 +28,7 @@ def format_duration(seconds: float) -> str:
 
 
 def format_usd(amount: float) -> str:
+    """$0.0024 below a dollar (runs on small models cost fractions of a cent), $12.50 above."""
     if amount == 0:
         return "$0"
     if amount < 0.0001:

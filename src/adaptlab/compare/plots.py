@@ -52,7 +52,7 @@ def loss_curves_svg(results: Sequence[MethodResult]) -> str:
     from matplotlib.ticker import FuncFormatter
 
     with matplotlib.rc_context(RC | {"svg.id": "chart-loss_curves"}):
-        fig = Figure(figsize=(9.0, 3.6))
+        fig = Figure(figsize=(9.0, 3.4), layout="constrained")
         ax = fig.subplots()
         for result in results:
             color = METHOD_COLORS[result.method]
@@ -73,7 +73,7 @@ def loss_curves_svg(results: Sequence[MethodResult]) -> str:
         ax.xaxis.set_major_formatter(FuncFormatter(lambda x, _: format_count(x)))
         ax.grid(True, color=GRID_COLOR, linewidth=0.8)
         ax.set_axisbelow(True)
-        ax.legend(frameon=False, ncol=min(4, 2 * len(results)), fontsize=8, loc="upper right")
+        fig.legend(frameon=False, fontsize=8, loc="outside right upper")
         return _to_svg(fig)
 
 
@@ -90,7 +90,7 @@ def bar_chart_svg(
     from matplotlib.figure import Figure
 
     with matplotlib.rc_context(RC | {"svg.id": f"chart-{name}", "font.size": 10}):
-        fig = Figure(figsize=(6.0, 0.45 * len(results) + 0.8))
+        fig = Figure(figsize=(6.0, 0.45 * len(results) + 0.8), layout="constrained")
         ax = fig.subplots()
         values = [float(value(r)) for r in results]
         rows = range(len(results))
@@ -132,7 +132,6 @@ def tokens_at_step(result: MethodResult, step: int) -> int:
 
 def _to_svg(fig) -> str:
     """The figure as an <svg> element, without the XML prolog, ready to inline in HTML."""
-    fig.tight_layout()
     buffer = io.StringIO()
     no_metadata = {"Date": None, "Creator": None, "Format": None, "Type": None}  # no RDF block, no links, same bytes every time
     fig.savefig(buffer, format="svg", metadata=no_metadata, transparent=True)

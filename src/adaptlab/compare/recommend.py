@@ -217,41 +217,37 @@ def _limit_check(constraint: Constraint, figure: str, value: float, limit: float
 def _measured_figures(comparison: Comparison, tenants: int) -> list[Figures]:
     base_bytes = comparison.base_model.weights_size_bytes
     figures = {
-        r.method: Figures(
-            choice=r.method,
-            peak_memory_bytes=r.peak_memory_bytes,
-            serving_bytes=_serving_bytes(r.method, tenants, base_bytes, r.artifact_size_bytes),
-            serving_formula=_serving_formula(r.method, tenants, base_bytes, r.artifact_size_bytes),
-            relative_score=r.relative_score,
-            forgetting_percent=r.forgetting_percent,
-            cost_usd=r.cost_usd,
-            estimated=False,
-            artifact_size_bytes=r.artifact_size_bytes,
-        )
+        r.method: _method_figures(r.method, r.peak_memory_bytes, r.artifact_size_bytes, base_bytes, tenants,
+                                  r.relative_score, r.forgetting_percent, r.cost_usd, estimated=False)
         for r in comparison.methods
     }
     return _with_hybrid(figures, tenants)
 
 
 def _estimated_figures(estimates: Sequence[DryRunEstimate], tenants: int) -> list[Figures]:
-    by_method = {e.method: e for e in estimates}
-    any_estimate = next(iter(by_method.values()))
-    base_bytes = 4 * (any_estimate.total_params if any_estimate.method == "full" else any_estimate.total_params - any_estimate.trainable_params)
+    first = estimates[0]
+    base_bytes = 4 * (first.total_params if first.method == "full" else first.total_params - first.trainable_params)
     figures = {
-        e.method: Figures(
-            choice=e.method,
-            peak_memory_bytes=e.estimated_peak_memory_bytes,
-            serving_bytes=_serving_bytes(e.method, tenants, base_bytes, e.artifact_size_bytes),
-            serving_formula=_serving_formula(e.method, tenants, base_bytes, e.artifact_size_bytes),
-            relative_score=None,
-            forgetting_percent=None,
-            cost_usd=None,
-            estimated=True,
-            artifact_size_bytes=e.artifact_size_bytes,
-        )
+        e.method: _method_figures(e.method, e.estimated_peak_memory_bytes, e.artifact_size_bytes, base_bytes, tenants,
+                                  None, None, None, estimated=True)
         for e in estimates
     }
     return _with_hybrid(figures, tenants)
+
+
+def _method_figures(
+    method: Method, peak_memory_bytes: int, artifact_bytes: int, base_bytes: int, tenants: int,
+    relative_score: float | None, forgetting: float | None, cost: float | None, *, estimated: bool,
+) -> Figures:
+    """Serving weights for N tenants: a whole model per tenant for full FT, one base plus N adapters otherwise."""
+    serving = tenants * artifact_bytes if method == "full" else base_bytes + tenants * artifact_bytes
+    if method == "full":
+        formula = f"{tenants} × {format_bytes(artifact_bytes)} models = {format_bytes(serving)} of weights"
+    else:
+        formula = f"{format_bytes(base_bytes)} base + {tenants} × {format_bytes(artifact_bytes)} adapters = {format_bytes(serving)} of weights"
+    return Figures(choice=method, peak_memory_bytes=peak_memory_bytes, serving_bytes=serving, serving_formula=formula,
+                   relative_score=relative_score, forgetting_percent=forgetting, cost_usd=cost, estimated=estimated,
+                   artifact_size_bytes=artifact_bytes)
 
 
 def _with_hybrid(figures: dict[str, Figures], tenants: int) -> list[Figures]:
@@ -276,18 +272,6 @@ def _with_hybrid(figures: dict[str, Figures], tenants: int) -> list[Figures]:
     return [figures[c] for c in PREFERENCE if c in figures]
 
 
-def _serving_bytes(method: str, tenants: int, base_bytes: int, artifact_bytes: int) -> int:
-    """Weights held to serve every tenant at once: a whole model per tenant for full FT, one base plus adapters otherwise."""
-    return tenants * artifact_bytes if method == "full" else base_bytes + tenants * artifact_bytes
-
-
-def _serving_formula(method: str, tenants: int, base_bytes: int, artifact_bytes: int) -> str:
-    total = format_bytes(_serving_bytes(method, tenants, base_bytes, artifact_bytes))
-    if method == "full":
-        return f"{tenants} × {format_bytes(artifact_bytes)} models = {total} of weights"
-    return f"{format_bytes(base_bytes)} base + {tenants} × {format_bytes(artifact_bytes)} adapters = {total} of weights"
-
-
 def _reasons_for(chosen: Candidate, candidates: list[Candidate], by_choice: dict[str, Figures], tenants: int) -> list[str]:
     mine = by_choice[chosen.choice]
     passed = [check.detail for check in chosen.checks if check.status == "pass"]
@@ -302,8 +286,9 @@ def _reasons_for(chosen: Candidate, candidates: list[Candidate], by_choice: dict
         if not other.fits:
             reasons.append(f"{theirs.label} was not chosen: " + "; ".join(check.detail for check in other.failures))
         elif PREFERENCE.index(other.choice) > PREFERENCE.index(chosen.choice):
-            reasons.append(f"{theirs.label} also fits, but {mine.label} comes first in the order of preference: "
-                           + ", ".join(_side_by_side(mine, theirs, tenants)))
+            differences = _side_by_side(mine, theirs, tenants)
+            reasons.append(f"{theirs.label} also fits, but {mine.label} comes first in the order of preference"
+                           + (": " + ", ".join(differences) if differences else "."))
     return reasons
 
 

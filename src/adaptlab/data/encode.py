@@ -26,6 +26,8 @@ EOS closing each assistant turn and a blank line after every block:
 from collections.abc import Callable
 from dataclasses import dataclass
 
+from jinja2 import TemplateError
+
 from adaptlab.data.example import IGNORE_INDEX, Example
 from adaptlab.data.formats import Conversation, RowRejected, Sample, Text
 from adaptlab.data.options import DataOptions
@@ -96,7 +98,7 @@ def chat_renderer(tokenizer) -> Render:
             return tokenizer.apply_chat_template(
                 messages, chat_template=template, tokenize=False, add_generation_prompt=add_generation_prompt
             )
-        except Exception as exc:  # templates raise their own errors (raise_exception, TemplateError)
+        except (TemplateError, ValueError, TypeError) as exc:  # a template's own checks (raise_exception) included
             raise RowRejected(f"the chat template rejects this conversation: {exc}") from exc
 
     return render

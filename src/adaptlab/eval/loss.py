@@ -6,8 +6,8 @@ from dataclasses import dataclass
 import torch
 from torch import nn
 
-from adaptlab.data import Example, pad_batch
-from adaptlab.train.loss import TargetTokenLoss, count_target_tokens
+from adaptlab.data import Example, count_target_tokens, pad_batch
+from adaptlab.train.loss import TargetTokenLoss
 
 
 @dataclass(frozen=True)
@@ -29,7 +29,7 @@ def evaluate_loss(model: nn.Module, examples: list[Example], pad_token_id: int, 
         batch = {k: v.to(device) for k, v in pad_batch(examples[start : start + batch_size], pad_token_id).items()}
         with torch.autocast(device.type, dtype=autocast_dtype, enabled=autocast_dtype is not None):
             total += float(loss_fn(**batch))
-        tokens += count_target_tokens(batch["labels"])
+        tokens += count_target_tokens(batch)
     loss_fn.train(was_training)
     if tokens == 0:
         return LossResult(loss=float("nan"), perplexity=float("nan"), target_tokens=0)

@@ -17,15 +17,15 @@ def weights_sha256(model_dir: Path) -> str:
 
     Cached by (path, size, mtime) of the files, so repeated loads of a large base cost nothing.
     """
-    files = sorted(Path(model_dir).glob("*.safetensors"))
+    files = sorted(Path(model_dir).glob("*.safetensors")) or sorted(Path(model_dir).glob("pytorch_model*.bin"))
     if not files:
-        raise ArtifactError(f"{model_dir}: no *.safetensors weight files to hash")
+        raise ArtifactError(f"{model_dir}: no weight files (*.safetensors or pytorch_model*.bin) to hash")
     key = json.dumps([[str(f.resolve()), f.stat().st_size, f.stat().st_mtime_ns] for f in files])
     cache_file = cache_dir() / "weights-hashes.json"
     cache = _read_cache(cache_file)
     if key in cache:
         return cache[key]
-    digest = _hash_tensors(files)
+    digest = _hash_tensors(files) if files[0].suffix == ".safetensors" else _hash_file_bytes(files)
     cache[key] = digest
     from adaptlab import atomic
 
@@ -43,6 +43,16 @@ def _hash_tensors(files: list[Path]) -> str:
         flat = tensor.reshape(-1).view(torch_uint8_view_dtype(tensor))
         for start in range(0, flat.numel(), _CHUNK_ELEMENTS):
             digest.update(flat[start : start + _CHUNK_ELEMENTS].numpy().tobytes())
+    return digest.hexdigest()
+
+
+def _hash_file_bytes(files: list[Path]) -> str:
+    """Pickle-based weights are hashed as files (never unpickled just to hash them)."""
+    digest = hashlib.sha256()
+    for file in files:
+        with file.open("rb") as handle:
+            for block in iter(lambda: handle.read(1 << 20), b""):
+                digest.update(block)
     return digest.hexdigest()
 
 

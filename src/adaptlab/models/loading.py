@@ -1,8 +1,20 @@
 """Load a resolved folder as a causal LM (full precision or 4-bit NF4) and its tokenizer."""
 
+import logging
+import warnings
 from pathlib import Path
 
 from adaptlab.errors import ModelLoadError
+
+
+def quiet_libraries() -> None:
+    """adaptlab shows its own progress; silence the libraries' per-tensor bars and known-harmless notices."""
+    from transformers.utils import logging as transformers_logging
+
+    transformers_logging.disable_progress_bar()
+    # bitsandbytes tries an optional hub kernel for CPU 4-bit matmuls and falls back to its own; the notice is noise
+    logging.getLogger("bitsandbytes.backends.cpu.ops").setLevel(logging.ERROR)
+    warnings.filterwarnings("ignore", message=".*is_gradient_checkpointing.*", category=FutureWarning)
 
 
 def load_tokenizer(model_dir: Path):

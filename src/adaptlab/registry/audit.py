@@ -27,7 +27,9 @@ def canonical_json(value: Any) -> str:
     return json.dumps(value, sort_keys=True, separators=(",", ":"), ensure_ascii=False, allow_nan=False)
 
 
-def entry_hash(*, seq: int, at: str, actor: str, tenant: str | None, action: str, target: str, before: Any, after: Any, prev_hash: str) -> str:
+def entry_hash(
+    *, seq: int, at: str, actor: str, tenant: str | None, action: str, target: str, before: Any, after: Any, prev_hash: str
+) -> str:
     content = {"seq": seq, "at": at, "actor": actor, "tenant": tenant, "action": action, "target": target, "before": before, "after": after}
     return hashlib.sha256((prev_hash + canonical_json(content)).encode("utf-8")).hexdigest()
 
@@ -47,8 +49,15 @@ def first_break(entries: list[ChainEntry], head_seq: int, head_hash: str) -> tup
         if entry.prev_hash != prev_hash:
             return entry.seq, f"{described} does not follow entry #{entry.seq - 1}: entries were reordered, inserted or deleted here"
         recomputed = entry_hash(
-            seq=entry.seq, at=entry.at, actor=entry.actor, tenant=entry.tenant, action=entry.action,
-            target=entry.target, before=entry.before, after=entry.after, prev_hash=entry.prev_hash,
+            seq=entry.seq,
+            at=entry.at,
+            actor=entry.actor,
+            tenant=entry.tenant,
+            action=entry.action,
+            target=entry.target,
+            before=entry.before,
+            after=entry.after,
+            prev_hash=entry.prev_hash,
         )
         if recomputed != entry.hash:
             return entry.seq, f"{described} was edited: its content no longer matches its hash"

@@ -63,7 +63,9 @@ class BlobStore:
                     writer.write(chunk)
         except FileNotFoundError as exc:
             partial.unlink(missing_ok=True)
-            raise ArtifactError(f"{label}: blob {self.describe(sha256)} is missing from the artifact store (expected sha256 {sha256}); restore it from a backup") from exc
+            raise ArtifactError(
+                f"{label}: blob {self.describe(sha256)} is missing from the artifact store (expected sha256 {sha256}); restore it from a backup"
+            ) from exc
         if digest.hexdigest() != sha256:
             partial.unlink(missing_ok=True)
             raise ArtifactError(

@@ -24,10 +24,23 @@ registry_app.add_typer(tenant_app, name="tenant")
 registry_app.add_typer(token_app, name="token")
 registry_app.add_typer(gates_app, name="gates")
 
-RegistryDir = Annotated[Path, typer.Option("--registry", envvar="ADAPTLAB_REGISTRY", help="registry folder: SQLite file, blobs/, checkouts/")]
-DbUrl = Annotated[Optional[str], typer.Option("--db", envvar="ADAPTLAB_REGISTRY_DB", help="database URL, e.g. postgresql://user:pass@host/db (default: SQLite in --registry)")]
-BlobsUrl = Annotated[Optional[str], typer.Option("--blobs", envvar="ADAPTLAB_REGISTRY_BLOBS", help="fsspec URL for artifact blobs (default: <registry>/blobs)")]
-Token = Annotated[Optional[str], typer.Option("--token", envvar="ADAPTLAB_TOKEN", help="act as this API token's principal instead of the local administrator")]
+RegistryDir = Annotated[
+    Path, typer.Option("--registry", envvar="ADAPTLAB_REGISTRY", help="registry folder: SQLite file, blobs/, checkouts/")
+]
+DbUrl = Annotated[
+    Optional[str],
+    typer.Option(
+        "--db", envvar="ADAPTLAB_REGISTRY_DB", help="database URL, e.g. postgresql://user:pass@host/db (default: SQLite in --registry)"
+    ),
+]
+BlobsUrl = Annotated[
+    Optional[str],
+    typer.Option("--blobs", envvar="ADAPTLAB_REGISTRY_BLOBS", help="fsspec URL for artifact blobs (default: <registry>/blobs)"),
+]
+Token = Annotated[
+    Optional[str],
+    typer.Option("--token", envvar="ADAPTLAB_TOKEN", help="act as this API token's principal instead of the local administrator"),
+]
 TenantOpt = Annotated[Optional[str], typer.Option("--tenant", envvar="ADAPTLAB_TENANT", help="tenant of names written without 'tenant/'")]
 By = Annotated[Optional[str], typer.Option("--by", help="name recorded as acting (local administrator acting for someone)")]
 AsJson = Annotated[bool, typer.Option("--json", help="print JSON instead of tables")]
@@ -57,7 +70,9 @@ def register_command(
     run_dir: Annotated[Path, typer.Argument(help="output folder of `adaptlab train` (holds run.json)")],
     name: Annotated[str, typer.Option("--name", help="model name, or tenant/name")],
     tenant: TenantOpt = None,
-    parent: Annotated[Optional[list[str]], typer.Option("--parent", help="a parent version this run was derived from, e.g. bot@v2 (repeatable)")] = None,
+    parent: Annotated[
+        Optional[list[str]], typer.Option("--parent", help="a parent version this run was derived from, e.g. bot@v2 (repeatable)")
+    ] = None,
     license: Annotated[Optional[str], typer.Option("--license", help="license id for the model card, e.g. apache-2.0")] = None,
     by: By = None,
     registry: RegistryDir = DEFAULT_DIR,
@@ -73,7 +88,14 @@ def register_command(
 
 
 @registry_app.command("list")
-def list_command(tenant: TenantOpt = None, as_json: AsJson = False, registry: RegistryDir = DEFAULT_DIR, db: DbUrl = None, blobs: BlobsUrl = None, token: Token = None) -> None:
+def list_command(
+    tenant: TenantOpt = None,
+    as_json: AsJson = False,
+    registry: RegistryDir = DEFAULT_DIR,
+    db: DbUrl = None,
+    blobs: BlobsUrl = None,
+    token: Token = None,
+) -> None:
     """Model names with their latest version and aliases."""
     with _open(registry, db, blobs, token) as (reg, principal):
         models = reg.list_models(principal, tenant)
@@ -83,7 +105,9 @@ def list_command(tenant: TenantOpt = None, as_json: AsJson = False, registry: Re
     table = Table("model", "latest", "aliases", "created by", title="registered models")
     for model in models:
         aliases = ", ".join(f"{alias}→v{version}" for alias, version in sorted(model.aliases.items()))
-        table.add_row(f"{model.tenant}/{model.name}", f"v{model.latest_version}" if model.latest_version else "-", aliases or "-", model.created_by)
+        table.add_row(
+            f"{model.tenant}/{model.name}", f"v{model.latest_version}" if model.latest_version else "-", aliases or "-", model.created_by
+        )
     console.print(table)
 
 
@@ -111,12 +135,29 @@ def show_command(
         history = reg.alias_history(principal, ref, tenant=tenant)
         gates = reg.get_gates(principal, ref, tenant=tenant)
     if as_json:
-        typer.echo(json.dumps({"versions": [v.model_dump(mode="json") for v in versions], "alias_history": [h.model_dump() for h in history], "gates": gates.model_dump()}, indent=2))
+        typer.echo(
+            json.dumps(
+                {
+                    "versions": [v.model_dump(mode="json") for v in versions],
+                    "alias_history": [h.model_dump() for h in history],
+                    "gates": gates.model_dump(),
+                },
+                indent=2,
+            )
+        )
         return
     table = Table("version", "registered", "by", "method", "eval_loss", "approvals", "aliases", title=f"versions of {ref}")
     for v in versions:
         eval_loss = v.metrics.get("eval_loss")
-        table.add_row(f"v{v.version}", v.created_at[:19], v.created_by, v.method, "-" if eval_loss is None else f"{eval_loss:.4f}", str(len(v.approvals)), ", ".join(v.aliases) or "-")
+        table.add_row(
+            f"v{v.version}",
+            v.created_at[:19],
+            v.created_by,
+            v.method,
+            "-" if eval_loss is None else f"{eval_loss:.4f}",
+            str(len(v.approvals)),
+            ", ".join(v.aliases) or "-",
+        )
     console.print(table)
     console.print(_history_table(history))
     console.print(_gates_table(gates))
@@ -211,7 +252,9 @@ def lineage_command(
 @registry_app.command("card")
 def card_command(
     ref: Annotated[str, typer.Argument(help="NAME@vN or NAME@ALIAS")],
-    output: Annotated[Optional[Path], typer.Option("--output", "-o", help="write the card here (e.g. README.md) instead of printing it")] = None,
+    output: Annotated[
+        Optional[Path], typer.Option("--output", "-o", help="write the card here (e.g. README.md) instead of printing it")
+    ] = None,
     tenant: TenantOpt = None,
     registry: RegistryDir = DEFAULT_DIR,
     db: DbUrl = None,
@@ -254,7 +297,9 @@ def audit_command(
         raise typer.Exit(1)
     table = Table("#", "when", "who", "action", "target", "before → after", title="audit log")
     for entry in entries:
-        table.add_row(str(entry.seq), entry.at[:19], entry.actor, entry.action, entry.target, f"{_brief(entry.before)} → {_brief(entry.after)}")
+        table.add_row(
+            str(entry.seq), entry.at[:19], entry.actor, entry.action, entry.target, f"{_brief(entry.before)} → {_brief(entry.after)}"
+        )
     console.print(table)
 
 
@@ -296,14 +341,22 @@ def gc_command(registry: RegistryDir = DEFAULT_DIR, db: DbUrl = None, blobs: Blo
     """Delete artifact blobs that no version references (left by interrupted registrations)."""
     with _open(registry, db, blobs, token) as (reg, principal):
         report = reg.gc(principal)
-    console.print(f"removed {len(report.blobs_deleted)} unreferenced blobs ({report.bytes_freed} bytes) and {report.uploads_deleted} stale uploads")
+    console.print(
+        f"removed {len(report.blobs_deleted)} unreferenced blobs ({report.bytes_freed} bytes) and {report.uploads_deleted} stale uploads"
+    )
 
 
 # --- tenants, tokens, gates -------------------------------------------------------------------
 
 
 @tenant_app.command("create")
-def tenant_create_command(name: Annotated[str, typer.Argument(help="tenant name")], registry: RegistryDir = DEFAULT_DIR, db: DbUrl = None, blobs: BlobsUrl = None, token: Token = None) -> None:
+def tenant_create_command(
+    name: Annotated[str, typer.Argument(help="tenant name")],
+    registry: RegistryDir = DEFAULT_DIR,
+    db: DbUrl = None,
+    blobs: BlobsUrl = None,
+    token: Token = None,
+) -> None:
     """Create a tenant (local administrator only)."""
     with _open(registry, db, blobs, token) as (reg, principal):
         reg.create_tenant(principal, name)
@@ -343,7 +396,13 @@ def token_create_command(
 
 
 @token_app.command("list")
-def token_list_command(tenant: Annotated[str, typer.Option("--tenant", help="tenant")], registry: RegistryDir = DEFAULT_DIR, db: DbUrl = None, blobs: BlobsUrl = None, token: Token = None) -> None:
+def token_list_command(
+    tenant: Annotated[str, typer.Option("--tenant", help="tenant")],
+    registry: RegistryDir = DEFAULT_DIR,
+    db: DbUrl = None,
+    blobs: BlobsUrl = None,
+    token: Token = None,
+) -> None:
     """A tenant's tokens (ids, holders, roles; never the tokens themselves)."""
     with _open(registry, db, blobs, token) as (reg, principal):
         rows = reg.list_tokens(principal, tenant)
@@ -354,7 +413,13 @@ def token_list_command(tenant: Annotated[str, typer.Option("--tenant", help="ten
 
 
 @token_app.command("revoke")
-def token_revoke_command(token_id: Annotated[int, typer.Argument(help="id from `token list`")], registry: RegistryDir = DEFAULT_DIR, db: DbUrl = None, blobs: BlobsUrl = None, token: Token = None) -> None:
+def token_revoke_command(
+    token_id: Annotated[int, typer.Argument(help="id from `token list`")],
+    registry: RegistryDir = DEFAULT_DIR,
+    db: DbUrl = None,
+    blobs: BlobsUrl = None,
+    token: Token = None,
+) -> None:
     """Revoke an API token."""
     with _open(registry, db, blobs, token) as (reg, principal):
         reg.revoke_token(principal, token_id)
@@ -364,8 +429,12 @@ def token_revoke_command(token_id: Annotated[int, typer.Argument(help="id from `
 @gates_app.command("set")
 def gates_set_command(
     name: Annotated[str, typer.Argument(help="model NAME")],
-    min_metric: Annotated[Optional[list[str]], typer.Option("--min-metric", help="METRIC=VALUE: promotion needs metric ≥ value (repeatable)")] = None,
-    max_metric: Annotated[Optional[list[str]], typer.Option("--max-metric", help="METRIC=VALUE: promotion needs metric ≤ value (repeatable)")] = None,
+    min_metric: Annotated[
+        Optional[list[str]], typer.Option("--min-metric", help="METRIC=VALUE: promotion needs metric ≥ value (repeatable)")
+    ] = None,
+    max_metric: Annotated[
+        Optional[list[str]], typer.Option("--max-metric", help="METRIC=VALUE: promotion needs metric ≤ value (repeatable)")
+    ] = None,
     approvals: Annotated[int, typer.Option("--approvals", help="approvals needed before promotion")] = 1,
     allow_self_approval: Annotated[bool, typer.Option("--allow-self-approval", help="let the registrant's own approval count")] = False,
     alias: Annotated[Optional[list[str]], typer.Option("--alias", help="guard only these aliases (repeatable; default: all)")] = None,
@@ -396,7 +465,14 @@ def gates_set_command(
 
 
 @gates_app.command("show")
-def gates_show_command(name: Annotated[str, typer.Argument(help="model NAME")], tenant: TenantOpt = None, registry: RegistryDir = DEFAULT_DIR, db: DbUrl = None, blobs: BlobsUrl = None, token: Token = None) -> None:
+def gates_show_command(
+    name: Annotated[str, typer.Argument(help="model NAME")],
+    tenant: TenantOpt = None,
+    registry: RegistryDir = DEFAULT_DIR,
+    db: DbUrl = None,
+    blobs: BlobsUrl = None,
+    token: Token = None,
+) -> None:
     """The promotion gates of a model name."""
     with _open(registry, db, blobs, token) as (reg, principal):
         policy = reg.get_gates(principal, name, tenant=tenant)
@@ -468,5 +544,6 @@ def _print_change(change, verb: str) -> None:
     console.print(f"{verb} {target}: {before} → [bold]v{change.to_version}[/]")
 
 
-def _brief(value) -> str:
-    return "-" if value is None else json.dumps(value, sort_keys=True)[:80]
+def _brief(value, width: int = 60) -> str:
+    text = "-" if value is None else json.dumps(value, sort_keys=True, ensure_ascii=False, separators=(",", ":"))
+    return text if len(text) <= width else text[: width - 1] + "…"

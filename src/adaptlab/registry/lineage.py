@@ -12,7 +12,16 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 
 from adaptlab.adapters.metadata import ADAPTER_METADATA_FILE, read_adapter_metadata
 from adaptlab.errors import ArtifactError
-from adaptlab.train.record import RUN_RECORD_FILE, BaseModelInfo, DataInfo, EnvironmentInfo, ParamCounts, RunMetrics, RunRecord, read_run_record
+from adaptlab.train.record import (
+    RUN_RECORD_FILE,
+    BaseModelInfo,
+    DataInfo,
+    EnvironmentInfo,
+    ParamCounts,
+    RunMetrics,
+    RunRecord,
+    read_run_record,
+)
 
 EVALUATION_FILE = "evaluation.json"
 
@@ -64,7 +73,9 @@ def capture_run(run_dir: Path) -> CapturedRun:
     run_dir = Path(run_dir)
     record = read_run_record(run_dir)
     if record.status != "completed" or record.artifact is None:
-        raise ArtifactError(f"{run_dir / RUN_RECORD_FILE}: the run has status {record.status!r} and no saved artifact; register a completed run")
+        raise ArtifactError(
+            f"{run_dir / RUN_RECORD_FILE}: the run has status {record.status!r} and no saved artifact; register a completed run"
+        )
     adapter_metadata = read_adapter_metadata(run_dir)
     evaluation = read_evaluation(run_dir)
     lineage = Lineage(
@@ -106,7 +117,7 @@ def read_evaluation(run_dir: Path) -> EvaluationFile | None:
         raise ArtifactError(f"{path}: line {exc.lineno}: not valid JSON ({exc.msg})") from exc
     except ValidationError as exc:
         problems = "; ".join(f"{'.'.join(str(part) for part in error['loc'])}: {error['msg']}" for error in exc.errors())
-        raise ArtifactError(f"{path}: {problems} (expected {{\"metrics\": {{\"name\": number, ...}}}})") from exc
+        raise ArtifactError(f'{path}: {problems} (expected {{"metrics": {{"name": number, ...}}}})') from exc
 
 
 def _artifact_files(run_dir: Path, names: list[str]) -> dict[str, Path]:

@@ -38,7 +38,9 @@ class VersionRef:
 def check_name(kind: str, value: str) -> str:
     """A tenant or model name: letters, digits, `.`, `_`, `-`, starting with a letter or digit."""
     if not _NAME.match(value):
-        raise ConfigError(f"{kind} {value!r} is not a valid name: use letters, digits, '.', '_' or '-' (at most 100), starting with a letter or digit")
+        raise ConfigError(
+            f"{kind} {value!r} is not a valid name: use letters, digits, '.', '_' or '-' (at most 100), starting with a letter or digit"
+        )
     return value
 
 

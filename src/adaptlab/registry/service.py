@@ -62,11 +62,21 @@ class _Writer:
 
     def audit(self, actor: str, tenant: str | None, action: str, target: str, before: Any = None, after: Any = None) -> None:
         seq, at = self.head.seq + 1, _now()
-        digest = entry_hash(seq=seq, at=at, actor=actor, tenant=tenant, action=action, target=target, before=before, after=after, prev_hash=self.head.hash)
+        digest = entry_hash(
+            seq=seq, at=at, actor=actor, tenant=tenant, action=action, target=target, before=before, after=after, prev_hash=self.head.hash
+        )
         self.session.add(
             AuditRow(
-                seq=seq, at=at, actor=actor, tenant=tenant, action=action, target=target,
-                before_json=canonical_json(before), after_json=canonical_json(after), prev_hash=self.head.hash, hash=digest,
+                seq=seq,
+                at=at,
+                actor=actor,
+                tenant=tenant,
+                action=action,
+                target=target,
+                before_json=canonical_json(before),
+                after_json=canonical_json(after),
+                prev_hash=self.head.hash,
+                hash=digest,
             )
         )
         self.head.seq, self.head.hash = seq, digest
@@ -135,16 +145,27 @@ class Registry:
         token = new_token()
         with self._writing() as tx:
             tenant_row = self._tenant(tx.session, tenant)
-            row = ApiToken(token_sha256=token_sha256(token), name=name, role=role.value, tenant_id=tenant_row.id, created_at=_now(), created_by=principal.name)
+            row = ApiToken(
+                token_sha256=token_sha256(token),
+                name=name,
+                role=role.value,
+                tenant_id=tenant_row.id,
+                created_at=_now(),
+                created_by=principal.name,
+            )
             tx.session.add(row)
             tx.session.flush()
-            tx.audit(principal.name, tenant, "token.create", f"token:{row.id}", after={"token_id": row.id, "name": name, "role": role.value})
+            tx.audit(
+                principal.name, tenant, "token.create", f"token:{row.id}", after={"token_id": row.id, "name": name, "role": role.value}
+            )
         return token
 
     def list_tokens(self, principal: Principal, tenant: str) -> list[dict]:
         require(principal, Action.manage, tenant)
         with self._reading() as session:
-            rows = session.scalars(select(ApiToken).where(ApiToken.tenant_id == self._tenant(session, tenant).id).order_by(ApiToken.id)).all()
+            rows = session.scalars(
+                select(ApiToken).where(ApiToken.tenant_id == self._tenant(session, tenant).id).order_by(ApiToken.id)
+            ).all()
             return [{"id": r.id, "name": r.name, "role": r.role, "created_at": r.created_at, "revoked_at": r.revoked_at} for r in rows]
 
     def revoke_token(self, principal: Principal, token_id: int) -> None:
@@ -197,6 +218,9 @@ class Registry:
         for parent in parent_refs:
             require(principal, Action.read, parent.model.tenant)
         stored = {path: (file_sha256(local), local.stat().st_size) for path, local in captured.files.items()}
+        parent_weights = [
+            file_sha256(weights) for folder in captured.lineage.adapter_parents if (weights := Path(folder) / PEFT_WEIGHTS_FILE).is_file()
+        ]
         for path, (sha256, _size) in stored.items():
             self.blobs.put(captured.files[path], sha256)
         action = "version.import" if imported_from else "version.register"
@@ -208,7 +232,7 @@ class Registry:
                 if not self.blobs.has(sha256):  # removed by a concurrent `gc` before we took the lock
                     self.blobs.put(captured.files[path], sha256)
             parent_versions = [self._version(session, parent)[1] for parent in parent_refs]
-            parent_versions += self._registered_adapter_parents(session, tenant_row, captured.lineage.adapter_parents)
+            parent_versions += self._versions_with_weights(session, tenant_row, parent_weights)
             lineage = captured.lineage.model_copy(
                 update={
                     "parent_versions": list(dict.fromkeys(self._version_ref(session, row) for row in parent_versions)),
@@ -232,28 +256,35 @@ class Registry:
             )
             session.add(row)
             session.flush()
-            session.add_all(VersionFile(version_id=row.id, path=path, sha256=sha, size_bytes=size) for path, (sha, size) in sorted(stored.items()))
+            session.add_all(
+                VersionFile(version_id=row.id, path=path, sha256=sha, size_bytes=size) for path, (sha, size) in sorted(stored.items())
+            )
             ref = f"{model_ref}@v{row.version}"
             tx.audit(
-                registrant, model_ref.tenant, action, ref,
-                after={"version": row.version, "run_id": row.run_id, "files": {path: sha for path, (sha, _size) in sorted(stored.items())},
-                       "parents": lineage.parent_versions, "imported_from": imported_from},
+                registrant,
+                model_ref.tenant,
+                action,
+                ref,
+                after={
+                    "version": row.version,
+                    "run_id": row.run_id,
+                    "files": {path: sha for path, (sha, _size) in sorted(stored.items())},
+                    "parents": lineage.parent_versions,
+                    "imported_from": imported_from,
+                },
             )
             session.flush()
             return self._record(session, model, row)
 
-    def _registered_adapter_parents(self, session: Session, tenant: Tenant, folders: list[str]) -> list[ModelVersion]:
-        """Parent adapter folders named in adaptlab_adapter.json, matched to this tenant's versions by weights hash."""
+    def _versions_with_weights(self, session: Session, tenant: Tenant, weights_sha256: list[str]) -> list[ModelVersion]:
+        """For each PEFT weights hash, the tenant's first version that stores exactly those weights (if any)."""
         found = []
-        for folder in folders:
-            weights = Path(folder) / PEFT_WEIGHTS_FILE
-            if not weights.is_file():
-                continue
+        for sha256 in weights_sha256:
             match = session.scalar(
                 select(ModelVersion)
                 .join(VersionFile, VersionFile.version_id == ModelVersion.id)
                 .join(RegisteredModel, RegisteredModel.id == ModelVersion.model_id)
-                .where(VersionFile.path == PEFT_WEIGHTS_FILE, VersionFile.sha256 == file_sha256(weights), RegisteredModel.tenant_id == tenant.id)
+                .where(VersionFile.path == PEFT_WEIGHTS_FILE, VersionFile.sha256 == sha256, RegisteredModel.tenant_id == tenant.id)
                 .order_by(ModelVersion.id)
             )
             if match is not None:
@@ -266,7 +297,11 @@ class Registry:
         tenant = tenant or principal.tenant
         require(principal, Action.read, tenant)
         with self._reading() as session:
-            query = select(RegisteredModel, Tenant).join(Tenant, Tenant.id == RegisteredModel.tenant_id).order_by(Tenant.name, RegisteredModel.name)
+            query = (
+                select(RegisteredModel, Tenant)
+                .join(Tenant, Tenant.id == RegisteredModel.tenant_id)
+                .order_by(Tenant.name, RegisteredModel.name)
+            )
             if tenant:
                 query = query.where(Tenant.name == tenant)
             return [
@@ -274,7 +309,10 @@ class Registry:
                     tenant=tenant_row.name,
                     name=model.name,
                     latest_version=model.latest_version,
-                    aliases={alias: session.get(ModelVersion, version_id).version for alias, version_id in self._current_aliases(session, model).items()},
+                    aliases={
+                        alias: session.get(ModelVersion, version_id).version
+                        for alias, version_id in self._current_aliases(session, model).items()
+                    },
                     created_at=model.created_at,
                     created_by=model.created_by,
                 )
@@ -319,8 +357,12 @@ class Registry:
                 query = query.where(AliasAssignment.alias == alias)
             return [
                 AliasEvent(
-                    alias=row.alias, version=session.get(ModelVersion, row.version_id).version, assigned_at=row.assigned_at,
-                    assigned_by=row.assigned_by, rolled_back_at=row.rolled_back_at, rolled_back_by=row.rolled_back_by,
+                    alias=row.alias,
+                    version=session.get(ModelVersion, row.version_id).version,
+                    assigned_at=row.assigned_at,
+                    assigned_by=row.assigned_by,
+                    rolled_back_at=row.rolled_back_at,
+                    rolled_back_by=row.rolled_back_by,
                 )
                 for row in session.scalars(query)
             ]
@@ -353,7 +395,9 @@ class Registry:
             model, row = self._version(tx.session, version_ref)
             target = self._version_ref(tx.session, row)
             if _policy(model).approvers_distinct_from_registrant and approver == row.created_by:
-                raise AccessDeniedError(f"{approver} registered {target} and may not approve it; the gates of {version_ref.model} require a different approver")
+                raise AccessDeniedError(
+                    f"{approver} registered {target} and may not approve it; the gates of {version_ref.model} require a different approver"
+                )
             if tx.session.scalar(select(Approval).where(Approval.version_id == row.id, Approval.approver == approver)):
                 raise RegistryError(f"{target} is already approved by {approver}")
             tx.session.add(Approval(version_id=row.id, approver=approver, note=note, created_at=_now()))
@@ -378,13 +422,34 @@ class Registry:
             if policy.guards(alias):
                 approvers = list(tx.session.scalars(select(Approval.approver).where(Approval.version_id == row.id)))
                 failures = failed_gates(policy, json.loads(row.metrics_json), approvers, row.created_by)
-            change = AliasChange(tenant=version_ref.model.tenant, name=model.name, alias=alias, from_version=current_version, to_version=row.version, changed=False)
+            change = AliasChange(
+                tenant=version_ref.model.tenant,
+                name=model.name,
+                alias=alias,
+                from_version=current_version,
+                to_version=row.version,
+                changed=False,
+            )
             if failures:
-                tx.audit(actor, version_ref.model.tenant, "alias.promote_refused", target, before={"alias": alias, "version": current_version}, after={"failed_gates": failures})
+                tx.audit(
+                    actor,
+                    version_ref.model.tenant,
+                    "alias.promote_refused",
+                    target,
+                    before={"alias": alias, "version": current_version},
+                    after={"failed_gates": failures},
+                )
                 refusal = GateRefusedError(f"promotion of {target} to {alias!r} refused: " + "; ".join(failures), failures)
             elif current_version != row.version:
                 tx.session.add(AliasAssignment(model_id=model.id, alias=alias, version_id=row.id, assigned_at=_now(), assigned_by=actor))
-                tx.audit(actor, version_ref.model.tenant, "alias.promote", f"{version_ref.model}@{alias}", before={"version": current_version}, after={"version": row.version})
+                tx.audit(
+                    actor,
+                    version_ref.model.tenant,
+                    "alias.promote",
+                    f"{version_ref.model}@{alias}",
+                    before={"version": current_version},
+                    after={"version": row.version},
+                )
                 change.changed = True
         if refusal:
             raise refusal
@@ -411,12 +476,23 @@ class Registry:
             current.rolled_back_at, current.rolled_back_by = _now(), actor
             from_version = tx.session.get(ModelVersion, current.version_id).version
             to_version = tx.session.get(ModelVersion, previous.version_id).version
-            tx.audit(actor, model_ref.tenant, "alias.rollback", f"{model_ref}@{alias}", before={"version": from_version}, after={"version": to_version})
-        return AliasChange(tenant=model_ref.tenant, name=model_ref.name, alias=alias, from_version=from_version, to_version=to_version, changed=True)
+            tx.audit(
+                actor,
+                model_ref.tenant,
+                "alias.rollback",
+                f"{model_ref}@{alias}",
+                before={"version": from_version},
+                after={"version": to_version},
+            )
+        return AliasChange(
+            tenant=model_ref.tenant, name=model_ref.name, alias=alias, from_version=from_version, to_version=to_version, changed=True
+        )
 
     # --- audit --------------------------------------------------------------------------------
 
-    def audit_event(self, principal: Principal, action: str, target: str, *, before: Any = None, after: Any = None, tenant: str | None = None) -> None:
+    def audit_event(
+        self, principal: Principal, action: str, target: str, *, before: Any = None, after: Any = None, tenant: str | None = None
+    ) -> None:
         """Append an event from another component (e.g. the server loading a version) to the audit log."""
         tenant = tenant or principal.tenant
         require(principal, Action.read, tenant)
@@ -435,8 +511,17 @@ class Registry:
                 query = query.limit(limit)
             rows = list(reversed(session.scalars(query).all()))
             return [
-                AuditEntry(seq=r.seq, at=r.at, actor=r.actor, tenant=r.tenant, action=r.action, target=r.target,
-                           before=_loads(r.before_json), after=_loads(r.after_json), hash=r.hash)
+                AuditEntry(
+                    seq=r.seq,
+                    at=r.at,
+                    actor=r.actor,
+                    tenant=r.tenant,
+                    action=r.action,
+                    target=r.target,
+                    before=_loads(r.before_json),
+                    after=_loads(r.after_json),
+                    hash=r.hash,
+                )
                 for r in rows
             ]
 
@@ -446,8 +531,18 @@ class Registry:
         with self._reading() as session:
             head = session.get(AuditHead, 1)
             entries = [
-                ChainEntry(seq=r.seq, at=r.at, actor=r.actor, tenant=r.tenant, action=r.action, target=r.target,
-                           before=_loads(r.before_json), after=_loads(r.after_json), prev_hash=r.prev_hash, hash=r.hash)
+                ChainEntry(
+                    seq=r.seq,
+                    at=r.at,
+                    actor=r.actor,
+                    tenant=r.tenant,
+                    action=r.action,
+                    target=r.target,
+                    before=_loads(r.before_json),
+                    after=_loads(r.after_json),
+                    prev_hash=r.prev_hash,
+                    hash=r.hash,
+                )
                 for r in session.scalars(select(AuditRow).order_by(AuditRow.seq))
             ]
             bad_seq, problem = first_break(entries, head.seq, head.hash)
@@ -462,7 +557,9 @@ class Registry:
         self.audit_event(principal, "version.export", record.ref, after={"bundle": str(bundle_path)}, tenant=record.tenant)
         return record
 
-    def import_bundle(self, principal: Principal, bundle_path: Path, *, tenant: str | None = None, name: str | None = None) -> VersionRecord:
+    def import_bundle(
+        self, principal: Principal, bundle_path: Path, *, tenant: str | None = None, name: str | None = None
+    ) -> VersionRecord:
         """Register a bundle's files (checked against its manifest) as the next version of `name` (default: its source name)."""
         with tempfile.TemporaryDirectory(prefix="adaptlab-import-") as scratch:
             manifest = bundle.read_bundle(Path(bundle_path), Path(scratch))
@@ -471,7 +568,9 @@ class Registry:
             require(principal, Action.register, model_ref.tenant)
             captured = capture_run(Path(scratch))
             origin = f"{source.ref} (bundle sha256 {manifest.bundle_files_sha256})"
-            record = self._register(principal, principal.name, model_ref, captured, parents=(), license=source.license, imported_from=origin)
+            record = self._register(
+                principal, principal.name, model_ref, captured, parents=(), license=source.license, imported_from=origin
+            )
         return record
 
     def gc(self, principal: Principal) -> GcReport:
@@ -488,7 +587,13 @@ class Registry:
             uploads = self.blobs.stale_uploads()
             for path in uploads:
                 self.blobs.delete_path(path)
-            tx.audit(principal.name, None, "blobs.gc", self.blobs.url, after={"deleted": deleted, "bytes_freed": freed, "uploads_deleted": len(uploads)})
+            tx.audit(
+                principal.name,
+                None,
+                "blobs.gc",
+                self.blobs.url,
+                after={"deleted": deleted, "bytes_freed": freed, "uploads_deleted": len(uploads)},
+            )
         return GcReport(blobs_deleted=deleted, bytes_freed=freed, uploads_deleted=len(uploads))
 
     # --- lookups (inside a session) -----------------------------------------------------------
@@ -520,7 +625,11 @@ class Registry:
         number = ref.version or model.latest_version
         row = session.scalar(select(ModelVersion).where(ModelVersion.model_id == model.id, ModelVersion.version == number))
         if row is None:
-            raise NotFoundError(f"{ref}: no such version (latest is v{model.latest_version})" if model.latest_version else f"{ref.model} has no versions yet")
+            raise NotFoundError(
+                f"{ref}: no such version (latest is v{model.latest_version})"
+                if model.latest_version
+                else f"{ref.model} has no versions yet"
+            )
         return model, row
 
     def _version_ref(self, session: Session, row: ModelVersion) -> str:
@@ -538,7 +647,9 @@ class Registry:
     def _current_aliases(self, session: Session, model: RegisteredModel) -> dict[str, int]:
         """alias -> version row id, for every alias of the model that points somewhere."""
         rows = session.scalars(
-            select(AliasAssignment).where(AliasAssignment.model_id == model.id, AliasAssignment.rolled_back_at.is_(None)).order_by(AliasAssignment.id)
+            select(AliasAssignment)
+            .where(AliasAssignment.model_id == model.id, AliasAssignment.rolled_back_at.is_(None))
+            .order_by(AliasAssignment.id)
         )
         return {row.alias: row.version_id for row in rows}
 
@@ -610,4 +721,3 @@ def _loads(text: str) -> Any:
         return json.loads(text)
     except ValueError:
         return text
-

@@ -6,8 +6,7 @@ from dataclasses import dataclass, field
 
 import torch
 
-from adaptlab.data import Example, pack_examples, packed_batch, pad_batch
-from adaptlab.train.loss import count_target_tokens
+from adaptlab.data import Example, count_target_tokens, pack_examples, packed_batch, pad_batch
 
 
 @dataclass(frozen=True)
@@ -47,7 +46,7 @@ class BatchPlan:
         return MicroBatch(
             tensors=tensors,
             tokens=sum(len(example.input_ids) for example in examples),
-            target_tokens=count_target_tokens(tensors["labels"]),
+            target_tokens=count_target_tokens(tensors),
         )
 
     def iterate_steps(self, examples: list[Example], seed: int, start_step: int, total_steps: int, rank: int):

@@ -69,14 +69,14 @@ class TrainConfig(DataOptions):
 DEFAULT_LEARNING_RATES: dict[str, float] = {"full": 1e-5, "lora": 2e-4, "dora": 2e-4, "qlora": 2e-4}
 
 
-def build_config(yaml_file: Path | None, overrides: dict) -> TrainConfig:
+def build_config(yaml_file: Path | None, overrides: dict, config_class: type[TrainConfig] = TrainConfig) -> TrainConfig:
     """Defaults < YAML file < CLI flags. Unknown keys and bad values are errors naming the key."""
     values: dict = {}
     if yaml_file is not None:
         values.update(read_yaml(yaml_file))
     values.update({key: value for key, value in overrides.items() if value is not None})
     try:
-        return TrainConfig.model_validate(values)
+        return config_class.model_validate(values)
     except ValidationError as exc:
         where = f"{yaml_file}: " if yaml_file else ""
         raise ConfigError(where + format_validation_error(exc)) from exc

@@ -9,7 +9,8 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-IGNORE_INDEX = -100
+from adaptlab.data import IGNORE_INDEX
+
 LOGIT_CHUNK_TOKENS = 2048
 
 
@@ -24,7 +25,10 @@ class TargetTokenLoss(nn.Module):
         self.lm_head = language_model.get_output_embeddings()
 
     def forward(self, input_ids, labels, attention_mask=None, position_ids=None) -> torch.Tensor:
-        hidden = self.decoder(input_ids=input_ids, attention_mask=attention_mask, position_ids=position_ids).last_hidden_state
+        # use_cache=False: with a KV cache transformers skips packed-sequence detection, and packed examples would see each other
+        hidden = self.decoder(
+            input_ids=input_ids, attention_mask=attention_mask, position_ids=position_ids, use_cache=False
+        ).last_hidden_state
         targets = labels[:, 1:]
         selected = targets != IGNORE_INDEX
         hidden_at_targets = hidden[:, :-1][selected]
@@ -34,7 +38,3 @@ class TargetTokenLoss(nn.Module):
             logits = self.lm_head(hidden_at_targets[start : start + LOGIT_CHUNK_TOKENS])
             total = total + F.cross_entropy(logits.float(), target_ids[start : start + LOGIT_CHUNK_TOKENS], reduction="sum")
         return total
-
-
-def count_target_tokens(labels: torch.Tensor) -> int:
-    return int((labels[:, 1:] != IGNORE_INDEX).sum())

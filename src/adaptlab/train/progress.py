@@ -25,7 +25,7 @@ def training_progress(console: Console, disable: bool) -> Progress:
 
 def format_bytes(size: float) -> str:
     for unit in ("B", "KB", "MB", "GB", "TB"):
-        if abs(size) < 1024 or unit == "TB":
+        if abs(size) < 1000 or unit == "TB":
             return f"{size:.0f} {unit}" if unit == "B" else f"{size:.1f} {unit}"
         size /= 1024
     raise AssertionError("unreachable")

@@ -1,0 +1,241 @@
+"""`adaptlab compare`: train every method on the same base, data, split, seed and token budget, then
+measure each the same way and write the reports.
+
+A comparison folder is data a script can regenerate (as in PEFT's method_comparison):
+    compare.yaml            the comparison config as given
+    configs/<method>.yaml   each run's exact training config
+    runs/<method>/          each run (adaptlab train output)
+    sweeps/<method>-lr<x>/  learning-rate trials, when --lr-sweep
+    evaluation/<name>.json  reference loss and task-metric answers per model (base included)
+    report.{md,html,json}
+Each method trains in its own process, so its peak memory is its own. Re-running the same command
+skips finished runs and resumes interrupted ones.
+"""
+
+import json
+import subprocess
+import sys
+from datetime import datetime, timezone
+from pathlib import Path
+
+import yaml
+from rich.console import Console
+
+from adaptlab import atomic
+from adaptlab.compare.config import LR_SWEEP_BUDGET_FRACTION, LR_SWEEP_FACTORS, CompareConfig
+from adaptlab.compare.costs import default_price
+from adaptlab.compare.report import print_comparison_table, write_reports
+from adaptlab.compare.schema import (
+    BaseModelSummary,
+    Comparison,
+    DataFileSummary,
+    DataSummary,
+    LrTrial,
+    PriceUsed,
+    ReferenceSet,
+    TaskMetricSetup,
+    method_result_from_run,
+    unequal_token_budgets,
+    with_relative_scores,
+)
+from adaptlab.data import prepare_data
+from adaptlab.errors import AdaptlabError, ConfigError
+from adaptlab.eval import metrics as task_metrics
+from adaptlab.eval.forgetting import reference_examples, reference_text
+from adaptlab.eval.generation import greedy_answers, task_items
+from adaptlab.eval.loss import evaluate_loss
+from adaptlab.methods import get_method
+from adaptlab.models import ResolvedModel, load_causal_lm, load_tokenizer, resolve_model
+from adaptlab.train.batching import BatchPlan
+from adaptlab.train.config import TrainConfig
+from adaptlab.train.loop import data_options
+from adaptlab.train.record import RunRecord, read_run_record
+
+COMPARE_CONFIG_FILE = "compare.yaml"
+
+
+def compare(config: CompareConfig, console: Console | None = None) -> Comparison:
+    console = console or Console()
+    out = Path(config.out)
+    check_compare_dir(out, config)
+    atomic.write_text(out / COMPARE_CONFIG_FILE, yaml.safe_dump(config.model_dump(mode="json"), sort_keys=False))
+
+    base = resolve_model(config.model)  # converts a built-in once, before the runs start in parallel-free order
+    tokenizer = load_tokenizer(base.path)
+    data = prepare_data(config.data, config.eval_data, tokenizer, data_options(config))
+    steps = total_steps(config, data.train, tokenizer.pad_token_id)
+
+    runs: dict[str, tuple[RunRecord, float, str, list[LrTrial]]] = {}
+    for method in config.methods:
+        learning_rate, source, trials = choose_learning_rate(config, method, steps, out, console)
+        record = run_method(config.train_config(method, learning_rate, out / "runs" / method, max_steps=steps), console)
+        runs[method] = (record, learning_rate, source, trials)
+
+    console.rule("evaluating")
+    reference = reference_text(config.reference)
+    reference_set = reference_examples(tokenizer, reference)
+    eval_items = task_items(data.eval, tokenizer)[: config.metric_examples]
+    metric = None if config.metric == "none" or not eval_items else (
+        task_metrics.choose_metric([item.reference for item in eval_items]) if config.metric == "auto" else config.metric
+    )
+    base_eval = evaluate_model(out / "evaluation" / "base.json", "base", lambda: load_causal_lm(base.path), tokenizer, reference_set, eval_items, metric, config)
+    hardware = next(iter(runs.values()))[0].environment.hardware
+    price = PriceUsed(per_hour_usd=config.price_per_hour, source="--price-per-hour") if config.price_per_hour is not None else price_from_default(hardware)
+    results = []
+    for method, (record, learning_rate, source, trials) in runs.items():
+        run_dir = out / "runs" / method
+        evaluation = evaluate_model(
+            out / "evaluation" / f"{method}.json", record.run_id, lambda: get_method(method).load_trained(base, run_dir),
+            tokenizer, reference_set, eval_items, metric, config,
+        )
+        results.append(
+            method_result_from_run(
+                record,
+                run_dir=str(run_dir.relative_to(out)),
+                learning_rate=learning_rate,
+                learning_rate_source=source,
+                lr_sweep=trials,
+                reference_loss_before=base_eval["reference_loss"],
+                reference_loss_after=evaluation["reference_loss"],
+                price_per_hour_usd=price.per_hour_usd,
+                task_metric_value=evaluation.get("task_metric"),
+            )
+        )
+    basis, results = with_relative_scores(results)
+    first = next(iter(runs.values()))[0]
+    comparison = Comparison(
+        created_at=datetime.now(timezone.utc),
+        base_model=BaseModelSummary(
+            spec=base.spec, model_id=base.model_id, weights_sha256=base.weights_sha256,
+            weights_size_bytes=sum(f.stat().st_size for f in base.path.glob("*.safetensors")),
+        ),
+        data=DataSummary(
+            files=[DataFileSummary(path=f.path, sha256=f.sha256, rows=f.rows, role=f.role) for f in first.data.files],
+            train_examples=first.data.train_examples,
+            eval_examples=first.data.eval_examples,
+            token_budget=first.metrics.tokens_seen,
+        ),
+        seed=config.seed,
+        reference=ReferenceSet(
+            description="adaptlab's built-in general-English text" if config.reference is None else f"user reference text {config.reference}",
+            source="builtin" if config.reference is None else str(config.reference),
+            sha256=atomic_sha256(reference),
+            tokens=sum(len(e.input_ids) for e in reference_set),
+        ),
+        task_metric=TaskMetricSetup(name=metric, chosen_by="auto" if config.metric == "auto" else "flag", max_new_tokens=config.max_new_tokens, examples=len(eval_items)) if metric else None,
+        relative_score_basis=basis,
+        price=price,
+        hardware=hardware,
+        methods=results,
+    )
+    unequal = unequal_token_budgets(comparison)
+    if unequal:
+        raise AdaptlabError(f"token budgets differ for {unequal}: the runs in {out}/runs were not made with the same settings")
+    write_reports(comparison, out)
+    print_comparison_table(comparison, console)
+    console.print(f"reports: {out / 'report.md'}  {out / 'report.html'}  {out / 'report.json'}")
+    return comparison
+
+
+def check_compare_dir(out: Path, config: CompareConfig) -> None:
+    """Re-running into the same folder resumes; a different config there is refused, not mixed in."""
+    stored = out / COMPARE_CONFIG_FILE
+    if stored.is_file():
+        previous = CompareConfig.model_validate(yaml.safe_load(stored.read_text()))
+        if previous.model_dump(exclude={"methods"}) != config.model_dump(exclude={"methods"}):
+            raise ConfigError(f"{out} holds a comparison with other settings ({stored}); choose another --out")
+    elif out.exists() and set(out.iterdir()) - input_entries(out, config):
+        raise ConfigError(f"{out}: folder is not empty and holds no comparison; choose another --out")
+
+
+def input_entries(out: Path, config: CompareConfig) -> set[Path]:
+    """Top-level entries of `out` that hold the comparison's own data files (the demo writes its data there)."""
+    entries = set()
+    for file in [*config.data, *config.eval_data]:
+        try:
+            entries.add(out / Path(file).resolve().relative_to(out.resolve()).parts[0])
+        except ValueError:
+            continue
+    return entries
+
+
+def total_steps(config: CompareConfig, examples, pad_token_id: int) -> int:
+    """The shared step count, so every method sees the same tokens (same data order, same batches)."""
+    plan = BatchPlan(config.micro_batch_size, config.grad_accum, 1, config.packing, config.max_seq_len, pad_token_id)
+    per_epoch = plan.steps_per_epoch(examples)
+    if per_epoch == 0 and not config.max_steps:
+        raise ConfigError(f"{len(examples)} training examples are fewer than one optimizer step needs; lower --micro-batch-size or --grad-accum")
+    return config.max_steps or per_epoch * config.epochs
+
+
+def choose_learning_rate(config: CompareConfig, method: str, steps: int, out: Path, console: Console) -> tuple[float, str, list[LrTrial]]:
+    learning_rate, source = config.learning_rate_for(method)
+    if not config.lr_sweep:
+        return learning_rate, source, []
+    trial_steps = max(1, int(steps * LR_SWEEP_BUDGET_FRACTION))
+    trials = []
+    for factor in LR_SWEEP_FACTORS:
+        candidate = learning_rate * factor
+        trial_config = config.train_config(method, candidate, out / "sweeps" / f"{method}-lr{candidate:.2e}", max_steps=trial_steps)
+        record = run_method(trial_config, console)
+        trials.append(LrTrial(learning_rate=candidate, eval_loss=record.metrics.eval_loss, tokens_seen=record.metrics.tokens_seen))
+    best = min(trials, key=lambda trial: trial.eval_loss)
+    return best.learning_rate, "sweep", trials
+
+
+def run_method(train_config: TrainConfig, console: Console) -> RunRecord:
+    """Train in a child process (its own peak memory); skip a finished run, resume an interrupted one."""
+    run_dir = Path(train_config.out)
+    config_file = run_dir.parent.parent / "configs" / f"{run_dir.name}.yaml"
+    atomic.write_text(config_file, yaml.safe_dump(train_config.model_dump(mode="json"), sort_keys=False))
+    status = run_status(run_dir)
+    if status == "completed":
+        console.print(f"[green]✓[/] {run_dir} already trained; reusing it")
+        return read_run_record(run_dir)
+    command = [sys.executable, "-m", "adaptlab", "train"]
+    command += ["--resume", "--out", str(run_dir)] if status == "running" else ["--config", str(config_file)]
+    console.rule(f"{train_config.method}  (lr {train_config.peak_learning_rate:g})")
+    console.file.flush()
+    result = subprocess.run(command)
+    if result.returncode != 0:
+        raise AdaptlabError(
+            f"training {train_config.method} failed (exit {result.returncode}); see its output above. "
+            f"Run the same command again to resume from {run_dir}."
+        )
+    return read_run_record(run_dir)
+
+
+def run_status(run_dir: Path) -> str | None:
+    try:
+        return json.loads((run_dir / "run.json").read_text())["status"]
+    except (OSError, ValueError, KeyError):
+        return None
+
+
+def evaluate_model(cache_file: Path, key: str, load_model, tokenizer, reference_set, eval_items, metric, config: CompareConfig) -> dict:
+    """Reference loss (for forgetting) and the task metric on greedy answers; cached per run id."""
+    if cache_file.is_file():
+        cached = json.loads(cache_file.read_text())
+        if cached.get("key") == key and cached.get("metric") == metric:
+            return cached
+    model = load_model()
+    result: dict = {"key": key, "metric": metric}
+    result["reference_loss"] = evaluate_loss(model, reference_set, tokenizer.pad_token_id).loss
+    if metric:
+        predictions = greedy_answers(model, tokenizer, [item.prompt_ids for item in eval_items], config.max_new_tokens)
+        references = [item.reference for item in eval_items]
+        result["task_metric"] = task_metrics.score(metric, predictions, references)
+        result["samples"] = [{"reference": r, "prediction": p} for r, p in zip(references, predictions)]
+    atomic.write_json(cache_file, result)
+    return result
+
+
+def price_from_default(hardware: dict) -> PriceUsed:
+    price = default_price(hardware)
+    return PriceUsed(per_hour_usd=price.per_hour_usd, source=price.source)
+
+
+def atomic_sha256(text: str) -> str:
+    import hashlib
+
+    return hashlib.sha256(text.encode("utf-8")).hexdigest()
