@@ -1,10 +1,11 @@
 """Greedy generation latency: a LoRA adapter applied at inference vs the same adapter merged into the base.
 
-    python bench/merge_latency.py [--model builtin:smollm2-135m] [--rank 16] [--new-tokens 64] [--repeats 5]
+    python bench/merge_latency.py [--model builtin:smollm2-135m] [--rank 16] [--new-tokens 32] [--repeats 5] [--threads 1]
 
 Builds a rank-16 all-linear LoRA on the base (lora_B seeded random, so the adapter has an effect;
 latency does not depend on trained values), merges it with `adaptlab.adapters.merge_adapter`
-(verified), then times `generate` for both with the same prompt and a fixed number of new tokens.
+(verified), then times `generate` for both, interleaved run by run, with the same prompt and a
+fixed number of new tokens; wall time and process CPU time (less disturbed by other load) are kept.
 Prints a table and writes JSON (default bench/results/merge_latency.json).
 """
 
@@ -50,22 +51,29 @@ def make_lora(base, out: Path, rank: int, seed: int) -> Path:
     return out
 
 
-def time_generation(model, input_ids, new_tokens: int, repeats: int) -> list[float]:
-    """Seconds per greedy generation of exactly `new_tokens` tokens (one warm-up run first)."""
+def generate_once(model, input_ids, new_tokens: int) -> tuple[float, float]:
+    """(wall seconds, process CPU seconds) for one greedy generation of exactly `new_tokens` tokens."""
     device = next(model.parameters()).device
     input_ids = input_ids.to(device)
-    timings = []
-    for run in range(repeats + 1):
-        if device.type == "cuda":
-            torch.cuda.synchronize()
-        started = time.perf_counter()
-        with torch.inference_mode():
-            model.generate(input_ids=input_ids, attention_mask=torch.ones_like(input_ids), max_new_tokens=new_tokens,
-                           min_new_tokens=new_tokens, do_sample=False, pad_token_id=model.config.eos_token_id)
-        if device.type == "cuda":
-            torch.cuda.synchronize()
-        if run > 0:
-            timings.append(time.perf_counter() - started)
+    if device.type == "cuda":
+        torch.cuda.synchronize()
+    wall, cpu = time.perf_counter(), time.process_time()
+    with torch.inference_mode():
+        model.generate(input_ids=input_ids, attention_mask=torch.ones_like(input_ids), max_new_tokens=new_tokens,
+                       min_new_tokens=new_tokens, do_sample=False, pad_token_id=model.config.eos_token_id)
+    if device.type == "cuda":
+        torch.cuda.synchronize()
+    return time.perf_counter() - wall, time.process_time() - cpu
+
+
+def time_interleaved(models: dict, input_ids, new_tokens: int, repeats: int) -> dict[str, list[tuple[float, float]]]:
+    """Alternate the models run by run (after one warm-up each), so load from other processes hits both alike."""
+    for model in models.values():
+        generate_once(model, input_ids, new_tokens)
+    timings = {label: [] for label in models}
+    for _ in range(repeats):
+        for label, model in models.items():
+            timings[label].append(generate_once(model, input_ids, new_tokens))
     return timings
 
 
@@ -73,15 +81,17 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--model", default="builtin:smollm2-135m")
     parser.add_argument("--rank", type=int, default=16)
-    parser.add_argument("--new-tokens", type=int, default=64)
+    parser.add_argument("--new-tokens", type=int, default=32)
     parser.add_argument("--repeats", type=int, default=5)
     parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--threads", type=int, default=1, help="torch CPU threads (1: least disturbed by other load)")
     parser.add_argument("--json-out", type=Path, default=Path(__file__).parent / "results" / "merge_latency.json")
     args = parser.parse_args()
     from transformers.utils import logging as transformers_logging
 
     transformers_logging.set_verbosity_error()
     transformers_logging.disable_progress_bar()
+    torch.set_num_threads(args.threads)
     console = Console()
     device = "cuda" if torch.cuda.is_available() else "cpu"
 
@@ -95,26 +105,24 @@ def main() -> None:
         tokenizer = load_tokenizer(base.path)
         prompt = tokenizer.apply_chat_template([{"role": "user", "content": PROMPT}], tokenize=False, add_generation_prompt=True)
         input_ids = tokenizer(prompt, return_tensors="pt", add_special_tokens=False).input_ids
-        status.update("timing the unmerged adapter")
+        status.update(f"timing {args.repeats} interleaved runs of each")
         unmerged, _ = load_base_with_adapters(base, [adapter])
-        unmerged_s = time_generation(unmerged.to(device), input_ids, args.new_tokens, args.repeats)
-        del unmerged
-        status.update("timing the merged model")
         merged = load_causal_lm(Path(tmp) / "merged").eval()
-        merged_s = time_generation(merged.to(device), input_ids, args.new_tokens, args.repeats)
+        timings = time_interleaved({"unmerged": unmerged.to(device), "merged": merged.to(device)},
+                                   input_ids, args.new_tokens, args.repeats)
 
-    unmerged_median, merged_median = statistics.median(unmerged_s), statistics.median(merged_s)
+    medians = {label: {"wall_s": statistics.median(w for w, _ in runs), "cpu_s": statistics.median(c for _, c in runs)}
+               for label, runs in timings.items()}
     result = {
         "model": base.model_id,
         "adapter": {"rank": args.rank, "alpha": 2 * args.rank, "target_modules": "all-linear"},
         "prompt_tokens": int(input_ids.shape[1]),
         "new_tokens": args.new_tokens,
         "repeats": args.repeats,
-        "unmerged_s": unmerged_s,
-        "merged_s": merged_s,
-        "unmerged_median_s": unmerged_median,
-        "merged_median_s": merged_median,
-        "unmerged_over_merged": unmerged_median / merged_median,
+        "runs": {label: [{"wall_s": w, "cpu_s": c} for w, c in runs] for label, runs in timings.items()},
+        "medians": medians,
+        "unmerged_over_merged_wall": medians["unmerged"]["wall_s"] / medians["merged"]["wall_s"],
+        "unmerged_over_merged_cpu": medians["unmerged"]["cpu_s"] / medians["merged"]["cpu_s"],
         "merge_verification_max_abs_logit_diff": record.verification.max_abs_logit_diff,
         "merge_verification_max_abs_logit": record.verification.max_abs_logit,
         "device": device if device == "cpu" else torch.cuda.get_device_name(0),
@@ -123,17 +131,25 @@ def main() -> None:
         "cpu": platform.processor() or platform.machine(),
         "torch": torch.__version__,
     }
-    table = Table(title=f"greedy generation, {args.new_tokens} new tokens, {base.model_id}, {result['device']}")
-    for column in ("variant", "median s", "tokens/s", "vs merged"):
-        table.add_column(column)
-    for label, seconds in (("LoRA applied at inference", unmerged_median), ("merged", merged_median)):
-        table.add_row(label, f"{seconds:.3f}", f"{args.new_tokens / seconds:.1f}", f"{seconds / merged_median:.2f}×")
-    console.print(table)
-    console.print(f"merge verified: max |Δlogit| {record.verification.max_abs_logit_diff:.2g} "
-                  f"(max |logit| {record.verification.max_abs_logit:.3g})")
+    print_summary(console, result)
     args.json_out.parent.mkdir(parents=True, exist_ok=True)
     args.json_out.write_text(json.dumps(result, indent=2) + "\n")
     console.print(f"wrote {args.json_out}")
+
+
+def print_summary(console: Console, result: dict) -> None:
+    medians = result["medians"]
+    table = Table(title=f"greedy generation, {result['new_tokens']} new tokens, {result['model']}, {result['device']}, "
+                        f"{result['torch_threads']} thread(s), median of {result['repeats']}")
+    for column in ("variant", "wall s", "CPU s", "tokens/s (wall)", "wall vs merged", "CPU vs merged"):
+        table.add_column(column)
+    for label, title in (("unmerged", "LoRA applied at inference"), ("merged", "merged")):
+        wall, cpu = medians[label]["wall_s"], medians[label]["cpu_s"]
+        table.add_row(title, f"{wall:.3f}", f"{cpu:.3f}", f"{result['new_tokens'] / wall:.1f}",
+                      f"{wall / medians['merged']['wall_s']:.2f}×", f"{cpu / medians['merged']['cpu_s']:.2f}×")
+    console.print(table)
+    console.print(f"merge verified: max |Δlogit| {result['merge_verification_max_abs_logit_diff']:.2g} "
+                  f"(max |logit| {result['merge_verification_max_abs_logit']:.3g})")
 
 
 if __name__ == "__main__":

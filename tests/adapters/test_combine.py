@@ -88,6 +88,8 @@ def test_bad_options_are_config_errors(make_adapter, tmp_path):
         combine_adapters([a, b], [1.0, 1.0], "linear", tmp_path / "out", density=0.3)
     with pytest.raises(ConfigError, match="--density"):
         combine_adapters([a, b], [1.0, 1.0], "ties", tmp_path / "out", density=1.5)
+    with pytest.raises(ConfigError, match="--svd-rank"):
+        combine_adapters([a, b], [1.0, 1.0], "ties", tmp_path / "out", svd_rank=2)
 
 
 def test_dare_is_reproducible_with_its_seed(make_adapter, tmp_path):

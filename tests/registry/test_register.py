@@ -137,6 +137,7 @@ def test_failure_inside_the_transaction_leaves_nothing_half_registered(acme, adm
 
     report = acme.gc(admin)
     assert set(report.blobs_deleted) == orphans
+    assert report.bytes_freed == sum(f.stat().st_size for f in run.iterdir() if hashlib.sha256(f.read_bytes()).hexdigest() in orphans)
     assert set(acme.blobs.stored_hashes()) == referenced
     assert acme.register(admin, run, "acme/bot").version == 2
     assert acme.resolve(admin, "acme/bot@v1").local_path.is_dir()

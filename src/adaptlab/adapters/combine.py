@@ -133,16 +133,16 @@ def _checked_options(adapters: list[Path], weights: list[float], how: str, densi
         raise ConfigError("combine needs at least two adapters")
     if len(weights) != len(adapters):
         raise ConfigError(f"--weights has {len(weights)} values for {len(adapters)} adapters; give one weight per adapter")
-    if how in DENSITY_COMBINATIONS:
-        density = DEFAULT_DENSITY if density is None else density
-        if not 0.0 < density <= 1.0:
-            raise ConfigError(f"--density {density} must be in (0, 1]: the fraction of values each adapter keeps")
-        return density
-    if density is not None:
-        raise ConfigError(f"--density applies to {', '.join(DENSITY_COMBINATIONS)}, not to --how {how}")
     if svd_rank is not None and not how.endswith("svd"):
         raise ConfigError(f"--svd-rank applies to svd combinations, not to --how {how}")
-    return None
+    if how not in DENSITY_COMBINATIONS:
+        if density is not None:
+            raise ConfigError(f"--density applies to {', '.join(DENSITY_COMBINATIONS)}, not to --how {how}")
+        return None
+    density = DEFAULT_DENSITY if density is None else density
+    if not 0.0 < density <= 1.0:
+        raise ConfigError(f"--density {density} must be in (0, 1]: the fraction of values each adapter keeps")
+    return density
 
 
 def _fold_rslora_scaling(peft_model) -> None:

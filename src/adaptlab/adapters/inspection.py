@@ -5,6 +5,7 @@ of the embedding or lm_head (modules_to_save, saved embedding layers), which is 
 "small" adapters are as big as the model.
 """
 
+import math
 from pathlib import Path
 
 from pydantic import BaseModel, Field
@@ -45,6 +46,7 @@ class AdapterInfo(BaseModel):
 
 
 def inspect_adapter(path: Path, *, allow_pickle: bool = False) -> AdapterInfo:
+    """Describe the adapter folder at `path`; pickle weights are located but only read with `allow_pickle`."""
     folder = open_adapter_folder(Path(path), allow_pickle=True)
     config = folder.config
     metadata = folder.metadata
@@ -123,13 +125,7 @@ def _all_lora_b_zero(tensors: dict) -> bool | None:
 
 
 def _elements(shapes) -> int:
-    total = 0
-    for shape in shapes:
-        count = 1
-        for size in shape:
-            count *= size
-        total += count
-    return total
+    return sum(math.prod(shape) for shape in shapes)
 
 
 def _kinds(target_modules) -> list[str]:

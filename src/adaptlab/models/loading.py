@@ -45,7 +45,25 @@ def load_causal_lm(model_dir: Path, *, load_in_4bit: bool = False, compute_dtype
         )
         kwargs["device_map"] = {"": "cuda:0" if torch.cuda.is_available() else "cpu"}
     try:
-        return AutoModelForCausalLM.from_pretrained(model_dir, **kwargs)
+        model = AutoModelForCausalLM.from_pretrained(model_dir, **kwargs)
     except OSError as exc:
         hint = "" if allow_pickle else " (only safetensors weights are loaded unless --allow-pickle is given)"
         raise ModelLoadError(f"{model_dir}: could not load model weights{hint}: {exc}") from exc
+    if load_in_4bit:
+        keep_4bit_weights_differentiable(model)
+    return model
+
+
+def keep_4bit_weights_differentiable(model) -> None:
+    """Stop bitsandbytes from repacking 4-bit weights into its CPU inference layout.
+
+    On AVX512-BF16 CPUs, Linear4bit repacks its weight at the first eval-mode forward without grad
+    (a training loop's first evaluation) and from then on multiplies through a kernel with no
+    autograd: the gradient through the frozen base is silently dropped, and QLoRA trains on wrong
+    gradients. Every 4-bit model adaptlab loads keeps one numeric path, in training and inference.
+    """
+    import bitsandbytes as bnb
+
+    for module in model.modules():
+        if isinstance(module, bnb.nn.Linear4bit):
+            module.support_avx512bf16_for_cpu = False

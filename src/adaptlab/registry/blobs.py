@@ -81,6 +81,9 @@ class BlobStore:
         for path in self.fs.find(prefix):
             yield path.rsplit("/", 1)[-1]
 
+    def size_bytes(self, sha256: str) -> int:
+        return self.fs.size(self.blob_path(sha256))
+
     def delete(self, sha256: str) -> None:
         self.fs.rm_file(self.blob_path(sha256))
 

@@ -19,7 +19,6 @@ from adaptlab.train.record import (
     EnvironmentInfo,
     ParamCounts,
     RunMetrics,
-    RunRecord,
     read_run_record,
 )
 

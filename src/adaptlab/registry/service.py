@@ -422,14 +422,7 @@ class Registry:
             if policy.guards(alias):
                 approvers = list(tx.session.scalars(select(Approval.approver).where(Approval.version_id == row.id)))
                 failures = failed_gates(policy, json.loads(row.metrics_json), approvers, row.created_by)
-            change = AliasChange(
-                tenant=version_ref.model.tenant,
-                name=model.name,
-                alias=alias,
-                from_version=current_version,
-                to_version=row.version,
-                changed=False,
-            )
+            changed = not failures and current_version != row.version
             if failures:
                 tx.audit(
                     actor,
@@ -440,7 +433,7 @@ class Registry:
                     after={"failed_gates": failures},
                 )
                 refusal = GateRefusedError(f"promotion of {target} to {alias!r} refused: " + "; ".join(failures), failures)
-            elif current_version != row.version:
+            elif changed:
                 tx.session.add(AliasAssignment(model_id=model.id, alias=alias, version_id=row.id, assigned_at=_now(), assigned_by=actor))
                 tx.audit(
                     actor,
@@ -450,10 +443,12 @@ class Registry:
                     before={"version": current_version},
                     after={"version": row.version},
                 )
-                change.changed = True
         if refusal:
             raise refusal
-        return change
+        model_ref = version_ref.model
+        return AliasChange(
+            tenant=model_ref.tenant, name=model_ref.name, alias=alias, from_version=current_version, to_version=row.version, changed=changed
+        )
 
     def rollback(self, principal: Principal, name: str, alias: str, *, tenant: str | None = None, by: str | None = None) -> AliasChange:
         """Point `alias` back at the version it pointed at before its current one."""
@@ -581,7 +576,7 @@ class Registry:
             referenced = set(tx.session.scalars(select(VersionFile.sha256).distinct()))
             for sha256 in list(self.blobs.stored_hashes()):
                 if sha256 not in referenced:
-                    freed += self.blobs.fs.size(self.blobs.blob_path(sha256))
+                    freed += self.blobs.size_bytes(sha256)
                     self.blobs.delete(sha256)
                     deleted.append(sha256)
             uploads = self.blobs.stale_uploads()
