@@ -31,6 +31,7 @@ DEMO_SETTINGS = dict(
     alpha=32,
     dropout=0.0,
     lr_schedule="constant",
+    precision="bf16",
     metric="exact_match",
     metric_examples=DEMO_EVAL_ROWS,
     max_new_tokens=32,
