@@ -32,6 +32,7 @@ DEMO_SETTINGS = dict(
     dropout=0.0,
     lr_schedule="constant",
     precision="bf16",
+    eval_every=5,
     metric="exact_match",
     metric_examples=DEMO_EVAL_ROWS,
     max_new_tokens=32,

@@ -44,7 +44,9 @@ def train(config: TrainConfig, *, resume: bool = False, console: Console | None 
     from transformers import get_scheduler
 
     # cpu=True without a GPU: accelerate then runs multi-process launches data-parallel over gloo
-    accelerator = Accelerator(mixed_precision="bf16" if config.precision == "bf16" else "no", cpu=not torch.cuda.is_available())
+    # bf16 autocast is ours (train_step), not accelerate's: its precision is process-global state,
+    # and several runs with different precision may share one process.
+    accelerator = Accelerator(cpu=not torch.cuda.is_available())
     console = console or Console()
     is_main = accelerator.is_main_process
     run_dir = Path(config.out)
@@ -89,7 +91,9 @@ def train(config: TrainConfig, *, resume: bool = False, console: Console | None 
         task = progress.add_task(f"{config.method}", total=total_steps, completed=state.step, loss="-", tokens_per_s="-")
         for step, micro_batches in plan.iterate_steps(data.train, config.seed, state.step, total_steps, accelerator.process_index):
             torch.manual_seed(step_seed(config.seed, step, accelerator.process_index))
-            step_loss, step_tokens = train_step(accelerator, loss_module, optimizer, micro_batches, config.max_grad_norm)
+            step_loss, step_tokens = train_step(
+                accelerator, loss_module, optimizer, micro_batches, config.max_grad_norm, bf16=config.precision == "bf16"
+            )
             scheduler.step()
             state.step = step + 1
             state.tokens_seen += step_tokens
@@ -122,7 +126,9 @@ def train(config: TrainConfig, *, resume: bool = False, console: Console | None 
     return TrainedRun(record=record, model=accelerator.unwrap_model(loss_module).model)
 
 
-def train_step(accelerator, loss_module, optimizer, micro_batches: list, max_grad_norm: float | None) -> tuple[float, int]:
+def train_step(
+    accelerator, loss_module, optimizer, micro_batches: list, max_grad_norm: float | None, bf16: bool = False
+) -> tuple[float, int]:
     """One optimizer step. The summed loss is divided by the target tokens of the whole step (all
     micro-batches, all processes), so accumulation gives the gradient of one big batch."""
     local_targets = sum(mb.target_tokens for mb in micro_batches)
@@ -133,7 +139,8 @@ def train_step(accelerator, loss_module, optimizer, micro_batches: list, max_gra
     step_loss_sum = 0.0
     for index, micro_batch in enumerate(micro_batches):
         is_last = index == len(micro_batches) - 1
-        with accelerator.no_sync(loss_module) if not is_last else nullcontext(), accelerator.autocast():
+        autocast = torch.autocast(accelerator.device.type, dtype=torch.bfloat16, enabled=bf16)
+        with accelerator.no_sync(loss_module) if not is_last else nullcontext(), autocast:
             loss_sum = loss_module(**{k: v.to(accelerator.device) for k, v in micro_batch.tensors.items()})
             accelerator.backward(loss_sum * scale)
         step_loss_sum += float(loss_sum.detach())

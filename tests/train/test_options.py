@@ -1,0 +1,42 @@
+"""Training options that change how, not what, the model learns: gradient checkpointing and bf16 autocast;
+and `adaptlab eval`, which must score a run exactly as its training did."""
+
+import json
+import sys
+
+import pytest
+from rich.console import Console
+
+from adaptlab.train.loop import train
+from tests.train.cli_runs import run
+from tests.train.helpers import tiny_config, write_copy_task
+
+QUIET = Console(quiet=True)
+
+
+@pytest.mark.parametrize("method", ["full", "lora", "qlora"])
+def test_gradient_checkpointing_gives_the_same_loss_curve(tmp_path, method):
+    plain = train(tiny_config(tmp_path, method, out=tmp_path / "plain", max_steps=4, dropout=0.0), console=QUIET)
+    checkpointed = train(
+        tiny_config(tmp_path, method, out=tmp_path / "ckpt", max_steps=4, dropout=0.0, gradient_checkpointing=True), console=QUIET
+    )
+    assert [p.loss for p in checkpointed.record.loss_curve] == pytest.approx([p.loss for p in plain.record.loss_curve], abs=1e-4)
+
+
+def test_bf16_autocast_trains_and_follows_fp32(tmp_path):
+    fp32 = train(tiny_config(tmp_path, "lora", out=tmp_path / "fp32", max_steps=20), console=QUIET)
+    bf16 = train(tiny_config(tmp_path, "lora", out=tmp_path / "bf16", max_steps=20, precision="bf16"), console=QUIET)
+    losses = [p.loss for p in bf16.record.loss_curve]
+    assert sum(losses[-5:]) / 5 < 0.8 * losses[0]
+    assert bf16.record.metrics.eval_loss == pytest.approx(fp32.record.metrics.eval_loss, rel=0.1)
+
+
+def test_eval_command_scores_like_training(tmp_path):
+    data = write_copy_task(tmp_path / "train.jsonl", rows=32)
+    heldout = write_copy_task(tmp_path / "heldout.jsonl", rows=8, seed=1)
+    config = tiny_config(tmp_path, "lora", data=[data], eval_data=[heldout], eval_fraction=0.0, max_steps=5)
+    record = train(config, console=QUIET).record
+    result = run([sys.executable, "-m", "adaptlab", "eval", str(config.out), "--data", str(heldout), "--json"])
+    scored = json.loads(result.stdout)
+    assert scored["examples"] == 8
+    assert scored["loss"] == pytest.approx(record.metrics.eval_loss, rel=1e-5)
