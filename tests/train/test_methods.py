@@ -44,7 +44,7 @@ def test_adapter_methods_leave_base_weights_bit_identical(tmp_path, tiny_model, 
 
 def test_full_fine_tuning_changes_every_weight(tmp_path, tiny_model):
     base = load_file(str(tiny_model.path / "model.safetensors"))
-    run = train(tiny_config(tmp_path, "full"), console=QUIET)
+    train(tiny_config(tmp_path, "full"), console=QUIET)
     saved = load_file(str(tmp_path / "run-full" / "model.safetensors"))
     assert set(saved) == set(base)
     changed = [name for name in base if not torch.equal(saved[name], base[name])]

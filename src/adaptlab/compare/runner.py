@@ -45,7 +45,7 @@ from adaptlab.eval.forgetting import reference_examples, reference_text
 from adaptlab.eval.generation import greedy_answers, task_items
 from adaptlab.eval.loss import evaluate_loss
 from adaptlab.methods import get_method
-from adaptlab.models import ResolvedModel, load_causal_lm, load_tokenizer, resolve_model
+from adaptlab.models import load_causal_lm, load_tokenizer, resolve_model
 from adaptlab.train.batching import BatchPlan
 from adaptlab.train.config import TrainConfig
 from adaptlab.train.loop import data_options

@@ -3,11 +3,10 @@
 Runs unchanged under `accelerate launch --num_processes N` (data-parallel).
 """
 
-import math
 import time
 import uuid
-from dataclasses import dataclass, field
 from contextlib import nullcontext
+from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
 
@@ -103,7 +102,9 @@ def train(config: TrainConfig, *, resume: bool = False, console: Console | None 
                     {"step": state.step, "tokens_seen": state.tokens_seen, "loss": step_loss, "learning_rate": scheduler.get_last_lr()[0]}
                 )
             if data.eval and config.eval_every and state.step % config.eval_every == 0 and state.step < total_steps:
+                eval_started = time.perf_counter()
                 state.eval_curve.append(evaluation_point(state.step, loss_module, data, plan, config))
+                started += time.perf_counter() - eval_started  # evaluation is not training time
             if config.save_every and state.step % config.save_every == 0 and state.step < total_steps:
                 accelerator.wait_for_everyone()
                 if is_main:
