@@ -34,7 +34,9 @@ class LoraFamily:
     def prepare(self, base: ResolvedModel, config: TrainConfig) -> nn.Module:
         from peft import get_peft_model, prepare_model_for_kbit_training
 
-        model = load_causal_lm(base.path, load_in_4bit=self.quantize_base, allow_pickle=config.allow_pickle)
+        # a bf16 run computes the 4-bit matmuls in bf16 too; an fp32 compute dtype would keep fp32 copies of every input
+        compute_dtype = "bfloat16" if config.precision == "bf16" else "float32"
+        model = load_causal_lm(base.path, load_in_4bit=self.quantize_base, compute_dtype=compute_dtype, allow_pickle=config.allow_pickle)
         if self.quantize_base:
             model = prepare_model_for_kbit_training(model, use_gradient_checkpointing=config.gradient_checkpointing)
         elif config.gradient_checkpointing:

@@ -1,5 +1,6 @@
 """Facts about where a run happened, for run.json: library versions, code commit, hardware, peak memory."""
 
+import ctypes
 import os
 import platform
 import resource
@@ -50,6 +51,29 @@ def environment_info() -> EnvironmentInfo:
     return EnvironmentInfo(
         adaptlab_version=adaptlab.__version__, git_commit=git_commit(), libraries=library_versions(), hardware=hardware()
     )
+
+
+def reset_peak_memory() -> None:
+    """Start a new peak: CUDA's counter, or on Linux the process's RSS high-water mark (clear_refs 5)."""
+    import torch
+
+    if torch.cuda.is_available():
+        torch.cuda.reset_peak_memory_stats()
+        return
+    release_freed_heap()
+    try:
+        with open("/proc/self/clear_refs", "w") as handle:
+            handle.write("5")
+    except OSError:
+        pass  # not Linux: the peak keeps counting from process start
+
+
+def release_freed_heap() -> None:
+    """Return memory that loading freed (e.g. fp32 weights after 4-bit quantization) to the OS; glibc keeps it otherwise."""
+    try:
+        ctypes.CDLL("libc.so.6").malloc_trim(0)
+    except (OSError, AttributeError):
+        pass  # not glibc
 
 
 def peak_memory() -> tuple[int, str]:

@@ -24,7 +24,7 @@ from adaptlab.models.hashing import count_parameters
 from adaptlab.train.batching import BatchPlan
 from adaptlab.train.checkpoint import LoopState, list_checkpoints, load_checkpoint, save_checkpoint
 from adaptlab.train.config import TrainConfig
-from adaptlab.train.environment import environment_info, peak_memory
+from adaptlab.train.environment import environment_info, peak_memory, reset_peak_memory
 from adaptlab.train.loss import TargetTokenLoss
 from adaptlab.train.progress import summary_table, training_progress
 from adaptlab.train.record import RUN_RECORD_FILE, ArtifactInfo, BaseModelInfo, ParamCounts, RunMetrics, RunRecord, read_run_record
@@ -82,6 +82,8 @@ def train(config: TrainConfig, *, resume: bool = False, console: Console | None 
         atomic.write_json(run_dir / RUN_RECORD_FILE, record.model_dump(mode="json"))
 
     # --- train ---
+    loading_peak_bytes, _ = peak_memory()
+    reset_peak_memory()
     if data.eval and state.step == 0:
         state.eval_curve.append(evaluation_point(0, loss_module, data, plan, config))  # the base's own score
     loss_module.train()
@@ -117,8 +119,8 @@ def train(config: TrainConfig, *, resume: bool = False, console: Console | None 
     if data.eval:
         state.eval_curve.append(evaluation_point(state.step, loss_module, data, plan, config))
     accelerator.wait_for_everyone()
-    peak_bytes, peak_kind = peak_memory()
-    record = finished_record(record, state, train_time_s, peak_bytes, peak_kind)
+    training_peak_bytes, peak_kind = peak_memory()
+    record = finished_record(record, state, train_time_s, (loading_peak_bytes, training_peak_bytes), peak_kind)
     if is_main:
         save_artifact(run_dir, accelerator.unwrap_model(loss_module).model, method, tokenizer, base, record)
         record = read_run_record(run_dir)
@@ -206,11 +208,13 @@ def new_record(config: TrainConfig, base: ResolvedModel, data: PreparedData, mod
     )
 
 
-def finished_record(record: RunRecord, state: LoopState, train_time_s: float, peak_bytes: int, peak_kind: str) -> RunRecord:
+def finished_record(record: RunRecord, state: LoopState, train_time_s: float, peaks: tuple[int, int], peak_kind: str) -> RunRecord:
+    """`peaks`: (loading, training loop) peak memory in bytes."""
     final_eval = state.eval_curve[-1] if state.eval_curve else None
     metrics = RunMetrics(
-        peak_memory_bytes=peak_bytes,
+        peak_memory_bytes=max(peaks),
         peak_memory_kind=peak_kind,
+        training_peak_memory_bytes=peaks[1],
         wall_time_s=train_time_s,
         tokens_seen=state.tokens_seen,
         tokens_per_s=state.tokens_seen / max(train_time_s, 1e-9),

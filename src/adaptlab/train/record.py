@@ -59,8 +59,9 @@ class EvalPoint(BaseModel):
 
 
 class RunMetrics(BaseModel):
-    peak_memory_bytes: int
+    peak_memory_bytes: int = Field(description="peak of the whole run, model loading included")
     peak_memory_kind: Literal["process_rss", "cuda_max_allocated"]
+    training_peak_memory_bytes: int | None = Field(None, description="peak of the training loop alone, after loading")
     wall_time_s: float = Field(description="training loop time, model loading excluded")
     tokens_seen: int = Field(description="non-padding tokens processed in training")
     tokens_per_s: float = Field(description="non-padding tokens per second of training")
