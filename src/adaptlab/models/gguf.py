@@ -4,10 +4,18 @@ A model loaded from GGUF will not `save_pretrained`, so we build a plain `LlamaF
 model from its config (without `quantization_config`) and load the dequantized state dict into it.
 """
 
+import hashlib
 from pathlib import Path
 
 from adaptlab.atomic import staging_dir
 from adaptlab.errors import ModelLoadError
+
+
+def cached_conversion(gguf_file: Path, models_cache: Path) -> Path:
+    """The converted folder for this exact file (path, size, mtime), converting it the first time."""
+    stat = gguf_file.stat()
+    key = hashlib.sha256(f"{gguf_file.resolve()}|{stat.st_size}|{stat.st_mtime_ns}".encode()).hexdigest()[:16]
+    return convert_gguf_to_hf(gguf_file, models_cache / f"gguf-{gguf_file.stem}-{key}")
 
 
 def convert_gguf_to_hf(gguf_file: Path, target: Path) -> Path:

@@ -4,13 +4,12 @@ Accepted: `builtin:tiny`, `builtin:smollm2-135m`, a local HF folder, a local `.g
 Hugging Face hub id (downloaded when the network allows).
 """
 
-import hashlib
 from dataclasses import dataclass
 from pathlib import Path
 
 from adaptlab.errors import ModelLoadError
 from adaptlab.models import builtin
-from adaptlab.models.gguf import convert_gguf_to_hf
+from adaptlab.models.gguf import cached_conversion
 from adaptlab.models.hashing import weights_sha256
 from adaptlab.paths import cache_dir
 
@@ -42,7 +41,7 @@ def _local_folder(spec: str) -> tuple[Path, str]:
         raise ModelLoadError(f"unknown built-in model {spec!r}; choose one of: {', '.join(BUILTINS)}")
     candidate = Path(spec).expanduser()
     if candidate.is_file() and candidate.suffix == ".gguf":
-        return _converted_gguf(candidate, models_cache), candidate.stem
+        return cached_conversion(candidate, models_cache), candidate.stem
     if candidate.is_dir():
         if not (candidate / "config.json").is_file():
             raise ModelLoadError(f"{candidate}: not a Hugging Face model folder (no config.json)")
@@ -52,12 +51,6 @@ def _local_folder(spec: str) -> tuple[Path, str]:
     if spec.count("/") == 1 and not spec.startswith((".", "/", "~")):
         return _download(spec), spec
     raise ModelLoadError(f"{spec}: no such file or folder, and not a Hugging Face hub id (owner/name)")
-
-
-def _converted_gguf(gguf_file: Path, models_cache: Path) -> Path:
-    stat = gguf_file.stat()
-    key = hashlib.sha256(f"{gguf_file.resolve()}|{stat.st_size}|{stat.st_mtime_ns}".encode()).hexdigest()[:16]
-    return convert_gguf_to_hf(gguf_file, models_cache / f"gguf-{gguf_file.stem}-{key}")
 
 
 def _download(repo_id: str) -> Path:
