@@ -9,7 +9,6 @@ from pathlib import Path
 import pytest
 import torch
 
-from adaptlab import __version__
 from adaptlab.adapters.metadata import AdapterMetadata, write_adapter_metadata
 from adaptlab.models import ResolvedModel, load_causal_lm, load_tokenizer, resolve_model
 
@@ -58,13 +57,7 @@ def make_adapter(tiny_model: ResolvedModel, tmp_path: Path):
         if metadata:
             write_adapter_metadata(
                 out,
-                AdapterMetadata(
-                    base_model_spec=base.spec,
-                    base_model_id=base.model_id,
-                    base_weights_sha256=base.weights_sha256,
-                    method="qlora" if qlora else "dora" if dora else "lora",
-                    adaptlab_version=__version__,
-                ),
+                AdapterMetadata.for_base(base, "qlora" if qlora else "dora" if dora else "lora"),
             )
         return out
 

@@ -74,14 +74,7 @@ def make_run(
         shutil.copy2(adapter / name, out / name)
     write_adapter_metadata(
         out,
-        AdapterMetadata(
-            base_model_spec=base.spec,
-            base_model_id=base.model_id,
-            base_weights_sha256=base.weights_sha256,
-            method="lora",
-            parents=list(parents),
-            adaptlab_version=__version__,
-        ),
+        AdapterMetadata.for_base(base, "lora", parents),
     )
     started = datetime(2026, 5, 1, 12, 0, tzinfo=timezone.utc)
     config = {

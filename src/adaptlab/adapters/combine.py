@@ -115,14 +115,7 @@ def combine_adapters(
         load_tokenizer(tokenizer_dir(base, folders)).save_pretrained(staged)
         write_adapter_metadata(
             staged,
-            AdapterMetadata(
-                base_model_spec=base.spec,
-                base_model_id=base.model_id,
-                base_weights_sha256=base.weights_sha256,
-                method=f"combine:{how}",
-                parents=record.parents,
-                adaptlab_version=__version__,
-            ),
+            AdapterMetadata.for_base(base, f"combine:{how}", record.parents),
         )
         atomic.write_text(staged / COMBINE_RECORD_FILE, record.model_dump_json(indent=2) + "\n")
     return record

@@ -19,6 +19,20 @@ class AdapterMetadata(BaseModel):
     parents: list[str] = Field(default=[], description="adapter folders this one was derived from")
     adaptlab_version: str
 
+    @classmethod
+    def for_base(cls, base, method: str, parents: list[str] = ()) -> "AdapterMetadata":
+        """Metadata for an adapter made on `base` (an adaptlab.models.ResolvedModel) by this adaptlab."""
+        from adaptlab import __version__
+
+        return cls(
+            base_model_spec=base.spec,
+            base_model_id=base.model_id,
+            base_weights_sha256=base.weights_sha256,
+            method=method,
+            parents=list(parents),
+            adaptlab_version=__version__,
+        )
+
 
 def write_adapter_metadata(adapter_dir: Path, metadata: AdapterMetadata) -> None:
     atomic.write_text(Path(adapter_dir) / ADAPTER_METADATA_FILE, metadata.model_dump_json(indent=2) + "\n")

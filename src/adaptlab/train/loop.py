@@ -244,13 +244,7 @@ def save_artifact(run_dir: Path, model, method, tokenizer, base: ResolvedModel, 
     if method.artifact_kind == "peft_adapter":
         write_adapter_metadata(
             staged,
-            AdapterMetadata(
-                base_model_spec=base.spec,
-                base_model_id=base.model_id,
-                base_weights_sha256=base.weights_sha256,
-                method=record.method,
-                adaptlab_version=record.environment.adaptlab_version,
-            ),
+            AdapterMetadata.for_base(base, record.method),
         )
     files = sorted(p.name for p in staged.iterdir())
     size = sum(p.stat().st_size for p in staged.iterdir() if p.is_file() and p.suffix == ".safetensors")
