@@ -23,6 +23,7 @@ AREAS = (
     "adaptlab.compare.cli",
     "adaptlab.registry.cli",
     "adaptlab.adapters.cli",
+    "adaptlab.serve.cli",
 )
 
 for area in AREAS:

@@ -1,0 +1,115 @@
+"""Adapters loaded into the one base model on first use and evicted least-recently-used when their
+weights exceed a memory budget; pinned adapters stay. Used only from the scheduler's thread."""
+
+import hashlib
+import logging
+import time
+from collections import OrderedDict
+from collections.abc import Callable, Iterable
+from pathlib import Path
+
+from adaptlab.adapters import compat
+from adaptlab.adapters.files import open_adapter_folder
+from adaptlab.errors import AdaptlabError, CompatibilityError
+from adaptlab.models import ResolvedModel
+from adaptlab.serve.metrics import ServeMetrics
+
+BASE_ADAPTER = "__base__"  # PEFT's name for "no adapter" in a mixed batch
+log = logging.getLogger(__name__)
+
+
+def peft_adapter_name(version_ref: str) -> str:
+    """A PEFT-safe module name for a version ref (refs may contain '.', which module names may not)."""
+    return "a_" + hashlib.sha256(version_ref.encode()).hexdigest()[:16]
+
+
+class AdapterCache:
+    """Owns the served model: the plain base until the first adapter arrives, then a PeftModel around it.
+
+    `fetch(version_ref)` returns a verified local copy of a registered version's folder.
+    """
+
+    def __init__(self, base_model, base: ResolvedModel, capacity_bytes: int, metrics: ServeMetrics, fetch: Callable[[str], Path]):
+        self.model = base_model
+        self.base = base
+        self.capacity_bytes = capacity_bytes
+        self.metrics = metrics
+        self.fetch = fetch
+        self.loaded_bytes: OrderedDict[str, int] = OrderedDict()  # version ref -> bytes, least recently used first
+        self.pinned: set[str] = set()
+
+    @property
+    def total_bytes(self) -> int:
+        return sum(self.loaded_bytes.values())
+
+    def pin(self, version_ref: str) -> None:
+        """Load now and never evict; raises what loading raised."""
+        for failure in self.ensure([version_ref]).values():
+            raise failure
+        self.pinned.add(version_ref)
+
+    def ensure(self, version_refs: Iterable[str], keep: Iterable[str] = ()) -> dict[str, AdaptlabError]:
+        """Load what is missing, mark all as just used, then evict others (never those in `keep`) until within budget.
+
+        Returns the refs that could not be loaded and why. The adapters named here are never evicted
+        by this call, so a batch that needs more than the budget still runs (over budget until the next call)."""
+        wanted = list(dict.fromkeys(version_refs))
+        failures: dict[str, AdaptlabError] = {}
+        for ref in wanted:
+            if ref in self.loaded_bytes:
+                self.loaded_bytes.move_to_end(ref)
+                self.metrics.cache_events.labels(ref, "hit").inc()
+                continue
+            self.metrics.cache_events.labels(ref, "miss").inc()
+            try:
+                self._load(ref)
+            except AdaptlabError as exc:
+                failures[ref] = exc
+        self._evict(keep=set(wanted) | set(keep))
+        self.metrics.cache_bytes.set(self.total_bytes)
+        return failures
+
+    def _load(self, version_ref: str) -> None:
+        from peft import PeftModel
+
+        started = time.perf_counter()
+        folder = open_adapter_folder(self.fetch(version_ref))
+        name = peft_adapter_name(version_ref)
+        try:
+            warning = compat.check_base(folder, self.base, allow_mismatch=False)
+            if warning:
+                log.warning(warning)
+            compat.check_target_modules(folder, self.base.model_id, [module for module, _ in self.model.named_modules()])
+            try:
+                if isinstance(self.model, PeftModel):
+                    self.model.load_adapter(folder.path, adapter_name=name)
+                else:
+                    self.model = PeftModel.from_pretrained(self.model, folder.path, adapter_name=name)
+            except (ValueError, RuntimeError, KeyError) as exc:
+                if isinstance(self.model, PeftModel) and name in self.model.peft_config:
+                    self.model.delete_adapter(name)
+                raise CompatibilityError(f"PEFT could not load this adapter onto {self.base.model_id}: {exc}") from exc
+        except AdaptlabError as exc:
+            # Clients see the version, not where the server keeps its checkouts.
+            raise type(exc)(f"{version_ref}: " + str(exc).replace(f"{folder.path}: ", "").replace(str(folder.path), version_ref)) from exc
+        self.model.eval()
+        self.loaded_bytes[version_ref] = _adapter_bytes(self.model, name)
+        seconds = time.perf_counter() - started
+        self.metrics.adapter_load_time.labels(version_ref).observe(seconds)
+        log.info("loaded %s (%d bytes) in %.3f s", version_ref, self.loaded_bytes[version_ref], seconds)
+
+    def _evict(self, keep: set[str]) -> None:
+        for ref in list(self.loaded_bytes):
+            if self.total_bytes <= self.capacity_bytes:
+                return
+            if ref in keep or ref in self.pinned:
+                continue
+            self.model.delete_adapter(peft_adapter_name(ref))
+            del self.loaded_bytes[ref]
+            self.metrics.cache_events.labels(ref, "eviction").inc()
+            log.info("evicted %s", ref)
+
+
+def _adapter_bytes(model, name: str) -> int:
+    marker = f".{name}."
+    return sum(p.numel() * p.element_size() for param_name, p in model.named_parameters() if marker in param_name)

@@ -1,0 +1,427 @@
+"""The HTTP API: OpenAI-compatible `/v1/completions`, `/v1/chat/completions`, `/v1/models`, plus
+`/metrics`, `/healthz` and `/readyz`. Every refusal is a 4xx in OpenAI's error shape."""
+
+import json
+import time
+import uuid
+from collections.abc import AsyncIterator
+from dataclasses import dataclass
+from typing import Annotated
+
+from fastapi import Depends, FastAPI, Request
+from fastapi.concurrency import run_in_threadpool
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse, Response, StreamingResponse
+from starlette.exceptions import HTTPException as StarletteHTTPException
+
+from adaptlab.errors import AdaptlabError
+from adaptlab.registry import Principal
+from adaptlab.registry.errors import AccessDeniedError
+from adaptlab.serve.errors import ErrorBody, ServeError, error_body, validation_message
+from adaptlab.serve.generation import GenerationStream
+from adaptlab.serve.metrics import UNRESOLVED_ADAPTER
+from adaptlab.serve.protocol import (
+    AssistantMessage,
+    ChatChoice,
+    ChatChunkChoice,
+    ChatCompletionChunk,
+    ChatCompletionRequest,
+    ChatCompletionResponse,
+    ChatDelta,
+    CompletionChoice,
+    CompletionRequest,
+    CompletionResponse,
+    ModelCard,
+    ModelList,
+    Usage,
+)
+from adaptlab.serve.runtime import Runtime, is_approved
+from adaptlab.serve.scheduler import Job
+
+ALL_TENANTS = ""
+VERSION_HEADER = "X-Adaptlab-Model-Version"
+
+
+@dataclass(frozen=True)
+class Target:
+    """What a request's `model` resolved to: the label in responses and metrics, and the adapter to route through."""
+
+    label: str
+    adapter: str | None
+
+
+def create_app(runtime: Runtime) -> FastAPI:
+    app = FastAPI(title="adaptlab serve", docs_url=None, redoc_url=None)
+    app.state.runtime = runtime
+    _install_error_handlers(app, runtime)
+
+    @app.middleware("http")
+    async def limit_body_and_count(request: Request, call_next):
+        request.state.adapter_label = UNRESOLVED_ADAPTER
+        refusal = _body_refusal(request, runtime.config.max_request_bytes)
+        response = _error_response(refusal) if refusal else await call_next(request)
+        if request.url.path.startswith("/v1/"):
+            label = request.state.adapter_label
+            runtime.metrics.requests.labels(label, str(response.status_code)).inc()
+            if refusal:
+                runtime.metrics.errors.labels(label, refusal.json()["error"]["type"]).inc()
+        return response
+
+    async def principal(request: Request) -> Principal:
+        scheme, _, token = request.headers.get("authorization", "").partition(" ")
+        if scheme.lower() != "bearer" or not token.strip():
+            raise ServeError(
+                401, "missing bearer token: send `Authorization: Bearer <token>` (`adaptlab registry token create`)", code="missing_api_key"
+            )
+        return await run_in_threadpool(runtime.registry.authenticate, token.strip())
+
+    Caller = Annotated[Principal, Depends(principal)]
+
+    @app.get("/healthz")
+    async def healthz() -> dict:
+        return {"status": "ok"}
+
+    @app.get("/readyz")
+    async def readyz() -> JSONResponse:
+        ready = runtime.scheduler.is_running
+        return JSONResponse({"status": "ready" if ready else "not ready", "model": runtime.base_name}, status_code=200 if ready else 503)
+
+    @app.get("/metrics")
+    async def metrics() -> Response:
+        return Response(runtime.metrics.exposition(), media_type=runtime.metrics.content_type)
+
+    @app.get("/v1/models")
+    async def list_models(caller: Caller) -> ModelList:
+        return ModelList(data=await run_in_threadpool(_model_cards, runtime, caller))
+
+    @app.post("/v1/completions")
+    async def completions(body: CompletionRequest, caller: Caller, request: Request):
+        target = await _resolve(runtime, caller, body.model, request)
+        # Tokenized on the event loop: fast tokenizers are not safe to call from several threads at once.
+        prompt_ids = runtime.tokenizer(body.prompt, add_special_tokens=True)["input_ids"]
+        return await _answer(runtime, caller, target, body, body.max_tokens, prompt_ids, chat=False)
+
+    @app.post("/v1/chat/completions")
+    async def chat_completions(body: ChatCompletionRequest, caller: Caller, request: Request):
+        target = await _resolve(runtime, caller, body.model, request)
+        prompt_ids = _chat_prompt_ids(runtime.tokenizer, body)
+        return await _answer(runtime, caller, target, body, body.requested_max_tokens(), prompt_ids, chat=True)
+
+    return app
+
+
+def _install_error_handlers(app: FastAPI, runtime: Runtime) -> None:
+    async def on_error(request: Request, exc: Exception) -> JSONResponse:
+        body = error_body(exc)
+        if request.url.path.startswith("/v1/") and body.status >= 400:
+            runtime.metrics.errors.labels(getattr(request.state, "adapter_label", UNRESOLVED_ADAPTER), body.json()["error"]["type"]).inc()
+        return _error_response(body)
+
+    async def on_validation(request: Request, exc: RequestValidationError) -> JSONResponse:
+        message, param = validation_message(list(exc.errors()))
+        return await on_error(request, ServeError(400, message, code="invalid_request", param=param))
+
+    async def on_http(request: Request, exc: StarletteHTTPException) -> JSONResponse:
+        code = {404: "unknown_url", 405: "method_not_allowed"}.get(exc.status_code)
+        return await on_error(request, ServeError(exc.status_code, f"{request.method} {request.url.path}: {exc.detail}", code=code))
+
+    app.add_exception_handler(AdaptlabError, on_error)
+    app.add_exception_handler(RequestValidationError, on_validation)
+    app.add_exception_handler(StarletteHTTPException, on_http)
+    app.add_exception_handler(Exception, on_error)
+
+
+def _body_refusal(request: Request, max_request_bytes: int) -> ErrorBody | None:
+    """411 for a POST without Content-Length, 413 for one above the limit; checked before the body is read."""
+    if request.method != "POST":
+        return None
+    length = request.headers.get("content-length")
+    if length is None or not length.isdigit():
+        return ErrorBody(411, "send a Content-Length header with the request body")
+    if int(length) > max_request_bytes:
+        return ErrorBody(413, f"request body is {length} bytes; this server accepts at most {max_request_bytes}", "request_too_large")
+    return None
+
+
+def _error_response(body: ErrorBody) -> JSONResponse:
+    return JSONResponse(body.json(), status_code=body.status)
+
+
+async def _resolve(runtime: Runtime, caller: Principal, model: str, request: Request) -> Target:
+    """The base, the merged adapter, or a registry version this caller's tenant owns (403 and an audit entry otherwise)."""
+    if runtime.merged is not None:
+        merged = runtime.merged
+        if model not in (runtime.config.merge, merged.ref):
+            raise ServeError(
+                404,
+                f"this server serves only {runtime.config.merge} ({merged.ref}) merged into its base",
+                code="model_not_found",
+                param="model",
+            )
+        if caller.tenant != merged.tenant:
+            await _audit_denied(runtime, caller, model, f"tenant {caller.tenant!r} may not use {merged.tenant!r}'s models")
+            raise AccessDeniedError(f"{caller.name} (tenant {caller.tenant!r}) may not use {model}")
+        target = Target(merged.ref, None)
+    elif model == runtime.base_name:
+        target = Target(runtime.base_name, None)
+    else:
+        try:
+            record = await run_in_threadpool(runtime.registry.get_version, caller, model)
+        except AccessDeniedError as exc:
+            await _audit_denied(runtime, caller, model, str(exc))
+            raise
+        if record.artifact_kind != "peft_adapter":
+            raise ServeError(
+                409,
+                f"{record.ref} is a full model, not an adapter; serve it on its own with `adaptlab serve --model`",
+                code="model_not_servable",
+                param="model",
+            )
+        if record.base_weights_sha256 != runtime.base.weights_sha256:
+            raise ServeError(
+                409,
+                f"{record.ref} was trained on {record.base_model_id}, but this server's base is {runtime.base.model_id}",
+                code="model_not_servable",
+                param="model",
+            )
+        if runtime.config.approved_only and not is_approved(record):
+            raise ServeError(
+                403,
+                f"{record.ref} has no approval and no alias; this server serves only approved versions "
+                f"(`adaptlab registry approve {record.ref}` or promote it)",
+                code="version_not_approved",
+                param="model",
+            )
+        target = Target(record.ref, record.ref)
+    request.state.adapter_label = target.label
+    return target
+
+
+async def _audit_denied(runtime: Runtime, caller: Principal, model: str, reason: str) -> None:
+    await run_in_threadpool(runtime.registry.audit_event, caller, "serve.denied", model, after={"reason": reason})
+
+
+def _chat_prompt_ids(tokenizer, body: ChatCompletionRequest) -> list[int]:
+    messages = [{"role": m.role, "content": m.content} for m in body.messages]
+    if not getattr(tokenizer, "chat_template", None):
+        raise ServeError(400, "this base model's tokenizer has no chat template; use /v1/completions", code="no_chat_template")
+    from jinja2 import TemplateError
+
+    try:
+        text = tokenizer.apply_chat_template(messages, tokenize=False, add_generation_prompt=True)
+    except TemplateError as exc:  # templates may refuse e.g. roles out of order
+        raise ServeError(
+            400, f"the base model's chat template refused these messages: {exc}", code="invalid_messages", param="messages"
+        ) from exc
+    return tokenizer(text, add_special_tokens=False)["input_ids"]
+
+
+def _checked_max_tokens(runtime: Runtime, requested: int | None, prompt_tokens: int) -> int:
+    config = runtime.config
+    if prompt_tokens == 0:
+        raise ServeError(400, "the prompt is empty", code="empty_prompt", param="prompt")
+    if prompt_tokens > config.max_prompt_tokens:
+        raise ServeError(
+            400,
+            f"the prompt is {prompt_tokens} tokens; this server accepts at most {config.max_prompt_tokens}",
+            code="context_length_exceeded",
+        )
+    max_tokens = requested if requested is not None else config.default_max_tokens
+    if max_tokens > config.max_tokens_limit:
+        raise ServeError(
+            400,
+            f"max_tokens is {max_tokens}; this server allows at most {config.max_tokens_limit}",
+            code="max_tokens_too_large",
+            param="max_tokens",
+        )
+    if prompt_tokens + max_tokens > runtime.max_context_tokens:
+        raise ServeError(
+            400,
+            f"prompt ({prompt_tokens} tokens) plus max_tokens ({max_tokens}) exceeds the model's context of {runtime.max_context_tokens} tokens",
+            code="context_length_exceeded",
+            param="max_tokens",
+        )
+    return max_tokens
+
+
+class InFlight:
+    """A request counted against the server's and its tenant's concurrency limits until `release()`; 429 when either is full."""
+
+    def __init__(self, runtime: Runtime, tenant: str):
+        config = runtime.config
+        if runtime.in_flight[ALL_TENANTS] >= config.max_concurrent_requests:
+            raise ServeError(
+                429, f"the server is answering {config.max_concurrent_requests} requests already; retry shortly", code="server_busy"
+            )
+        if runtime.in_flight[tenant] >= config.max_concurrent_per_tenant:
+            raise ServeError(
+                429,
+                f"tenant {tenant!r} has {config.max_concurrent_per_tenant} requests in flight already; retry shortly",
+                code="tenant_busy",
+            )
+        self.counter = runtime.in_flight
+        self.keys = (ALL_TENANTS, tenant)
+        for key in self.keys:
+            self.counter[key] += 1
+        self.released = False
+
+    def release(self) -> None:
+        if not self.released:
+            for key in self.keys:
+                self.counter[key] -= 1
+            self.released = True
+
+
+async def _answer(
+    runtime: Runtime, caller: Principal, target: Target, body, requested_max_tokens: int | None, prompt_ids: list[int], *, chat: bool
+):
+    max_tokens = _checked_max_tokens(runtime, requested_max_tokens, len(prompt_ids))
+    admission = InFlight(runtime, caller.tenant or ALL_TENANTS)
+    try:
+        job = Job(
+            prompt_ids=prompt_ids,
+            adapter=target.adapter,
+            max_new_tokens=max_tokens,
+            temperature=body.temperature,
+            top_p=body.top_p,
+            seed=body.seed,
+            stop_token_ids=runtime.stop_token_ids,
+            on_event=lambda _event: None,
+        )
+        stream = GenerationStream(runtime.scheduler, runtime.metrics, runtime.tokenizer, job, target.label)
+        await stream.started()
+    except BaseException:
+        admission.release()
+        raise
+    response_id = ("chatcmpl-" if chat else "cmpl-") + uuid.uuid4().hex
+    created = int(time.time())
+    headers = {VERSION_HEADER: target.label}
+    if body.stream:
+        include_usage = bool(body.stream_options and body.stream_options.include_usage)
+        events = _chat_events if chat else _completion_events
+        return StreamingResponse(
+            _released(admission, events(runtime, stream, response_id, created, target.label, include_usage)),
+            media_type="text/event-stream",
+            headers=headers,
+        )
+    try:
+        text = "".join([piece async for piece in stream.pieces()])
+    finally:
+        admission.release()
+    usage = Usage(
+        prompt_tokens=len(prompt_ids),
+        completion_tokens=stream.outcome.completion_tokens,
+        total_tokens=len(prompt_ids) + stream.outcome.completion_tokens,
+    )
+    reason = stream.outcome.finish_reason
+    if chat:
+        answer = ChatCompletionResponse(
+            id=response_id,
+            created=created,
+            model=target.label,
+            system_fingerprint=runtime.fingerprint,
+            choices=[ChatChoice(message=AssistantMessage(content=text), finish_reason=reason)],
+            usage=usage,
+        )
+    else:
+        answer = CompletionResponse(
+            id=response_id,
+            created=created,
+            model=target.label,
+            system_fingerprint=runtime.fingerprint,
+            choices=[CompletionChoice(text=text, finish_reason=reason)],
+            usage=usage,
+        )
+    return JSONResponse(answer.model_dump(mode="json"), headers=headers)
+
+
+async def _released(admission: InFlight, events: AsyncIterator[str]) -> AsyncIterator[str]:
+    try:
+        async for event in events:
+            yield event
+    finally:
+        admission.release()
+
+
+def _sse(payload: dict | str) -> str:
+    return f"data: {payload if isinstance(payload, str) else json.dumps(payload)}\n\n"
+
+
+async def _streamed(stream: GenerationStream, chunk, usage_chunk, include_usage: bool) -> AsyncIterator[str]:
+    """SSE lines: one chunk per text piece, a closing chunk with the finish reason, optional usage, [DONE].
+    A failure after the first byte can only be reported in-band, as an error event."""
+    try:
+        async for piece in stream.pieces():
+            yield _sse(chunk(piece, None))
+        yield _sse(chunk(None, stream.outcome.finish_reason))
+        if include_usage:
+            prompt = len(stream.job.prompt_ids)
+            completion = stream.outcome.completion_tokens
+            yield _sse(usage_chunk(Usage(prompt_tokens=prompt, completion_tokens=completion, total_tokens=prompt + completion)))
+    except Exception as exc:  # noqa: BLE001 - headers are sent; report in-band
+        yield _sse(error_body(exc).json())
+    yield _sse("[DONE]")
+
+
+def _completion_events(runtime: Runtime, stream: GenerationStream, response_id: str, created: int, label: str, include_usage: bool):
+    def chunk(piece: str | None, reason: str | None) -> dict:
+        return CompletionResponse(
+            id=response_id,
+            created=created,
+            model=label,
+            system_fingerprint=runtime.fingerprint,
+            choices=[CompletionChoice(text=piece or "", finish_reason=reason)],
+        ).model_dump(mode="json", exclude_none=False)
+
+    def usage_chunk(usage: Usage) -> dict:
+        return CompletionResponse(
+            id=response_id, created=created, model=label, system_fingerprint=runtime.fingerprint, choices=[], usage=usage
+        ).model_dump(mode="json")
+
+    return _streamed(stream, chunk, usage_chunk, include_usage)
+
+
+def _chat_events(runtime: Runtime, stream: GenerationStream, response_id: str, created: int, label: str, include_usage: bool):
+    def chunk_of(delta: ChatDelta, reason: str | None) -> dict:
+        return ChatCompletionChunk(
+            id=response_id,
+            created=created,
+            model=label,
+            system_fingerprint=runtime.fingerprint,
+            choices=[ChatChunkChoice(delta=delta, finish_reason=reason)],
+        ).model_dump(mode="json", exclude_none=True)
+
+    def chunk(piece: str | None, reason: str | None) -> dict:
+        return chunk_of(ChatDelta(content=piece) if piece is not None else ChatDelta(), reason)
+
+    def usage_chunk(usage: Usage) -> dict:
+        return ChatCompletionChunk(
+            id=response_id, created=created, model=label, system_fingerprint=runtime.fingerprint, choices=[], usage=usage
+        ).model_dump(mode="json")
+
+    async def events() -> AsyncIterator[str]:
+        yield _sse(chunk_of(ChatDelta(role="assistant", content=""), None))
+        async for line in _streamed(stream, chunk, usage_chunk, include_usage):
+            yield line
+
+    return events()
+
+
+def _model_cards(runtime: Runtime, caller: Principal) -> list[ModelCard]:
+    now = int(time.time())
+    if runtime.merged is not None:
+        merged = runtime.merged
+        if caller.tenant != merged.tenant:
+            return []
+        return [ModelCard(id=runtime.config.merge, created=now, owned_by=merged.tenant, parent=runtime.base_name, root=merged.ref)]
+    cards = [ModelCard(id=runtime.base_name, created=now, owned_by="adaptlab", parent=None, root=runtime.base_name)]
+    for summary in runtime.registry.list_models(caller):
+        names = [f"{summary.tenant}/{summary.name}@{alias}" for alias in sorted(summary.aliases)] + [
+            f"{summary.tenant}/{summary.name}@v{summary.latest_version}"
+        ]
+        for name in names:
+            record = runtime.registry.get_version(caller, name)
+            servable = record.artifact_kind == "peft_adapter" and record.base_weights_sha256 == runtime.base.weights_sha256
+            if servable and (is_approved(record) or not runtime.config.approved_only):
+                cards.append(ModelCard(id=name, created=now, owned_by=summary.tenant, parent=runtime.base_name, root=record.ref))
+    return cards

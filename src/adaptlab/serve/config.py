@@ -1,0 +1,37 @@
+"""What `adaptlab serve` can be told: one typed config, the CLI flags are a view of it."""
+
+from pathlib import Path
+
+from pydantic import BaseModel, ConfigDict, Field
+
+
+class ServeConfig(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    model: str = Field(description="base model spec (builtin:tiny, builtin:smollm2-135m, a folder, a .gguf, a hub id)")
+    registry: Path = Field(description="registry folder the adapters and bearer tokens come from")
+    db: str | None = Field(default=None, description="registry database URL (default: SQLite inside --registry)")
+    blobs: str | None = Field(default=None, description="registry blob store URL (default: <registry>/blobs)")
+    host: str = Field(default="127.0.0.1", description="address to listen on")
+    port: int = Field(default=8000, ge=0, le=65535, description="TCP port (0: any free port)")
+    merge: str | None = Field(
+        default=None, description="serve only this adapter (tenant/name@alias|vN), merged into the base: no adapter overhead"
+    )
+    approved_only: bool = Field(
+        default=False, description="serve only versions with an approval or an alias pointing at them (aliases pass the gates)"
+    )
+    pin: tuple[str, ...] = Field(default=(), description="adapters (tenant/name@alias|vN) loaded at start and never evicted")
+    max_batch_size: int = Field(default=8, ge=1, description="most requests decoded together in one forward pass")
+    max_wait_ms: float = Field(default=5.0, ge=0, description="how long the scheduler waits for more requests before a batch starts")
+    cache_bytes: int = Field(default=256 * 2**20, ge=0, description="memory budget of loaded adapter weights; least recently used go first")
+    max_request_bytes: int = Field(default=1 * 2**20, ge=1, description="largest accepted request body (HTTP 413 above)")
+    max_tokens_limit: int = Field(default=512, ge=1, description="largest max_tokens a request may ask for (HTTP 400 above)")
+    default_max_tokens: int = Field(default=64, ge=1, description="max_tokens when a request gives none")
+    max_prompt_tokens: int = Field(default=2048, ge=1, description="longest accepted prompt in tokens (HTTP 400 above)")
+    max_concurrent_requests: int = Field(default=64, ge=1, description="requests in flight across all tenants (HTTP 429 above)")
+    torch_threads: int | None = Field(
+        default=None,
+        ge=1,
+        description="CPU threads for torch's kernels (default: torch's choice); 1 is fastest for tiny models on small CPUs",
+    )
+    max_concurrent_per_tenant: int = Field(default=16, ge=1, description="requests in flight per tenant (HTTP 429 above)")

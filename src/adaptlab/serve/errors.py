@@ -1,0 +1,80 @@
+"""Every refusal as an HTTP status and OpenAI's error body `{"error": {message, type, param, code}}`."""
+
+from dataclasses import dataclass
+
+from adaptlab.errors import (
+    AdaptlabError,
+    ArtifactError,
+    CompatibilityError,
+    ConfigError,
+)
+from adaptlab.registry.errors import (
+    AccessDeniedError,
+    AuthenticationError,
+    NotFoundError,
+)
+
+ERROR_TYPES = {
+    400: "invalid_request_error",
+    401: "authentication_error",
+    403: "permission_error",
+    404: "not_found_error",
+    405: "invalid_request_error",
+    409: "conflict_error",
+    411: "invalid_request_error",
+    413: "invalid_request_error",
+    429: "rate_limit_error",
+    503: "service_unavailable_error",
+}
+
+
+class ServeError(AdaptlabError):
+    """A request the server refuses; `status` is the HTTP status, `param` the offending field if any."""
+
+    def __init__(self, status: int, message: str, *, code: str | None = None, param: str | None = None):
+        super().__init__(message)
+        self.status = status
+        self.code = code
+        self.param = param
+
+
+@dataclass(frozen=True)
+class ErrorBody:
+    status: int
+    message: str
+    code: str | None = None
+    param: str | None = None
+
+    def json(self) -> dict:
+        kind = ERROR_TYPES.get(self.status, "invalid_request_error" if self.status < 500 else "server_error")
+        return {"error": {"message": self.message, "type": kind, "param": self.param, "code": self.code}}
+
+
+def error_body(exc: Exception) -> ErrorBody:
+    """The response for an error raised while serving a request; unknown errors are the server's fault (500)."""
+    if isinstance(exc, ServeError):
+        return ErrorBody(exc.status, str(exc), exc.code, exc.param)
+    if isinstance(exc, AuthenticationError):
+        return ErrorBody(401, str(exc), "invalid_api_key")
+    if isinstance(exc, AccessDeniedError):
+        return ErrorBody(403, str(exc), "model_access_denied", "model")
+    if isinstance(exc, NotFoundError):
+        return ErrorBody(404, str(exc), "model_not_found", "model")
+    if isinstance(exc, ConfigError):
+        return ErrorBody(400, str(exc), "invalid_model", "model")
+    if isinstance(exc, (CompatibilityError, ArtifactError)):
+        return ErrorBody(409, str(exc), "model_not_servable", "model")
+    return ErrorBody(500, "internal error while serving the request; see the server log", "internal_error")
+
+
+def validation_message(errors: list[dict]) -> tuple[str, str | None]:
+    """(message, param) for pydantic/FastAPI validation errors: the first problem, naming its field."""
+    first = errors[0]
+    location = [str(part) for part in first.get("loc", ()) if part != "body"]
+    param = ".".join(location) or None
+    message = first.get("msg", "invalid request")
+    if first.get("type") == "extra_forbidden":
+        message = "unknown or unsupported field"
+    elif first.get("type") == "json_invalid":
+        return "the request body is not valid JSON", None
+    return (f"{param}: {message}" if param else message) + (f" (and {len(errors) - 1} more problems)" if len(errors) > 1 else ""), param

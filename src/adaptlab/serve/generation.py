@@ -1,0 +1,88 @@
+"""Turn a scheduler job into an async stream of text pieces, recording the per-adapter latency and
+token metrics on the way (queue time, time to first token, inter-token latency, end-to-end)."""
+
+import asyncio
+import time
+from collections.abc import AsyncIterator
+from dataclasses import dataclass
+
+from adaptlab.serve.metrics import ServeMetrics
+from adaptlab.serve.scheduler import Failed, Finished, Job, Scheduler, Started, Token
+
+
+class IncrementalText:
+    """Decoded text grown token by token; holds back a piece that ends inside a multi-byte character."""
+
+    def __init__(self, tokenizer):
+        self.tokenizer = tokenizer
+        self.token_ids: list[int] = []
+        self.sent = ""
+
+    def push(self, token_id: int) -> str:
+        self.token_ids.append(token_id)
+        text = self.tokenizer.decode(self.token_ids, skip_special_tokens=True)
+        if text.endswith("\ufffd"):
+            return ""
+        piece, self.sent = text[len(self.sent) :], text
+        return piece
+
+    def rest(self) -> str:
+        text = self.tokenizer.decode(self.token_ids, skip_special_tokens=True)
+        piece, self.sent = text[len(self.sent) :], text
+        return piece
+
+
+@dataclass
+class Outcome:
+    finish_reason: str | None = None
+    completion_tokens: int = 0
+
+
+class GenerationStream:
+    """Submit a job; `await started()` raises a load failure before any byte is sent; then iterate `pieces()`."""
+
+    def __init__(self, scheduler: Scheduler, metrics: ServeMetrics, tokenizer, job: Job, label: str):
+        self.loop = asyncio.get_running_loop()
+        self.events: asyncio.Queue = asyncio.Queue()
+        self.metrics = metrics
+        self.label = label
+        self.job = job
+        self.text = IncrementalText(tokenizer)
+        self.outcome = Outcome()
+        job.on_event = lambda event: self.loop.call_soon_threadsafe(self.events.put_nowait, event)
+        scheduler.submit(job)
+
+    async def started(self) -> None:
+        event = await self.events.get()
+        if isinstance(event, Failed):
+            raise event.error
+        assert isinstance(event, Started)
+        self.metrics.queue_time.labels(self.label).observe(event.queue_seconds)
+        self.metrics.tokens.labels(self.label, "input").inc(len(self.job.prompt_ids))
+
+    async def pieces(self) -> AsyncIterator[str]:
+        last_token_at = None
+        try:
+            while True:
+                event = await self.events.get()
+                if isinstance(event, Failed):
+                    raise event.error
+                if isinstance(event, Finished):
+                    self.outcome.finish_reason = event.reason
+                    if rest := self.text.rest():
+                        yield rest
+                    break
+                assert isinstance(event, Token)
+                now = time.perf_counter()
+                if last_token_at is None:
+                    self.metrics.time_to_first_token.labels(self.label).observe(now - self.job.arrived_at)
+                else:
+                    self.metrics.time_per_output_token.labels(self.label).observe(now - last_token_at)
+                last_token_at = now
+                self.outcome.completion_tokens += 1
+                if piece := self.text.push(event.token_id):
+                    yield piece
+        finally:
+            self.job.cancelled.set()
+            self.metrics.tokens.labels(self.label, "output").inc(self.outcome.completion_tokens)
+            self.metrics.request_duration.labels(self.label).observe(time.perf_counter() - self.job.arrived_at)

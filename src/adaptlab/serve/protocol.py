@@ -1,0 +1,126 @@
+"""OpenAI-compatible request and response bodies. Unknown fields are refused (HTTP 400 naming the
+field) rather than silently ignored, so a client never believes an unsupported option took effect."""
+
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict, Field, StrictBool, StrictStr
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+class StreamOptions(_Strict):
+    include_usage: StrictBool = Field(default=False, description="send a last chunk with token usage")
+
+
+class _SamplingRequest(_Strict):
+    model: StrictStr = Field(min_length=1, description="the base model's name, or tenant/name@alias|vN from the registry")
+    max_tokens: int | None = Field(default=None, ge=1, description="most new tokens (server default and limit apply)")
+    temperature: float = Field(default=0.0, ge=0.0, le=2.0, description="0 decodes greedily")
+    top_p: float = Field(default=1.0, gt=0.0, le=1.0, description="nucleus sampling mass (with temperature > 0)")
+    seed: int | None = Field(default=None, description="sampling seed, for reproducible samples")
+    n: Literal[1] = Field(default=1, description="only one choice per request is supported")
+    stream: StrictBool = Field(default=False, description="answer as server-sent events")
+    stream_options: StreamOptions | None = None
+    user: StrictStr | None = Field(default=None, description="end-user id, recorded nowhere; accepted for client compatibility")
+
+
+class CompletionRequest(_SamplingRequest):
+    prompt: StrictStr = Field(description="the text to continue")
+
+
+class ChatMessage(_Strict):
+    role: Literal["system", "user", "assistant"]
+    content: StrictStr
+    name: StrictStr | None = None
+
+
+class ChatCompletionRequest(_SamplingRequest):
+    messages: list[ChatMessage] = Field(min_length=1, description="the conversation so far")
+    max_completion_tokens: int | None = Field(default=None, ge=1, description="newer name of max_tokens")
+
+    def requested_max_tokens(self) -> int | None:
+        return self.max_completion_tokens if self.max_completion_tokens is not None else self.max_tokens
+
+
+class Usage(BaseModel):
+    prompt_tokens: int
+    completion_tokens: int
+    total_tokens: int
+
+
+FinishReason = Literal["stop", "length"]
+
+
+class CompletionChoice(BaseModel):
+    index: int = 0
+    text: str
+    finish_reason: FinishReason | None
+    logprobs: None = None
+
+
+class CompletionResponse(BaseModel):
+    id: str
+    object: Literal["text_completion"] = "text_completion"
+    created: int
+    model: str = Field(description="the exact version that answered: tenant/name@vN, or the base model's name")
+    system_fingerprint: str
+    choices: list[CompletionChoice]
+    usage: Usage | None = None
+
+
+class AssistantMessage(BaseModel):
+    role: Literal["assistant"] = "assistant"
+    content: str
+
+
+class ChatChoice(BaseModel):
+    index: int = 0
+    message: AssistantMessage
+    finish_reason: FinishReason | None
+
+
+class ChatCompletionResponse(BaseModel):
+    id: str
+    object: Literal["chat.completion"] = "chat.completion"
+    created: int
+    model: str
+    system_fingerprint: str
+    choices: list[ChatChoice]
+    usage: Usage
+
+
+class ChatDelta(BaseModel):
+    role: Literal["assistant"] | None = None
+    content: str | None = None
+
+
+class ChatChunkChoice(BaseModel):
+    index: int = 0
+    delta: ChatDelta
+    finish_reason: FinishReason | None = None
+
+
+class ChatCompletionChunk(BaseModel):
+    id: str
+    object: Literal["chat.completion.chunk"] = "chat.completion.chunk"
+    created: int
+    model: str
+    system_fingerprint: str
+    choices: list[ChatChunkChoice]
+    usage: Usage | None = None
+
+
+class ModelCard(BaseModel):
+    id: str = Field(description="what to put in a request's `model`")
+    object: Literal["model"] = "model"
+    created: int
+    owned_by: str = Field(description="tenant, or 'adaptlab' for the base")
+    parent: str | None = Field(description="the base model an adapter runs on")
+    root: str = Field(description="the version this id resolves to now")
+
+
+class ModelList(BaseModel):
+    object: Literal["list"] = "list"
+    data: list[ModelCard]

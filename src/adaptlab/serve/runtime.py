@@ -1,0 +1,118 @@
+"""Everything a running server holds: the registry, the base model and tokenizer, the adapter cache
+and the scheduler. `build_runtime` loads them (the slow part), `close` releases them."""
+
+import logging
+from collections import Counter
+from dataclasses import dataclass, field
+
+from adaptlab.models import ResolvedModel, load_causal_lm, load_tokenizer, resolve_model
+from adaptlab.registry import Registry, VersionRecord, local_admin
+from adaptlab.serve.adapter_cache import AdapterCache
+from adaptlab.serve.config import ServeConfig
+from adaptlab.serve.errors import ServeError
+from adaptlab.serve.metrics import ServeMetrics
+from adaptlab.serve.scheduler import Scheduler
+
+log = logging.getLogger(__name__)
+SERVER_PRINCIPAL = "adaptlab-serve"
+
+
+@dataclass
+class Runtime:
+    config: ServeConfig
+    registry: Registry
+    base: ResolvedModel
+    tokenizer: object
+    cache: AdapterCache
+    scheduler: Scheduler
+    metrics: ServeMetrics
+    stop_token_ids: frozenset[int]
+    max_context_tokens: int
+    merged: VersionRecord | None = None
+    in_flight: Counter = field(default_factory=Counter)  # tenant ("" for all) -> requests being answered
+
+    @property
+    def base_name(self) -> str:
+        return self.config.model
+
+    @property
+    def fingerprint(self) -> str:
+        return "base-" + self.base.weights_sha256[:16]
+
+    def close(self) -> None:
+        self.scheduler.stop()
+        self.registry.close()
+
+
+def is_approved(record: VersionRecord) -> bool:
+    """Approved, or the target of an alias (promotion to an alias passes the model's gates)."""
+    return bool(record.approvals or record.aliases)
+
+
+def fetch_version(registry: Registry, version_ref: str):
+    """A verified local copy of a registered version, read with the server's own (administrator) rights;
+    tenancy is checked per request before a ref ever gets here."""
+    return registry.resolve(local_admin(SERVER_PRINCIPAL), version_ref).local_path
+
+
+def build_runtime(config: ServeConfig) -> Runtime:
+    """Open the registry, load the base (merged with `config.merge` if given), pin adapters, start the scheduler."""
+    if config.torch_threads is not None:
+        import torch
+
+        torch.set_num_threads(config.torch_threads)
+    registry = Registry.open(config.registry, db=config.db, blobs=config.blobs)
+    try:
+        base = resolve_model(config.model)
+        model = load_causal_lm(base.path)
+        model.eval()
+        tokenizer = load_tokenizer(base.path)
+        metrics = ServeMetrics()
+        merged = None
+        if config.merge:
+            merged, model = _merged_model(registry, base, model, config.merge, metrics, config.approved_only)
+        cache = AdapterCache(model, base, config.cache_bytes, metrics, lambda ref: fetch_version(registry, ref))
+        for ref in config.pin:
+            cache.pin(registry.get_version(local_admin(SERVER_PRINCIPAL), ref).ref)
+        pad_token_id = tokenizer.pad_token_id if tokenizer.pad_token_id is not None else tokenizer.eos_token_id
+        scheduler = Scheduler(
+            cache, metrics, max_batch_size=config.max_batch_size, max_wait_s=config.max_wait_ms / 1000, pad_token_id=pad_token_id
+        )
+        scheduler.start()
+    except BaseException:
+        registry.close()
+        raise
+    return Runtime(
+        config=config,
+        registry=registry,
+        base=base,
+        tokenizer=tokenizer,
+        cache=cache,
+        scheduler=scheduler,
+        metrics=metrics,
+        stop_token_ids=_stop_token_ids(tokenizer, model),
+        max_context_tokens=int(getattr(model.config, "max_position_embeddings", 0) or config.max_prompt_tokens + config.max_tokens_limit),
+        merged=merged,
+    )
+
+
+def _merged_model(registry: Registry, base: ResolvedModel, model, ref: str, metrics: ServeMetrics, approved_only: bool):
+    """(version, base with that adapter merged in): the adapter's delta folded into the weights."""
+    record = registry.get_version(local_admin(SERVER_PRINCIPAL), ref)
+    if approved_only and not is_approved(record):
+        raise ServeError(403, f"--merge {ref}: {record.ref} has no approval and no alias, and --approved-only was given")
+    if record.artifact_kind != "peft_adapter":
+        raise ServeError(400, f"--merge {ref}: {record.ref} is a full model ({record.artifact_kind}); serve it with --model instead")
+    cache = AdapterCache(model, base, capacity_bytes=0, metrics=metrics, fetch=lambda r: fetch_version(registry, r))
+    cache.pin(record.ref)
+    merged = cache.model.merge_and_unload()
+    merged.eval()
+    log.info("serving %s merged into %s", record.ref, base.model_id)
+    return record, merged
+
+
+def _stop_token_ids(tokenizer, model) -> frozenset[int]:
+    ids = {tokenizer.eos_token_id}
+    configured = getattr(getattr(model, "generation_config", None), "eos_token_id", None)
+    ids.update(configured if isinstance(configured, list) else [configured])
+    return frozenset(i for i in ids if i is not None)

@@ -1,0 +1,171 @@
+"""The batching scheduler: one thread owns the model and decodes up to `max_batch_size` requests
+together, one token per forward pass. Waiting requests join the running batch between steps (after
+their adapters are loaded and their prompts prefilled); an idle scheduler waits up to `max_wait_s`
+after the first request for others to arrive."""
+
+import logging
+import queue
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+from adaptlab.serve.adapter_cache import BASE_ADAPTER, AdapterCache, peft_adapter_name
+from adaptlab.serve.decoding import DecodeRow, RunningBatch
+from adaptlab.serve.errors import ServeError
+from adaptlab.serve.metrics import ServeMetrics
+
+log = logging.getLogger(__name__)
+IDLE_POLL_S = 0.1
+
+
+@dataclass(frozen=True)
+class Started:
+    queue_seconds: float
+
+
+@dataclass(frozen=True)
+class Token:
+    token_id: int
+
+
+@dataclass(frozen=True)
+class Finished:
+    reason: str  # "stop" or "length"
+
+
+@dataclass(frozen=True)
+class Failed:
+    error: Exception
+
+
+Event = Started | Token | Finished | Failed
+
+
+@dataclass
+class Job:
+    """A request for the scheduler. `adapter` is a version ref to route through, or None for the served model as is."""
+
+    prompt_ids: list[int]
+    adapter: str | None
+    max_new_tokens: int
+    temperature: float
+    top_p: float
+    seed: int | None
+    stop_token_ids: frozenset[int]
+    on_event: Callable[[Event], None]
+    arrived_at: float = field(default_factory=time.perf_counter)
+    cancelled: threading.Event = field(default_factory=threading.Event)
+
+    def row(self) -> DecodeRow:
+        return DecodeRow(
+            prompt_ids=self.prompt_ids,
+            max_new_tokens=self.max_new_tokens,
+            temperature=self.temperature,
+            top_p=self.top_p,
+            seed=self.seed,
+            stop_token_ids=self.stop_token_ids,
+            emit_token=lambda token_id: self.on_event(Token(token_id)),
+            finish=lambda reason: self.on_event(Finished(reason)),
+            fail=lambda error: self.on_event(Failed(error)),
+            is_cancelled=self.cancelled.is_set,
+        )
+
+
+class Scheduler:
+    def __init__(self, cache: AdapterCache, metrics: ServeMetrics, *, max_batch_size: int, max_wait_s: float, pad_token_id: int):
+        self.cache = cache
+        self.metrics = metrics
+        self.max_batch_size = max_batch_size
+        self.max_wait_s = max_wait_s
+        self.pad_token_id = pad_token_id
+        self._waiting: queue.Queue[Job] = queue.Queue()
+        self._stopping = threading.Event()
+        self._thread = threading.Thread(target=self._run, name="adaptlab-scheduler", daemon=True)
+
+    @property
+    def is_running(self) -> bool:
+        return self._thread.is_alive()
+
+    def start(self) -> None:
+        self._thread.start()
+
+    def stop(self) -> None:
+        self._stopping.set()
+        self._thread.join(timeout=30)
+
+    def submit(self, job: Job) -> None:
+        if self._stopping.is_set():
+            raise ServeError(503, "the server is shutting down; retry on another replica", code="shutting_down")
+        self._waiting.put(job)
+
+    def _run(self) -> None:
+        batch = RunningBatch(self.pad_token_id)
+        while not self._stopping.is_set():
+            joining = self._collect(batch)
+            try:
+                if joining:
+                    self._admit(batch, joining)
+                if len(batch):
+                    self.metrics.batch_size.observe(len(batch))
+                    batch.step(self.cache.model, route=self._routes_adapters)
+            except Exception as exc:  # a bug, a lost database or an out-of-memory fails these requests, not the server
+                log.exception("decoding a batch of %d failed", len(batch))
+                for job in joining:
+                    job.on_event(Failed(exc))
+                batch.fail_all(exc)
+        batch.fail_all(ServeError(503, "the server shut down while this request ran", code="shutting_down"))
+        while not self._waiting.empty():
+            self._waiting.get_nowait().on_event(
+                Failed(ServeError(503, "the server shut down before this request ran", code="shutting_down"))
+            )
+
+    @property
+    def _routes_adapters(self) -> bool:
+        """Whether the model is a PeftModel, which then needs an adapter name (or `__base__`) per row."""
+        return hasattr(self.cache.model, "peft_config")
+
+    def _collect(self, batch: RunningBatch) -> list[Job]:
+        """Waiting requests that fit in the batch: if it is idle, block for one and then wait `max_wait_s` for more."""
+        free = self.max_batch_size - len(batch)
+        if len(batch) and (not batch.can_join or free <= 0):
+            return []
+        jobs: list[Job] = []
+        if not len(batch):
+            try:
+                jobs.append(self._waiting.get(timeout=IDLE_POLL_S))
+            except queue.Empty:
+                return []
+            deadline = time.perf_counter() + self.max_wait_s
+            while len(jobs) < free:
+                try:
+                    jobs.append(self._waiting.get(timeout=max(0.0, deadline - time.perf_counter())))
+                except queue.Empty:
+                    break
+            return jobs
+        while len(jobs) < free:
+            try:
+                jobs.append(self._waiting.get_nowait())
+            except queue.Empty:
+                break
+        return jobs
+
+    def _admit(self, batch: RunningBatch, jobs: list[Job]) -> None:
+        """Load the joining requests' adapters (keeping the running rows'), fail those that cannot load, prefill the rest."""
+        adapters = [job.adapter for job in jobs if job.adapter is not None]
+        running = set(batch.routing)
+        in_use = [ref for ref in self.cache.loaded_bytes if peft_adapter_name(ref) in running]
+        failures = self.cache.ensure(adapters, keep=in_use) if adapters else {}
+        runnable = []
+        for job in jobs:
+            if job.adapter in failures:
+                job.on_event(Failed(failures[job.adapter]))
+            elif not job.cancelled.is_set():
+                runnable.append(job)
+        if not runnable:
+            return
+        started = time.perf_counter()
+        for job in runnable:
+            job.on_event(Started(started - job.arrived_at))
+        routing = [BASE_ADAPTER if job.adapter is None else peft_adapter_name(job.adapter) for job in runnable]
+        batch.add(self.cache.model, [job.row() for job in runnable], routing, route=self._routes_adapters)

@@ -1,0 +1,59 @@
+"""Run the app with uvicorn: in the foreground for `adaptlab serve`, or in a background thread
+(`running_server`) for tests, benchmarks and notebooks."""
+
+import threading
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+
+from adaptlab.serve.app import create_app
+from adaptlab.serve.config import ServeConfig
+from adaptlab.serve.errors import ServeError
+from adaptlab.serve.runtime import Runtime, build_runtime
+
+STARTUP_TIMEOUT_S = 60
+
+
+@dataclass(frozen=True)
+class RunningServer:
+    url: str
+    runtime: Runtime
+
+
+def _uvicorn_server(runtime: Runtime, log_level: str):
+    import uvicorn
+
+    config = runtime.config
+    return uvicorn.Server(uvicorn.Config(create_app(runtime), host=config.host, port=config.port, log_level=log_level, access_log=False))
+
+
+def serve_forever(runtime: Runtime, log_level: str = "info") -> None:
+    """Serve until Ctrl-C / SIGTERM; uvicorn drains open requests first."""
+    try:
+        _uvicorn_server(runtime, log_level).run()
+    except KeyboardInterrupt:  # uvicorn re-raises the signal after its graceful shutdown
+        pass
+    finally:
+        runtime.close()
+
+
+@contextmanager
+def running_server(config: ServeConfig, log_level: str = "warning") -> Iterator[RunningServer]:
+    """Load the model, start uvicorn on a thread, yield its URL (port 0 picks a free port); stop on exit."""
+    runtime = build_runtime(config)
+    server = _uvicorn_server(runtime, log_level)
+    thread = threading.Thread(target=server.run, name="adaptlab-uvicorn", daemon=True)
+    thread.start()
+    try:
+        deadline = time.monotonic() + STARTUP_TIMEOUT_S
+        while not server.started:
+            if not thread.is_alive() or time.monotonic() > deadline:
+                raise ServeError(503, f"the server did not start on {config.host}:{config.port} (port taken?)")
+            time.sleep(0.01)
+        port = server.servers[0].sockets[0].getsockname()[1]
+        yield RunningServer(url=f"http://{config.host}:{port}", runtime=runtime)
+    finally:
+        server.should_exit = True
+        thread.join(timeout=30)
+        runtime.close()
