@@ -4,18 +4,21 @@ import pytest
 import torch
 from peft import PeftModel
 
-from adaptlab.adapters.combine import COMBINE_RECORD_FILE, combine_adapters
+from adaptlab.adapters.combine import COMBINE_RECORD_FILE, combine_adapters, read_combine_record, union_data
 from adaptlab.adapters.loading import load_base_with_adapters
 from adaptlab.adapters.metadata import read_adapter_metadata
 from adaptlab.errors import CompatibilityError, ConfigError
 from adaptlab.models import load_causal_lm
+from adaptlab.train.record import DataFileInfo, DataInfo
 from tests.adapters.helpers import logits, max_diff
 
 
-def peft_weighted(base_path, adapters, weights, how, **options):
-    """PEFT's own add_weighted_adapter on the same inputs, nothing of ours involved."""
+def peft_weighted(base_path, adapters, weights, how, seed, **options):
+    """PEFT's own add_weighted_adapter on the same inputs, nothing of ours involved; the torch seed is
+    set just before it, as combine does, so dare_* prunes the same entries."""
     model = PeftModel.from_pretrained(load_causal_lm(base_path), adapters[0], adapter_name="first")
     model.load_adapter(adapters[1], adapter_name="second")
+    torch.manual_seed(seed)
     model.add_weighted_adapter(["first", "second"], weights, "mix", combination_type=how, **options)
     model.set_adapter("mix")
     return model.eval()
@@ -23,14 +26,23 @@ def peft_weighted(base_path, adapters, weights, how, **options):
 
 @pytest.mark.parametrize(
     "how, options",
-    [("linear", {}), ("cat", {}), ("svd", {}), ("ties", {"density": 0.5}), ("magnitude_prune", {"density": 0.5})],
+    [
+        ("linear", {}),
+        ("cat", {}),
+        ("svd", {}),
+        ("ties", {"density": 0.5}),
+        ("ties_svd", {"density": 0.5}),
+        ("dare_linear", {"density": 0.5}),
+        ("dare_ties", {"density": 0.5}),
+        ("magnitude_prune", {"density": 0.5}),
+    ],
 )
 def test_combination_matches_peft_and_is_a_normal_peft_adapter(make_adapter, tiny_model, tmp_path, how, options):
     a = make_adapter("a", seed=1, targets=["q_proj", "v_proj", "up_proj"])
     b = make_adapter("b", seed=2, targets=["q_proj", "v_proj", "up_proj"])
-    record = combine_adapters([a, b], [0.7, 0.3], how, tmp_path / "ab", **options)
+    record = combine_adapters([a, b], [0.7, 0.3], how, tmp_path / "ab", seed=7, **options)
 
-    expected = logits(peft_weighted(tiny_model.path, [a, b], [0.7, 0.3], how, **options))
+    expected = logits(peft_weighted(tiny_model.path, [a, b], [0.7, 0.3], how, seed=7, **options))
     ours, _ = load_base_with_adapters(tiny_model, [tmp_path / "ab"])
     plain_peft = PeftModel.from_pretrained(load_causal_lm(tiny_model.path), tmp_path / "ab").eval()
     assert max_diff(logits(ours), expected) < 1e-5
@@ -41,6 +53,7 @@ def test_combination_matches_peft_and_is_a_normal_peft_adapter(make_adapter, tin
     assert metadata.method == f"combine:{how}" and metadata.parents == [str(a.resolve()), str(b.resolve())]
     assert metadata.base_weights_sha256 == tiny_model.weights_sha256
     assert json.loads((tmp_path / "ab" / COMBINE_RECORD_FILE).read_text())["weights"] == [0.7, 0.3] == record.weights
+    assert read_combine_record(tmp_path / "ab") == record
     assert json.loads((tmp_path / "ab" / "adapter_config.json").read_text())["base_model_name_or_path"] == tiny_model.model_id
 
 
@@ -101,3 +114,18 @@ def test_dare_is_reproducible_with_its_seed(make_adapter, tmp_path):
 
     one, two = (load_file(tmp_path / name / "adapter_model.safetensors") for name in ("one", "two"))
     assert one.keys() == two.keys() and all(torch.equal(one[k], two[k]) for k in one)
+
+
+def test_union_of_source_data_counts_each_tokenized_set_once():
+    def data(name: str, tokenized: str, examples: int) -> DataInfo:
+        file = DataFileInfo(path=f"{name}.jsonl", sha256=name * 64, rows=examples, bad_rows=0, role="train")
+        return DataInfo(
+            format="chat", files=[file], train_examples=examples, eval_examples=0, train_target_tokens=10 * examples, tokenized_sha256=tokenized
+        )
+
+    same = union_data([data("a", "1" * 64, 5), data("a", "1" * 64, 5)])
+    assert (len(same.files), same.train_examples, same.tokenized_sha256) == (1, 5, "1" * 64)
+    both = union_data([data("a", "1" * 64, 5), data("b", "2" * 64, 7)])
+    assert ([f.path for f in both.files], both.train_examples, both.train_target_tokens) == (["a.jsonl", "b.jsonl"], 12, 120)
+    assert both.tokenized_sha256 not in ("1" * 64, "2" * 64) and both.format == "chat"
+    assert union_data([]) is None

@@ -1,6 +1,7 @@
 """Registry fixtures. `registry_location` (and `registry`, opened on it) is parametrised over SQLite
 and PostgreSQL; the PostgreSQL variant needs ADAPTLAB_TEST_POSTGRES_URL (scripts/ci_postgres.sh prints it)."""
 
+import functools
 import itertools
 import os
 import uuid
@@ -62,8 +63,10 @@ def admin():
 
 
 @pytest.fixture(scope="session")
-def lora_adapter(tiny_model: ResolvedModel, tmp_path_factory) -> Path:
-    return save_lora_adapter(tiny_model, tmp_path_factory.mktemp("adapter") / "lora")
+def lora_adapters(tiny_model: ResolvedModel, tmp_path_factory):
+    """`lora_adapters(seed)` -> a saved LoRA adapter whose weights differ per seed (each saved once)."""
+    root = tmp_path_factory.mktemp("adapters")
+    return functools.cache(lambda seed: save_lora_adapter(tiny_model, root / f"seed{seed}", seed=seed))
 
 
 @pytest.fixture(scope="session")
@@ -72,11 +75,13 @@ def dataset_files(tmp_path_factory):
 
 
 @pytest.fixture
-def new_run(lora_adapter: Path, tiny_model: ResolvedModel, dataset_files, tmp_path: Path):
-    """`new_run(eval_loss=..., evaluation={...})` -> a fresh completed run folder."""
+def new_run(lora_adapters, tiny_model: ResolvedModel, dataset_files, tmp_path: Path):
+    """`new_run(eval_loss=..., evaluation={...})` -> a fresh completed run folder; runs share their adapter
+    weights and data files unless `adapter_seed` / `data_files` say otherwise."""
     counter = itertools.count()
 
-    def make(**options) -> Path:
-        return make_run(lora_adapter, tiny_model, dataset_files, tmp_path / "runs" / f"run{next(counter)}", **options)
+    def make(adapter_seed: int = 0, data_files=None, **options) -> Path:
+        out = tmp_path / "runs" / f"run{next(counter)}"
+        return make_run(lora_adapters(adapter_seed), tiny_model, data_files or dataset_files, out, **options)
 
     return make

@@ -111,6 +111,27 @@ def test_tokens_through_the_cli(run_cli, new_run, registry_location):
     assert "choose one of" in str(run_cli("token", "create", "--tenant", "acme", "--role", "owner", "--name", "x", ok=False).exception)
 
 
+def test_tenant_list_gates_show_and_show_version(run_cli, new_run):
+    run_cli("tenant", "create", "acme")
+    run_cli("tenant", "create", "globex")
+    reader = run_cli("token", "create", "--tenant", "globex", "--role", "reader", "--name", "rita").output.strip().splitlines()[-1]
+    listed = run_cli("tenant", "list").output
+    assert "acme" in listed and "globex" in listed
+    scoped = run_cli("tenant", "list", "--token", reader).output
+    assert "globex" in scoped and "acme" not in scoped
+
+    run_cli("gates", "set", "acme/bot", "--min-metric", "relative_score=95", "--max-metric", "forgetting_percent=5", "--approvals", "2")
+    gates = run_cli("gates", "show", "acme/bot").output
+    assert "relative_score" in gates and "≥ 95" in gates and "forgetting_percent" in gates and "≤ 5" in gates
+    assert "2 (not the registrant)" in gates
+
+    run = new_run(evaluation={"relative_score": 97.0})
+    run_cli("register", str(run), "--name", "acme/bot", "--by", "trainer-1")
+    shown = run_cli("show", "acme/bot@v1").output
+    assert "acme/bot@v1" in shown and "by trainer-1" in shown and "lora / peft_adapter" in shown
+    assert "adapter_model.safetensors" in shown and "relative_score=97" in shown
+
+
 def test_audit_verify_fails_naming_the_tampered_entry(run_cli, new_run, registry_location):
     run_cli("tenant", "create", "acme")
     run_cli("register", str(new_run()), "--name", "acme/bot")

@@ -14,6 +14,8 @@ from adaptlab.registry.errors import NotFoundError
 from adaptlab.registry.tables import AuditRow, ModelVersion, VersionFile
 from adaptlab.train.record import read_run_record
 
+from .runs import write_dataset
+
 
 @pytest.fixture
 def acme(registry, admin):
@@ -172,16 +174,60 @@ def test_bad_evaluation_file_names_file_and_field(acme, admin, new_run):
         acme.register(admin, run, "acme/bot")
 
 
-def test_parents_from_flag_and_from_adapter_metadata(acme, admin, new_run, lora_adapter):
-    acme.register(admin, new_run(), "acme/base-bot")
-    registered_parent = acme.resolve(admin, "acme/base-bot@v1").local_path
-    child = new_run(parents=[str(registered_parent), "/nowhere/unregistered-adapter"])
-    record = acme.register(admin, child, "acme/combined-bot", parents=["base-bot@v1"])
+@pytest.fixture
+def two_registered(acme, admin, new_run):
+    """Two versions with different adapter weights, so each parent route has one right answer."""
+    return [acme.register(admin, new_run(adapter_seed=seed), name) for seed, name in ((1, "acme/tone-bot"), (2, "acme/facts-bot"))]
 
-    assert record.lineage.parent_versions == ["acme/base-bot@v1"]
-    assert record.lineage.adapter_parents == [str(registered_parent), "/nowhere/unregistered-adapter"]
+
+def test_parent_from_the_flag(acme, admin, new_run, two_registered):
+    record = acme.register(admin, new_run(adapter_seed=3), "acme/retrained-bot", parents=["facts-bot@v1"])
+    assert record.lineage.parent_versions == ["acme/facts-bot@v1"]
+    assert record.lineage.adapter_parents == []
     with pytest.raises(NotFoundError, match="v7"):
-        acme.register(admin, new_run(), "acme/bot", parents=["base-bot@v7"])
+        acme.register(admin, new_run(), "acme/bot", parents=["facts-bot@v7"])
+
+
+def test_parent_from_the_adapter_metadata_by_weights_hash(acme, admin, new_run, two_registered):
+    facts_checkout = acme.resolve(admin, "acme/facts-bot@v1").local_path
+    child = new_run(adapter_seed=3, parents=[str(facts_checkout), "/nowhere/unregistered-adapter"])
+    record = acme.register(admin, child, "acme/derived-bot")
+
+    assert record.lineage.parent_versions == ["acme/facts-bot@v1"]
+    assert record.lineage.adapter_parents == [str(facts_checkout), "/nowhere/unregistered-adapter"]
+
+
+def test_combined_adapter_registers_with_its_sources_as_parents(acme, admin, new_run, tmp_path, tiny_model):
+    from adaptlab.adapters.combine import COMBINE_RECORD_FILE, combine_adapters
+
+    tone = acme.register(admin, new_run(adapter_seed=1), "acme/tone-bot")
+    facts = acme.register(admin, new_run(adapter_seed=2, data_files=write_dataset(tmp_path / "other-data")), "acme/facts-bot")
+    sources = [acme.resolve(admin, version.ref).local_path for version in (tone, facts)]
+    combined = tmp_path / "combined"
+    combine_adapters(sources, [0.6, 0.4], "linear", combined)
+    (combined / "evaluation.json").write_text(json.dumps({"metrics": {"relative_score": 98.0}}))
+    record = acme.register(admin, combined, "acme/combined-bot")
+
+    assert record.lineage.parent_versions == ["acme/tone-bot@v1", "acme/facts-bot@v1"]
+    assert record.method == "combine:linear" and record.artifact_kind == "peft_adapter"
+    assert record.base_weights_sha256 == tiny_model.weights_sha256
+    assert record.lineage.config["weights"] == [0.6, 0.4]
+    assert [source["path"] for source in record.lineage.config["sources"]] == [str(path.resolve()) for path in sources]
+    source_files = {f.path for version in (tone, facts) for f in version.lineage.data.files}
+    assert {f.path for f in record.lineage.data.files} == source_files and len(source_files) == 4
+    assert record.metrics == {"relative_score": 98.0}
+    stored = {f.path for f in record.files}
+    assert {"adapter_model.safetensors", "adaptlab_adapter.json", COMBINE_RECORD_FILE, "evaluation.json"} <= stored
+    assert "combine:linear" in acme.card(admin, record.ref)
+
+
+def test_merged_model_folder_is_refused_naming_its_adapter(acme, admin, new_run, tmp_path):
+    from adaptlab.adapters.merge import merge_adapter
+
+    run = new_run()
+    merge_adapter(run, tmp_path / "merged", verify=False)
+    with pytest.raises(ArtifactError, match=f"merged model folders cannot be registered.*{run.resolve()}"):
+        acme.register(admin, tmp_path / "merged", "acme/bot")
 
 
 def test_unknown_tenant_model_and_version(registry, admin, new_run):

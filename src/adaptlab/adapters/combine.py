@@ -1,9 +1,12 @@
 """Combine several LoRA adapters into one with PEFT's `add_weighted_adapter`, after our compatibility checks.
 
 The result is a normal PEFT adapter folder with `adaptlab_adapter.json` (parents recorded) and
-`adaptlab_combine.json` (how, weights, density).
+`adaptlab_combine.json`: how, weights, density, and the sources' provenance, so the registry can
+take a combination's lineage from it as it takes a training run's from run.json.
 """
 
+import hashlib
+import uuid
 from collections.abc import Callable
 from datetime import datetime, timezone
 from pathlib import Path
@@ -11,9 +14,9 @@ from typing import Literal
 
 from pydantic import BaseModel, Field
 
-from adaptlab import __version__, atomic
+from adaptlab import atomic
 from adaptlab.adapters import compat
-from adaptlab.adapters.files import open_adapter_folder
+from adaptlab.adapters.files import SAFETENSORS_WEIGHTS_FILE, AdapterFolder, open_adapter_folder
 from adaptlab.adapters.loading import (
     adapter_name,
     adapter_ranks,
@@ -23,9 +26,12 @@ from adaptlab.adapters.loading import (
     wrapped_modules,
 )
 from adaptlab.adapters.metadata import AdapterMetadata, write_adapter_metadata
-from adaptlab.adapters.outputs import check_output_folder
+from adaptlab.adapters.outputs import check_output_folder, read_record, write_record
 from adaptlab.errors import ConfigError
 from adaptlab.models import ResolvedModel, load_causal_lm, load_tokenizer
+from adaptlab.models.hashing import count_parameters
+from adaptlab.train.environment import environment_info
+from adaptlab.train.record import RUN_RECORD_FILE, ArtifactInfo, DataInfo, EnvironmentInfo, ParamCounts, read_run_record
 
 COMBINE_RECORD_FILE = "adaptlab_combine.json"
 COMBINED_ADAPTER = "default"  # PEFT saves the "default" adapter at the folder's top level
@@ -36,20 +42,63 @@ DENSITY_COMBINATIONS = ("ties", "ties_svd", "dare_linear", "dare_ties", "magnitu
 RANDOM_COMBINATIONS = ("dare_linear", "dare_ties")
 
 
-class CombineRecord(BaseModel):
-    """`adaptlab_combine.json`: the inputs of a combination, enough to redo it."""
+class CombineSource(BaseModel):
+    """One adapter that went into a combination, as it was when combined."""
 
-    parents: list[str]
+    path: str = Field(description="the adapter folder, resolved")
+    method: str = Field(description="lora, dora, qlora or combine:<how> (lora for plain PEFT folders)")
+    data: DataInfo | None = Field(description="the data it was trained on, from its run.json or combine record; None when unknown")
+
+
+class CombineRecord(BaseModel):
+    """`adaptlab_combine.json`: the inputs of a combination, enough to redo it, and the lineage the registry reads."""
+
+    combine_id: str = Field(description="unique id of this combination (the registry's run id for it)")
+    sources: list[CombineSource] = Field(description="the combined adapters, in the order of `weights`")
     weights: list[float]
     how: CombinationType
     density: float | None = Field(description="fraction of values kept (ties, dare_*, magnitude_prune)")
     svd_rank: int | None = Field(description="rank of the result for svd types (None: the largest parent rank)")
     seed: int | None = Field(description="random seed for dare_* pruning")
     rank: int = Field(description="rank of the combined adapter")
+    base_model_spec: str
     base_model_id: str
+    base_model_path: str = Field(description="local Hugging Face folder of the base")
     base_weights_sha256: str
-    adaptlab_version: str
+    params: ParamCounts = Field(description="parameters of the combined adapter (as `trainable`) and of base + adapter")
+    artifact: ArtifactInfo = Field(description="the files of the combined adapter, this record aside")
+    environment: EnvironmentInfo = Field(description="library versions, code commit, hardware")
     created_at: datetime
+
+    @property
+    def parents(self) -> list[str]:
+        return [source.path for source in self.sources]
+
+    @property
+    def data(self) -> DataInfo | None:
+        """The data behind the combination: the union of the sources' data, None when no source's is known."""
+        return union_data([source.data for source in self.sources if source.data is not None])
+
+
+def read_combine_record(folder: Path) -> CombineRecord | None:
+    return read_record(folder, COMBINE_RECORD_FILE, CombineRecord)
+
+
+def union_data(parts: list[DataInfo]) -> DataInfo | None:
+    """Every distinct data file of `parts`; examples and tokens summed over distinct tokenized sets,
+    whose hashes are hashed together (sorted) when there are several."""
+    if not parts:
+        return None
+    distinct = list({part.tokenized_sha256: part for part in parts}.values())
+    tokenized = sorted(part.tokenized_sha256 for part in distinct)
+    return DataInfo(
+        format="+".join(sorted({part.format for part in distinct})),
+        files=list({(f.path, f.sha256, f.role): f for part in parts for f in part.files}.values()),
+        train_examples=sum(part.train_examples for part in distinct),
+        eval_examples=sum(part.eval_examples for part in distinct),
+        train_target_tokens=sum(part.train_target_tokens for part in distinct),
+        tokenized_sha256=tokenized[0] if len(tokenized) == 1 else hashlib.sha256(",".join(tokenized).encode()).hexdigest(),
+    )
 
 
 def combine_adapters(
@@ -95,30 +144,53 @@ def combine_adapters(
     combined_config = peft_model.peft_config[COMBINED_ADAPTER]
     combined_config.base_model_name_or_path = folders[0].config.get("base_model_name_or_path") or base.model_id
     combined_config.inference_mode = True
-    record = CombineRecord(
-        parents=[str(Path(p).resolve()) for p in adapters],
-        weights=weights,
-        how=how,
-        density=density,
-        svd_rank=svd_rank,
-        seed=seed if how in RANDOM_COMBINATIONS else None,
-        rank=combined_config.r,
-        base_model_id=base.model_id,
-        base_weights_sha256=base.weights_sha256,
-        adaptlab_version=__version__,
-        created_at=datetime.now(timezone.utc),
-    )
+    sources = [_source(folder) for folder in folders]
     progress(f"writing {out}")
     with atomic.staging_dir(Path(out)) as staged:
         peft_model.save_pretrained(staged, selected_adapters=[COMBINED_ADAPTER], save_embedding_layers=False)
         _drop_generated_readme(staged)
         load_tokenizer(tokenizer_dir(base, folders)).save_pretrained(staged)
-        write_adapter_metadata(
-            staged,
-            AdapterMetadata.for_base(base, f"combine:{how}", record.parents),
+        write_adapter_metadata(staged, AdapterMetadata.for_base(base, f"combine:{how}", [source.path for source in sources]))
+        record = CombineRecord(
+            combine_id=uuid.uuid4().hex,
+            sources=sources,
+            weights=weights,
+            how=how,
+            density=density,
+            svd_rank=svd_rank,
+            seed=seed if how in RANDOM_COMBINATIONS else None,
+            rank=combined_config.r,
+            base_model_spec=base.spec,
+            base_model_id=base.model_id,
+            base_model_path=str(base.path),
+            base_weights_sha256=base.weights_sha256,
+            params=_param_counts(staged, base),
+            artifact=ArtifactInfo(
+                kind="peft_adapter",
+                files=sorted(p.name for p in staged.iterdir()),
+                size_bytes=(staged / SAFETENSORS_WEIGHTS_FILE).stat().st_size,
+            ),
+            environment=environment_info(),
+            created_at=datetime.now(timezone.utc),
         )
-        atomic.write_text(staged / COMBINE_RECORD_FILE, record.model_dump_json(indent=2) + "\n")
+        write_record(staged, COMBINE_RECORD_FILE, record)
     return record
+
+
+def _source(folder: AdapterFolder) -> CombineSource:
+    """A source adapter and the data it was trained on, read from its run.json or its own combine record."""
+    if (folder.path / RUN_RECORD_FILE).is_file():
+        data = read_run_record(folder.path).data
+    else:
+        combined = read_combine_record(folder.path)
+        data = combined.data if combined else None
+    return CombineSource(path=str(folder.path.resolve()), method=folder.method, data=data)
+
+
+def _param_counts(adapter_dir: Path, base: ResolvedModel) -> ParamCounts:
+    adapter = count_parameters(adapter_dir)
+    total = count_parameters(base.path) + adapter
+    return ParamCounts(trainable=adapter, total=total, trainable_percent=100.0 * adapter / total)
 
 
 def _checked_options(adapters: list[Path], weights: list[float], how: str, density: float | None, svd_rank: int | None) -> float | None:

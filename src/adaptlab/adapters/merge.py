@@ -22,7 +22,7 @@ from adaptlab.adapters.loading import (
     resolve_base,
     tokenizer_dir,
 )
-from adaptlab.adapters.outputs import check_output_folder
+from adaptlab.adapters.outputs import check_output_folder, read_record, write_record
 from adaptlab.adapters.probe import (
     max_abs_difference,
     max_abs_value,
@@ -123,18 +123,12 @@ def merge_adapter(
             adaptlab_version=__version__,
             created_at=datetime.now(timezone.utc),
         )
-        atomic.write_text(staged / MERGE_RECORD_FILE, record.model_dump_json(indent=2) + "\n")
+        write_record(staged, MERGE_RECORD_FILE, record)
     return record
 
 
 def read_merge_record(model_dir: Path) -> MergeRecord | None:
-    path = Path(model_dir) / MERGE_RECORD_FILE
-    if not path.is_file():
-        return None
-    try:
-        return MergeRecord.model_validate_json(path.read_text(encoding="utf-8"))
-    except ValueError as exc:
-        raise ArtifactError(f"{path}: invalid merge record: {exc}") from exc
+    return read_record(model_dir, MERGE_RECORD_FILE, MergeRecord)
 
 
 def _merge_base(base: ResolvedModel, into: MergeInto, allow_pickle: bool):

@@ -67,7 +67,9 @@ def _open(registry_dir: Path, db: str | None, blobs: str | None, token: str | No
 
 @registry_app.command("register")
 def register_command(
-    run_dir: Annotated[Path, typer.Argument(help="output folder of `adaptlab train` (holds run.json)")],
+    run_dir: Annotated[
+        Path, typer.Argument(help="output folder of `adaptlab train` (holds run.json) or `adaptlab combine` (adaptlab_combine.json)")
+    ],
     name: Annotated[str, typer.Option("--name", help="model name, or tenant/name")],
     tenant: TenantOpt = None,
     parent: Annotated[
@@ -80,7 +82,7 @@ def register_command(
     blobs: BlobsUrl = None,
     token: Token = None,
 ) -> None:
-    """Register a finished training run as the next version of NAME (lineage is read from the run)."""
+    """Register a finished training run or a combined adapter as the next version of NAME (lineage is read from the folder)."""
     with _open(registry, db, blobs, token) as (reg, principal):
         record = reg.register(principal, run_dir, name, tenant=tenant, parents=parent or (), license=license, by=by)
     console.print(f"registered [bold]{record.ref}[/]")

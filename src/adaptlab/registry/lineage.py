@@ -1,5 +1,6 @@
-"""Lineage is read from the run folder, never typed by hand: `run.json` (base, data, config,
-metrics, environment), `adaptlab_adapter.json` (parent adapters) and an optional
+"""Lineage is read from the folder, never typed by hand: `run.json` of a training run (base, data,
+config, metrics, environment) or `adaptlab_combine.json` of a combined adapter (base, the sources'
+data, how and weights, environment), `adaptlab_adapter.json` (parent adapters) and an optional
 `evaluation.json` with extra gate metrics (relative_score, forgetting_percent, ...)."""
 
 import json
@@ -7,6 +8,7 @@ import math
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
@@ -14,6 +16,7 @@ from adaptlab.adapters.metadata import ADAPTER_METADATA_FILE, read_adapter_metad
 from adaptlab.errors import ArtifactError
 from adaptlab.train.record import (
     RUN_RECORD_FILE,
+    ArtifactInfo,
     BaseModelInfo,
     DataInfo,
     EnvironmentInfo,
@@ -22,7 +25,12 @@ from adaptlab.train.record import (
     read_run_record,
 )
 
+if TYPE_CHECKING:
+    from adaptlab.adapters.combine import CombineRecord
+
 EVALUATION_FILE = "evaluation.json"
+UNKNOWN_DATA = DataInfo(format="unknown", files=[], train_examples=0, eval_examples=0, train_target_tokens=0, tokenized_sha256="")
+COMBINE_INPUTS = {"sources": {"__all__": {"path", "method"}}, "weights": True, "how": True, "density": True, "svd_rank": True, "seed": True}
 
 
 class EvaluationFile(BaseModel):
@@ -44,13 +52,13 @@ class EvaluationFile(BaseModel):
 class Lineage(BaseModel):
     """Everything needed to answer "which data, which base, which config" for one version."""
 
-    run_id: str
-    method: str
+    run_id: str = Field(description="the training run's id, or the combination's")
+    method: str = Field(description="lora, dora, qlora, full, or combine:<how>")
     run_created_at: datetime
     run_finished_at: datetime | None
     base_model: BaseModelInfo
-    data: DataInfo
-    config: dict = Field(description="the full training config as used")
+    data: DataInfo = Field(description="a combination's: the union of its sources' data (format 'unknown' when none is known)")
+    config: dict = Field(description="the full training config as used; for a combination its inputs (sources, weights, how, ...)")
     params: ParamCounts
     run_metrics: RunMetrics | None
     evaluation_metrics: dict[str, float] = Field(default={}, description="from evaluation.json, when present")
@@ -68,15 +76,19 @@ class CapturedRun:
 
 
 def capture_run(run_dir: Path) -> CapturedRun:
-    """Read a finished training run folder; refuse unfinished or incomplete ones."""
+    """Read a finished training run folder or a combined adapter folder; refuse anything else."""
     run_dir = Path(run_dir)
+    if (run_dir / RUN_RECORD_FILE).is_file():
+        return _capture_training_run(run_dir)
+    return _capture_combination(run_dir)
+
+
+def _capture_training_run(run_dir: Path) -> CapturedRun:
     record = read_run_record(run_dir)
     if record.status != "completed" or record.artifact is None:
         raise ArtifactError(
             f"{run_dir / RUN_RECORD_FILE}: the run has status {record.status!r} and no saved artifact; register a completed run"
         )
-    adapter_metadata = read_adapter_metadata(run_dir)
-    evaluation = read_evaluation(run_dir)
     lineage = Lineage(
         run_id=record.run_id,
         method=record.method,
@@ -87,12 +99,64 @@ def capture_run(run_dir: Path) -> CapturedRun:
         config=record.config,
         params=record.params,
         run_metrics=record.metrics,
-        evaluation_metrics=evaluation.metrics if evaluation else {},
         environment=record.environment,
-        adapter_parents=adapter_metadata.parents if adapter_metadata else [],
     )
-    names = [*record.artifact.files, RUN_RECORD_FILE] + ([EVALUATION_FILE] if evaluation else [])
-    return CapturedRun(lineage=lineage, artifact_kind=record.artifact.kind, files=_artifact_files(run_dir, names))
+    return _captured(run_dir, RUN_RECORD_FILE, record.artifact, lineage)
+
+
+def _capture_combination(folder: Path) -> CapturedRun:
+    """A combined adapter folder; merged model folders are refused. The adapters modules are imported
+    here because they load transformers, which registering a training run does not need."""
+    from adaptlab.adapters.combine import COMBINE_RECORD_FILE, read_combine_record
+    from adaptlab.adapters.merge import read_merge_record
+
+    combination = read_combine_record(folder)
+    if combination is not None:
+        return _captured(folder, COMBINE_RECORD_FILE, combination.artifact, _combination_lineage(combination))
+    merge = read_merge_record(folder)
+    if merge is not None:
+        raise ArtifactError(
+            f"{folder}: merged model folders cannot be registered (they carry no lineage record); "
+            f"register the adapter it was merged from instead: {merge.adapter_path}"
+        )
+    raise ArtifactError(
+        f"{folder}: no run record here; register the output folder of `adaptlab train` (run.json) "
+        f"or of `adaptlab combine` ({COMBINE_RECORD_FILE})"
+    )
+
+
+def _combination_lineage(record: "CombineRecord") -> Lineage:
+    return Lineage(
+        run_id=record.combine_id,
+        method=f"combine:{record.how}",
+        run_created_at=record.created_at,
+        run_finished_at=record.created_at,
+        base_model=BaseModelInfo(
+            spec=record.base_model_spec,
+            model_id=record.base_model_id,
+            path=record.base_model_path,
+            weights_sha256=record.base_weights_sha256,
+        ),
+        data=record.data or UNKNOWN_DATA,
+        config=record.model_dump(mode="json", include=COMBINE_INPUTS),
+        params=record.params,
+        run_metrics=None,
+        environment=record.environment,
+    )
+
+
+def _captured(folder: Path, record_file: str, artifact: ArtifactInfo, lineage: Lineage) -> CapturedRun:
+    """`lineage` from the folder's record, plus what any folder may add: evaluation.json and the adapter's parents."""
+    adapter_metadata = read_adapter_metadata(folder)
+    evaluation = read_evaluation(folder)
+    lineage = lineage.model_copy(
+        update={
+            "evaluation_metrics": evaluation.metrics if evaluation else {},
+            "adapter_parents": adapter_metadata.parents if adapter_metadata else [],
+        }
+    )
+    names = [*artifact.files, record_file] + ([EVALUATION_FILE] if evaluation else [])
+    return CapturedRun(lineage=lineage, artifact_kind=artifact.kind, files=_artifact_files(folder, record_file, names))
 
 
 def gate_metrics(lineage: Lineage) -> dict[str, float]:
@@ -119,18 +183,18 @@ def read_evaluation(run_dir: Path) -> EvaluationFile | None:
         raise ArtifactError(f'{path}: {problems} (expected {{"metrics": {{"name": number, ...}}}})') from exc
 
 
-def _artifact_files(run_dir: Path, names: list[str]) -> dict[str, Path]:
+def _artifact_files(run_dir: Path, record_file: str, names: list[str]) -> dict[str, Path]:
     files: dict[str, Path] = {}
     for name in dict.fromkeys(names):
         if Path(name).is_absolute() or ".." in Path(name).parts:
-            raise ArtifactError(f"{run_dir / RUN_RECORD_FILE}: artifact file {name!r} points outside the run folder")
+            raise ArtifactError(f"{run_dir / record_file}: artifact file {name!r} points outside the run folder")
         path = run_dir / name
         if path.is_dir():
             files.update({child.relative_to(run_dir).as_posix(): child for child in sorted(path.rglob("*")) if child.is_file()})
         elif path.is_file():
             files[name] = path
         else:
-            raise ArtifactError(f"{path}: listed in {RUN_RECORD_FILE} artifact.files but missing; the run folder is incomplete")
+            raise ArtifactError(f"{path}: listed in {record_file} artifact.files but missing; the folder is incomplete")
     if ADAPTER_METADATA_FILE not in files and (run_dir / ADAPTER_METADATA_FILE).is_file():
         files[ADAPTER_METADATA_FILE] = run_dir / ADAPTER_METADATA_FILE
     return files

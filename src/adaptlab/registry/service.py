@@ -199,7 +199,8 @@ class Registry:
         license: str | None = None,
         by: str | None = None,
     ) -> VersionRecord:
-        """Store a finished training run folder as the next version of `name`; lineage comes from the folder."""
+        """Store a finished training run folder, or a combined adapter folder, as the next version of `name`;
+        lineage comes from the folder, parent versions from `parents` and from its adapter parents' weights."""
         model_ref = parse_model_ref(name, tenant or principal.tenant)
         require(principal, Action.register, model_ref.tenant)
         return self._register(principal, _actor(principal, by), model_ref, capture_run(run_dir), parents, license, imported_from=None)
