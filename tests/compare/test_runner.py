@@ -1,33 +1,52 @@
 """`adaptlab compare` end to end on builtin:tiny: three real runs, three report files, fair by construction."""
 
 import json
+import subprocess
 
 import pytest
+import torch
 from rich.console import Console
+from safetensors.torch import load_file
 
-from adaptlab.compare.config import CompareConfig
+from adaptlab.compare.config import LR_SWEEP_FACTORS, LR_SWEEP_VALIDATION_FRACTION, CompareConfig
+from adaptlab.compare.formatting import format_lr
 from adaptlab.compare.runner import compare
 from adaptlab.compare.schema import read_comparison
 from adaptlab.data.glossary_task import glossary_task, write_jsonl
-from adaptlab.errors import ConfigError
+from adaptlab.errors import AdaptlabError, ConfigError
 from adaptlab.eval.forgetting import reference_examples, reference_text
 from adaptlab.eval.loss import evaluate_loss
 from adaptlab.models import load_causal_lm, load_tokenizer
+from adaptlab.registry.lineage import capture_run
+from tests.train.test_resume import kill_launcher
 
 QUIET = Console(quiet=True)
+
+
+def tiny_comparison(folder, out_name: str, **overrides) -> CompareConfig:
+    """A comparison on builtin:tiny over the glossary rows in `folder` (written once), four steps per method."""
+    if not (folder / "train.jsonl").exists():
+        train_rows, eval_rows = glossary_task(24, 8, seed=0)
+        write_jsonl(train_rows, folder / "train.jsonl")
+        write_jsonl(eval_rows, folder / "eval.jsonl")
+    settings = dict(
+        model="builtin:tiny", data=[folder / "train.jsonl"], eval_data=[folder / "eval.jsonl"], out=folder / out_name,
+        methods=["full", "lora", "qlora"], max_steps=4, micro_batch_size=4, max_seq_len=256, rank=4,
+        learning_rates={"full": 1e-3, "lora": 1e-2, "qlora": 1e-2}, metric="exact_match", max_new_tokens=8,
+    )
+    return CompareConfig(**(settings | overrides))
+
+
+def reference_loss(base, load_in_4bit: bool) -> float:
+    tokenizer = load_tokenizer(base.path)
+    model = load_causal_lm(base.path, load_in_4bit=load_in_4bit)
+    return evaluate_loss(model, reference_examples(tokenizer, reference_text()), tokenizer.pad_token_id).loss
 
 
 @pytest.fixture(scope="module")
 def comparison_dir(tmp_path_factory):
     folder = tmp_path_factory.mktemp("cmp")
-    train_rows, eval_rows = glossary_task(24, 8, seed=0)
-    write_jsonl(train_rows, folder / "train.jsonl")
-    write_jsonl(eval_rows, folder / "eval.jsonl")
-    config = CompareConfig(
-        model="builtin:tiny", data=[folder / "train.jsonl"], eval_data=[folder / "eval.jsonl"], out=folder / "out",
-        methods=["full", "lora", "qlora"], max_steps=4, micro_batch_size=4, max_seq_len=256, rank=4,
-        learning_rates={"full": 1e-3, "lora": 1e-2, "qlora": 1e-2}, metric="exact_match", max_new_tokens=8,
-    )
+    config = tiny_comparison(folder, "out")
     compare(config, QUIET)
     return folder, config
 
@@ -59,15 +78,30 @@ def test_equal_token_budgets_and_full_is_the_100_reference(comparison_dir):
     assert lora.artifact_size_bytes < comparison.result("full").artifact_size_bytes
 
 
-def test_forgetting_is_measured_against_the_base_before_training(comparison_dir, tiny_model):
+def test_forgetting_is_measured_against_the_base_each_method_trained_on(comparison_dir, tiny_model):
     folder, _ = comparison_dir
     comparison = read_comparison(folder / "out")
-    tokenizer = load_tokenizer(tiny_model.path)
-    before = evaluate_loss(load_causal_lm(tiny_model.path), reference_examples(tokenizer, reference_text()), tokenizer.pad_token_id).loss
+    before = {"base": reference_loss(tiny_model, load_in_4bit=False), "base-4bit": reference_loss(tiny_model, load_in_4bit=True)}
+    assert before["base-4bit"] != pytest.approx(before["base"], rel=1e-6)
     for result in comparison.methods:
-        assert result.reference_loss_before == pytest.approx(before, rel=1e-6)
-        assert result.forgetting_percent == pytest.approx(100 * (result.reference_loss_after - before) / before)
-    assert comparison.result("full").reference_loss_after != pytest.approx(before, rel=1e-6)
+        expected = before["base-4bit" if result.method == "qlora" else "base"]
+        assert result.reference_loss_before == pytest.approx(expected, rel=1e-6)
+        assert result.forgetting_percent == pytest.approx(100 * (result.reference_loss_after - expected) / expected)
+    assert comparison.result("full").reference_loss_after != pytest.approx(before["base"], rel=1e-6)
+
+
+def test_each_run_folder_gets_the_gate_metrics_the_registry_reads(comparison_dir):
+    folder, _ = comparison_dir
+    comparison = read_comparison(folder / "out")
+    quantization_error = 100 * (comparison.result("qlora").reference_loss_before / comparison.result("full").reference_loss_before - 1)
+    for result in comparison.methods:
+        metrics = capture_run(folder / "out" / result.run_dir).lineage.evaluation_metrics
+        assert metrics["relative_score"] == pytest.approx(result.relative_score)
+        assert metrics["forgetting_percent"] == pytest.approx(result.forgetting_percent)
+        assert metrics["exact_match"] == pytest.approx(result.task_metric_value)
+        assert ("quantization_error_percent" in metrics) == (result.method == "qlora")
+    qlora = capture_run(folder / "out" / "runs" / "qlora").lineage.evaluation_metrics
+    assert qlora["quantization_error_percent"] == pytest.approx(quantization_error)
 
 
 def test_rerun_reuses_finished_runs_and_refuses_other_settings(comparison_dir):
@@ -78,3 +112,47 @@ def test_rerun_reuses_finished_runs_and_refuses_other_settings(comparison_dir):
     assert run_ids == {m: json.loads((out / "runs" / m / "run.json").read_text())["run_id"] for m in config.methods}
     with pytest.raises(ConfigError, match="other settings"):
         compare(config.model_copy(update={"rank": 8}), QUIET)
+
+
+def test_lr_sweep_tries_several_rates_and_keeps_the_best_by_validation_loss(comparison_dir):
+    folder, _ = comparison_dir
+    config = tiny_comparison(folder, "swept", methods=["full", "lora"], lr_sweep=True)
+    comparison = compare(config, QUIET)
+    report = (config.out / "report.md").read_text()
+    for result in comparison.methods:
+        start = config.learning_rates[result.method]
+        assert sorted(t.learning_rate for t in result.lr_sweep) == pytest.approx(sorted(start * f for f in LR_SWEEP_FACTORS))
+        assert len({t.eval_loss for t in result.lr_sweep}) == len(LR_SWEEP_FACTORS)
+        best = min(result.lr_sweep, key=lambda trial: trial.eval_loss)
+        assert result.learning_rate_source == "sweep" and result.learning_rate == best.learning_rate
+        assert f"{format_lr(result.learning_rate)}, best of a sweep" in report
+        assert f"| {format_lr(result.learning_rate)} (swept) |" in report
+        trial = json.loads((config.out / "sweeps" / f"{result.method}-lr{best.learning_rate:.2e}" / "run.json").read_text())
+        assert trial["config"]["eval_data"] == [] and trial["config"]["eval_fraction"] == LR_SWEEP_VALIDATION_FRACTION
+        assert trial["data"]["eval_examples"] + trial["data"]["train_examples"] == comparison.data.train_examples
+        assert trial["metrics"]["eval_loss"] == best.eval_loss
+
+
+def test_rerun_resumes_an_interrupted_run_from_its_checkpoint(comparison_dir, monkeypatch):
+    folder, _ = comparison_dir
+    config = tiny_comparison(folder, "interrupted", methods=["lora"], save_every=1)
+    real_run = subprocess.run
+    commands = []
+
+    def killed_at_third_checkpoint(command, *args, **kwargs):
+        commands.append(command)
+        return real_run([*kill_launcher("checkpoint-write"), *command[3:]], *args, **kwargs)
+
+    monkeypatch.setattr(subprocess, "run", killed_at_third_checkpoint)
+    with pytest.raises(AdaptlabError, match="Run the same command again to resume"):
+        compare(config, QUIET)
+    run_dir = config.out / "runs" / "lora"
+    assert json.loads((run_dir / "run.json").read_text())["status"] == "running"
+
+    monkeypatch.setattr(subprocess, "run", lambda command, *args, **kwargs: commands.append(command) or real_run(command, *args, **kwargs))
+    comparison = compare(config, QUIET)
+    assert "--resume" in commands[-1]
+    uninterrupted = load_file(str(folder / "out" / "runs" / "lora" / "adapter_model.safetensors"))
+    resumed = load_file(str(run_dir / "adapter_model.safetensors"))
+    assert uninterrupted.keys() == resumed.keys()
+    assert all(torch.equal(uninterrupted[name], resumed[name]) for name in uninterrupted)

@@ -11,12 +11,17 @@ from adaptlab.train.config import DEFAULT_LEARNING_RATES, Method, TrainConfig
 PER_METHOD_FIELDS = ("method", "learning_rate")
 LR_SWEEP_FACTORS = (1 / 3, 1.0, 3.0)
 LR_SWEEP_BUDGET_FRACTION = 0.25
+LR_SWEEP_VALIDATION_FRACTION = 0.1
 
 
 class CompareConfig(TrainConfig):
     methods: list[Method] = Field(["full", "lora", "qlora"], description="methods to compare, comma-separated or repeated")
     learning_rates: dict[str, float] = Field({}, description="per-method learning rate, e.g. full=1e-5 lora=2e-4 (default: each method's own)")
-    lr_sweep: bool = Field(False, description="try each rate × 1/3, 1, 3 on a quarter of the budget and keep the best by held-out loss")
+    lr_sweep: bool = Field(
+        False,
+        description="try each rate × 1/3, 1, 3 on a quarter of the budget and keep the best by validation loss "
+        "(a tenth of the training rows when --eval-data is given, else the held-out split)",
+    )
     metric: Literal["auto", "none", "exact_match", "contains", "rouge_l", "accuracy"] = Field("auto", description="task metric on generated answers (auto picks from the references)")
     metric_examples: int = Field(64, ge=1, description="held-out rows the task metric is computed on")
     max_new_tokens: int = Field(32, ge=1, description="greedy decoding limit for the task metric")
@@ -43,9 +48,13 @@ class CompareConfig(TrainConfig):
             return self.learning_rates[method], "user"
         return DEFAULT_LEARNING_RATES[method], "method_default"
 
-    def train_config(self, method: str, learning_rate: float, out: Path, max_steps: int | None = None) -> TrainConfig:
+    def train_config(self, method: str, learning_rate: float, out: Path, **overrides) -> TrainConfig:
         shared = self.model_dump(include=set(TrainConfig.model_fields) - set(PER_METHOD_FIELDS))
-        shared.update(method=method, learning_rate=learning_rate, out=out)
-        if max_steps is not None:
-            shared["max_steps"] = max_steps
+        shared.update(method=method, learning_rate=learning_rate, out=out, **overrides)
         return TrainConfig.model_validate(shared)
+
+    def sweep_trial_config(self, method: str, learning_rate: float, out: Path, max_steps: int) -> TrainConfig:
+        """A learning-rate trial. With held-out files, it is scored on a validation slice of the training
+        rows instead, so the held-out loss the report shows is not the one the rate was picked on."""
+        validation = {"eval_data": [], "eval_fraction": LR_SWEEP_VALIDATION_FRACTION} if self.eval_data else {}
+        return self.train_config(method, learning_rate, out, max_steps=max_steps, **validation)

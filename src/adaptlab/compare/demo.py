@@ -40,18 +40,19 @@ DEMO_SETTINGS = dict(
 )
 
 
-def demo_config(out: Path) -> CompareConfig:
+def demo_config(out: Path, **overrides) -> CompareConfig:
+    """The demo's comparison; `overrides` replace DEMO_SETTINGS keys (tests run it on builtin:tiny with a tiny budget)."""
     train_rows, eval_rows = glossary_task(DEMO_TRAIN_ROWS, DEMO_EVAL_ROWS, seed=0)
     train_file, eval_file = out / "data" / "train.jsonl", out / "data" / "eval.jsonl"
     write_jsonl(train_rows, train_file)
     write_jsonl(eval_rows, eval_file)
-    return CompareConfig(**DEMO_SETTINGS, data=[train_file], eval_data=[eval_file], out=out)
+    return CompareConfig(**(DEMO_SETTINGS | overrides), data=[train_file], eval_data=[eval_file], out=out)
 
 
-def run_demo(out: Path, console: Console | None = None) -> None:
+def run_demo(out: Path, console: Console | None = None, **overrides) -> None:
     console = console or Console()
     console.rule("adaptlab demo: LoRA or full fine-tuning for SmolLM2-135M on Acme's house style?")
-    comparison = compare(demo_config(out), console)
+    comparison = compare(demo_config(out, **overrides), console)
     recommendation = recommend(comparison, Constraints(tenants=20))
     print_recommendation(recommendation, console)
     console.print(f"\nOpen [bold]{out / 'report.html'}[/] for the plots; report.md and report.json sit beside it.")

@@ -6,8 +6,9 @@ A comparison folder is data a script can regenerate (as in PEFT's method_compari
     configs/<method>.yaml   each run's exact training config
     runs/<method>/          each run (adaptlab train output)
     sweeps/<method>-lr<x>/  learning-rate trials, when --lr-sweep
-    evaluation/<name>.json  reference loss and task-metric answers per model (base included)
+    evaluation/<name>.json  reference loss and task-metric answers per model (base, and base-4bit with QLoRA)
     report.{md,html,json}
+and in each run folder an `evaluation.json` with the run's gate metrics for the registry.
 Each method trains in its own process, so its peak memory is its own. Re-running the same command
 skips finished runs and resumes interrupted ones.
 """
@@ -16,6 +17,7 @@ import json
 import subprocess
 import sys
 from datetime import datetime, timezone
+from functools import partial
 from pathlib import Path
 
 import yaml
@@ -31,9 +33,12 @@ from adaptlab.compare.schema import (
     DataFileSummary,
     DataSummary,
     LrTrial,
+    MethodResult,
     PriceUsed,
     ReferenceSet,
+    RelativeScoreBasis,
     TaskMetricSetup,
+    forgetting_percent,
     method_result_from_run,
     unequal_token_budgets,
     with_relative_scores,
@@ -46,6 +51,7 @@ from adaptlab.eval.generation import greedy_answers, task_items
 from adaptlab.eval.loss import evaluate_loss
 from adaptlab.methods import get_method
 from adaptlab.models import load_causal_lm, load_tokenizer, resolve_model
+from adaptlab.registry.lineage import EVALUATION_FILE, EvaluationFile
 from adaptlab.train.batching import BatchPlan
 from adaptlab.train.config import TrainConfig
 from adaptlab.train.loop import data_options
@@ -78,7 +84,7 @@ def compare(config: CompareConfig, console: Console | None = None) -> Comparison
     metric = None if config.metric == "none" or not eval_items else (
         task_metrics.choose_metric([item.reference for item in eval_items]) if config.metric == "auto" else config.metric
     )
-    base_eval = evaluate_model(out / "evaluation" / "base.json", "base", lambda: load_causal_lm(base.path), tokenizer, reference_set, eval_items, metric, config)
+    base_loss = base_reference_losses(out, base, tokenizer, reference_set, eval_items, metric, config)
     hardware = next(iter(runs.values()))[0].environment.hardware
     price = PriceUsed(per_hour_usd=config.price_per_hour, source="--price-per-hour") if config.price_per_hour is not None else price_from_default(hardware)
     results = []
@@ -95,13 +101,15 @@ def compare(config: CompareConfig, console: Console | None = None) -> Comparison
                 learning_rate=learning_rate,
                 learning_rate_source=source,
                 lr_sweep=trials,
-                reference_loss_before=base_eval["reference_loss"],
+                reference_loss_before=base_loss[base_variant(method)],
                 reference_loss_after=evaluation["reference_loss"],
                 price_per_hour_usd=price.per_hour_usd,
                 task_metric_value=evaluation.get("task_metric"),
             )
         )
     basis, results = with_relative_scores(results)
+    for result in results:
+        atomic.write_json(out / result.run_dir / EVALUATION_FILE, run_evaluation(result, metric, basis, base_loss).model_dump(mode="json"))
     first = next(iter(runs.values()))[0]
     comparison = Comparison(
         created_at=datetime.now(timezone.utc),
@@ -135,6 +143,43 @@ def compare(config: CompareConfig, console: Console | None = None) -> Comparison
     print_comparison_table(comparison, console)
     console.print(f"reports: {out / 'report.md'}  {out / 'report.html'}  {out / 'report.json'}")
     return comparison
+
+
+def base_variant(method: str) -> str:
+    """The form of the base a method is trained and measured on: `base` (full precision) or `base-4bit` (QLoRA)."""
+    return "base-4bit" if getattr(get_method(method), "quantize_base", False) else "base"
+
+
+def base_reference_losses(out: Path, base, tokenizer, reference_set, eval_items, metric, config: CompareConfig) -> dict[str, float]:
+    """Reference loss of each form of the base before training: `base` always, `base-4bit` when QLoRA is compared.
+    Each method's forgetting is measured against the form it trained on, so QLoRA's excludes quantization error."""
+    variants = {"base"} | {base_variant(method) for method in config.methods}
+    return {
+        variant: evaluate_model(
+            out / "evaluation" / f"{variant}.json", variant, partial(load_causal_lm, base.path, load_in_4bit=variant != "base"),
+            tokenizer, reference_set, eval_items, metric if variant == "base" else None, config,
+        )["reference_loss"]
+        for variant in sorted(variants)
+    }
+
+
+def run_evaluation(result: MethodResult, metric: str | None, basis: RelativeScoreBasis | None, base_loss: dict[str, float]) -> EvaluationFile:
+    """A run's `evaluation.json`: what the comparison measured beyond run.json, as gate metrics for the registry."""
+    metrics = {
+        "relative_score": result.relative_score,
+        "forgetting_percent": result.forgetting_percent,
+        "reference_loss_before": result.reference_loss_before,
+        "reference_loss_after": result.reference_loss_after,
+    }
+    if metric:
+        metrics[metric] = result.task_metric_value
+    if base_variant(result.method) != "base":
+        metrics["quantization_error_percent"] = forgetting_percent(base_loss["base"], result.reference_loss_before)
+    return EvaluationFile(
+        metrics={name: value for name, value in metrics.items() if value is not None},
+        measured_by="adaptlab compare",
+        relative_score_basis=basis,
+    )
 
 
 def check_compare_dir(out: Path, config: CompareConfig) -> None:
@@ -176,8 +221,7 @@ def choose_learning_rate(config: CompareConfig, method: str, steps: int, out: Pa
     trials = []
     for factor in LR_SWEEP_FACTORS:
         candidate = learning_rate * factor
-        trial_config = config.train_config(method, candidate, out / "sweeps" / f"{method}-lr{candidate:.2e}", max_steps=trial_steps)
-        record = run_method(trial_config, console)
+        record = run_method(config.sweep_trial_config(method, candidate, out / "sweeps" / f"{method}-lr{candidate:.2e}", trial_steps), console)
         trials.append(LrTrial(learning_rate=candidate, eval_loss=record.metrics.eval_loss, tokens_seen=record.metrics.tokens_seen))
     best = min(trials, key=lambda trial: trial.eval_loss)
     return best.learning_rate, "sweep", trials

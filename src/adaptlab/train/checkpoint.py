@@ -1,12 +1,12 @@
 """Atomic training checkpoints for `--resume`.
 
-A checkpoint folder appears by a single rename once complete, so after kill -9 at any moment the
-run folder holds only whole checkpoints. Random state needs no snapshot: the loop re-seeds from
-(seed, step, rank) at every step.
+A checkpoint folder appears by a single rename once complete, and an old one is renamed to a hidden
+name before it is deleted, so after kill -9 at any moment every `step-*` folder is whole; the hidden
+leftovers are never read. Random state needs no snapshot: the loop re-seeds from (seed, step, rank)
+at every step.
 """
 
 import json
-import shutil
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
@@ -14,7 +14,7 @@ import torch
 from safetensors.torch import load_file, save_file
 from torch import nn
 
-from adaptlab.atomic import staging_dir
+from adaptlab.atomic import remove_tree, staging_dir
 from adaptlab.errors import ArtifactError
 
 CHECKPOINTS_DIR = "checkpoints"
@@ -44,13 +44,14 @@ def save_checkpoint(run_dir: Path, model: nn.Module, optimizer, scheduler, state
         torch.save({"optimizer": optimizer.state_dict(), "scheduler": scheduler.state_dict()}, staged / "optimizer.pt")
         (staged / "state.json").write_text(json.dumps(asdict(state)))
     for old in list_checkpoints(run_dir)[:-KEEP_LAST]:
-        shutil.rmtree(old, ignore_errors=True)
+        remove_tree(old)
     return final
 
 
 def list_checkpoints(run_dir: Path) -> list[Path]:
+    """The whole checkpoints, oldest first (temporaries are hidden names, so `step-*` never matches them)."""
     folder = Path(run_dir) / CHECKPOINTS_DIR
-    return sorted(folder.glob("step-*")) if folder.is_dir() else []
+    return sorted(path for path in folder.glob("step-*") if path.is_dir())
 
 
 def load_checkpoint(checkpoint: Path, model: nn.Module, optimizer, scheduler) -> LoopState:

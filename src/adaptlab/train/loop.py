@@ -22,7 +22,7 @@ from adaptlab.methods import get_method
 from adaptlab.models import ResolvedModel, load_tokenizer, resolve_model
 from adaptlab.models.hashing import count_parameters
 from adaptlab.train.batching import BatchPlan
-from adaptlab.train.checkpoint import LoopState, list_checkpoints, load_checkpoint, save_checkpoint
+from adaptlab.train.checkpoint import CHECKPOINTS_DIR, LoopState, list_checkpoints, load_checkpoint, save_checkpoint
 from adaptlab.train.config import TrainConfig
 from adaptlab.train.environment import environment_info, peak_memory, reset_peak_memory
 from adaptlab.train.loss import TargetTokenLoss
@@ -182,13 +182,16 @@ def evaluation_point(step: int, loss_module, data: PreparedData, plan: BatchPlan
 
 
 def check_run_dir(run_dir: Path, config: TrainConfig, resume: bool) -> None:
+    """Refuse a folder the run would mix with; then drop the hidden temporaries a killed run left."""
     if resume:
         if not (run_dir / RUN_RECORD_FILE).is_file():
             raise ConfigError(f"{run_dir}: nothing to resume (no {RUN_RECORD_FILE})")
-        atomic.remove_stale_staging(run_dir)
-        return
-    if run_dir.exists() and any(run_dir.iterdir()):
+        if read_run_record(run_dir).status == "completed":
+            raise ConfigError(f"{run_dir}: the run has completed; there is nothing to resume")
+    elif run_dir.exists() and not all(map(atomic.is_leftover, run_dir.iterdir())):
         raise ConfigError(f"{run_dir}: output folder is not empty; choose another --out, or --resume an interrupted run")
+    for folder in (run_dir, run_dir / CHECKPOINTS_DIR):
+        atomic.remove_leftovers(folder)
 
 
 def new_record(config: TrainConfig, base: ResolvedModel, data: PreparedData, model) -> RunRecord:
@@ -236,8 +239,9 @@ def finished_record(record: RunRecord, state: LoopState, train_time_s: float, pe
 
 
 def save_artifact(run_dir: Path, model, method, tokenizer, base: ResolvedModel, record: RunRecord) -> None:
-    """Stage every file, then move them in by rename; run.json last, so its `completed` status
-    always describes files that are complete."""
+    """Stage every file, then move them in by rename: the loader's entry file (adapter_config.json or
+    config.json) after every other artifact file, run.json last. After a kill midway no loader finds a
+    partial artifact, run.json still says `running`, and `--resume` publishes the artifact again."""
     staged = Path(atomic.make_staging_dir(run_dir))
     method.save(model, staged)
     tokenizer.save_pretrained(staged)

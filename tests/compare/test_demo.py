@@ -1,0 +1,18 @@
+"""`adaptlab demo`'s code path end to end, offline, on builtin:tiny with a tiny budget."""
+
+from rich.console import Console
+
+from adaptlab.compare.demo import run_demo
+from adaptlab.compare.schema import read_comparison
+
+
+def test_demo_writes_the_three_reports_with_full_lora_and_qlora_rows(tmp_path, monkeypatch):
+    monkeypatch.setenv("HF_HUB_OFFLINE", "1")
+    out = tmp_path / "demo"
+    run_demo(out, Console(quiet=True), model="builtin:tiny", max_steps=2, max_seq_len=256, metric_examples=4, max_new_tokens=4)
+    for name in ("report.md", "report.html", "report.json"):
+        assert (out / name).stat().st_size > 0
+    assert [result.method for result in read_comparison(out).methods] == ["full", "lora", "qlora"]
+    markdown = (out / "report.md").read_text()
+    for label in ("Full FT", "LoRA", "QLoRA"):
+        assert f"| {label} |" in markdown
