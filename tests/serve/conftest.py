@@ -1,6 +1,9 @@
 """A real registry with two tenants and LoRA adapters trained-on-paper for builtin:tiny (seeded,
 non-zero), tokens for each tenant, and a real server on a loopback port; plus reference outputs
-computed by plain PEFT + `model.generate`, one request at a time."""
+computed by plain PEFT + `model.generate`, one request at a time.
+
+Every version is approved (v1s are also promoted to `production`) except UNAPPROVED_MODEL's, since
+the server refuses unapproved versions unless started with `allow_unapproved`."""
 
 import json
 from dataclasses import dataclass
@@ -15,9 +18,10 @@ from adaptlab.serve.config import ServeConfig
 from adaptlab.serve.server import running_server
 from tests.registry.runs import make_run, save_lora_adapter, write_dataset
 
-ADAPTER_SEEDS = {"acme/bot": (11, 12), "acme/helper": (13,), "acme/writer": (14,), "globex/rival": (15,)}
+ADAPTER_SEEDS = {"acme/bot": (11, 12), "acme/helper": (13,), "acme/writer": (14,), "globex/rival": (15,), "acme/draft": (16,)}
 HTTP_TIMEOUT_S = 60
 BROKEN_MODEL = "acme/misfit"  # registered fine, but its adapter targets modules the base lacks
+UNAPPROVED_MODEL = "acme/draft"  # registered, never approved nor promoted
 
 
 @dataclass(frozen=True)
@@ -32,7 +36,7 @@ class ServeWorld:
 def world(tiny_model: ResolvedModel, tmp_path_factory) -> ServeWorld:
     root = tmp_path_factory.mktemp("serve")
     data_files = write_dataset(root / "data")
-    admin = local_admin("ops-admin")
+    admin, reviewer = local_admin("ops-admin"), local_admin("reviewer")
     adapter_dirs = {}
     with Registry.open(root / "registry") as registry:
         for tenant in ("acme", "globex"):
@@ -43,8 +47,12 @@ def world(tiny_model: ResolvedModel, tmp_path_factory) -> ServeWorld:
                 adapter = save_lora_adapter(tiny_model, root / "adapters" / f"seed{seed}", seed=seed)
                 record = registry.register(admin, make_run(adapter, tiny_model, data_files, root / "runs" / f"seed{seed}"), name)
                 adapter_dirs[record.ref] = adapter
-            registry.promote(admin, f"{name}@v1", "production")
-        registry.register(admin, _misfit_run(tiny_model, data_files, root), BROKEN_MODEL)
+                if name != UNAPPROVED_MODEL:
+                    registry.approve(reviewer, record.ref, "fixture")
+            if name != UNAPPROVED_MODEL:
+                registry.promote(admin, f"{name}@v1", "production")
+        misfit = registry.register(admin, _misfit_run(tiny_model, data_files, root), BROKEN_MODEL)
+        registry.approve(reviewer, misfit.ref, "fixture")
         acme_token = registry.create_token(admin, "acme", "reader", "acme-app")
         globex_token = registry.create_token(admin, "globex", "reader", "globex-app")
     return ServeWorld(root / "registry", acme_token, globex_token, adapter_dirs)

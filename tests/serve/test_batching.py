@@ -1,12 +1,17 @@
-"""Requests for different adapters decoded in one batch get exactly the tokens each would get alone."""
+"""Requests for different adapters decoded in one batch get exactly the tokens each would get alone; a batch
+never holds more than max_batch_size requests."""
 
 import json
 import threading
 from concurrent.futures import ThreadPoolExecutor
 
+import httpx
 from prometheus_client.parser import text_string_to_metric_families
 
 from adaptlab.models import load_tokenizer
+from adaptlab.serve.server import running_server
+
+from .conftest import HTTP_TIMEOUT_S, serve_config
 
 REQUESTS = [
     ("builtin:tiny", "alpha"),
@@ -19,27 +24,32 @@ REQUESTS = [
 MAX_TOKENS = 8
 
 
-def _batch_counts(client) -> tuple[float, float]:
-    """(forward passes, forward passes over exactly one request) so far."""
+def _batch_counts(client, max_rows: int = 1) -> tuple[float, float]:
+    """(forward passes, forward passes over at most `max_rows` requests) so far; `max_rows` is a bucket bound."""
     for family in text_string_to_metric_families(client.get("/metrics").text):
         if family.name == "adaptlab_serve_batch_size":
             samples = {(s.name, s.labels.get("le")): s.value for s in family.samples}
-            return samples[("adaptlab_serve_batch_size_count", None)], samples[("adaptlab_serve_batch_size_bucket", "1.0")]
+            return samples[("adaptlab_serve_batch_size_count", None)], samples[("adaptlab_serve_batch_size_bucket", f"{max_rows:.1f}")]
     raise AssertionError("no batch size metric")
+
+
+def _send_together(client, requests: list[tuple[str, str]]) -> list:
+    """POST one completion per (model, prompt), all released at once from their own threads."""
+    barrier = threading.Barrier(len(requests))
+
+    def send(request):
+        model, prompt = request
+        barrier.wait()
+        return client.post("/v1/completions", json={"model": model, "prompt": prompt, "max_tokens": MAX_TOKENS})
+
+    with ThreadPoolExecutor(len(requests)) as pool:
+        return list(pool.map(send, requests))
 
 
 def test_mixed_adapter_batch_matches_serving_each_alone(acme, reference, tiny_model):
     tokenizer = load_tokenizer(tiny_model.path)
     batches_before, singles_before = _batch_counts(acme)
-    barrier = threading.Barrier(len(REQUESTS))
-
-    def send(request):
-        model, prompt = request
-        barrier.wait()
-        return acme.post("/v1/completions", json={"model": model, "prompt": prompt, "max_tokens": MAX_TOKENS})
-
-    with ThreadPoolExecutor(len(REQUESTS)) as pool:
-        responses = list(pool.map(send, REQUESTS))
+    responses = _send_together(acme, REQUESTS)
     batches_after, singles_after = _batch_counts(acme)
     assert (batches_after - batches_before) - (singles_after - singles_before) >= 1, "no forward pass held more than one request"
     for (model, prompt), response in zip(REQUESTS, responses):
@@ -70,3 +80,16 @@ def test_a_request_joining_a_running_batch_gets_the_same_tokens(acme, reference,
     assert len(long_expected) > MAX_TOKENS  # still running when the second request came
     joining_expected = reference("acme/helper@v1", tokenizer(joining["prompt"])["input_ids"], MAX_TOKENS)
     assert joined.json()["choices"][0]["text"] == tokenizer.decode(joining_expected, skip_special_tokens=True)
+
+
+def test_a_batch_never_exceeds_max_batch_size(world):
+    with (
+        running_server(serve_config(world, max_batch_size=2)) as server,
+        httpx.Client(base_url=server.url, headers={"Authorization": f"Bearer {world.acme_token}"}, timeout=HTTP_TIMEOUT_S) as client,
+    ):
+        responses = _send_together(client, REQUESTS)
+        passes, at_most_two = _batch_counts(client, max_rows=2)
+        _, single = _batch_counts(client, max_rows=1)
+    assert all(response.status_code == 200 for response in responses)
+    assert at_most_two == passes, "a forward pass held more than max_batch_size requests"
+    assert single < passes, "no forward pass held two requests"

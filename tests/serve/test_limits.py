@@ -1,6 +1,7 @@
-"""Concurrency limits answer 429 while a request is in flight, and free up when it ends."""
+"""Concurrency limits (per tenant and server-wide) answer 429 while a request is in flight, and free up when it ends."""
 
 import httpx
+import pytest
 
 from adaptlab.serve.server import running_server
 
@@ -10,8 +11,12 @@ LONG = {"model": "acme/bot@v1", "prompt": "go on", "max_tokens": 1500}
 SHORT = {"model": "acme/bot@v1", "prompt": "me too", "max_tokens": 2}
 
 
-def test_tenant_concurrency_limit(world):
-    config = serve_config(world, max_concurrent_per_tenant=1, max_tokens_limit=1500)
+@pytest.mark.parametrize(
+    ("limit", "code", "other_tenant_status"),
+    [("max_concurrent_per_tenant", "tenant_busy", 200), ("max_concurrent_requests", "server_busy", 429)],
+)
+def test_concurrency_limit(world, limit, code, other_tenant_status):
+    config = serve_config(world, max_tokens_limit=1500, **{limit: 1})
     with running_server(config) as server:
         acme = httpx.Client(base_url=server.url, headers={"Authorization": f"Bearer {world.acme_token}"}, timeout=HTTP_TIMEOUT_S)
         globex = httpx.Client(base_url=server.url, headers={"Authorization": f"Bearer {world.globex_token}"}, timeout=HTTP_TIMEOUT_S)
@@ -22,6 +27,6 @@ def test_tenant_concurrency_limit(world):
                 other_tenant = globex.post("/v1/completions", json={**SHORT, "model": "globex/rival@v1"})
                 streaming.read()
             assert refused.status_code == 429, refused.text
-            assert refused.json()["error"]["type"] == "rate_limit_error"
-            assert other_tenant.status_code == 200, other_tenant.text
+            assert refused.json()["error"]["type"] == "rate_limit_error" and refused.json()["error"]["code"] == code
+            assert other_tenant.status_code == other_tenant_status, other_tenant.text
             assert acme.post("/v1/completions", json=SHORT).status_code == 200

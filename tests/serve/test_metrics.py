@@ -1,6 +1,16 @@
-"""/metrics: Prometheus text with per-adapter request, latency, token and cache series."""
+"""/metrics: Prometheus text with per-adapter request, latency, token and cache series; latencies count from
+HTTP arrival; evictions of a running server show up."""
 
+import time
+
+import httpx
 from prometheus_client.parser import text_string_to_metric_families
+
+from adaptlab.serve.server import running_server
+
+from .conftest import HTTP_TIMEOUT_S, serve_config
+
+AUTH_DELAY_S = 0.2
 
 
 def _samples(client) -> dict[tuple, float]:
@@ -31,14 +41,45 @@ def test_metrics_are_labelled_per_adapter(acme):
     assert delta("adaptlab_serve_request_errors_total", adapter="unresolved", error_type="invalid_request_error") == 1
     for histogram in (
         "gen_ai_server_request_duration_seconds",
-        "gen_ai_server_request_queue_time_seconds",
+        "adaptlab_serve_request_queue_seconds",
         "gen_ai_server_time_to_first_token_seconds",
     ):
         assert delta(f"{histogram}_count", adapter=adapter) == 2, histogram
     assert delta("gen_ai_server_time_per_output_token_seconds_count", adapter=adapter) == 2 * 4
-    assert delta("gen_ai_server_token_usage_total", adapter=adapter, gen_ai_token_type="input") == 2 * len("metrics")
-    assert delta("gen_ai_server_token_usage_total", adapter=adapter, gen_ai_token_type="output") == 2 * 5
+    assert delta("adaptlab_serve_tokens_total", adapter=adapter, gen_ai_token_type="input") == 2 * len("metrics")
+    assert delta("adaptlab_serve_tokens_total", adapter=adapter, gen_ai_token_type="output") == 2 * 5
     assert _value(after, "adaptlab_serve_adapter_cache_total", adapter=adapter, event="miss") >= 1
     assert delta("adaptlab_serve_adapter_cache_total", adapter=adapter, event="hit") >= 1
     assert _value(after, "adaptlab_serve_adapter_load_seconds_count", adapter=adapter) >= 1
     assert _value(after, "adaptlab_serve_adapter_cache_bytes") > 0
+
+
+def test_latency_counts_from_http_arrival_including_authentication(acme, server, monkeypatch):
+    authenticate = server.runtime.registry.authenticate
+
+    def slow_authenticate(token: str):
+        time.sleep(AUTH_DELAY_S)
+        return authenticate(token)
+
+    monkeypatch.setattr(server.runtime.registry, "authenticate", slow_authenticate)
+    before = _samples(acme)
+    assert acme.post("/v1/completions", json={"model": "acme/writer@v1", "prompt": "slow auth", "max_tokens": 1}).status_code == 200
+    after = _samples(acme)
+    for histogram in ("gen_ai_server_time_to_first_token_seconds_sum", "gen_ai_server_request_duration_seconds_sum"):
+        observed = _value(after, histogram, adapter="acme/writer@v1") - _value(before, histogram, adapter="acme/writer@v1")
+        assert observed >= AUTH_DELAY_S, histogram
+
+
+def test_evictions_show_in_the_metrics_of_a_running_server(world):
+    with (
+        running_server(serve_config(world, cache_bytes=1)) as server,
+        httpx.Client(base_url=server.url, headers={"Authorization": f"Bearer {world.acme_token}"}, timeout=HTTP_TIMEOUT_S) as client,
+    ):
+        for model in ("acme/bot@v1", "acme/helper@v1", "acme/bot@v1"):  # a budget below one adapter keeps only the one in use
+            assert client.post("/v1/completions", json={"model": model, "prompt": "evict", "max_tokens": 2}).status_code == 200
+        samples = _samples(client)
+        one_adapter_bytes = server.runtime.cache.loaded_bytes["acme/bot@v1"]
+    assert _value(samples, "adaptlab_serve_adapter_cache_total", adapter="acme/bot@v1", event="eviction") == 1
+    assert _value(samples, "adaptlab_serve_adapter_cache_total", adapter="acme/helper@v1", event="eviction") == 1
+    assert _value(samples, "adaptlab_serve_adapter_cache_total", adapter="acme/bot@v1", event="miss") == 2
+    assert _value(samples, "adaptlab_serve_adapter_cache_bytes") == one_adapter_bytes

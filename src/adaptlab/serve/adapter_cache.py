@@ -1,7 +1,6 @@
 """Adapters loaded into the one base model on first use and evicted least-recently-used when their
 weights exceed a memory budget; pinned adapters stay. Used only from the scheduler's thread."""
 
-import hashlib
 import logging
 import time
 from collections import OrderedDict
@@ -10,27 +9,23 @@ from pathlib import Path
 
 from adaptlab.adapters import compat
 from adaptlab.adapters.files import open_adapter_folder
-from adaptlab.errors import AdaptlabError, CompatibilityError
+from adaptlab.errors import AdaptlabError
 from adaptlab.models import ResolvedModel
 from adaptlab.serve.metrics import ServeMetrics
+from adaptlab.serve.mixed_lora import MixedLora, read_lora_adapter
 
-BASE_ADAPTER = "__base__"  # PEFT's name for "no adapter" in a mixed batch
 log = logging.getLogger(__name__)
 
 
-def peft_adapter_name(version_ref: str) -> str:
-    """A PEFT-safe module name for a version ref (refs may contain '.', which module names may not)."""
-    return "a_" + hashlib.sha256(version_ref.encode()).hexdigest()[:16]
-
-
 class AdapterCache:
-    """Owns the served model: the plain base until the first adapter arrives, then a PeftModel around it.
+    """Owns the served model, which stays the plain base: `lora` applies the loaded adapters per batch row.
 
     `fetch(version_ref)` returns a verified local copy of a registered version's folder.
     """
 
     def __init__(self, base_model, base: ResolvedModel, capacity_bytes: int, metrics: ServeMetrics, fetch: Callable[[str], Path]):
         self.model = base_model
+        self.lora = MixedLora(base_model)
         self.base = base
         self.capacity_bytes = capacity_bytes
         self.metrics = metrics
@@ -70,33 +65,22 @@ class AdapterCache:
         return failures
 
     def _load(self, version_ref: str) -> None:
-        from peft import PeftModel
-
         started = time.perf_counter()
         folder = open_adapter_folder(self.fetch(version_ref))
-        name = peft_adapter_name(version_ref)
         try:
             warning = compat.check_base(folder, self.base, allow_mismatch=False)
             if warning:
                 log.warning(warning)
-            compat.check_target_modules(folder, self.base.model_id, [module for module, _ in self.model.named_modules()])
-            try:
-                if isinstance(self.model, PeftModel):
-                    self.model.load_adapter(folder.path, adapter_name=name)
-                else:
-                    self.model = PeftModel.from_pretrained(self.model, folder.path, adapter_name=name)
-            except (ValueError, RuntimeError, KeyError) as exc:
-                if isinstance(self.model, PeftModel) and name in self.model.peft_config:
-                    self.model.delete_adapter(name)
-                raise CompatibilityError(f"PEFT could not load this adapter onto {self.base.model_id}: {exc}") from exc
+            compat.check_target_modules(folder, self.base.model_id, self.lora.modules)
+            adapter = read_lora_adapter(folder, self.lora.modules)
         except AdaptlabError as exc:
             # Clients see the version, not where the server keeps its checkouts.
             raise type(exc)(f"{version_ref}: " + str(exc).replace(f"{folder.path}: ", "").replace(str(folder.path), version_ref)) from exc
-        self.model.eval()
-        self.loaded_bytes[version_ref] = _adapter_bytes(self.model, name)
+        self.lora.add(version_ref, adapter)
+        self.loaded_bytes[version_ref] = adapter.nbytes
         seconds = time.perf_counter() - started
         self.metrics.adapter_load_time.labels(version_ref).observe(seconds)
-        log.info("loaded %s (%d bytes) in %.3f s", version_ref, self.loaded_bytes[version_ref], seconds)
+        log.info("loaded %s (%d bytes) in %.3f s", version_ref, adapter.nbytes, seconds)
 
     def _evict(self, keep: set[str]) -> None:
         for ref in list(self.loaded_bytes):
@@ -104,12 +88,8 @@ class AdapterCache:
                 return
             if ref in keep or ref in self.pinned:
                 continue
-            self.model.delete_adapter(peft_adapter_name(ref))
+            self.lora.remove(ref)
             del self.loaded_bytes[ref]
             self.metrics.cache_events.labels(ref, "eviction").inc()
             log.info("evicted %s", ref)
 
-
-def _adapter_bytes(model, name: str) -> int:
-    marker = f".{name}."
-    return sum(p.numel() * p.element_size() for param_name, p in model.named_parameters() if marker in param_name)

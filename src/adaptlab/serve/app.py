@@ -57,6 +57,7 @@ def create_app(runtime: Runtime) -> FastAPI:
 
     @app.middleware("http")
     async def limit_body_and_count(request: Request, call_next):
+        request.state.received_at = time.perf_counter()
         request.state.adapter_label = UNRESOLVED_ADAPTER
         refusal = _body_refusal(request, runtime.config.max_request_bytes)
         response = _error_response(refusal) if refusal else await call_next(request)
@@ -99,13 +100,13 @@ def create_app(runtime: Runtime) -> FastAPI:
         target = await _resolve(runtime, caller, body.model, request)
         # Tokenized on the event loop: fast tokenizers are not safe to call from several threads at once.
         prompt_ids = runtime.tokenizer(body.prompt, add_special_tokens=True)["input_ids"]
-        return await _answer(runtime, caller, target, body, body.max_tokens, prompt_ids, chat=False)
+        return await _answer(runtime, caller, target, body, body.max_tokens, prompt_ids, request.state.received_at, chat=False)
 
     @app.post("/v1/chat/completions")
     async def chat_completions(body: ChatCompletionRequest, caller: Caller, request: Request):
         target = await _resolve(runtime, caller, body.model, request)
         prompt_ids = _chat_prompt_ids(runtime.tokenizer, body)
-        return await _answer(runtime, caller, target, body, body.requested_max_tokens(), prompt_ids, chat=True)
+        return await _answer(runtime, caller, target, body, body.requested_max_tokens(), prompt_ids, request.state.received_at, chat=True)
 
     return app
 
@@ -184,7 +185,7 @@ async def _resolve(runtime: Runtime, caller: Principal, model: str, request: Req
                 code="model_not_servable",
                 param="model",
             )
-        if runtime.config.approved_only and not is_approved(record):
+        if not (runtime.config.allow_unapproved or is_approved(record)):
             raise ServeError(
                 403,
                 f"{record.ref} has no approval and no alias; this server serves only approved versions "
@@ -273,7 +274,15 @@ class InFlight:
 
 
 async def _answer(
-    runtime: Runtime, caller: Principal, target: Target, body, requested_max_tokens: int | None, prompt_ids: list[int], *, chat: bool
+    runtime: Runtime,
+    caller: Principal,
+    target: Target,
+    body,
+    requested_max_tokens: int | None,
+    prompt_ids: list[int],
+    received_at: float,
+    *,
+    chat: bool,
 ):
     max_tokens = _checked_max_tokens(runtime, requested_max_tokens, len(prompt_ids))
     admission = InFlight(runtime, caller.tenant or ALL_TENANTS)
@@ -287,6 +296,7 @@ async def _answer(
             seed=body.seed,
             stop_token_ids=runtime.stop_token_ids,
             on_event=lambda _event: None,
+            received_at=received_at,
         )
         stream = GenerationStream(runtime.scheduler, runtime.metrics, runtime.tokenizer, job, target.label)
         await stream.started()
@@ -422,6 +432,6 @@ def _model_cards(runtime: Runtime, caller: Principal) -> list[ModelCard]:
         for name in names:
             record = runtime.registry.get_version(caller, name)
             servable = record.artifact_kind == "peft_adapter" and record.base_weights_sha256 == runtime.base.weights_sha256
-            if servable and (is_approved(record) or not runtime.config.approved_only):
+            if servable and (runtime.config.allow_unapproved or is_approved(record)):
                 cards.append(ModelCard(id=name, created=now, owned_by=summary.tenant, parent=runtime.base_name, root=record.ref))
     return cards

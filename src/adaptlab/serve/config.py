@@ -17,8 +17,9 @@ class ServeConfig(BaseModel):
     merge: str | None = Field(
         default=None, description="serve only this adapter (tenant/name@alias|vN), merged into the base: no adapter overhead"
     )
-    approved_only: bool = Field(
-        default=False, description="serve only versions with an approval or an alias pointing at them (aliases pass the gates)"
+    allow_unapproved: bool = Field(
+        default=False,
+        description="also serve versions with no approval and no alias (development only; by default only approved or aliased versions)",
     )
     pin: tuple[str, ...] = Field(default=(), description="adapters (tenant/name@alias|vN) loaded at start and never evicted")
     max_batch_size: int = Field(default=8, ge=1, description="most requests decoded together in one forward pass")

@@ -4,7 +4,10 @@ point. Rows join a running batch after their own prefill and leave as soon as th
 decoding it alone (greedy)."""
 
 from collections.abc import Callable, Sequence
+from contextlib import AbstractContextManager
 from dataclasses import dataclass, field
+
+Routed = Callable[[Sequence[str | None]], AbstractContextManager]  # the context a forward pass over these rows' adapters runs in
 
 
 @dataclass
@@ -71,10 +74,8 @@ def left_padded(prompts: Sequence[list[int]], pad_token_id: int):
 
 
 class RunningBatch:
-    """The rows being decoded, their KV cache, attention mask and next positions.
-
-    `routing` (one PEFT adapter name per row) is passed to the model only when `route` is true, so
-    a plain or merged model is called without it."""
+    """The rows being decoded, their adapters (`routing`: a version ref, or None for the served model as is,
+    per row), KV cache, attention mask and next positions. Each forward pass runs inside `routed(routing)`."""
 
     def __init__(self, pad_token_id: int):
         self.pad_token_id = pad_token_id
@@ -82,7 +83,7 @@ class RunningBatch:
 
     def _reset(self) -> None:
         self.rows: list[DecodeRow] = []
-        self.routing: list[str] = []
+        self.routing: list[str | None] = []
         self.cache = None
         self.attention_mask = None
         self.next_positions = None
@@ -96,12 +97,13 @@ class RunningBatch:
         """Whether rows may join mid-run: only with plain (non-sliding) KV cache layers."""
         return self.cache is None or all(type(layer).__name__ == "DynamicLayer" for layer in self.cache.layers)
 
-    def add(self, model, rows: list[DecodeRow], routing: list[str], *, route: bool) -> None:
+    def add(self, model, rows: list[DecodeRow], routing: list[str | None], routed: Routed) -> None:
         """Prefill the new rows, take each one's first token, then merge them into the running batch."""
         import torch
 
         input_ids, attention_mask, position_ids = left_padded([row.prompt_ids for row in rows], self.pad_token_id)
-        logits, cache = _forward(model, input_ids, attention_mask, position_ids, None, routing if route else None)
+        with routed(routing):
+            logits, cache = _forward(model, input_ids, attention_mask, position_ids, None)
         first_tokens = [choose_token(logits[i], row.temperature, row.top_p, row.generator) for i, row in enumerate(rows)]
         for row, token in zip(rows, first_tokens):
             row.accept(token)
@@ -117,14 +119,13 @@ class RunningBatch:
         self.routing += routing
         self._drop_finished()
 
-    def step(self, model, *, route: bool) -> None:
+    def step(self, model, routed: Routed) -> None:
         """One new token for every row, then drop the rows that finished."""
         import torch
 
         self.attention_mask = torch.cat([self.attention_mask, torch.ones((len(self.rows), 1), dtype=torch.long)], dim=1)
-        logits, self.cache = _forward(
-            model, self.last_tokens, self.attention_mask, self.next_positions, self.cache, self.routing if route else None
-        )
+        with routed(self.routing):
+            logits, self.cache = _forward(model, self.last_tokens, self.attention_mask, self.next_positions, self.cache)
         tokens = []
         for index, row in enumerate(self.rows):
             token = choose_token(logits[index], row.temperature, row.top_p, row.generator)
@@ -167,13 +168,12 @@ class RunningBatch:
                 layer.keys, layer.values = layer.keys[..., unused_columns:, :], layer.values[..., unused_columns:, :]
 
 
-def _forward(model, input_ids, attention_mask, position_ids, cache, adapter_names: list[str] | None):
+def _forward(model, input_ids, attention_mask, position_ids, cache):
     """(last-position logits on the CPU, updated KV cache)."""
     import torch
     from transformers import DynamicCache
 
     device = next(model.parameters()).device
-    routing = {"adapter_names": adapter_names} if adapter_names is not None else {}
     with torch.inference_mode():
         output = model(
             input_ids=input_ids.to(device),
@@ -182,7 +182,6 @@ def _forward(model, input_ids, attention_mask, position_ids, cache, adapter_name
             past_key_values=cache if cache is not None else DynamicCache(),
             use_cache=True,
             logits_to_keep=1,
-            **routing,
         )
     return output.logits[:, -1, :].float().cpu(), output.past_key_values
 

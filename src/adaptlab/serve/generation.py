@@ -1,5 +1,6 @@
 """Turn a scheduler job into an async stream of text pieces, recording the per-adapter latency and
-token metrics on the way (queue time, time to first token, inter-token latency, end-to-end)."""
+token metrics on the way (queue time, time to first token, inter-token latency, end-to-end; the last
+three from the request's HTTP arrival)."""
 
 import asyncio
 import time
@@ -75,7 +76,7 @@ class GenerationStream:
                 assert isinstance(event, Token)
                 now = time.perf_counter()
                 if last_token_at is None:
-                    self.metrics.time_to_first_token.labels(self.label).observe(now - self.job.arrived_at)
+                    self.metrics.time_to_first_token.labels(self.label).observe(now - self.job.received_at)
                 else:
                     self.metrics.time_per_output_token.labels(self.label).observe(now - last_token_at)
                 last_token_at = now
@@ -85,4 +86,4 @@ class GenerationStream:
         finally:
             self.job.cancelled.set()
             self.metrics.tokens.labels(self.label, "output").inc(self.outcome.completion_tokens)
-            self.metrics.request_duration.labels(self.label).observe(time.perf_counter() - self.job.arrived_at)
+            self.metrics.request_duration.labels(self.label).observe(time.perf_counter() - self.job.received_at)

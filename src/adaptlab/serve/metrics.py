@@ -1,5 +1,8 @@
-"""Prometheus metrics labelled per adapter, named after the OpenTelemetry GenAI server conventions
-(`gen_ai.server.*`) where those exist; one CollectorRegistry per server so several can run in a process."""
+"""Prometheus metrics labelled per adapter; one CollectorRegistry per server so several can run in a process.
+
+Only the three that are OpenTelemetry GenAI server metrics carry `gen_ai_server_*` names
+(gen_ai.server.request.duration, .time_to_first_token, .time_per_output_token); the rest are
+`adaptlab_serve_*`, since OTel has no server-side equivalent (its token usage is a client metric)."""
 
 from prometheus_client import (
     CollectorRegistry,
@@ -28,18 +31,22 @@ class ServeMetrics:
             "adaptlab_serve_request_errors", "Requests answered with an error, by error type", ["adapter", "error_type"], registry=r
         )
         self.request_duration = Histogram(
-            "gen_ai_server_request_duration_seconds", "End-to-end request latency", ["adapter"], buckets=LATENCY_BUCKETS_S, registry=r
+            "gen_ai_server_request_duration_seconds",
+            "Time from HTTP arrival to the last token",
+            ["adapter"],
+            buckets=LATENCY_BUCKETS_S,
+            registry=r,
         )
         self.queue_time = Histogram(
-            "gen_ai_server_request_queue_time_seconds",
-            "Time a request waited for a batch",
+            "adaptlab_serve_request_queue_seconds",
+            "Time a request waited in the scheduler's queue until its batch started",
             ["adapter"],
             buckets=LATENCY_BUCKETS_S,
             registry=r,
         )
         self.time_to_first_token = Histogram(
             "gen_ai_server_time_to_first_token_seconds",
-            "Time from arrival to the first generated token",
+            "Time from HTTP arrival to the first generated token",
             ["adapter"],
             buckets=LATENCY_BUCKETS_S,
             registry=r,
@@ -52,7 +59,7 @@ class ServeMetrics:
             registry=r,
         )
         self.tokens = Counter(
-            "gen_ai_server_token_usage",
+            "adaptlab_serve_tokens",
             "Tokens processed, by gen_ai_token_type (input or output)",
             ["adapter", "gen_ai_token_type"],
             registry=r,

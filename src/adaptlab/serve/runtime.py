@@ -5,6 +5,8 @@ import logging
 from collections import Counter
 from dataclasses import dataclass, field
 
+from adaptlab.adapters.files import open_adapter_folder
+from adaptlab.adapters.loading import attach_adapters
 from adaptlab.models import ResolvedModel, load_causal_lm, load_tokenizer, resolve_model
 from adaptlab.registry import Registry, VersionRecord, local_admin
 from adaptlab.serve.adapter_cache import AdapterCache
@@ -70,7 +72,7 @@ def build_runtime(config: ServeConfig) -> Runtime:
         metrics = ServeMetrics()
         merged = None
         if config.merge:
-            merged, model = _merged_model(registry, base, model, config.merge, metrics, config.approved_only)
+            merged, model = _merged_model(registry, base, model, config.merge, config.allow_unapproved)
         cache = AdapterCache(model, base, config.cache_bytes, metrics, lambda ref: fetch_version(registry, ref))
         for ref in config.pin:
             cache.pin(registry.get_version(local_admin(SERVER_PRINCIPAL), ref).ref)
@@ -96,16 +98,18 @@ def build_runtime(config: ServeConfig) -> Runtime:
     )
 
 
-def _merged_model(registry: Registry, base: ResolvedModel, model, ref: str, metrics: ServeMetrics, approved_only: bool):
-    """(version, base with that adapter merged in): the adapter's delta folded into the weights."""
+def _merged_model(registry: Registry, base: ResolvedModel, model, ref: str, allow_unapproved: bool):
+    """(version, base with that adapter merged in by PEFT): the adapter's delta folded into the weights.
+    Any adapter PEFT can merge works here (DoRA too), unlike per-row serving."""
     record = registry.get_version(local_admin(SERVER_PRINCIPAL), ref)
-    if approved_only and not is_approved(record):
-        raise ServeError(403, f"--merge {ref}: {record.ref} has no approval and no alias, and --approved-only was given")
+    if not (allow_unapproved or is_approved(record)):
+        raise ServeError(
+            403, f"--merge {ref}: {record.ref} has no approval and no alias; approve or promote it (or pass --allow-unapproved)"
+        )
     if record.artifact_kind != "peft_adapter":
         raise ServeError(400, f"--merge {ref}: {record.ref} is a full model ({record.artifact_kind}); serve it with --model instead")
-    cache = AdapterCache(model, base, capacity_bytes=0, metrics=metrics, fetch=lambda r: fetch_version(registry, r))
-    cache.pin(record.ref)
-    merged = cache.model.merge_and_unload()
+    folder = open_adapter_folder(fetch_version(registry, record.ref))
+    merged = attach_adapters(model, base, [folder]).merge_and_unload()
     merged.eval()
     log.info("serving %s merged into %s", record.ref, base.model_id)
     return record, merged

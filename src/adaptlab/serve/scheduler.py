@@ -10,7 +10,7 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
-from adaptlab.serve.adapter_cache import BASE_ADAPTER, AdapterCache, peft_adapter_name
+from adaptlab.serve.adapter_cache import AdapterCache
 from adaptlab.serve.decoding import DecodeRow, RunningBatch
 from adaptlab.serve.errors import ServeError
 from adaptlab.serve.metrics import ServeMetrics
@@ -44,7 +44,8 @@ Event = Started | Token | Finished | Failed
 
 @dataclass
 class Job:
-    """A request for the scheduler. `adapter` is a version ref to route through, or None for the served model as is."""
+    """A request for the scheduler. `adapter` is a version ref to route through, or None for the served model as is;
+    `received_at` is when the HTTP request arrived (perf_counter), so latencies include auth and tokenization."""
 
     prompt_ids: list[int]
     adapter: str | None
@@ -54,7 +55,8 @@ class Job:
     seed: int | None
     stop_token_ids: frozenset[int]
     on_event: Callable[[Event], None]
-    arrived_at: float = field(default_factory=time.perf_counter)
+    received_at: float
+    submitted_at: float = field(default_factory=time.perf_counter)
     cancelled: threading.Event = field(default_factory=threading.Event)
 
     def row(self) -> DecodeRow:
@@ -108,7 +110,7 @@ class Scheduler:
                     self._admit(batch, joining)
                 if len(batch):
                     self.metrics.batch_size.observe(len(batch))
-                    batch.step(self.cache.model, route=self._routes_adapters)
+                    batch.step(self.cache.model, self.cache.lora.routed)
             except Exception as exc:  # a bug, a lost database or an out-of-memory fails these requests, not the server
                 log.exception("decoding a batch of %d failed", len(batch))
                 for job in joining:
@@ -119,11 +121,6 @@ class Scheduler:
             self._waiting.get_nowait().on_event(
                 Failed(ServeError(503, "the server shut down before this request ran", code="shutting_down"))
             )
-
-    @property
-    def _routes_adapters(self) -> bool:
-        """Whether the model is a PeftModel, which then needs an adapter name (or `__base__`) per row."""
-        return hasattr(self.cache.model, "peft_config")
 
     def _collect(self, batch: RunningBatch) -> list[Job]:
         """Waiting requests that fit in the batch: if it is idle, block for one and then wait `max_wait_s` for more."""
@@ -153,9 +150,7 @@ class Scheduler:
     def _admit(self, batch: RunningBatch, jobs: list[Job]) -> None:
         """Load the joining requests' adapters (keeping the running rows'), fail those that cannot load, prefill the rest."""
         adapters = [job.adapter for job in jobs if job.adapter is not None]
-        running = set(batch.routing)
-        in_use = [ref for ref in self.cache.loaded_bytes if peft_adapter_name(ref) in running]
-        failures = self.cache.ensure(adapters, keep=in_use) if adapters else {}
+        failures = self.cache.ensure(adapters, keep=[ref for ref in batch.routing if ref is not None]) if adapters else {}
         runnable = []
         for job in jobs:
             if job.adapter in failures:
@@ -166,6 +161,5 @@ class Scheduler:
             return
         started = time.perf_counter()
         for job in runnable:
-            job.on_event(Started(started - job.arrived_at))
-        routing = [BASE_ADAPTER if job.adapter is None else peft_adapter_name(job.adapter) for job in runnable]
-        batch.add(self.cache.model, [job.row() for job in runnable], routing, route=self._routes_adapters)
+            job.on_event(Started(started - job.submitted_at))
+        batch.add(self.cache.model, [job.row() for job in runnable], [job.adapter for job in runnable], self.cache.lora.routed)

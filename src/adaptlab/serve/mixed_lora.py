@@ -1,0 +1,190 @@
+"""LoRA adapters applied per batch row to the plain base model, without PEFT in the forward pass.
+
+Every adapted Linear gets a forward hook that adds each row's own adapter's update. All the batch's
+adapters go through two matmuls per module: x @ A_catᵀ (their A matrices stacked), masked so each row
+keeps only its adapter's columns times that adapter's scaling, then @ B_catᵀ. PEFT's mixed-adapter
+batch loops over the adapters with several small ops each, which costs more than the matmuls on a
+CPU, and its loader re-walks every module per adapter. The stacked copies are built when a forward
+pass needs a set of adapters that no kept stack covers (at most twice as large: extra adapters cost
+reads for nothing); the last STACKS_KEPT stacks are kept, so requests joining and leaving a running
+batch rarely cause a rebuild.
+"""
+
+import math
+from collections import OrderedDict, defaultdict
+from collections.abc import Iterator, Mapping, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass
+
+from adaptlab.adapters.files import AdapterFolder, read_adapter_tensors
+from adaptlab.errors import CompatibilityError
+
+PEFT_PREFIX = "base_model.model."
+LORA_SUFFIXES = {".lora_A.weight": "a", ".lora_B.weight": "b"}
+STACKS_KEPT = 2  # the running batch's set of adapters and the latest joining requests' set (their prefill)
+UNSUPPORTED_OPTIONS = (  # PEFT LoraConfig fields that change the forward pass beyond scaling · B A x
+    "use_dora",
+    "lora_bias",
+    "modules_to_save",
+    "alpha_pattern",
+    "layer_replication",
+    "target_parameters",
+    "trainable_token_indices",
+    "alora_invocation_tokens",
+)
+PEFT_DEFAULT_LORA_ALPHA = 8
+
+
+@dataclass(frozen=True)
+class LoraModule:
+    """One adapter's update of one Linear: scaling · B (A x)."""
+
+    a: object  # torch.Tensor [rank, in_features]
+    b: object  # torch.Tensor [out_features, rank]
+    scaling: float
+
+
+@dataclass(frozen=True)
+class LoraAdapter:
+    modules: dict[str, LoraModule]  # base module name -> its update
+
+    @property
+    def nbytes(self) -> int:
+        return sum(t.numel() * t.element_size() for m in self.modules.values() for t in (m.a, m.b))
+
+
+def read_lora_adapter(folder: AdapterFolder, modules: Mapping[str, object]) -> LoraAdapter:
+    """The folder's LoRA weights keyed by the base's module names (`modules`: name -> module), on each
+    module's device and dtype. CompatibilityError for what cannot be applied per row or does not fit."""
+    import torch
+
+    config = folder.config
+    if config.get("peft_type", "LORA") != "LORA":
+        raise CompatibilityError(f"{folder.path}: a {config['peft_type']} adapter; only LoRA adapters are served per request")
+    used = [option for option in UNSUPPORTED_OPTIONS if config.get(option)]
+    if used:
+        raise CompatibilityError(
+            f"{folder.path}: {', '.join(used)} cannot be applied per request row; serve this version merged (`adaptlab serve --merge`)"
+        )
+    parts: dict[str, dict] = defaultdict(dict)
+    for key, tensor in read_adapter_tensors(folder.weights_file).items():
+        suffix = next((s for s in LORA_SUFFIXES if key.endswith(s)), None)
+        if suffix is None or not key.startswith(PEFT_PREFIX):
+            raise CompatibilityError(f"{folder.path}: unexpected tensor {key}; serve this version merged (`adaptlab serve --merge`)")
+        parts[key[len(PEFT_PREFIX) : -len(suffix)]][LORA_SUFFIXES[suffix]] = tensor
+    updates = {}
+    for name, pair in parts.items():
+        module = modules.get(name)
+        if not isinstance(module, torch.nn.Linear):
+            raise CompatibilityError(f"{folder.path}: has weights for {name}, which is not a Linear layer of the base")
+        if set(pair) != {"a", "b"}:
+            raise CompatibilityError(f"{folder.path}: {name} has only lora_{next(iter(pair)).upper()}; the weights file is incomplete")
+        a, b = pair["a"], pair["b"]
+        rank = a.shape[0]
+        if a.shape != (rank, module.in_features) or b.shape != (module.out_features, rank):
+            raise CompatibilityError(
+                f"{folder.path}: {name} has LoRA shapes {tuple(a.shape)} and {tuple(b.shape)}, "
+                f"which do not fit a {module.in_features}→{module.out_features} layer"
+            )
+        alpha = config.get("lora_alpha", PEFT_DEFAULT_LORA_ALPHA)
+        scaling = alpha / math.sqrt(rank) if config.get("use_rslora") else alpha / rank
+        weight = module.weight
+        updates[name] = LoraModule(a.to(weight.device, weight.dtype), b.to(weight.device, weight.dtype), scaling)
+    return LoraAdapter(updates)
+
+
+@dataclass(frozen=True)
+class _Stack:
+    """One module's weights for a set of adapters, concatenated along the rank dimension."""
+
+    a: object  # [Σ rank, in]
+    b: object  # [out, Σ rank]
+    owner: object  # [Σ rank]: position (in the set) of the adapter each rank column belongs to
+    scale: object  # [Σ rank]: that adapter's scaling
+    layout: tuple  # (position, rank, scaling) per adapter: modules with equal layouts share a row mask
+
+
+def _stack(parts: list[tuple[int, LoraModule]]):
+    import torch
+
+    def cat(tensors, dim: int):
+        return tensors[0] if len(tensors) == 1 else torch.cat(tensors, dim=dim)
+
+    first = parts[0][1].a
+    ranks = torch.tensor([update.a.shape[0] for _, update in parts], device=first.device)
+    positions = torch.tensor([position for position, _ in parts], device=first.device)
+    scalings = torch.tensor([update.scaling for _, update in parts], dtype=first.dtype, device=first.device)
+    return _Stack(
+        a=cat([update.a for _, update in parts], 0),
+        b=cat([update.b for _, update in parts], 1),
+        owner=torch.repeat_interleave(positions, ranks),
+        scale=torch.repeat_interleave(scalings, ranks),
+        layout=tuple((position, update.a.shape[0], update.scaling) for position, update in parts),
+    )
+
+
+class MixedLora:
+    """Adapters added by name to `model`; a forward pass run inside `routed(names)` (one name, or None for the
+    plain base, per batch row) applies each row's adapter. Used only from the scheduler's thread."""
+
+    def __init__(self, model):
+        self.modules = dict(model.named_modules())
+        self.adapters: dict[str, LoraAdapter] = {}
+        self._hooked: set[str] = set()
+        self._stacks: OrderedDict[tuple[str, ...], dict] = OrderedDict()  # adapters stacked -> module -> _Stack
+        self._active: dict = {}  # module -> (A_cat, B_cat, per-row scale mask) during a routed forward pass
+
+    def add(self, name: str, adapter: LoraAdapter) -> None:
+        for module_name in adapter.modules.keys() - self._hooked:
+            self.modules[module_name].register_forward_hook(self._add_update)
+            self._hooked.add(module_name)
+        self.adapters[name] = adapter
+
+    def remove(self, name: str) -> None:
+        del self.adapters[name]
+        self._stacks = OrderedDict((names, stacks) for names, stacks in self._stacks.items() if name not in names)
+
+    @contextmanager
+    def routed(self, names: Sequence[str | None]) -> Iterator[None]:
+        import torch
+
+        needed = {name for name in names if name is not None}
+        if needed:
+            stacked, stacks = self._stacks_for(needed)
+            rows = torch.tensor([stacked.index(name) if name is not None else -1 for name in names])
+            masks: dict[tuple, object] = {}
+            for module, stack in stacks.items():
+                if stack.layout not in masks:
+                    owners = rows.to(stack.owner.device)[:, None] == stack.owner[None, :]
+                    masks[stack.layout] = (owners * stack.scale[None, :])[:, None, :]
+                self._active[module] = (stack.a, stack.b, masks[stack.layout])
+        try:
+            yield
+        finally:
+            self._active = {}
+
+    def _stacks_for(self, needed: set[str]) -> tuple[tuple[str, ...], dict]:
+        """(the adapters stacked, module -> _Stack): the most recently used kept stack that covers `needed`
+        with at most as many extra adapters as needed ones, else a new one for exactly `needed`."""
+        for stacked in reversed(self._stacks):
+            if needed <= set(stacked) and len(stacked) <= 2 * len(needed):
+                self._stacks.move_to_end(stacked)
+                return stacked, self._stacks[stacked]
+        stacked = tuple(sorted(needed))
+        parts: dict[str, list[tuple[int, LoraModule]]] = defaultdict(list)
+        for position, name in enumerate(stacked):
+            for module_name, update in self.adapters[name].modules.items():
+                parts[module_name].append((position, update))
+        self._stacks[stacked] = {self.modules[module_name]: _stack(module_parts) for module_name, module_parts in parts.items()}
+        while len(self._stacks) > STACKS_KEPT:
+            self._stacks.popitem(last=False)
+        return stacked, self._stacks[stacked]
+
+    def _add_update(self, module, inputs, output):
+        import torch.nn.functional as F
+
+        active = self._active.get(module)
+        if active is None:
+            return None
+        a, b, row_scale = active
+        return output.add_(F.linear(F.linear(inputs[0], a) * row_scale, b))
