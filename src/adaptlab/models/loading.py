@@ -51,7 +51,24 @@ def load_causal_lm(model_dir: Path, *, load_in_4bit: bool = False, compute_dtype
         raise ModelLoadError(f"{model_dir}: could not load model weights{hint}: {exc}") from exc
     if load_in_4bit:
         keep_4bit_weights_differentiable(model)
+        release_checkpoint_mapping(model)
     return model
+
+
+def release_checkpoint_mapping(model) -> None:
+    """Copy the tensors left unquantized (embeddings, norms) out of the memory-mapped checkpoint.
+
+    While one of them still points into the mapping, every page of the full-precision file that
+    quantization read stays resident: ~0.4 GiB of RSS for SmolLM2-135M that the 4-bit model never uses.
+    """
+    import bitsandbytes as bnb
+    import torch
+
+    with torch.no_grad():
+        for module in model.modules():
+            for tensor in [*module.parameters(recurse=False), *module.buffers(recurse=False)]:
+                if not isinstance(tensor, bnb.nn.Params4bit):
+                    tensor.data = tensor.data.clone()
 
 
 def keep_4bit_weights_differentiable(model) -> None:

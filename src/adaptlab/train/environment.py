@@ -82,4 +82,16 @@ def peak_memory() -> tuple[int, str]:
 
     if torch.cuda.is_available():
         return torch.cuda.max_memory_allocated(), "cuda_max_allocated"
-    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024, "process_rss"
+    return peak_rss_bytes(), "process_rss"
+
+
+def peak_rss_bytes() -> int:
+    """This process's RSS high-water mark (VmHWM), which clear_refs resets. getrusage's ru_maxrss is no
+    substitute: it also keeps the parent's RSS at fork/exec, so a child of a big process reports the parent's peak."""
+    try:
+        for line in Path("/proc/self/status").read_text().splitlines():
+            if line.startswith("VmHWM:"):
+                return int(line.split()[1]) * 1024
+    except OSError:
+        pass
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024  # not Linux

@@ -1,6 +1,9 @@
 """Summed next-token cross-entropy over target tokens only.
 
-Logits are computed only where a label exists (never the full [batch, seq, vocab] tensor), in chunks.
+Logits are computed only where a label exists, a chunk of tokens at a time. In training the
+output projection and the cross-entropy are fused: each chunk's gradients are computed in the
+forward pass, so no logits or softmax are kept for backward and peak memory holds one chunk's
+logits (LOGIT_CHUNK_TOKENS × vocabulary), not one per target token.
 The loop divides the sum by the number of target tokens in the whole optimizer step, across
 micro-batches and processes, so gradient accumulation matches one big batch exactly.
 """
@@ -11,7 +14,7 @@ from torch import nn
 
 from adaptlab.data import IGNORE_INDEX
 
-LOGIT_CHUNK_TOKENS = 2048
+LOGIT_CHUNK_TOKENS = 512
 
 
 class TargetTokenLoss(nn.Module):
@@ -33,8 +36,55 @@ class TargetTokenLoss(nn.Module):
         selected = targets != IGNORE_INDEX
         hidden_at_targets = hidden[:, :-1][selected]
         target_ids = targets[selected]
+        if torch.is_grad_enabled() and is_plain_projection(self.lm_head):
+            return FusedLinearCrossEntropy.apply(hidden_at_targets, self.lm_head.weight, target_ids)
         total = hidden.new_zeros((), dtype=torch.float32)
-        for start in range(0, target_ids.numel(), LOGIT_CHUNK_TOKENS):
-            logits = self.lm_head(hidden_at_targets[start : start + LOGIT_CHUNK_TOKENS])
-            total = total + F.cross_entropy(logits.float(), target_ids[start : start + LOGIT_CHUNK_TOKENS], reduction="sum")
+        for rows in chunks(target_ids.numel()):
+            logits = self.lm_head(hidden_at_targets[rows])
+            total = total + F.cross_entropy(logits.float(), target_ids[rows], reduction="sum")
         return total
+
+
+def is_plain_projection(module: nn.Module) -> bool:
+    """An unadapted, unquantized bias-free linear output layer: its math is `hidden @ weight.T`."""
+    return type(module) is nn.Linear and module.bias is None
+
+
+def chunks(total: int) -> list[slice]:
+    return [slice(start, start + LOGIT_CHUNK_TOKENS) for start in range(0, total, LOGIT_CHUNK_TOKENS)]
+
+
+class FusedLinearCrossEntropy(torch.autograd.Function):
+    """sum(cross_entropy(hidden @ weight.T, targets)), with both gradients computed chunk by chunk in
+    forward (d loss / d logits = softmax − one-hot) and only scaled in backward. Matmuls follow the
+    autocast state, as the unfused `lm_head` call would."""
+
+    @staticmethod
+    def forward(ctx, hidden: torch.Tensor, weight: torch.Tensor, targets: torch.Tensor) -> torch.Tensor:
+        needs_hidden_grad, needs_weight_grad = ctx.needs_input_grad[0], ctx.needs_input_grad[1]
+        grad_hidden = torch.zeros_like(hidden) if needs_hidden_grad else None
+        grad_weight = torch.zeros_like(weight, dtype=torch.float32) if needs_weight_grad else None
+        total = hidden.new_zeros((), dtype=torch.float32)
+        for rows in chunks(targets.numel()):
+            chunk, chunk_targets = hidden[rows], targets[rows]
+            logits = (chunk @ weight.T).float()
+            log_normaliser = torch.logsumexp(logits, dim=-1)
+            total += (log_normaliser - logits.gather(1, chunk_targets[:, None]).squeeze(1)).sum()
+            grad_logits = logits.sub_(log_normaliser[:, None]).exp_()  # softmax, in place of the logits
+            grad_logits[torch.arange(len(chunk_targets)), chunk_targets] -= 1.0
+            if needs_hidden_grad:
+                grad_hidden[rows] = grad_logits @ weight
+            if needs_weight_grad:
+                grad_weight += grad_logits.T @ chunk
+        ctx.save_for_backward(grad_hidden, grad_weight)
+        ctx.weight_dtype = weight.dtype
+        return total
+
+    @staticmethod
+    def backward(ctx, grad_total: torch.Tensor):
+        grad_hidden, grad_weight = ctx.saved_tensors
+        return (
+            None if grad_hidden is None else grad_hidden * grad_total,
+            None if grad_weight is None else (grad_weight * grad_total).to(ctx.weight_dtype),
+            None,
+        )
