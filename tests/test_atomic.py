@@ -54,3 +54,24 @@ def test_write_bytes_leaves_no_temporary_when_writing_fails(tmp_path):
     with pytest.raises(TypeError):
         atomic.write_bytes(tmp_path / "x.json", "not bytes")
     assert list(tmp_path.iterdir()) == []
+
+
+def test_staging_dir_puts_the_previous_folder_back_when_the_new_one_cannot_take_its_place(tmp_path, monkeypatch):
+    final = tmp_path / "model"
+    final.mkdir()
+    (final / "weights").write_text("old")
+    real_replace, calls_onto_final = os.replace, []
+
+    def failing_replace(source, target):
+        if os.fspath(target) == os.fspath(final):
+            calls_onto_final.append(source)
+            if len(calls_onto_final) == 1:  # the new folder's rename fails; putting the old one back works
+                raise OSError("disk full")
+        real_replace(source, target)
+
+    monkeypatch.setattr(atomic.os, "replace", failing_replace)
+    with pytest.raises(OSError, match="disk full"):
+        with atomic.staging_dir(final) as staged:
+            (staged / "weights").write_text("new")
+    assert (final / "weights").read_text() == "old"
+    assert [p.name for p in tmp_path.iterdir()] == ["model"]

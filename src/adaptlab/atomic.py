@@ -64,12 +64,17 @@ def staging_dir(final: Path) -> Iterator[Path]:
     try:
         yield tmp
         old = _move_aside(final) if final.exists() else None
-        os.replace(tmp, final)
-        if old is not None:
-            shutil.rmtree(old, ignore_errors=True)
+        try:
+            os.replace(tmp, final)
+        except BaseException:
+            if old is not None:
+                os.replace(old, final)  # the new folder could not take its place: the previous one goes back
+            raise
     except BaseException:
         shutil.rmtree(tmp, ignore_errors=True)
         raise
+    if old is not None:
+        shutil.rmtree(old, ignore_errors=True)
 
 
 def publish_files(staged: Path, dest: Path, last: tuple[str, ...] = ()) -> None:

@@ -128,4 +128,6 @@ def test_union_of_source_data_counts_each_tokenized_set_once():
     both = union_data([data("a", "1" * 64, 5), data("b", "2" * 64, 7)])
     assert ([f.path for f in both.files], both.train_examples, both.train_target_tokens) == (["a.jsonl", "b.jsonl"], 12, 120)
     assert both.tokenized_sha256 not in ("1" * 64, "2" * 64) and both.format == "chat"
-    assert union_data([]) is None
+    assert union_data([]) is None and union_data([None]) is None
+    partly_known = union_data([data("a", "1" * 64, 5), None])
+    assert partly_known.format == "chat+unknown" and partly_known.train_examples == 5

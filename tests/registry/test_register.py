@@ -3,6 +3,7 @@ verified artifacts, and nothing half-registered when a registration fails midway
 
 import hashlib
 import json
+import shutil
 from pathlib import Path
 
 import pytest
@@ -206,6 +207,8 @@ def test_combined_adapter_registers_with_its_sources_as_parents(acme, admin, new
     combined = tmp_path / "combined"
     combine_adapters(sources, [0.6, 0.4], "linear", combined)
     (combined / "evaluation.json").write_text(json.dumps({"metrics": {"relative_score": 98.0}}))
+    for source in sources:  # parents are found from the hashes recorded when combining, not from these folders
+        shutil.rmtree(source)
     record = acme.register(admin, combined, "acme/combined-bot")
 
     assert record.lineage.parent_versions == ["acme/tone-bot@v1", "acme/facts-bot@v1"]

@@ -76,3 +76,22 @@ def test_dora_is_refused_with_a_pointer_to_merged_mode(tiny_model, tmp_path):
     modules = dict(load_causal_lm(tiny_model.path).named_modules())
     with pytest.raises(CompatibilityError, match="use_dora.*--merge"):
         read_lora_adapter(open_adapter_folder(folder), modules)
+
+
+@pytest.mark.parametrize(
+    ("config", "refused"),
+    [
+        ({"use_dora": True}, ["use_dora"]),
+        ({"bias": "all", "lora_bias": True}, ["bias", "lora_bias"]),
+        ({"use_bdlora": {"blocks": 2}, "arrow_config": {"top_k": 1}}, ["arrow_config", "use_bdlora"]),
+        ({"future_variant": True}, ["future_variant"]),  # a field this code has never heard of: refused, not ignored
+    ],
+)
+def test_options_outside_the_known_neutral_set_are_refused(config, refused):
+    from peft import LoraConfig
+
+    from adaptlab.serve.mixed_lora import forward_changing_options
+
+    plain = LoraConfig(r=4, target_modules="all-linear", task_type="CAUSAL_LM").to_dict()
+    assert forward_changing_options(plain) == []
+    assert forward_changing_options(plain | config) == refused

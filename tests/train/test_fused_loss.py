@@ -43,3 +43,29 @@ def test_under_bf16_autocast_close_to_the_plain_computation():
     for got, want in zip(actual_grads, expected_grads):
         assert got.dtype == want.dtype
         torch.testing.assert_close(got, want, atol=2e-2, rtol=2e-2)
+
+
+def test_target_token_loss_gives_the_model_the_gradients_of_plain_cross_entropy(tiny_model):
+    """Full fine-tuning of a model with tied input/output embeddings: every parameter's gradient
+    through the fused loss equals the one through the model's own logits."""
+    from adaptlab.models import load_causal_lm
+    from adaptlab.train.loss import TargetTokenLoss
+
+    model = load_causal_lm(tiny_model.path).train()
+    assert model.get_output_embeddings().weight is model.get_input_embeddings().weight, "the test needs tied weights"
+    torch.manual_seed(0)
+    input_ids = torch.randint(3, model.config.vocab_size, (2, 24))
+    labels = input_ids.clone()
+    labels[:, :6] = -100
+
+    def gradients(loss):
+        model.zero_grad()
+        loss.backward()
+        return {name: param.grad.clone() for name, param in model.named_parameters()}
+
+    fused = gradients(TargetTokenLoss(model)(input_ids=input_ids, labels=labels))
+    logits = model(input_ids=input_ids, use_cache=False).logits
+    plain = gradients(F.cross_entropy(logits[:, :-1].flatten(0, 1), labels[:, 1:].flatten(), ignore_index=-100, reduction="sum"))
+    assert fused.keys() == plain.keys()
+    for name in plain:
+        torch.testing.assert_close(fused[name], plain[name], atol=1e-5, rtol=1e-4, msg=name)

@@ -169,14 +169,14 @@ def test_kill_at_each_dangerous_moment_then_resume_equals_uninterrupted(tmp_path
 
 def test_a_completed_run_is_not_resumed(uninterrupted):
     with pytest.raises(ConfigError, match="has completed"):
-        check_run_dir(uninterrupted, None, resume=True)
+        check_run_dir(uninterrupted, resume=True)
 
 
 def test_a_folder_holding_only_leftovers_of_a_killed_start_counts_as_empty(tmp_path):
     leftover = tmp_path / ".run.json.k1ll3d.tmp"
     leftover.write_text("{")
-    check_run_dir(tmp_path, None, resume=False)
+    check_run_dir(tmp_path, resume=False)
     assert not leftover.exists()
     (tmp_path / "notes.txt").write_text("mine")
     with pytest.raises(ConfigError, match="not empty"):
-        check_run_dir(tmp_path, None, resume=False)
+        check_run_dir(tmp_path, resume=False)

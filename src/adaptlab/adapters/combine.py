@@ -26,10 +26,11 @@ from adaptlab.adapters.loading import (
     wrapped_modules,
 )
 from adaptlab.adapters.metadata import AdapterMetadata, write_adapter_metadata
-from adaptlab.adapters.outputs import check_output_folder, read_record, write_record
+from adaptlab.adapters.outputs import check_output_folder
+from adaptlab.adapters.records import read_record, write_record
 from adaptlab.errors import ConfigError
 from adaptlab.models import ResolvedModel, load_causal_lm, load_tokenizer
-from adaptlab.models.hashing import count_parameters
+from adaptlab.models.hashing import count_parameters, file_sha256
 from adaptlab.train.environment import environment_info
 from adaptlab.train.record import RUN_RECORD_FILE, ArtifactInfo, DataInfo, EnvironmentInfo, ParamCounts, read_run_record
 
@@ -46,6 +47,7 @@ class CombineSource(BaseModel):
     """One adapter that went into a combination, as it was when combined."""
 
     path: str = Field(description="the adapter folder, resolved")
+    weights_sha256: str = Field(description="SHA-256 of its weights file when combined: finds its registered version later")
     method: str = Field(description="lora, dora, qlora or combine:<how> (lora for plain PEFT folders)")
     data: DataInfo | None = Field(description="the data it was trained on, from its run.json or combine record; None when unknown")
 
@@ -77,23 +79,26 @@ class CombineRecord(BaseModel):
     @property
     def data(self) -> DataInfo | None:
         """The data behind the combination: the union of the sources' data, None when no source's is known."""
-        return union_data([source.data for source in self.sources if source.data is not None])
+        return union_data([source.data for source in self.sources])
 
 
 def read_combine_record(folder: Path) -> CombineRecord | None:
     return read_record(folder, COMBINE_RECORD_FILE, CombineRecord)
 
 
-def union_data(parts: list[DataInfo]) -> DataInfo | None:
+def union_data(parts: list[DataInfo | None]) -> DataInfo | None:
     """Every distinct data file of `parts`; examples and tokens summed over distinct tokenized sets,
-    whose hashes are hashed together (sorted) when there are several."""
-    if not parts:
+    whose hashes are hashed together (sorted) when there are several. A part that is None (data not
+    known) adds the format `unknown`, so the union never claims to be complete when it is not."""
+    known = [part for part in parts if part is not None]
+    if not known:
         return None
-    distinct = list({part.tokenized_sha256: part for part in parts}.values())
+    distinct = list({part.tokenized_sha256: part for part in known}.values())
     tokenized = sorted(part.tokenized_sha256 for part in distinct)
+    formats = {part.format for part in distinct} | ({"unknown"} if len(known) < len(parts) else set())
     return DataInfo(
-        format="+".join(sorted({part.format for part in distinct})),
-        files=list({(f.path, f.sha256, f.role): f for part in parts for f in part.files}.values()),
+        format="+".join(sorted(formats)),
+        files=list({(f.path, f.sha256, f.role): f for part in known for f in part.files}.values()),
         train_examples=sum(part.train_examples for part in distinct),
         eval_examples=sum(part.eval_examples for part in distinct),
         train_target_tokens=sum(part.train_target_tokens for part in distinct),
@@ -184,7 +189,7 @@ def _source(folder: AdapterFolder) -> CombineSource:
     else:
         combined = read_combine_record(folder.path)
         data = combined.data if combined else None
-    return CombineSource(path=str(folder.path.resolve()), method=folder.method, data=data)
+    return CombineSource(path=str(folder.path.resolve()), weights_sha256=file_sha256(folder.weights_file), method=folder.method, data=data)
 
 
 def _param_counts(adapter_dir: Path, base: ResolvedModel) -> ParamCounts:

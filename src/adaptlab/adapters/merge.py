@@ -22,7 +22,8 @@ from adaptlab.adapters.loading import (
     resolve_base,
     tokenizer_dir,
 )
-from adaptlab.adapters.outputs import check_output_folder, read_record, write_record
+from adaptlab.adapters.outputs import check_output_folder
+from adaptlab.adapters.records import read_record, write_record
 from adaptlab.adapters.probe import (
     max_abs_difference,
     max_abs_value,

@@ -5,8 +5,7 @@ from pathlib import Path
 
 from pydantic import BaseModel, Field
 
-from adaptlab import atomic
-from adaptlab.errors import ArtifactError
+from adaptlab.adapters.records import read_record, write_record
 
 ADAPTER_METADATA_FILE = "adaptlab_adapter.json"
 
@@ -35,15 +34,9 @@ class AdapterMetadata(BaseModel):
 
 
 def write_adapter_metadata(adapter_dir: Path, metadata: AdapterMetadata) -> None:
-    atomic.write_text(Path(adapter_dir) / ADAPTER_METADATA_FILE, metadata.model_dump_json(indent=2) + "\n")
+    write_record(adapter_dir, ADAPTER_METADATA_FILE, metadata)
 
 
 def read_adapter_metadata(adapter_dir: Path) -> AdapterMetadata | None:
     """The metadata, or None for adapters from elsewhere (plain PEFT folders)."""
-    path = Path(adapter_dir) / ADAPTER_METADATA_FILE
-    if not path.is_file():
-        return None
-    try:
-        return AdapterMetadata.model_validate_json(path.read_text(encoding="utf-8"))
-    except ValueError as exc:
-        raise ArtifactError(f"{path}: invalid adapter metadata: {exc}") from exc
+    return read_record(adapter_dir, ADAPTER_METADATA_FILE, AdapterMetadata)

@@ -46,6 +46,11 @@ def _hash_tensors(files: list[Path]) -> str:
     return digest.hexdigest()
 
 
+def file_sha256(path: Path) -> str:
+    """SHA-256 of one file's bytes."""
+    return _hash_file_bytes([Path(path)])
+
+
 def _hash_file_bytes(files: list[Path]) -> str:
     """Pickle-based weights are hashed as files (never unpickled just to hash them)."""
     digest = hashlib.sha256()

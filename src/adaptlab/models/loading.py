@@ -67,7 +67,7 @@ def release_checkpoint_mapping(model) -> None:
     with torch.no_grad():
         for module in model.modules():
             for tensor in [*module.parameters(recurse=False), *module.buffers(recurse=False)]:
-                if not isinstance(tensor, bnb.nn.Params4bit):
+                if tensor.device.type == "cpu" and not isinstance(tensor, bnb.nn.Params4bit):
                     tensor.data = tensor.data.clone()
 
 

@@ -10,17 +10,10 @@ from pathlib import Path
 import fsspec
 
 from adaptlab.errors import ArtifactError
+from adaptlab.models.hashing import file_sha256
 
 _CHUNK_BYTES = 1 << 20
 TMP_GRACE_S = 3600
-
-
-def file_sha256(path: Path) -> str:
-    digest = hashlib.sha256()
-    with open(path, "rb") as handle:
-        while chunk := handle.read(_CHUNK_BYTES):
-            digest.update(chunk)
-    return digest.hexdigest()
 
 
 class BlobStore:

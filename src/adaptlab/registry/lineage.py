@@ -36,9 +36,11 @@ COMBINE_INPUTS = {"sources": {"__all__": {"path", "method"}}, "weights": True, "
 class EvaluationFile(BaseModel):
     """`evaluation.json` beside run.json: metrics measured after training, e.g. by `adaptlab compare`."""
 
-    model_config = ConfigDict(extra="allow")
+    model_config = ConfigDict(extra="allow")  # hand-written files may say more (who measured, on what)
 
     metrics: dict[str, float] = Field(description="metric name -> number, e.g. relative_score: 97.5, forgetting_percent: 1.2")
+    measured_by: str | None = Field(None, description="what measured the metrics, e.g. `adaptlab compare`")
+    relative_score_basis: str | None = Field(None, description="`task_metric` or `eval_loss`: what relative_score compares (compare only)")
 
     @field_validator("metrics")
     @classmethod
@@ -64,6 +66,9 @@ class Lineage(BaseModel):
     evaluation_metrics: dict[str, float] = Field(default={}, description="from evaluation.json, when present")
     environment: EnvironmentInfo = Field(description="library versions, code commit, hardware")
     adapter_parents: list[str] = Field(default=[], description="parent adapter folders named in adaptlab_adapter.json")
+    adapter_parent_weights_sha256: list[str] = Field(
+        default=[], description="SHA-256 of each parent's weights file as recorded when this adapter was derived (combinations)"
+    )
     parent_versions: list[str] = Field(default=[], description="registered parents, as tenant/name@vN")
     imported_from: str | None = Field(default=None, description="origin of a version imported from a bundle")
 
@@ -142,6 +147,7 @@ def _combination_lineage(record: "CombineRecord") -> Lineage:
         params=record.params,
         run_metrics=None,
         environment=record.environment,
+        adapter_parent_weights_sha256=[source.weights_sha256 for source in record.sources],
     )
 
 

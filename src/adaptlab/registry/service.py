@@ -219,7 +219,7 @@ class Registry:
         for parent in parent_refs:
             require(principal, Action.read, parent.model.tenant)
         stored = {path: (file_sha256(local), local.stat().st_size) for path, local in captured.files.items()}
-        parent_weights = [
+        parent_weights = captured.lineage.adapter_parent_weights_sha256 or [
             file_sha256(weights) for folder in captured.lineage.adapter_parents if (weights := Path(folder) / PEFT_WEIGHTS_FILE).is_file()
         ]
         for path, (sha256, _size) in stored.items():

@@ -22,16 +22,19 @@ from adaptlab.errors import CompatibilityError
 PEFT_PREFIX = "base_model.model."
 LORA_SUFFIXES = {".lora_A.weight": "a", ".lora_B.weight": "b"}
 STACKS_KEPT = 2  # the running batch's set of adapters and the latest joining requests' set (their prefill)
-UNSUPPORTED_OPTIONS = (  # PEFT LoraConfig fields that change the forward pass beyond scaling · B A x
-    "use_dora",
-    "lora_bias",
-    "modules_to_save",
-    "alpha_pattern",
-    "layer_replication",
-    "target_parameters",
-    "trainable_token_indices",
-    "alora_invocation_tokens",
-)
+# PEFT LoraConfig fields that leave the forward pass at scaling · B A x (or only say how weights were
+# initialised or which modules carry them; the weights file says that too). Any other field set to a
+# non-default value may change the forward pass: such an adapter is refused, never served approximately.
+NEUTRAL_OPTIONS = frozenset(
+    {
+        "task_type", "peft_type", "auto_mapping", "peft_version", "base_model_name_or_path", "revision",
+        "inference_mode", "r", "target_modules", "exclude_modules", "lora_alpha", "lora_dropout", "use_rslora",
+        "init_lora_weights", "layers_to_transform", "layers_pattern", "rank_pattern", "megatron_config",
+        "megatron_core", "loftq_config", "eva_config", "corda_config", "lora_ga_config", "qalora_group_size",
+        "ensure_weight_tying", "runtime_config",
+    }
+)  # fmt: skip
+NEUTRAL_VALUES = {"bias": "none"}
 PEFT_DEFAULT_LORA_ALPHA = 8
 
 
@@ -61,7 +64,7 @@ def read_lora_adapter(folder: AdapterFolder, modules: Mapping[str, object]) -> L
     config = folder.config
     if config.get("peft_type", "LORA") != "LORA":
         raise CompatibilityError(f"{folder.path}: a {config['peft_type']} adapter; only LoRA adapters are served per request")
-    used = [option for option in UNSUPPORTED_OPTIONS if config.get(option)]
+    used = forward_changing_options(config)
     if used:
         raise CompatibilityError(
             f"{folder.path}: {', '.join(used)} cannot be applied per request row; serve this version merged (`adaptlab serve --merge`)"
@@ -91,6 +94,13 @@ def read_lora_adapter(folder: AdapterFolder, modules: Mapping[str, object]) -> L
         weight = module.weight
         updates[name] = LoraModule(a.to(weight.device, weight.dtype), b.to(weight.device, weight.dtype), scaling)
     return LoraAdapter(updates)
+
+
+def forward_changing_options(config: Mapping[str, object]) -> list[str]:
+    """The adapter config's fields, set to non-default values, that per-row serving cannot apply."""
+    return sorted(
+        key for key, value in config.items() if value and key not in NEUTRAL_OPTIONS and NEUTRAL_VALUES.get(key) != value
+    )
 
 
 @dataclass(frozen=True)
@@ -149,16 +159,16 @@ class MixedLora:
         import torch
 
         needed = {name for name in names if name is not None}
-        if needed:
-            stacked, stacks = self._stacks_for(needed)
-            rows = torch.tensor([stacked.index(name) if name is not None else -1 for name in names])
-            masks: dict[tuple, object] = {}
-            for module, stack in stacks.items():
-                if stack.layout not in masks:
-                    owners = rows.to(stack.owner.device)[:, None] == stack.owner[None, :]
-                    masks[stack.layout] = (owners * stack.scale[None, :])[:, None, :]
-                self._active[module] = (stack.a, stack.b, masks[stack.layout])
         try:
+            if needed:
+                stacked, stacks = self._stacks_for(needed)
+                rows = torch.tensor([stacked.index(name) if name is not None else -1 for name in names])
+                masks: dict[tuple, object] = {}
+                for module, stack in stacks.items():
+                    if stack.layout not in masks:
+                        owners = rows.to(stack.owner.device)[:, None] == stack.owner[None, :]
+                        masks[stack.layout] = (owners * stack.scale[None, :])[:, None, :]
+                    self._active[module] = (stack.a, stack.b, masks[stack.layout])
             yield
         finally:
             self._active = {}

@@ -49,7 +49,7 @@ def train(config: TrainConfig, *, resume: bool = False, console: Console | None 
     console = console or Console()
     is_main = accelerator.is_main_process
     run_dir = Path(config.out)
-    check_run_dir(run_dir, config, resume)
+    check_run_dir(run_dir, resume)
 
     # --- set up: base model, data, method, optimizer ---
     torch.manual_seed(config.seed)
@@ -181,7 +181,7 @@ def evaluation_point(step: int, loss_module, data: PreparedData, plan: BatchPlan
     return {"step": step, "loss": result.loss, "perplexity": result.perplexity}
 
 
-def check_run_dir(run_dir: Path, config: TrainConfig, resume: bool) -> None:
+def check_run_dir(run_dir: Path, resume: bool) -> None:
     """Refuse a folder the run would mix with; then drop the hidden temporaries a killed run left."""
     if resume:
         if not (run_dir / RUN_RECORD_FILE).is_file():

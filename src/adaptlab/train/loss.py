@@ -71,7 +71,7 @@ class FusedLinearCrossEntropy(torch.autograd.Function):
             log_normaliser = torch.logsumexp(logits, dim=-1)
             total += (log_normaliser - logits.gather(1, chunk_targets[:, None]).squeeze(1)).sum()
             grad_logits = logits.sub_(log_normaliser[:, None]).exp_()  # softmax, in place of the logits
-            grad_logits[torch.arange(len(chunk_targets)), chunk_targets] -= 1.0
+            grad_logits[torch.arange(len(chunk_targets), device=grad_logits.device), chunk_targets] -= 1.0
             if needs_hidden_grad:
                 grad_hidden[rows] = grad_logits @ weight
             if needs_weight_grad:

@@ -1,0 +1,226 @@
+"""Serving throughput and latency on loopback: the base model alone, one adapter, 8 adapters mixed in
+every batch, one adapter at a time with swapping; and adapter cold-load time.
+
+    python bench/serve.py            # builtin:smollm2-135m, rank-16 all-linear LoRAs, 3–5 min on 2 busy cores
+    python bench/serve.py --quick    # builtin:tiny, fewer requests, < 1 min: checks that the bench runs
+
+A throwaway registry holds `--adapters` (8) rank-16 all-linear LoRA adapters (lora_B seeded random,
+so each changes the output), promoted to production. The real server runs on 127.0.0.1 in this
+process (`--torch-threads` 1 by default: the least disturbed by other load on a small CPU). Each
+scenario sends `--requests` (64) greedy completions of `--max-tokens` (32) tokens, `--concurrency`
+(8) at a time, which is also the server's max batch size; prompts count upward, so requests rarely
+stop early (the table shows generated tokens per request):
+
+- base: the base model's name, measured first, before any adapter is loaded.
+- cold load: one request per adapter, one after another; the server's `adaptlab_serve_adapter_load_seconds`
+  for each (registry fetch with SHA-256 check, compatibility checks, load into the model); median reported.
+- one_adapter: every request to adapter 0.
+- mixed: requests round-robin over all adapters, so each batch holds 8 different adapters.
+- swapping: waves of `--concurrency` requests, each wave to the next adapter, on a second server whose
+  adapter cache holds one adapter: every wave evicts the previous adapter and cold-loads its own.
+
+Throughput is generated tokens over the scenario's wall time; process CPU time is kept too (less
+disturbed by other processes). Ratios are against the base measured in the same run. Prints tables and
+writes bench/results/serve.json (serve_quick.json with --quick) atomically.
+"""
+
+import asyncio
+import statistics
+import tempfile
+import time
+from dataclasses import asdict, dataclass
+from pathlib import Path
+
+import httpx
+import typer
+from common import machine_description, ratio, write_results
+from merge_latency import make_lora
+from rich.console import Console
+from rich.table import Table
+from serve_load import batch_size_totals, build_registry, drive, metric_values, percentile
+
+from adaptlab.serve.config import ServeConfig
+from adaptlab.serve.server import RunningServer, running_server
+
+PROMPT = "{index}: count with me: 1, 2, 3, 4, 5,"
+RANK = 16
+MIXED_TARGET = 0.85  # × base throughput (issue 7)
+COLD_LOAD_TARGET_MS = 200.0
+
+
+@dataclass(frozen=True)
+class Scenario:
+    name: str
+    requests: int
+    errors: int
+    completion_tokens: int
+    wall_s: float
+    cpu_s: float
+    latency_p50_s: float
+    latency_p95_s: float
+    mean_batch_size: float
+
+    @property
+    def tokens_per_s(self) -> float:
+        return self.completion_tokens / self.wall_s
+
+    @property
+    def tokens_per_cpu_s(self) -> float:
+        return self.completion_tokens / self.cpu_s
+
+
+def measure(name: str, server: RunningServer, token: str, waves: list[tuple[list[str], int]], concurrency: int, max_tokens: int) -> Scenario:
+    """Send each wave (models round-robin, request count) after the previous one finished; one Scenario for all."""
+    rows_before, passes_before = batch_size_totals(httpx.get(f"{server.url}/metrics").text)
+    latencies: list[float] = []
+    tokens = errors = 0
+    started_wall, started_cpu = time.perf_counter(), time.process_time()
+    for models, requests in waves:
+        wave_latencies, wave_tokens, wave_errors = asyncio.run(drive(server.url, token, models, requests, concurrency, max_tokens, PROMPT))
+        latencies += wave_latencies
+        tokens += wave_tokens
+        errors += wave_errors
+    wall_s, cpu_s = time.perf_counter() - started_wall, time.process_time() - started_cpu
+    rows_after, passes_after = batch_size_totals(httpx.get(f"{server.url}/metrics").text)
+    return Scenario(
+        name=name,
+        requests=sum(requests for _, requests in waves),
+        errors=errors,
+        completion_tokens=tokens,
+        wall_s=wall_s,
+        cpu_s=cpu_s,
+        latency_p50_s=percentile(latencies, 0.50),
+        latency_p95_s=percentile(latencies, 0.95),
+        mean_batch_size=(rows_after - rows_before) / max(passes_after - passes_before, 1),
+    )
+
+
+def cold_load_seconds(server: RunningServer, token: str, adapters: list[str]) -> list[float]:
+    """Load time of each adapter on its first request, one request at a time, from the server's metric."""
+    for model in adapters:
+        asyncio.run(drive(server.url, token, [model], 1, 1, 2, PROMPT))
+    sums = metric_values(httpx.get(f"{server.url}/metrics").text, "adaptlab_serve_adapter_load_seconds_sum")
+    return list(sums.values())
+
+
+def rank16_lora(base, folder: Path, seed: int) -> Path:
+    return make_lora(base, folder, RANK, seed)
+
+
+def main(
+    quick: bool = typer.Option(False, "--quick", help="builtin:tiny and fewer requests: checks that the bench runs"),
+    model: str = typer.Option(None, help="base model spec (default builtin:smollm2-135m, builtin:tiny with --quick)"),
+    adapters: int = typer.Option(8, min=2, help="adapters in the registry, all mixed in the `mixed` scenario"),
+    requests: int = typer.Option(None, min=1, help="requests per scenario (default 64, 32 with --quick)"),
+    concurrency: int = typer.Option(8, min=1, help="requests in flight, and the server's max batch size"),
+    max_tokens: int = typer.Option(None, min=1, help="max_tokens of each request (default 32, 16 with --quick)"),
+    torch_threads: int = typer.Option(1, min=1, help="server --torch-threads"),
+    out: Path = typer.Option(None, help="JSON file (default bench/results/serve.json or serve_quick.json)"),
+) -> None:
+    model = model or ("builtin:tiny" if quick else "builtin:smollm2-135m")
+    requests = requests or (32 if quick else 64)
+    max_tokens = max_tokens or (16 if quick else 32)
+    console = Console()
+    with tempfile.TemporaryDirectory(prefix="adaptlab-bench-") as scratch:
+        with console.status(f"registering {adapters} rank-{RANK} all-linear adapters for {model}…"):
+            names, token = build_registry(Path(scratch), model, adapters, rank16_lora)
+
+        def config(cache_bytes: int) -> ServeConfig:
+            return ServeConfig(
+                model=model,
+                registry=Path(scratch) / "registry",
+                port=0,
+                max_batch_size=concurrency,
+                max_concurrent_requests=concurrency,
+                max_concurrent_per_tenant=concurrency,
+                cache_bytes=cache_bytes,
+                torch_threads=torch_threads,
+            )
+
+        def run(label: str, server: RunningServer, waves: list[tuple[list[str], int]]) -> Scenario:
+            with console.status(f"{label}: {sum(n for _, n in waves)} requests, {concurrency} at a time…"):
+                return measure(label, server, token, waves, concurrency, max_tokens)
+
+        with running_server(config(cache_bytes=2**40)) as server:
+            run("warm-up", server, [([model], concurrency)])
+            scenarios = [run("base", server, [([model], requests)])]
+            with console.status(f"cold-loading {adapters} adapters one at a time…"):
+                loads_s = cold_load_seconds(server, token, names)
+            scenarios.append(run("one_adapter", server, [([names[0]], requests)]))
+            scenarios.append(run(f"mixed_{adapters}", server, [(names, requests)]))
+        with running_server(config(cache_bytes=1)) as server:
+            run("warm-up", server, [([model], concurrency)])
+            waves = [([names[wave % adapters]], concurrency) for wave in range(max(requests // concurrency, 1))]
+            scenarios.append(run("swapping", server, waves))
+    base, mixed = scenarios[0], scenarios[2]
+    cold_load_ms = statistics.median(loads_s) * 1000
+    payload = {
+        "model": model,
+        "settings": {
+            "adapters": adapters,
+            "rank": RANK,
+            "target_modules": "all-linear",
+            "requests": requests,
+            "concurrency": concurrency,
+            "max_batch_size": concurrency,
+            "max_tokens": max_tokens,
+            "torch_threads": torch_threads,
+            "prompt": PROMPT,
+        },
+        "machine": machine_description(),
+        "scenarios": {s.name: {**asdict(s), "tokens_per_s": s.tokens_per_s, "tokens_per_cpu_s": s.tokens_per_cpu_s} for s in scenarios},
+        "cold_load_s": loads_s,
+        "targets": {
+            "mixed_over_base_tokens_per_s": mixed.tokens_per_s / base.tokens_per_s,
+            "mixed_over_base_target": MIXED_TARGET,
+            "cold_load_median_ms": cold_load_ms,
+            "cold_load_target_ms": COLD_LOAD_TARGET_MS,
+        },
+    }
+    print_tables(console, payload, scenarios, loads_s)
+    console.print(f"wrote {write_results('serve_quick' if quick else 'serve', payload, out)}")
+    if any(s.errors for s in scenarios):
+        raise typer.Exit(1)
+
+
+def print_tables(console: Console, payload: dict, scenarios: list[Scenario], loads_s: list[float]) -> None:
+    settings, base = payload["settings"], scenarios[0]
+    table = Table(
+        title=f"adaptlab serve, {payload['model']}, {settings['requests']} requests × {settings['max_tokens']} tokens, "
+        f"{settings['concurrency']} concurrent, {settings['torch_threads']} torch thread(s), load avg {payload['machine']['load_average_1m']:.1f}"
+    )
+    for column in ("scenario", "errors", "tokens/request", "tokens/s", "× base", "tokens/CPU-s", "× base (CPU)", "p50 s", "p95 s", "batch size"):
+        table.add_column(column, justify="left" if column == "scenario" else "right")
+    for s in scenarios:
+        table.add_row(
+            s.name,
+            str(s.errors),
+            f"{s.completion_tokens / max(s.requests - s.errors, 1):.1f}",
+            f"{s.tokens_per_s:.1f}",
+            ratio(s.tokens_per_s, base.tokens_per_s),
+            f"{s.tokens_per_cpu_s:.1f}",
+            ratio(s.tokens_per_cpu_s, base.tokens_per_cpu_s),
+            f"{s.latency_p50_s:.2f}",
+            f"{s.latency_p95_s:.2f}",
+            f"{s.mean_batch_size:.1f}",
+        )
+    console.print(table)
+    targets = payload["targets"]
+    checks = Table(title="issue 7 serving targets")
+    for column in ("target", "measured", "met?"):
+        checks.add_column(column)
+    checks.add_row(
+        f"{settings['adapters']} mixed adapters ≥ {MIXED_TARGET:.2f}× base tokens/s",
+        f"{targets['mixed_over_base_tokens_per_s']:.2f}×",
+        "yes" if targets["mixed_over_base_tokens_per_s"] >= MIXED_TARGET else "no",
+    )
+    checks.add_row(
+        f"rank-{RANK} cold load ≤ {COLD_LOAD_TARGET_MS:.0f} ms (median)",
+        f"{targets['cold_load_median_ms']:.0f} ms (min {min(loads_s) * 1000:.0f}, max {max(loads_s) * 1000:.0f}, n={len(loads_s)})",
+        "yes" if targets["cold_load_median_ms"] <= COLD_LOAD_TARGET_MS else "no",
+    )
+    console.print(checks)
+
+
+if __name__ == "__main__":
+    typer.run(main)
