@@ -6,6 +6,7 @@
 Builds a throwaway registry with A seeded LoRA adapters for the base (the same run folders the
 registry tests build), starts the real server on 127.0.0.1 (free port) and drives it with httpx.
 Reports errors, p50/p95/p99 latency, throughput and the server's mean batch size.
+`bench/serve.py` reuses the registry building, the request loop and the metric readers.
 """
 
 import asyncio
@@ -14,6 +15,7 @@ import statistics
 import sys
 import tempfile
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 import httpx
@@ -24,17 +26,21 @@ from rich.table import Table
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # tests.registry.runs builds real run folders
 
-from adaptlab.models import resolve_model
+from adaptlab.models import ResolvedModel, resolve_model
 from adaptlab.registry import GatePolicy, Registry, local_admin
 from adaptlab.serve.config import ServeConfig
 from adaptlab.serve.server import running_server
 from tests.registry.runs import make_run, save_lora_adapter, write_dataset
 
 TENANT = "bench"
+PROMPT = "request {index}: tell me something"
 
 
-def build_registry(root: Path, model_spec: str, adapters: int) -> tuple[list[str], str]:
-    """(model names to request, a bearer token) for a new registry with `adapters` adapters promoted to production."""
+def build_registry(
+    root: Path, model_spec: str, adapters: int, make_adapter: Callable[[ResolvedModel, Path, int], Path] = save_lora_adapter
+) -> tuple[list[str], str]:
+    """(model names to request, a bearer token) for a new registry with `adapters` adapters promoted to production;
+    `make_adapter(base, folder, seed)` saves each (default: the registry tests' small q/v LoRA)."""
     base = resolve_model(model_spec)
     admin = local_admin("bench")
     data_files = write_dataset(root / "data")
@@ -44,7 +50,7 @@ def build_registry(root: Path, model_spec: str, adapters: int) -> tuple[list[str
         for index in range(adapters):
             name = f"{TENANT}/adapter{index}"
             registry.set_gates(admin, name, GatePolicy(required_approvals=0))
-            folder = save_lora_adapter(base, root / "adapters" / str(index), seed=index)
+            folder = make_adapter(base, root / "adapters" / str(index), index)
             registry.register(admin, make_run(folder, base, data_files, root / "runs" / str(index)), name)
             registry.promote(admin, f"{name}@v1", "production")
             names.append(f"{name}@production")
@@ -52,14 +58,17 @@ def build_registry(root: Path, model_spec: str, adapters: int) -> tuple[list[str
     return names, token
 
 
-async def drive(url: str, token: str, models: list[str], requests: int, concurrency: int, max_tokens: int) -> tuple[list[float], int, int]:
-    """(latency of each successful request in s, completion tokens, errors)."""
+async def drive(
+    url: str, token: str, models: list[str], requests: int, concurrency: int, max_tokens: int, prompt: str = PROMPT
+) -> tuple[list[float], int, int]:
+    """(latency of each successful request in s, completion tokens, errors); request i asks models[i % len(models)]
+    with `prompt.format(index=i)`."""
     gate = asyncio.Semaphore(concurrency)
     latencies: list[float] = []
     counts = {"tokens": 0, "errors": 0}
 
     async def one(client: httpx.AsyncClient, index: int) -> None:
-        body = {"model": models[index % len(models)], "prompt": f"request {index}: tell me something", "max_tokens": max_tokens}
+        body = {"model": models[index % len(models)], "prompt": prompt.format(index=index), "max_tokens": max_tokens}
         async with gate:
             started = time.perf_counter()
             try:
@@ -79,15 +88,28 @@ async def drive(url: str, token: str, models: list[str], requests: int, concurre
     return latencies, counts["tokens"], counts["errors"]
 
 
+def metric_values(metrics_text: str, sample_name: str) -> dict[tuple, float]:
+    """Sorted label items -> value of every sample named `sample_name` (e.g. `adaptlab_serve_batch_size_sum`)."""
+    return {
+        tuple(sorted(sample.labels.items())): sample.value
+        for family in text_string_to_metric_families(metrics_text)
+        for sample in family.samples
+        if sample.name == sample_name
+    }
+
+
+def batch_size_totals(metrics_text: str) -> tuple[float, float]:
+    """(requests summed over forward passes, forward passes) so far."""
+    return tuple(sum(metric_values(metrics_text, f"adaptlab_serve_batch_size_{part}").values()) for part in ("sum", "count"))
+
+
 def mean_batch_size(metrics_text: str) -> float:
-    for family in text_string_to_metric_families(metrics_text):
-        if family.name == "adaptlab_serve_batch_size":
-            values = {s.name: s.value for s in family.samples}
-            return values["adaptlab_serve_batch_size_sum"] / max(values["adaptlab_serve_batch_size_count"], 1)
-    return 0.0
+    rows, passes = batch_size_totals(metrics_text)
+    return rows / max(passes, 1)
 
 
 def percentile(values: list[float], fraction: float) -> float:
+    """Nearest-rank percentile (`fraction` in 0..1); NaN for no values."""
     ordered = sorted(values)
     return ordered[min(len(ordered) - 1, round(fraction * (len(ordered) - 1)))] if ordered else float("nan")
 
