@@ -150,7 +150,7 @@ def test_rerun_resumes_an_interrupted_run_from_its_checkpoint(comparison_dir, mo
     assert json.loads((run_dir / "run.json").read_text())["status"] == "running"
 
     monkeypatch.setattr(subprocess, "run", lambda command, *args, **kwargs: commands.append(command) or real_run(command, *args, **kwargs))
-    comparison = compare(config, QUIET)
+    compare(config, QUIET)
     assert "--resume" in commands[-1]
     uninterrupted = load_file(str(folder / "out" / "runs" / "lora" / "adapter_model.safetensors"))
     resumed = load_file(str(run_dir / "adapter_model.safetensors"))

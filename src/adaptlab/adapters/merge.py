@@ -23,13 +23,13 @@ from adaptlab.adapters.loading import (
     tokenizer_dir,
 )
 from adaptlab.adapters.outputs import check_output_folder
-from adaptlab.adapters.records import read_record, write_record
 from adaptlab.adapters.probe import (
     max_abs_difference,
     max_abs_value,
     probe_inputs,
     probe_logits,
 )
+from adaptlab.adapters.records import read_record, write_record
 from adaptlab.errors import ArtifactError
 from adaptlab.models import ResolvedModel, load_causal_lm, load_tokenizer
 

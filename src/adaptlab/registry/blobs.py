@@ -10,7 +10,6 @@ from pathlib import Path
 import fsspec
 
 from adaptlab.errors import ArtifactError
-from adaptlab.models.hashing import file_sha256
 
 _CHUNK_BYTES = 1 << 20
 TMP_GRACE_S = 3600

@@ -14,10 +14,11 @@ from sqlalchemy.orm import Session
 
 from adaptlab import atomic
 from adaptlab.errors import ConfigError
+from adaptlab.models.hashing import file_sha256
 from adaptlab.registry import bundle, card
 from adaptlab.registry.access import Action, Principal, Role, new_token, require, token_sha256
 from adaptlab.registry.audit import ChainEntry, canonical_json, entry_hash, first_break
-from adaptlab.registry.blobs import BlobStore, file_sha256
+from adaptlab.registry.blobs import BlobStore
 from adaptlab.registry.database import database_url, open_engine, write_engine
 from adaptlab.registry.errors import AccessDeniedError, AuthenticationError, GateRefusedError, NotFoundError, RegistryError
 from adaptlab.registry.gates import GatePolicy, failed_gates
