@@ -155,7 +155,7 @@ def adaptlab_worker(spec: dict) -> dict:
     from adaptlab.data import prepare_data
     from adaptlab.eval.loss import evaluate_loss
     from adaptlab.models import load_tokenizer, resolve_model
-    from adaptlab.train.config import TrainConfig
+    from adaptlab.schemas.train_config import TrainConfig
     from adaptlab.train.loop import data_options, train
 
     config = TrainConfig(**spec["train_config"])

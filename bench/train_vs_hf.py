@@ -77,7 +77,7 @@ def hf_worker(spec: dict) -> dict:
     from adaptlab.data import prepare_data
     from adaptlab.eval.loss import evaluate_loss
     from adaptlab.models import load_causal_lm, load_tokenizer, resolve_model
-    from adaptlab.train.config import TrainConfig
+    from adaptlab.schemas.train_config import TrainConfig
     from adaptlab.train.loop import data_options
 
     config = TrainConfig(**spec["train_config"])

@@ -5,10 +5,16 @@ class AdaptlabError(Exception):
     """Base class: the message says what went wrong and what to do about it."""
 
     exit_code = 2
+    # How the HTTP edge reports it: status, OpenAI-style error code, and the request field it concerns.
+    http_status = 500
+    error_code: str | None = "internal_error"
+    error_param: str | None = None
 
 
 class ConfigError(AdaptlabError):
     """A config file, flag or field is invalid; the message names the key."""
+
+    http_status, error_code, error_param = 400, "invalid_model", "model"
 
 
 class DataError(AdaptlabError):
@@ -22,6 +28,10 @@ class ModelLoadError(AdaptlabError):
 class ArtifactError(AdaptlabError):
     """A saved artifact (adapter, checkpoint, registry blob) is missing, corrupt or unsafe to load."""
 
+    http_status, error_code, error_param = 409, "model_not_servable", "model"
+
 
 class CompatibilityError(AdaptlabError):
     """Two artifacts do not fit together (adapter vs base model, adapters vs each other)."""
+
+    http_status, error_code, error_param = 409, "model_not_servable", "model"

@@ -9,7 +9,7 @@ from adaptlab.adapters.loading import load_base_with_adapters
 from adaptlab.adapters.metadata import read_adapter_metadata
 from adaptlab.errors import CompatibilityError, ConfigError
 from adaptlab.models import load_causal_lm
-from adaptlab.train.record import DataFileInfo, DataInfo
+from adaptlab.schemas.run_record import DataFileInfo, DataInfo
 from tests.adapters.helpers import logits, max_diff
 
 

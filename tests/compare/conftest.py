@@ -20,7 +20,7 @@ from adaptlab.compare.schema import (
     forgetting_percent,
     with_relative_scores,
 )
-from adaptlab.train.record import EvalPoint, LossPoint
+from adaptlab.schemas.run_record import EvalPoint, LossPoint
 
 TOKEN_BUDGET = 61_440
 PRICE_PER_HOUR_USD = 0.08925

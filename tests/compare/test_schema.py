@@ -15,7 +15,7 @@ from adaptlab.compare.schema import (
     with_relative_scores,
 )
 from adaptlab.errors import ArtifactError
-from adaptlab.train.record import (
+from adaptlab.schemas.run_record import (
     ArtifactInfo,
     BaseModelInfo,
     DataFileInfo,

@@ -11,7 +11,7 @@ from pathlib import Path
 from adaptlab import __version__
 from adaptlab.adapters.metadata import AdapterMetadata, write_adapter_metadata
 from adaptlab.models import ResolvedModel
-from adaptlab.train.record import (
+from adaptlab.schemas.run_record import (
     ArtifactInfo,
     BaseModelInfo,
     DataFileInfo,

@@ -13,7 +13,7 @@ from sqlalchemy.orm import Session
 
 from adaptlab.registry import GatePolicy
 from adaptlab.registry.tables import ModelVersion, VersionFile
-from adaptlab.train.record import read_run_record
+from adaptlab.schemas.run_record import read_run_record
 
 WORKER = Path(__file__).with_name("register_worker.py")
 PROCESSES, REGISTRATIONS = 8, 25

@@ -13,7 +13,7 @@ from sqlalchemy.orm import Session
 from adaptlab.errors import ArtifactError
 from adaptlab.registry.errors import NotFoundError
 from adaptlab.registry.tables import AuditRow, ModelVersion, VersionFile
-from adaptlab.train.record import read_run_record
+from adaptlab.schemas.run_record import read_run_record
 
 from .runs import write_dataset
 

@@ -8,14 +8,14 @@ from pathlib import Path
 import pytest
 
 from adaptlab.registry import GatePolicy, Registry, local_admin
-from adaptlab.train.record import read_run_record
+from adaptlab.schemas.run_record import read_run_record
 
 
 @pytest.fixture(scope="module")
 def trained_run(tmp_path_factory, dataset_files):
     from rich.console import Console
 
-    from adaptlab.train.config import build_config
+    from adaptlab.schemas.train_config import build_config
     from adaptlab.train.loop import train
 
     out = tmp_path_factory.mktemp("trained") / "lora1"

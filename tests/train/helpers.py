@@ -4,7 +4,7 @@ import json
 import random
 from pathlib import Path
 
-from adaptlab.train.config import TrainConfig
+from adaptlab.schemas.train_config import TrainConfig
 
 
 def write_copy_task(path: Path, rows: int = 48, seed: int = 0) -> Path:

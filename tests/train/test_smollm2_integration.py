@@ -5,7 +5,7 @@ import importlib.util
 import pytest
 from rich.console import Console
 
-from adaptlab.train.config import TrainConfig
+from adaptlab.schemas.train_config import TrainConfig
 from adaptlab.train.loop import train
 
 pytestmark = pytest.mark.integration

@@ -32,7 +32,7 @@ from adaptlab.errors import ConfigError
 from adaptlab.models import ResolvedModel, load_causal_lm, load_tokenizer
 from adaptlab.models.hashing import count_parameters, file_sha256
 from adaptlab.train.environment import environment_info
-from adaptlab.train.record import RUN_RECORD_FILE, ArtifactInfo, DataInfo, EnvironmentInfo, ParamCounts, read_run_record
+from adaptlab.schemas.run_record import RUN_RECORD_FILE, ArtifactInfo, DataInfo, EnvironmentInfo, ParamCounts, read_run_record
 
 COMBINE_RECORD_FILE = "adaptlab_combine.json"
 COMBINED_ADAPTER = "default"  # PEFT saves the "default" adapter at the folder's top level

@@ -70,7 +70,7 @@ def recommend_command(
 
 def dry_run_estimates(model: str, data: list[Path], config: Path | None) -> list[DryRunEstimate]:
     """Every method's `adaptlab train --dry-run` figures on this base and data."""
-    from adaptlab.train.config import build_config
+    from adaptlab.schemas.train_config import build_config
     from adaptlab.train.dry_run import dry_run
 
     estimates = []
@@ -92,7 +92,7 @@ def compare_command(
     """
     from adaptlab.compare.config import CompareConfig
     from adaptlab.compare.runner import compare
-    from adaptlab.train.config import build_config
+    from adaptlab.schemas.train_config import build_config
 
     compare(build_config(config, overrides_from_flags(CompareConfig, flags), config_class=CompareConfig))
 

@@ -5,7 +5,7 @@ from typing import Literal
 
 from pydantic import Field, field_validator, model_validator
 
-from adaptlab.train.config import DEFAULT_LEARNING_RATES, Method, TrainConfig
+from adaptlab.schemas.train_config import DEFAULT_LEARNING_RATES, Method, TrainConfig
 
 # TrainConfig fields that the comparison sets per method instead of taking from the user.
 PER_METHOD_FIELDS = ("method", "learning_rate")

@@ -53,9 +53,9 @@ from adaptlab.methods import get_method
 from adaptlab.models import load_causal_lm, load_tokenizer, resolve_model
 from adaptlab.registry.lineage import EVALUATION_FILE, EvaluationFile
 from adaptlab.train.batching import BatchPlan
-from adaptlab.train.config import TrainConfig
+from adaptlab.schemas.train_config import TrainConfig
 from adaptlab.train.loop import data_options
-from adaptlab.train.record import RunRecord, read_run_record
+from adaptlab.schemas.run_record import RunRecord, read_run_record
 
 COMPARE_CONFIG_FILE = "compare.yaml"
 

@@ -17,7 +17,7 @@ from pydantic import BaseModel, ConfigDict, Field, model_validator
 from adaptlab.compare.costs import cost_usd
 from adaptlab.errors import ArtifactError
 from adaptlab.eval.metrics import MetricName
-from adaptlab.train.record import EvalPoint, LossPoint, RunRecord
+from adaptlab.schemas.run_record import EvalPoint, LossPoint, RunRecord
 
 REPORT_JSON = "report.json"
 SCHEMA_VERSION = 1

@@ -26,7 +26,7 @@ def check_command(
     from adaptlab.data.prepare import prepare_data
     from adaptlab.errors import ConfigError
     from adaptlab.models import load_tokenizer, resolve_model
-    from adaptlab.train.config import format_validation_error
+    from adaptlab.schemas.config_files import format_validation_error
 
     try:
         options = DataOptions.model_validate(overrides_from_flags(DataOptions, flags))

@@ -20,7 +20,7 @@ from adaptlab.data.options import DataOptions
 from adaptlab.data.readers import SourceFile, read_source_file
 from adaptlab.data.split import held_out_indices
 from adaptlab.errors import ConfigError, DataError
-from adaptlab.train.record import DataFileInfo, DataInfo
+from adaptlab.schemas.run_record import DataFileInfo, DataInfo
 
 
 @dataclass

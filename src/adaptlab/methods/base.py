@@ -6,7 +6,7 @@ from typing import Literal, Protocol
 from torch import nn
 
 from adaptlab.models import ResolvedModel
-from adaptlab.train.config import TrainConfig
+from adaptlab.schemas.train_config import TrainConfig
 
 
 class FineTuningMethod(Protocol):

@@ -7,7 +7,7 @@ from torch import nn
 
 from adaptlab.methods.base import enable_gradient_checkpointing
 from adaptlab.models import ResolvedModel, load_causal_lm
-from adaptlab.train.config import TrainConfig
+from adaptlab.schemas.train_config import TrainConfig
 
 
 def lora_config(config: TrainConfig, use_dora: bool):

@@ -1,4 +1,4 @@
-"""Registry errors a caller can act on; the serving layer maps them to HTTP statuses."""
+"""Registry errors a caller can act on; each carries the HTTP status the serving layer answers with."""
 
 from adaptlab.errors import AdaptlabError
 
@@ -8,19 +8,27 @@ class RegistryError(AdaptlabError):
 
 
 class NotFoundError(RegistryError):
-    """No such tenant, model name, version or alias (HTTP 404)."""
+    """No such tenant, model name, version or alias."""
+
+    http_status, error_code, error_param = 404, "model_not_found", "model"
 
 
 class AuthenticationError(RegistryError):
-    """The API token is unknown or revoked (HTTP 401)."""
+    """The API token is unknown or revoked."""
+
+    http_status, error_code = 401, "invalid_api_key"
 
 
 class AccessDeniedError(RegistryError):
-    """The principal's tenant or role does not allow the operation (HTTP 403)."""
+    """The principal's tenant or role does not allow the operation."""
+
+    http_status, error_code, error_param = 403, "model_access_denied", "model"
 
 
 class GateRefusedError(RegistryError):
-    """A promotion failed one or more gates; `failures` lists each failed gate in words (HTTP 409)."""
+    """A promotion failed one or more gates; `failures` lists each failed gate in words."""
+
+    http_status, error_code = 409, "gate_refused"
 
     def __init__(self, message: str, failures: list[str]):
         super().__init__(message)

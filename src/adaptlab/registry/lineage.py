@@ -14,7 +14,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 
 from adaptlab.adapters.metadata import ADAPTER_METADATA_FILE, read_adapter_metadata
 from adaptlab.errors import ArtifactError
-from adaptlab.train.record import (
+from adaptlab.schemas.run_record import (
     RUN_RECORD_FILE,
     ArtifactInfo,
     BaseModelInfo,

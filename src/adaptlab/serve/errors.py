@@ -2,17 +2,7 @@
 
 from dataclasses import dataclass
 
-from adaptlab.errors import (
-    AdaptlabError,
-    ArtifactError,
-    CompatibilityError,
-    ConfigError,
-)
-from adaptlab.registry.errors import (
-    AccessDeniedError,
-    AuthenticationError,
-    NotFoundError,
-)
+from adaptlab.errors import AdaptlabError
 
 ERROR_TYPES = {
     400: "invalid_request_error",
@@ -54,16 +44,8 @@ def error_body(exc: Exception) -> ErrorBody:
     """The response for an error raised while serving a request; unknown errors are the server's fault (500)."""
     if isinstance(exc, ServeError):
         return ErrorBody(exc.status, str(exc), exc.code, exc.param)
-    if isinstance(exc, AuthenticationError):
-        return ErrorBody(401, str(exc), "invalid_api_key")
-    if isinstance(exc, AccessDeniedError):
-        return ErrorBody(403, str(exc), "model_access_denied", "model")
-    if isinstance(exc, NotFoundError):
-        return ErrorBody(404, str(exc), "model_not_found", "model")
-    if isinstance(exc, ConfigError):
-        return ErrorBody(400, str(exc), "invalid_model", "model")
-    if isinstance(exc, (CompatibilityError, ArtifactError)):
-        return ErrorBody(409, str(exc), "model_not_servable", "model")
+    if isinstance(exc, AdaptlabError) and exc.http_status < 500:
+        return ErrorBody(exc.http_status, str(exc), exc.error_code, exc.error_param)
     return ErrorBody(500, "internal error while serving the request; see the server log", "internal_error")
 
 

@@ -9,7 +9,7 @@ from rich.console import Console
 
 from adaptlab.cli_config import overrides_from_flags, with_config_options
 from adaptlab.errors import ConfigError
-from adaptlab.train.config import TrainConfig, build_config
+from adaptlab.schemas.train_config import TrainConfig, build_config
 
 
 def train_command(
@@ -36,7 +36,7 @@ def train_command(
 
 def stored_config(overrides: dict) -> TrainConfig:
     """A resumed run uses the config it started with; only --out may (and must) be given."""
-    from adaptlab.train.record import RUN_RECORD_FILE
+    from adaptlab.schemas.run_record import RUN_RECORD_FILE
 
     if set(overrides) != {"out"}:
         raise ConfigError("--resume takes only --out: the run continues with the config it was started with")

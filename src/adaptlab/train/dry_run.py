@@ -9,7 +9,7 @@ from adaptlab.data import prepare_data
 from adaptlab.methods import get_method
 from adaptlab.models import load_tokenizer, resolve_model
 from adaptlab.models.hashing import count_parameters
-from adaptlab.train.config import TrainConfig
+from adaptlab.schemas.train_config import TrainConfig
 from adaptlab.train.estimate import MemoryEstimate, estimate_training_memory
 from adaptlab.train.progress import format_bytes
 

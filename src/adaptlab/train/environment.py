@@ -9,7 +9,7 @@ from importlib import metadata
 from pathlib import Path
 
 import adaptlab
-from adaptlab.train.record import EnvironmentInfo
+from adaptlab.schemas.run_record import EnvironmentInfo
 
 LIBRARIES = ("torch", "transformers", "peft", "accelerate", "bitsandbytes", "safetensors", "tokenizers")
 

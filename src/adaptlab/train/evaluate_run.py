@@ -9,8 +9,8 @@ from adaptlab.errors import CompatibilityError
 from adaptlab.eval.loss import evaluate_loss
 from adaptlab.methods import get_method
 from adaptlab.models import load_tokenizer, resolve_model
-from adaptlab.train.config import TrainConfig
-from adaptlab.train.record import read_run_record
+from adaptlab.schemas.train_config import TrainConfig
+from adaptlab.schemas.run_record import read_run_record
 
 
 def evaluate_run(run_dir: Path, data_files: list[Path]) -> dict:

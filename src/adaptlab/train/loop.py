@@ -23,11 +23,11 @@ from adaptlab.models import ResolvedModel, load_tokenizer, resolve_model
 from adaptlab.models.hashing import count_parameters
 from adaptlab.train.batching import BatchPlan
 from adaptlab.train.checkpoint import CHECKPOINTS_DIR, LoopState, list_checkpoints, load_checkpoint, save_checkpoint
-from adaptlab.train.config import TrainConfig
+from adaptlab.schemas.train_config import TrainConfig
 from adaptlab.train.environment import environment_info, peak_memory, reset_peak_memory
 from adaptlab.train.loss import TargetTokenLoss
 from adaptlab.train.progress import summary_table, training_progress
-from adaptlab.train.record import RUN_RECORD_FILE, ArtifactInfo, BaseModelInfo, ParamCounts, RunMetrics, RunRecord, read_run_record
+from adaptlab.schemas.run_record import RUN_RECORD_FILE, ArtifactInfo, BaseModelInfo, ParamCounts, RunMetrics, RunRecord, read_run_record
 
 ARTIFACT_COMPLETE_MARKERS = ("adapter_config.json", "config.json", RUN_RECORD_FILE)
 

@@ -4,7 +4,7 @@ from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
 from rich.table import Table
 
-from adaptlab.train.record import RunRecord
+from adaptlab.schemas.run_record import RunRecord
 
 
 def training_progress(console: Console, disable: bool) -> Progress:

@@ -6,11 +6,11 @@ Every field's description is its help text; `adaptlab train --help` is generated
 from pathlib import Path
 from typing import Literal
 
-import yaml
 from pydantic import ConfigDict, Field, ValidationError, model_validator
 
 from adaptlab.data.options import DataOptions
 from adaptlab.errors import ConfigError
+from adaptlab.schemas.config_files import format_validation_error, read_yaml
 
 Method = Literal["full", "lora", "dora", "qlora"]
 
@@ -80,26 +80,3 @@ def build_config(yaml_file: Path | None, overrides: dict, config_class: type[Tra
     except ValidationError as exc:
         where = f"{yaml_file}: " if yaml_file else ""
         raise ConfigError(where + format_validation_error(exc)) from exc
-
-
-def read_yaml(path: Path) -> dict:
-    try:
-        loaded = yaml.safe_load(Path(path).read_text(encoding="utf-8"))
-    except OSError as exc:
-        raise ConfigError(f"{path}: cannot read config file: {exc.strerror}") from exc
-    except yaml.YAMLError as exc:
-        raise ConfigError(f"{path}: invalid YAML: {exc}") from exc
-    if loaded is None:
-        return {}
-    if not isinstance(loaded, dict):
-        raise ConfigError(f"{path}: a config file must be a mapping of keys to values")
-    return {key.replace("-", "_"): value for key, value in loaded.items()}
-
-
-def format_validation_error(exc: ValidationError) -> str:
-    lines = []
-    for error in exc.errors():
-        key = ".".join(str(part) for part in error["loc"]) or "config"
-        message = error["msg"].removeprefix("Value error, ")
-        lines.append(f"{key} (--{key.split('.')[0].replace('_', '-')}): {message}" if error["loc"] else message)
-    return "; ".join(lines)
