@@ -24,20 +24,22 @@ def flag_name(field_name: str) -> str:
     return "--" + field_name.replace("_", "-")
 
 
+def _negated_flag_name(field_name: str) -> str:
+    return "--no-" + field_name.replace("_", "-")
+
+
 def config_parameters(
     config_class: type[BaseModel], fields: Iterable[str], envvars: dict[str, str] | None = None
 ) -> list[inspect.Parameter]:
     """One keyword-only, typed Typer parameter per named field of `config_class`."""
     envvars = envvars or {}
-    return [
-        inspect.Parameter(
-            name,
-            inspect.Parameter.KEYWORD_ONLY,
-            default=_option(name, config_class.model_fields[name], envvars.get(name)),
-            annotation=typing.Optional[cli_type(config_class.model_fields[name].annotation)],
-        )
-        for name in fields
-    ]
+    parameters = []
+    for name in fields:
+        field = config_class.model_fields[name]
+        option = _option(name, field, envvars.get(name))
+        annotation = typing.Optional[cli_type(field.annotation)]
+        parameters.append(inspect.Parameter(name, inspect.Parameter.KEYWORD_ONLY, default=option, annotation=annotation))
+    return parameters
 
 
 def with_config_options(
@@ -93,7 +95,7 @@ def cli_type(annotation) -> type:
 def _option(name: str, field: FieldInfo, envvar: str | None):
     kind = _without_none(field.annotation)
     origin = typing.get_origin(kind)
-    declaration = f"{flag_name(name)}/--no-{name.replace('_', '-')}" if kind is bool else flag_name(name)
+    declaration = f"{flag_name(name)}/{_negated_flag_name(name)}" if kind is bool else flag_name(name)
     help_text, metavar = field.description or "", None
     if origin is dict:
         help_text, metavar = f"{help_text} (repeatable)", "KEY=VALUE"
@@ -118,7 +120,7 @@ def _shown_default(name: str, field: FieldInfo) -> str | bool:
         return False
     default = field.get_default(call_default_factory=True)
     if isinstance(default, bool):
-        return flag_name(name) if default else f"--no-{name.replace('_', '-')}"
+        return flag_name(name) if default else _negated_flag_name(name)
     if default is None or default in ([], (), {}):
         return False
     if isinstance(default, (list, tuple)):

@@ -39,7 +39,9 @@ def stored_config(yaml_file: Path | None, overrides: dict) -> TrainConfig:
     so no --config or flag can silently differ from what the checkpoint was trained with."""
     from adaptlab.schemas.run_record import RUN_RECORD_FILE
 
-    changing = ["--config"] * (yaml_file is not None) + [flag_name(name) for name in overrides if name != "out"]
+    changing = [flag_name(name) for name in overrides if name != "out"]
+    if yaml_file is not None:
+        changing.insert(0, "--config")
     if changing:
         raise ConfigError(
             f"--resume takes only --out, not {', '.join(changing)}: the run continues with the config "
