@@ -10,12 +10,12 @@ import uuid
 from collections.abc import Callable
 from datetime import datetime, timezone
 from pathlib import Path
-from typing import Literal
 
 from pydantic import BaseModel, Field
 
 from adaptlab import atomic
 from adaptlab.adapters import compat
+from adaptlab.adapters.choices import CombinationType
 from adaptlab.adapters.files import SAFETENSORS_WEIGHTS_FILE, AdapterFolder, open_adapter_folder
 from adaptlab.adapters.loading import (
     adapter_name,
@@ -38,7 +38,6 @@ COMBINE_RECORD_FILE = "adaptlab_combine.json"
 COMBINED_ADAPTER = "default"  # PEFT saves the "default" adapter at the folder's top level
 DEFAULT_DENSITY = 0.5
 
-CombinationType = Literal["linear", "cat", "svd", "ties", "ties_svd", "dare_linear", "dare_ties", "magnitude_prune"]
 DENSITY_COMBINATIONS = ("ties", "ties_svd", "dare_linear", "dare_ties", "magnitude_prune")
 RANDOM_COMBINATIONS = ("dare_linear", "dare_ties")
 

@@ -10,11 +10,11 @@ on its 4-bit training base is measured and recorded.
 from collections.abc import Callable
 from datetime import datetime, timezone
 from pathlib import Path
-from typing import Literal
 
 from pydantic import BaseModel, Field
 
 from adaptlab import __version__, atomic
+from adaptlab.adapters.choices import MergeInto
 from adaptlab.adapters.files import open_adapter_folder
 from adaptlab.adapters.loading import (
     attach_adapters,
@@ -36,8 +36,6 @@ from adaptlab.models import ResolvedModel, load_causal_lm, load_tokenizer
 MERGE_RECORD_FILE = "adaptlab_merge.json"
 DEFAULT_LOGIT_TOLERANCE = 1e-3
 NO_EFFECT_RELATIVE_CHANGE = 1e-6
-
-MergeInto = Literal["full", "dequantized"]
 
 
 class LogitComparison(BaseModel):

@@ -109,6 +109,7 @@ def demo_command(
 def register(app: typer.Typer) -> None:
     from adaptlab.compare.config import PER_METHOD_FIELDS, CompareConfig
 
-    app.command("compare")(with_config_options(CompareConfig, compare_command, exclude=PER_METHOD_FIELDS))
+    shared_fields = [name for name in CompareConfig.model_fields if name not in PER_METHOD_FIELDS]
+    app.command("compare")(with_config_options(CompareConfig, compare_command, fields=shared_fields))
     app.command("recommend")(recommend_command)
     app.command("demo")(demo_command)

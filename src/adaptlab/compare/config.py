@@ -15,7 +15,7 @@ LR_SWEEP_VALIDATION_FRACTION = 0.1
 
 
 class CompareConfig(TrainConfig):
-    methods: list[Method] = Field(["full", "lora", "qlora"], description="methods to compare, comma-separated or repeated")
+    methods: list[Method] = Field(["full", "lora", "qlora"], description="methods to compare; one flag may also list several, comma-separated")
     learning_rates: dict[str, float] = Field({}, description="per-method learning rate, e.g. full=1e-5 lora=2e-4 (default: each method's own)")
     lr_sweep: bool = Field(
         False,

@@ -25,7 +25,7 @@ class TrainConfig(DataOptions):
     method: Method = Field("lora", description="full | lora | dora | qlora")
     out: Path | None = Field(None, description="output folder of the run (required)")
     # data
-    data: list[Path] = Field([], description="training data files (JSONL, JSON, CSV/TSV, Parquet); repeat for several")
+    data: list[Path] = Field([], description="training data files (JSONL, JSON, CSV/TSV, Parquet)")
     eval_data: list[Path] = Field([], description="held-out data files; otherwise --eval-fraction of the training rows")
     packing: bool = Field(False, description="pack several examples per row (attention never crosses example boundaries)")
     # LoRA family

@@ -9,7 +9,7 @@ class ServeConfig(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
     model: str = Field(description="base model spec (builtin:tiny, builtin:smollm2-135m, a folder, a .gguf, a hub id)")
-    registry: Path = Field(description="registry folder the adapters and bearer tokens come from")
+    registry: Path = Field(default=Path("registry"), description="registry folder the adapters and bearer tokens come from")
     db: str | None = Field(default=None, description="registry database URL (default: SQLite inside --registry)")
     blobs: str | None = Field(default=None, description="registry blob store URL (default: <registry>/blobs)")
     host: str = Field(default="127.0.0.1", description="address to listen on")
