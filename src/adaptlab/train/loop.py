@@ -24,7 +24,7 @@ from adaptlab.models.hashing import count_parameters
 from adaptlab.train.batching import BatchPlan
 from adaptlab.train.checkpoint import CHECKPOINTS_DIR, LoopState, list_checkpoints, load_checkpoint, save_checkpoint
 from adaptlab.schemas.train_config import TrainConfig
-from adaptlab.train.environment import environment_info, peak_memory, reset_peak_memory
+from adaptlab.train.environment import check_world_size, environment_info, peak_memory, reset_peak_memory
 from adaptlab.train.loss import TargetTokenLoss
 from adaptlab.train.progress import summary_table, training_progress
 from adaptlab.schemas.run_record import RUN_RECORD_FILE, ArtifactInfo, BaseModelInfo, ParamCounts, RunMetrics, RunRecord, read_run_record
@@ -46,6 +46,7 @@ def train(config: TrainConfig, *, resume: bool = False, console: Console | None 
     # bf16 autocast is ours (train_step), not accelerate's: its precision is process-global state,
     # and several runs with different precision may share one process.
     accelerator = Accelerator(cpu=not torch.cuda.is_available())
+    check_world_size(accelerator.num_processes)
     console = console or Console()
     is_main = accelerator.is_main_process
     run_dir = Path(config.out)
