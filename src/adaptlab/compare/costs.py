@@ -57,3 +57,9 @@ def gpu_price(device_name: str) -> Price:
 def cost_usd(seconds: float, price_per_hour_usd: float) -> float:
     """Cost of `seconds` of machine time at `price_per_hour_usd`."""
     return seconds / 3600.0 * price_per_hour_usd
+
+
+def cpu_time_cost_usd(cpu_time_s: float, cpu_cores: int, price_per_hour_usd: float) -> float:
+    """The machine's price per core × the core-hours the run used: its cost had it had the machine to itself.
+    Used when wall times are not comparable, because CPU time hardly changes when other work competes for the cores."""
+    return cost_usd(cpu_time_s / max(cpu_cores, 1), price_per_hour_usd)

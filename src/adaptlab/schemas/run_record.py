@@ -63,12 +63,34 @@ class RunMetrics(BaseModel):
     peak_memory_kind: Literal["process_rss", "cuda_max_allocated"]
     training_peak_memory_bytes: int | None = Field(None, description="peak of the training loop alone, after loading")
     wall_time_s: float = Field(description="training loop time, model loading excluded")
+    process_cpu_time_s: float | None = Field(
+        None, description="CPU time of the training process over the same loop, all threads; ≈ wall time × cores it had"
+    )
     tokens_seen: int = Field(description="non-padding tokens processed in training")
     tokens_per_s: float = Field(description="non-padding tokens per second of training")
     steps: int
     final_train_loss: float | None = None
     eval_loss: float | None = None
     eval_perplexity: float | None = None
+
+
+class LoadSample(BaseModel):
+    elapsed_s: float = Field(description="seconds since training started")
+    machine_busy_cores: float = Field(description="cores busy machine-wide over the last interval")
+    run_busy_cores: float = Field(description="cores this training process kept busy over the same interval")
+    background_busy_cores: float = Field(description="the difference: cores other work took while the run trained")
+
+
+class MachineLoad(BaseModel):
+    """The machine's CPU load sampled while the run trained (adaptlab.train.load_sampler)."""
+
+    cpu_cores: int = Field(description="logical cores of the machine")
+    interval_s: float = Field(description="seconds between samples (doubled each time the sample limit was reached)")
+    samples: list[LoadSample] = []
+
+    @property
+    def mean_background_cores(self) -> float | None:
+        return sum(s.background_busy_cores for s in self.samples) / len(self.samples) if self.samples else None
 
 
 class ArtifactInfo(BaseModel):
@@ -100,6 +122,9 @@ class RunRecord(BaseModel):
     eval_curve: list[EvalPoint] = []
     artifact: ArtifactInfo | None = None
     environment: EnvironmentInfo
+    precision_chosen: Literal["fp32", "bf16"] | None = Field(None, description="what --precision resolved to")
+    precision_reason: str | None = Field(None, description="why: the flag, or what `auto` found in the hardware")
+    load: MachineLoad | None = Field(None, description="the machine's load while training (absent in older records)")
 
 
 def read_run_record(run_dir: Path) -> RunRecord:

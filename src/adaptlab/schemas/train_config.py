@@ -27,7 +27,7 @@ class TrainConfig(DataOptions):
     # data
     data: list[Path] = Field([], description="training data files (JSONL, JSON, CSV/TSV, Parquet)")
     eval_data: list[Path] = Field([], description="held-out data files; otherwise --eval-fraction of the training rows")
-    packing: bool = Field(False, description="pack several examples per row (attention never crosses example boundaries)")
+    packing: bool = Field(True, description="pack several examples per row; exact, as attention never crosses example boundaries")
     # LoRA family
     rank: int = Field(16, ge=1, description="LoRA rank r")
     alpha: float = Field(32.0, gt=0, description="LoRA alpha (scale = alpha/r, or alpha/sqrt(r) with rsLoRA)")
@@ -44,7 +44,9 @@ class TrainConfig(DataOptions):
     max_steps: int | None = Field(None, ge=1, description="optimizer steps to run; overrides --epochs")
     micro_batch_size: int = Field(4, ge=1, description="rows per forward pass")
     grad_accum: int = Field(1, ge=1, description="micro-batches per optimizer step")
-    precision: Literal["fp32", "bf16"] = Field("fp32", description="fp32, or bf16 autocast (weights stay fp32)")
+    precision: Literal["auto", "fp32", "bf16"] = Field(
+        "auto", description="bf16 autocast (weights stay fp32) or fp32; auto: bf16 where the hardware computes it natively"
+    )
     gradient_checkpointing: bool = Field(False, description="recompute activations in the backward pass to save memory")
     seed: int = Field(0, description="seed for initialisation, data order, held-out split and dropout")
     eval_every: int | None = Field(None, ge=1, description="evaluate every N optimizer steps (always at the end)")

@@ -1,5 +1,5 @@
-"""Facts about where a run happened, for run.json: library versions, code commit, hardware, peak memory;
-and whether the launcher started the processes the run believes it has."""
+"""Facts about where a run happened, for run.json: library versions, code commit, hardware, peak memory,
+the precision the hardware computes fastest; and whether the launcher started the processes the run believes it has."""
 
 import ctypes
 import os
@@ -9,6 +9,7 @@ import subprocess
 from collections.abc import Mapping
 from importlib import metadata
 from pathlib import Path
+from typing import Literal
 
 import adaptlab
 from adaptlab.errors import ConfigError
@@ -70,6 +71,41 @@ def hardware() -> dict[str, str | int | float | None]:
         "gpu": torch.cuda.get_device_name(0) if torch.cuda.is_available() else None,
     }
     return info
+
+
+# CPU flags of instructions that compute bf16 natively (AVX512-BF16 dot products, AMX tiles): autocast pays off there.
+NATIVE_BF16_CPU_FLAGS = ("avx512_bf16", "amx_bf16")
+
+
+def choose_precision(requested: Literal["auto", "fp32", "bf16"]) -> tuple[Literal["fp32", "bf16"], str]:
+    """The precision a run trains in, and why: a flag wins; `auto` is bf16 autocast where the hardware
+    computes bf16 natively (a CUDA GPU with bf16, a CPU with AVX512-BF16 or AMX), fp32 elsewhere."""
+    import torch
+
+    if requested != "auto":
+        return requested, f"--precision {requested}"
+    if torch.cuda.is_available():
+        name = torch.cuda.get_device_name(0)
+        if torch.cuda.is_bf16_supported():
+            return "bf16", f"auto: {name} computes bf16 natively"
+        return "fp32", f"auto: {name} has no native bf16"
+    flags = native_bf16_cpu_flags(cpu_flags())
+    if flags:
+        return "bf16", f"auto: the CPU computes bf16 natively ({', '.join(flags)})"
+    return "fp32", "auto: the CPU has no native bf16 (no avx512_bf16 or amx_bf16 flag); bf16 would be emulated, slower than fp32"
+
+
+def native_bf16_cpu_flags(flags: set[str]) -> list[str]:
+    return [flag for flag in NATIVE_BF16_CPU_FLAGS if flag in flags]
+
+
+def cpu_flags(cpuinfo: Path = Path("/proc/cpuinfo")) -> set[str]:
+    """The CPU's feature flags from /proc/cpuinfo (empty off Linux)."""
+    try:
+        text = cpuinfo.read_text()
+    except OSError:
+        return set()
+    return {flag for line in text.splitlines() if line.startswith("flags") for flag in line.partition(":")[2].split()}
 
 
 def environment_info() -> EnvironmentInfo:

@@ -1,4 +1,9 @@
-"""What a person sees while a run trains: a rich progress bar, then a summary table."""
+"""What a person sees while a run trains: a rich progress bar on a terminal, a plain line every ~30 s
+in a log file (a bar draws nothing there), then a summary table."""
+
+import time
+from collections.abc import Callable
+from datetime import timedelta
 
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
@@ -7,7 +12,13 @@ from rich.table import Table
 from adaptlab.schemas.run_record import RunRecord
 
 
-def training_progress(console: Console, disable: bool) -> Progress:
+PLAIN_LINE_INTERVAL_S = 30.0
+
+
+def training_progress(console: Console, disable: bool) -> "Progress | PlainProgress":
+    """A live bar on a terminal; off one (a log file, a pipe), a plain line every ~30 s."""
+    if not console.is_terminal:
+        return PlainProgress(console, disable=disable)
     return Progress(
         TextColumn("[bold]{task.description}"),
         BarColumn(),
@@ -21,6 +32,43 @@ def training_progress(console: Console, disable: bool) -> Progress:
         disable=disable,
         transient=False,
     )
+
+
+class PlainProgress:
+    """The part of rich's Progress the loop uses, written as one line per interval (and at the last step):
+    step/total, loss, tokens/s, ETA."""
+
+    def __init__(self, console: Console, disable: bool = False, interval_s: float = PLAIN_LINE_INTERVAL_S,
+                 clock: Callable[[], float] = time.monotonic):
+        self.console, self.disable, self.interval_s, self.clock = console, disable, interval_s, clock
+        self.description, self.total, self.first_completed = "", 0, 0
+        self.started = self.last_line = 0.0
+
+    def __enter__(self) -> "PlainProgress":
+        return self
+
+    def __exit__(self, *exc_info) -> None:
+        return None
+
+    def add_task(self, description: str, total: int, completed: int = 0, **fields) -> int:
+        self.description, self.total, self.first_completed = description, total, completed
+        self.started = self.last_line = self.clock()
+        return 0
+
+    def update(self, task: int, completed: int, loss: str, tokens_per_s: str) -> None:
+        now = self.clock()
+        if self.disable or (now - self.last_line < self.interval_s and completed < self.total):
+            return
+        self.last_line = now
+        self.console.print(plain_progress_line(self.description, completed, self.total, loss, tokens_per_s,
+                                               now - self.started, completed - self.first_completed), highlight=False)
+
+
+def plain_progress_line(description: str, completed: int, total: int, loss: str, tokens_per_s: str, elapsed_s: float, steps_done: int) -> str:
+    """`lora: step 40/400  loss 1.2345  2,100 tok/s  elapsed 0:01:00  ETA 0:09:00` (ETA from this session's pace)."""
+    eta = "-" if steps_done <= 0 else str(timedelta(seconds=round(elapsed_s / steps_done * (total - completed))))
+    return (f"{description}: step {completed}/{total}  loss {loss}  {tokens_per_s} tok/s  "
+            f"elapsed {timedelta(seconds=round(elapsed_s))}  ETA {eta}")
 
 
 def format_bytes(size: float) -> str:
@@ -41,7 +89,9 @@ def summary_table(record: RunRecord) -> Table:
         ("steps", f"{metrics.steps}"),
         ("tokens seen", f"{metrics.tokens_seen:,} non-padding"),
         ("wall time", f"{metrics.wall_time_s:.1f} s"),
+        ("CPU time", _cpu_time(metrics.process_cpu_time_s, metrics.wall_time_s)),
         ("throughput", f"{metrics.tokens_per_s:,.0f} tokens/s"),
+        ("precision", f"{record.precision_chosen} ({record.precision_reason})" if record.precision_chosen else "-"),
         ("peak memory", f"{format_bytes(metrics.peak_memory_bytes)} ({metrics.peak_memory_kind})"),
         ("final train loss", _fmt(metrics.final_train_loss)),
         ("eval loss", _fmt(metrics.eval_loss)),
@@ -51,6 +101,12 @@ def summary_table(record: RunRecord) -> Table:
     for label, value in rows:
         table.add_row(label, value)
     return table
+
+
+def _cpu_time(cpu_time_s: float | None, wall_time_s: float) -> str:
+    if cpu_time_s is None:
+        return "-"
+    return f"{cpu_time_s:.1f} s ({cpu_time_s / max(wall_time_s, 1e-9):.1f} cores busy on average)"
 
 
 def _fmt(value: float | None) -> str:

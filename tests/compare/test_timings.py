@@ -1,0 +1,73 @@
+"""Timings of runs that competed for the CPU are flagged as not comparable, and say why.
+
+The starved run is real: a child process doing a fixed amount of CPU work, measured by the real
+load sampler, once alone and once pinned to one core with busy processes on that core."""
+
+import os
+import subprocess
+import sys
+import time
+
+import psutil
+import pytest
+
+from adaptlab.compare.costs import cost_usd, cpu_time_cost_usd
+from adaptlab.compare.timings import RunTiming, timing_differences
+from adaptlab.train.load_sampler import LoadSampler
+
+WORK = "import time\nwhile time.process_time() < 0.3: pass\n"
+BURN = "while True: pass\n"
+BURNERS = 8
+
+
+def timed_work(label: str, burners: int) -> RunTiming:
+    """Run WORK in a child on core 0, with `burners` busy processes on the same core; time and sample it."""
+    core = {sorted(os.sched_getaffinity(0))[0]}
+    pin = lambda: os.sched_setaffinity(0, core)  # noqa: E731
+    busy = [subprocess.Popen([sys.executable, "-c", BURN], preexec_fn=pin) for _ in range(burners)]
+    try:
+        started = time.perf_counter()
+        child = subprocess.Popen([sys.executable, "-c", WORK], preexec_fn=pin)
+        process = psutil.Process(child.pid)
+        with LoadSampler(interval_s=0.1, process=process) as sampler:
+            while child.poll() is None:
+                cpu = process.cpu_times()
+                time.sleep(0.01)
+        wall = time.perf_counter() - started
+    finally:
+        for burner in busy:
+            burner.kill()
+            burner.wait()
+    load = sampler.load()
+    return RunTiming(label, wall, cpu.user + cpu.system, load.mean_background_cores, load.cpu_cores)
+
+
+@pytest.mark.skipif(not hasattr(os, "sched_setaffinity"), reason="needs Linux CPU affinity")
+def test_a_run_starved_by_a_busy_process_is_flagged():
+    quiet = timed_work("LoRA", burners=0)
+    starved = timed_work("Full FT", burners=BURNERS)
+    reasons = timing_differences([quiet, starved])
+    assert reasons, (quiet, starved)
+    assert any("Full FT" in reason and "waited for the CPU" in reason for reason in reasons), reasons
+    assert starved.background_busy_cores > quiet.background_busy_cores
+
+
+def timing(label, wall, cpu, background, cores=2) -> RunTiming:
+    return RunTiming(label, wall, cpu, background, cores)
+
+
+def test_comparable_runs_are_not_flagged():
+    assert timing_differences([timing("Full FT", 100, 190, 0.1), timing("LoRA", 40, 75, 0.3)]) == []
+
+
+def test_different_background_load_alone_is_flagged():
+    reasons = timing_differences([timing("Full FT", 100, 190, 1.2), timing("LoRA", 40, 75, 0.1)])
+    assert reasons == ["other work kept 1.2 of 2 cores busy on average while Full FT trained, 0.1 while LoRA did"]
+
+
+def test_runs_without_load_records_cannot_be_judged():
+    assert timing_differences([timing("Full FT", 100, None, None, None), timing("LoRA", 40, None, None, None)]) == []
+
+
+def test_cpu_time_cost_is_the_wall_cost_of_a_run_that_had_every_core():
+    assert cpu_time_cost_usd(cpu_time_s=7200, cpu_cores=2, price_per_hour_usd=0.1) == pytest.approx(cost_usd(3600, 0.1))
