@@ -33,6 +33,7 @@ def tiny_comparison(folder, out_name: str, **overrides) -> CompareConfig:
         model="builtin:tiny", data=[folder / "train.jsonl"], eval_data=[folder / "eval.jsonl"], out=folder / out_name,
         methods=["full", "lora", "qlora"], max_steps=4, micro_batch_size=4, max_seq_len=256, rank=4,
         learning_rates={"full": 1e-3, "lora": 1e-2, "qlora": 1e-2}, metric="exact_match", max_new_tokens=8,
+        precision="fp32", packing=False,
     )
     return CompareConfig(**(settings | overrides))
 

@@ -12,8 +12,9 @@ import psutil
 import pytest
 
 from adaptlab.compare.costs import cost_usd, cpu_time_cost_usd
-from adaptlab.compare.timings import RunTiming, timing_differences
+from adaptlab.compare.timings import RunTiming, timing_differences, with_comparable_costs
 from adaptlab.train.load_sampler import LoadSampler
+from tests.compare.conftest import PRICE_PER_HOUR_USD, method_result
 
 WORK = "import time\nwhile time.process_time() < 0.3: pass\n"
 BURN = "while True: pass\n"
@@ -39,35 +40,59 @@ def timed_work(label: str, burners: int) -> RunTiming:
             burner.kill()
             burner.wait()
     load = sampler.load()
-    return RunTiming(label, wall, cpu.user + cpu.system, load.mean_background_cores, load.cpu_cores)
+    return RunTiming(label, wall, cpu.user + cpu.system, load.mean_background_cores)
 
 
 @pytest.mark.skipif(not hasattr(os, "sched_setaffinity"), reason="needs Linux CPU affinity")
 def test_a_run_starved_by_a_busy_process_is_flagged():
     quiet = timed_work("LoRA", burners=0)
     starved = timed_work("Full FT", burners=BURNERS)
-    reasons = timing_differences([quiet, starved])
+    reasons = timing_differences([quiet, starved], cpu_cores=len(os.sched_getaffinity(0)))
     assert reasons, (quiet, starved)
     assert any("Full FT" in reason and "waited for the CPU" in reason for reason in reasons), reasons
     assert starved.background_busy_cores > quiet.background_busy_cores
 
 
-def timing(label, wall, cpu, background, cores=2) -> RunTiming:
-    return RunTiming(label, wall, cpu, background, cores)
+def timing(label, wall, cpu, background) -> RunTiming:
+    return RunTiming(label, wall, cpu, background)
 
 
 def test_comparable_runs_are_not_flagged():
-    assert timing_differences([timing("Full FT", 100, 190, 0.1), timing("LoRA", 40, 75, 0.3)]) == []
+    assert timing_differences([timing("Full FT", 100, 190, 0.1), timing("LoRA", 40, 75, 0.3)], cpu_cores=2) == []
 
 
 def test_different_background_load_alone_is_flagged():
-    reasons = timing_differences([timing("Full FT", 100, 190, 1.2), timing("LoRA", 40, 75, 0.1)])
+    reasons = timing_differences([timing("Full FT", 100, 190, 1.2), timing("LoRA", 40, 75, 0.1)], cpu_cores=2)
     assert reasons == ["other work kept 1.2 of 2 cores busy on average while Full FT trained, 0.1 while LoRA did"]
 
 
 def test_runs_without_load_records_cannot_be_judged():
-    assert timing_differences([timing("Full FT", 100, None, None, None), timing("LoRA", 40, None, None, None)]) == []
+    assert timing_differences([timing("Full FT", 100, None, None), timing("LoRA", 40, None, None)], cpu_cores=2) == []
 
 
 def test_cpu_time_cost_is_the_wall_cost_of_a_run_that_had_every_core():
     assert cpu_time_cost_usd(cpu_time_s=7200, cpu_cores=2, price_per_hour_usd=0.1) == pytest.approx(cost_usd(3600, 0.1))
+
+
+def with_timing(result, cpu_time_s, background):
+    return result.model_copy(update={"process_cpu_time_s": cpu_time_s, "background_busy_cores": background})
+
+
+def test_not_comparable_costs_move_to_cpu_time_on_cpu():
+    full = with_timing(method_result("full", True), cpu_time_s=95.2 * 0.9, background=1.1)  # starved: 0.9 cores of 2
+    lora = with_timing(method_result("lora", True), cpu_time_s=78.4 * 1.9, background=0.1)
+    results, reasons = with_comparable_costs([full, lora], cpu_cores=2, on_gpu=False, price_per_hour_usd=PRICE_PER_HOUR_USD)
+    assert len(reasons) == 2
+    assert [r.cost_basis for r in results] == ["cpu_time", "cpu_time"]
+    assert results[0].cost_usd == pytest.approx(cost_usd(95.2 * 0.9 / 2, PRICE_PER_HOUR_USD))
+    assert results[0].cost_usd < full.cost_usd
+
+
+def test_comparable_or_gpu_costs_stay_on_wall_time():
+    full = with_timing(method_result("full", True), cpu_time_s=95.2 * 1.9, background=0.1)
+    lora = with_timing(method_result("lora", True), cpu_time_s=78.4 * 1.9, background=0.2)
+    results, reasons = with_comparable_costs([full, lora], cpu_cores=2, on_gpu=False, price_per_hour_usd=PRICE_PER_HOUR_USD)
+    assert reasons == [] and results == [full, lora]
+    starved = with_timing(full, cpu_time_s=95.2 * 0.5, background=1.5)
+    results, reasons = with_comparable_costs([starved, lora], cpu_cores=2, on_gpu=True, price_per_hour_usd=PRICE_PER_HOUR_USD)
+    assert reasons and [r.cost_basis for r in results] == ["wall_time", "wall_time"]

@@ -10,7 +10,7 @@ def train_argv(data: Path, out: Path, *extra: str, launcher: tuple[str, ...] = (
     return [
         *launcher, "train",
         "--model", "builtin:tiny", "--method", "lora", "--data", str(data), "--out", str(out),
-        "--max-seq-len", "64", "--micro-batch-size", "4", "--learning-rate", "0.01", "--rank", "8",
+        "--max-seq-len", "64", "--micro-batch-size", "4", "--learning-rate", "0.01", "--rank", "8", "--precision", "fp32",
         *extra,
     ]
 

@@ -36,6 +36,8 @@ def tiny_config(tmp_path: Path, method: str, **overrides) -> TrainConfig:
         dropout=0.0,
         max_steps=12,
         seed=0,
+        precision="fp32",
+        packing=False,
     )
     values.update(overrides)
     return TrainConfig(**values)

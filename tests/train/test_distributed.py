@@ -29,7 +29,7 @@ PACKED_SEED_3 = ("--packing", "--seed", "3", "--epochs", "2", "--micro-batch-siz
 @pytest.mark.parametrize(
     ("rows", "word_lengths", "options"),
     [
-        pytest.param(48, (3, 6), ("--max-steps", "6", "--micro-batch-size", "2"), id="padded"),
+        pytest.param(48, (3, 6), ("--no-packing", "--max-steps", "6", "--micro-batch-size", "2"), id="padded"),
         pytest.param(16, (2, 40), PACKED_SEED_3, id="packed-seed-3"),
     ],
 )

@@ -22,17 +22,26 @@ LR_SOURCES = {"method_default": "default for the method", "user": "set by the us
 LR_SOURCES_SHORT = {"method_default": "default", "user": "user", "sweep": "swept"}
 
 Column = tuple[str, Callable[[MethodResult], str]]
+NOT_COMPARABLE = " †"
+COST_BASES = {"wall_time": "training time × price per hour",
+              "cpu_time": "CPU time × price per core-hour (the machine's price ÷ its cores): the cost had the run had the machine to itself"}
+
+
+def timing_mark(comparison: Comparison) -> str:
+    """The mark on timings and costs that are not comparable across the runs (see warnings())."""
+    return NOT_COMPARABLE if comparison.timing_notes else ""
 
 
 def columns(comparison: Comparison) -> list[Column]:
     """Header and cell formatter of every column; the task-metric column only when the comparison has one."""
+    mark = timing_mark(comparison)
     cols: list[Column] = [
         ("Method", lambda r: r.label),
         ("Learning rate", lambda r: f"{format_lr(r.learning_rate)} ({LR_SOURCES_SHORT[r.learning_rate_source]})"),
         ("Trainable params", lambda r: f"{format_count(r.trainable_params)} ({r.trainable_percent:.2f} %)"),
         ("Peak memory", lambda r: format_bytes(r.peak_memory_bytes)),
-        ("Train time", lambda r: format_duration(r.train_time_s)),
-        ("Tokens/s", lambda r: f"{r.tokens_per_s:,.0f}"),
+        ("Train time", lambda r: format_duration(r.train_time_s) + mark),
+        ("Tokens/s", lambda r: f"{r.tokens_per_s:,.0f}" + mark),
         ("Tokens seen", lambda r: f"{r.tokens_seen:,}"),
         ("Artifact", lambda r: format_bytes(r.artifact_size_bytes)),
         ("Eval loss", lambda r: f"{r.eval_loss:.4f}"),
@@ -44,7 +53,7 @@ def columns(comparison: Comparison) -> list[Column]:
     cols += [
         ("Relative score", lambda r: "–" if r.relative_score is None else f"{r.relative_score:.1f}"),
         ("Forgetting", lambda r: f"{r.forgetting_percent:+.1f} %"),
-        ("Cost / run", lambda r: format_usd(r.cost_usd)),
+        ("Cost / run", lambda r: format_usd(r.cost_usd) + mark),
     ]
     return cols
 
@@ -68,10 +77,27 @@ def highlights(comparison: Comparison) -> list[str]:
         lines.append(
             f"{r.label}: relative score {score} with {format_share(r.trainable_params, full.trainable_params)} of full FT's trainable "
             f"parameters, {format_share(r.peak_memory_bytes, full.peak_memory_bytes)} of its peak memory and "
-            f"{format_share(r.train_time_s, full.train_time_s)} of its training time; artifact {format_bytes(r.artifact_size_bytes)} "
+            f"{format_share(r.train_time_s, full.train_time_s)} of its training time{timing_mark(comparison)}; artifact {format_bytes(r.artifact_size_bytes)} "
             f"vs {format_bytes(full.artifact_size_bytes)}; forgetting {r.forgetting_percent:+.1f} % vs {full.forgetting_percent:+.1f} %."
         )
     return lines
+
+
+def warnings(comparison: Comparison) -> list[tuple[str, str]]:
+    """Why timings and costs are marked not comparable, and the settings known to hold LoRA back, with sources."""
+    items = []
+    if comparison.timing_notes:
+        bases = {r.cost_basis for r in comparison.methods}
+        items.append((f"{NOT_COMPARABLE.strip()} Timings not comparable",
+                      "; ".join(comparison.timing_notes) + ". Train time and tokens/s measure the machine as much as the method; "
+                      f"cost uses {' and '.join(COST_BASES[b] for b in sorted(bases))}."))
+    items += [(f"Settings: {w.rule}", f"{w.message} (source: {w.source})") for w in comparison.settings_warnings]
+    return items
+
+
+def print_warnings(comparison: Comparison, console: Console) -> None:
+    for name, text in warnings(comparison):
+        console.print(f"[bold yellow]warning[/] {name}: {text}", highlight=False)
 
 
 def setup_facts(comparison: Comparison) -> list[tuple[str, str]]:
@@ -129,7 +155,7 @@ def definitions(comparison: Comparison) -> list[tuple[str, str]]:
         ("Forgetting", "100 × (after − before) / before of the per-token loss on the reference set; positive means the "
                        "model got worse at general text, negative that it got better."),
         ("Peak memory", "; ".join(memory[k] for k in memory_kinds) + "."),
-        ("Cost / run", "training time × price per hour; model loading, evaluation and learning-rate sweeps are not included."),
+        ("Cost / run", f"{COST_BASES[comparison.methods[0].cost_basis]}; model loading, evaluation and learning-rate sweeps are not included."),
         ("Artifact", "what the run saves: the adapter files for LoRA/DoRA/QLoRA, the whole model for full fine-tuning."),
     ]
 
@@ -140,6 +166,8 @@ def render_markdown(comparison: Comparison) -> str:
     lines += [f"- {h}" for h in highlights(comparison)] + [""]
     lines += ["| " + " | ".join(header) + " |", "|" + "|".join("---" if i == 0 else "---:" for i in range(len(header))) + "|"]
     lines += ["| " + " | ".join(row) + " |" for row in rows]
+    if warnings(comparison):
+        lines += ["", "## Warnings", ""] + [f"- **{name}**: {text}" for name, text in warnings(comparison)]
     for title, items in (("Setup", setup_facts(comparison)), ("Learning rates", learning_rate_notes(comparison)),
                          ("How to read the columns", definitions(comparison))):
         lines += ["", f"## {title}", ""] + [f"- **{name}**: {text}" for name, text in items]
@@ -174,6 +202,7 @@ def render_html(comparison: Comparison) -> str:
         definitions=definitions(comparison),
         charts=report_charts(comparison),
         unequal_budgets=unequal_token_budgets(comparison),
+        warnings=warnings(comparison),
     )
 
 
@@ -207,3 +236,4 @@ def print_comparison_table(comparison: Comparison, console: Console) -> None:
     console.print(comparison_table(comparison))
     for line in highlights(comparison):
         console.print(f"• {line}", highlight=False)
+    print_warnings(comparison, console)

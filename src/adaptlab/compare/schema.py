@@ -15,6 +15,7 @@ from typing import Literal
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from adaptlab.compare.costs import cost_usd
+from adaptlab.compare.settings_checks import SettingsWarning
 from adaptlab.errors import ArtifactError
 from adaptlab.eval.metrics import MetricName
 from adaptlab.schemas.run_record import EvalPoint, LossPoint, RunRecord
@@ -99,7 +100,12 @@ class MethodResult(_Strict):
     reference_loss_before: float = Field(gt=0, allow_inf_nan=False, description="per-token loss on the reference set before fine-tuning")
     reference_loss_after: float = Field(gt=0, allow_inf_nan=False, description="the same after fine-tuning")
     forgetting_percent: float = Field(description="100 × (after − before) / before; positive = forgot")
-    cost_usd: float = Field(ge=0, description="train_time_s × price per hour")
+    process_cpu_time_s: float | None = Field(None, ge=0, description="CPU time of the training process over the loop (run.json)")
+    background_busy_cores: float | None = Field(None, ge=0, description="mean cores other work kept busy while it trained (run.json load)")
+    cost_basis: Literal["wall_time", "cpu_time"] = Field(
+        "wall_time", description="cpu_time when the wall times are not comparable (Comparison.timing_notes) on CPU"
+    )
+    cost_usd: float = Field(ge=0, description="train_time_s × price per hour; with cost_basis cpu_time, CPU time × price per core")
     loss_curve: list[LossPoint] = []
     eval_curve: list[EvalPoint] = []
 
@@ -126,6 +132,8 @@ class Comparison(_Strict):
     price: PriceUsed
     hardware: dict[str, str | int | float | None] = Field(description="run.json environment.hardware of the runs")
     methods: list[MethodResult] = Field(min_length=1)
+    timing_notes: list[str] = Field([], description="why the runs' timings and costs are not comparable; empty when they are")
+    settings_warnings: list[SettingsWarning] = Field([], description="settings known to hold LoRA back, each with its source")
 
     @model_validator(mode="after")
     def _one_result_per_method(self) -> "Comparison":
@@ -182,6 +190,8 @@ def method_result_from_run(
         reference_loss_before=reference_loss_before,
         reference_loss_after=reference_loss_after,
         forgetting_percent=forgetting_percent(reference_loss_before, reference_loss_after),
+        process_cpu_time_s=metrics.process_cpu_time_s,
+        background_busy_cores=record.load.mean_background_cores if record.load else None,
         cost_usd=cost_usd(metrics.wall_time_s, price_per_hour_usd),
         loss_curve=record.loss_curve,
         eval_curve=record.eval_curve,

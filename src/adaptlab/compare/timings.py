@@ -9,7 +9,8 @@ average). When either differs materially between runs, their timings and costs a
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from adaptlab.schemas.run_record import RunRecord
+from adaptlab.compare.costs import cpu_time_cost_usd
+from adaptlab.compare.schema import MethodResult
 
 # Background load differing by a quarter of the machine (at least half a core) is material.
 BACKGROUND_SHARE_OF_MACHINE = 0.25
@@ -24,7 +25,6 @@ class RunTiming:
     wall_time_s: float
     process_cpu_time_s: float | None
     background_busy_cores: float | None
-    cpu_cores: int | None
 
     @property
     def cores_used(self) -> float | None:
@@ -32,28 +32,35 @@ class RunTiming:
         return None if self.process_cpu_time_s is None else self.process_cpu_time_s / max(self.wall_time_s, 1e-9)
 
 
-def run_timing(label: str, record: RunRecord) -> RunTiming:
-    load = record.load
-    return RunTiming(
-        label=label,
-        wall_time_s=record.metrics.wall_time_s,
-        process_cpu_time_s=record.metrics.process_cpu_time_s,
-        background_busy_cores=load.mean_background_cores if load else None,
-        cpu_cores=load.cpu_cores if load else None,
-    )
+def result_timing(result: MethodResult) -> RunTiming:
+    return RunTiming(result.label, result.train_time_s, result.process_cpu_time_s, result.background_busy_cores)
 
 
-def timing_differences(timings: Sequence[RunTiming]) -> list[str]:
+def with_comparable_costs(
+    results: Sequence[MethodResult], cpu_cores: int, on_gpu: bool, price_per_hour_usd: float
+) -> tuple[list[MethodResult], list[str]]:
+    """The results, and why their timings are not comparable (empty when they are). When they are not and
+    the runs trained on CPU, each cost is recomputed from its CPU time, the figure the competition hardly moved;
+    on a GPU the CPU time says little about the work, so costs stay on wall time, marked."""
+    reasons = timing_differences([result_timing(r) for r in results], cpu_cores)
+    if not reasons or on_gpu or any(r.process_cpu_time_s is None for r in results):
+        return list(results), reasons
+    return [
+        r.model_copy(update={"cost_usd": cpu_time_cost_usd(r.process_cpu_time_s, cpu_cores, price_per_hour_usd), "cost_basis": "cpu_time"})
+        for r in results
+    ], reasons
+
+
+def timing_differences(timings: Sequence[RunTiming], cpu_cores: int) -> list[str]:
     """Why these runs' timings are not comparable, one sentence per sign; empty when they are (or cannot be told)."""
     reasons = []
     loaded = [t for t in timings if t.background_busy_cores is not None]
     if len(loaded) > 1:
         quiet = min(loaded, key=lambda t: t.background_busy_cores)
         busy = max(loaded, key=lambda t: t.background_busy_cores)
-        cores = max(t.cpu_cores or 1 for t in loaded)
-        if busy.background_busy_cores - quiet.background_busy_cores >= max(BACKGROUND_MIN_CORES, BACKGROUND_SHARE_OF_MACHINE * cores):
+        if busy.background_busy_cores - quiet.background_busy_cores >= max(BACKGROUND_MIN_CORES, BACKGROUND_SHARE_OF_MACHINE * cpu_cores):
             reasons.append(
-                f"other work kept {busy.background_busy_cores:.1f} of {cores} cores busy on average while {busy.label} trained, "
+                f"other work kept {busy.background_busy_cores:.1f} of {cpu_cores} cores busy on average while {busy.label} trained, "
                 f"{quiet.background_busy_cores:.1f} while {quiet.label} did"
             )
     measured = [t for t in timings if t.cores_used is not None]
