@@ -120,7 +120,8 @@ def _require_unicode(value: str, what: str) -> str:
             value.encode("utf-8")
         except UnicodeEncodeError as exc:
             code = f"\\u{ord(value[exc.start]):04x}"
-            raise RowRejected(f"{what} is not valid Unicode: a lone surrogate {code} (half of a \\uXXXX\\uXXXX pair)") from None
+            pair = "(half of a \\uXXXX\\uXXXX pair)"
+            raise RowRejected(f"{what} is not valid Unicode: a lone surrogate {code} {pair}") from None
     return value
 
 

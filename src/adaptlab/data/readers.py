@@ -4,11 +4,11 @@ JSONL (`.jsonl`, `.ndjson`): one object per physical line, blank lines skipped. 
 objects; a row's line is where its element starts. CSV (`.csv`, RFC 4180 quoting) and TSV (`.tsv`, one row per
 line, no quoting: quote characters are text): the header is line 1. Parquet (`.parquet`): rows numbered from 1.
 
-Files are streamed (Parquet batch by batch), and no row may be longer than max_line_bytes, so memory is bounded by
-one row, not by the file. A file that cannot be read as a whole (missing, not a regular file, not UTF-8, broken
-JSON or CSV quoting, a JSON element or CSV/TSV row over the cap) is a DataError naming the file; a row that cannot
-be read (one invalid or over-long JSONL line, a non-object, a wrong field count, an over-long Parquet row) comes
-back with its problem so validation can report it beside the others.
+Files are streamed (Parquet batch by batch) and no row may be longer than max_line_bytes, so reading holds one
+row's text at a time, never the whole file. A file that cannot be read as a whole (missing, not a regular file, not
+UTF-8, broken JSON or CSV quoting, a JSON element or CSV/TSV row over the cap) is a DataError naming the file; a row
+that cannot be read (an invalid or over-long JSONL line, a non-object, a wrong field count, an over-long Parquet
+row) comes back with its problem so validation can report it beside the others.
 """
 
 import csv
@@ -147,7 +147,7 @@ def parse_delimited(text: TextIO, name: str, max_line_bytes: int, *, tab_separat
 
 
 class _RowTooLong(Exception):
-    pass
+    """Raised by _RowFeed from inside csv.reader; parse_delimited names the row's first line."""
 
 
 class _RowFeed:

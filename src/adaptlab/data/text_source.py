@@ -54,7 +54,7 @@ def require_regular_file(path: Path, name: str) -> None:
 
 
 def text_stream(hashing: HashingReader, newline: str) -> TextIO:
-    """UTF-8 text (a byte-order mark dropped) decoded chunk by chunk; `newline` as for `open` ("" keeps every ending)."""
+    """UTF-8 text decoded chunk by chunk, a byte-order mark dropped; `newline` as for `open` ("" keeps all endings)."""
     return io.TextIOWrapper(io.BufferedReader(hashing, CHUNK_BYTES), encoding="utf-8-sig", newline=newline)
 
 
@@ -89,9 +89,8 @@ def utf8_error(path: Path, name: str) -> DataError:
                 seen = pending + chunk
                 line = newlines + seen.count(b"\n", 0, exc.start) + 1
                 at = offset - len(pending) + exc.start
-                return DataError(
-                    f"{name}:{line}: not valid UTF-8 (byte 0x{seen[exc.start]:02x} at offset {at}); save the file as UTF-8"
-                )
+                byte = f"byte 0x{seen[exc.start]:02x} at offset {at}"
+                return DataError(f"{name}:{line}: not valid UTF-8 ({byte}); save the file as UTF-8")
             if not chunk:
                 return DataError(f"{name}: not valid UTF-8; save the file as UTF-8")
             offset += len(chunk)

@@ -56,7 +56,8 @@ def create_run_dir(run_dir: Path) -> None:
     except FileExistsError:
         raise ConfigError(f"--out {run_dir}: is a file, not a folder; choose another --out") from None
     except OSError as exc:
-        raise ConfigError(f"--out {run_dir}: cannot create the output folder ({exc.strerror}); choose another --out") from None
+        reason = f"cannot create the output folder ({exc.strerror})"
+        raise ConfigError(f"--out {run_dir}: {reason}; choose another --out") from None
 
 
 def list_checkpoints(run_dir: Path) -> list[Path]:
