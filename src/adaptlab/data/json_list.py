@@ -48,10 +48,6 @@ def json_list_elements(text: TextIO, name: str, max_line_bytes: int) -> Iterator
 
 
 def _decode_element(window: "_Window", pos: int, name: str, line: int, max_line_bytes: int) -> tuple[object, int]:
-    too_long = DataError(
-        f"{name}:{line}: a list element longer than --max-line-bytes {max_line_bytes}; "
-        "shorten the row or raise --max-line-bytes"
-    )
     while True:
         try:
             value, end = _DECODER.raw_decode(window.data, pos)
@@ -66,11 +62,18 @@ def _decode_element(window: "_Window", pos: int, name: str, line: int, max_line_
         else:
             if end < len(window.data) or window.eof:  # a number at the window's end may go on
                 if utf8_length(window.data[pos:end]) > max_line_bytes:
-                    raise too_long
+                    raise _too_long(name, line, max_line_bytes)
                 return value, end
-        if len(window.data) - pos > max_line_bytes:
-            raise too_long
+        if len(window.data) - pos > max_line_bytes:  # characters: at least as many bytes
+            raise _too_long(name, line, max_line_bytes)
         window.read_more(max(CHUNK_BYTES, len(window.data) - pos))
+
+
+def _too_long(name: str, line: int, max_line_bytes: int) -> DataError:
+    return DataError(
+        f"{name}:{line}: a list element longer than --max-line-bytes {max_line_bytes}; "
+        "shorten the row or raise --max-line-bytes"
+    )
 
 
 def _maybe_cut_off(exc: json.JSONDecodeError, window_chars: int) -> bool:
