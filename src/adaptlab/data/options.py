@@ -51,7 +51,7 @@ class DataOptions(BaseModel):
         default=MAX_LINE_BYTES,
         ge=1,
         description="longest row a data file may hold, in bytes: a JSONL/CSV/TSV line, a JSON list element "
-        "or a Parquet row; data files are streamed, so memory stays bounded by it",
+        "or a Parquet row; files are streamed, so reading never holds more than one such row",
     )
 
     @field_validator("columns")
