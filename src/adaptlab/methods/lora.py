@@ -5,6 +5,7 @@ from pathlib import Path
 
 from torch import nn
 
+from adaptlab.errors import ConfigError
 from adaptlab.methods.base import enable_gradient_checkpointing
 from adaptlab.models import ResolvedModel, load_causal_lm
 from adaptlab.schemas.train_config import TrainConfig
@@ -42,7 +43,10 @@ class LoraFamily:
         elif config.gradient_checkpointing:
             enable_gradient_checkpointing(model)
             model.enable_input_require_grads()
-        peft_model = get_peft_model(model, lora_config(config, self.use_dora))
+        try:
+            peft_model = get_peft_model(model, lora_config(config, self.use_dora))
+        except ValueError as exc:  # PEFT's NoMatchingPeftModuleError, or a module type it cannot adapt
+            raise ConfigError(f"--target-modules {' '.join(config.target_modules)}: {exc}") from None
         peft_model.peft_config["default"].base_model_name_or_path = base.model_id  # a hub id, not our cache path
         return peft_model
 

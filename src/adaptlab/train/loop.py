@@ -22,7 +22,7 @@ from adaptlab.methods import get_method
 from adaptlab.models import ResolvedModel, load_tokenizer, resolve_model
 from adaptlab.models.hashing import count_parameters
 from adaptlab.train.batching import BatchPlan
-from adaptlab.train.checkpoint import CHECKPOINTS_DIR, LoopState, list_checkpoints, load_checkpoint, save_checkpoint
+from adaptlab.train.checkpoint import CHECKPOINTS_DIR, LoopState, create_run_dir, list_checkpoints, load_checkpoint, save_checkpoint
 from adaptlab.schemas.train_config import TrainConfig
 from adaptlab.train.environment import check_world_size, environment_info, peak_memory, reset_peak_memory
 from adaptlab.train.loss import TargetTokenLoss
@@ -189,8 +189,10 @@ def check_run_dir(run_dir: Path, resume: bool) -> None:
             raise ConfigError(f"{run_dir}: nothing to resume (no {RUN_RECORD_FILE})")
         if read_run_record(run_dir).status == "completed":
             raise ConfigError(f"{run_dir}: the run has completed; there is nothing to resume")
-    elif run_dir.exists() and not all(map(atomic.is_leftover, run_dir.iterdir())):
-        raise ConfigError(f"{run_dir}: output folder is not empty; choose another --out, or --resume an interrupted run")
+    else:
+        create_run_dir(run_dir)
+        if not all(map(atomic.is_leftover, run_dir.iterdir())):
+            raise ConfigError(f"{run_dir}: output folder is not empty; choose another --out, or --resume an interrupted run")
     for folder in (run_dir, run_dir / CHECKPOINTS_DIR):
         atomic.remove_leftovers(folder)
 
