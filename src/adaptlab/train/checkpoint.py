@@ -28,6 +28,7 @@ class LoopState:
     step: int = 0
     tokens_seen: int = 0
     train_time_s: float = 0.0
+    cpu_time_s: float = 0.0
     loss_curve: list[dict] = field(default_factory=list)
     eval_curve: list[dict] = field(default_factory=list)
 

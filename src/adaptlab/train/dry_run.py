@@ -10,6 +10,7 @@ from adaptlab.methods import get_method
 from adaptlab.models import load_tokenizer, resolve_model
 from adaptlab.models.hashing import count_parameters
 from adaptlab.schemas.train_config import TrainConfig
+from adaptlab.train.environment import choose_precision
 from adaptlab.train.estimate import MemoryEstimate, estimate_training_memory
 from adaptlab.train.progress import format_bytes
 
@@ -32,6 +33,7 @@ class DryRun:
 def dry_run(config: TrainConfig) -> DryRun:
     from adaptlab.train.loop import data_options
 
+    config = config.model_copy(update={"precision": choose_precision(config.precision)[0]})  # as the run would train
     base = resolve_model(config.model)
     tokenizer = load_tokenizer(base.path)
     data = prepare_data(config.data, config.eval_data, tokenizer, data_options(config))

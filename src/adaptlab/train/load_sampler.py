@@ -2,7 +2,7 @@
 other work for the same cores (their timings then say more about the machine than about the method).
 
 A daemon thread reads psutil every `interval_s`: cores busy machine-wide and cores this process kept busy;
-the difference is what other work took. Memory stays bounded: at `max_samples` every other sample is
+the difference is what other work took. Leaving takes one last sample, so a short run has one too. Memory stays bounded: at `max_samples` every other sample is
 dropped and the interval doubles, so a long run keeps an even spread over its whole length.
 """
 
@@ -40,6 +40,7 @@ class LoadSampler:
     def __exit__(self, *exc_info) -> None:
         self._stop.set()
         self._thread.join()
+        self._samples.append(self.sample())
 
     def _run(self) -> None:
         while not self._stop.wait(self.interval_s):

@@ -3,7 +3,6 @@
 Runs unchanged under `accelerate launch --num_processes N` (data-parallel).
 """
 
-import time
 import uuid
 from contextlib import nullcontext
 from dataclasses import dataclass, field
@@ -24,10 +23,14 @@ from adaptlab.models.hashing import count_parameters
 from adaptlab.train.batching import BatchPlan
 from adaptlab.train.checkpoint import CHECKPOINTS_DIR, LoopState, create_run_dir, list_checkpoints, load_checkpoint, save_checkpoint
 from adaptlab.schemas.train_config import TrainConfig
-from adaptlab.train.environment import check_world_size, environment_info, peak_memory, reset_peak_memory
+from adaptlab.train.environment import check_world_size, choose_precision, environment_info, peak_memory, reset_peak_memory
+from adaptlab.train.load_sampler import LoadSampler
 from adaptlab.train.loss import TargetTokenLoss
 from adaptlab.train.progress import summary_table, training_progress
-from adaptlab.schemas.run_record import RUN_RECORD_FILE, ArtifactInfo, BaseModelInfo, ParamCounts, RunMetrics, RunRecord, read_run_record
+from adaptlab.schemas.run_record import (
+    RUN_RECORD_FILE, ArtifactInfo, BaseModelInfo, MachineLoad, ParamCounts, RunMetrics, RunRecord, read_run_record,
+)
+from adaptlab.train.stopwatch import Stopwatch
 
 ARTIFACT_COMPLETE_MARKERS = ("adapter_config.json", "config.json", RUN_RECORD_FILE)
 
@@ -51,6 +54,10 @@ def train(config: TrainConfig, *, resume: bool = False, console: Console | None 
     is_main = accelerator.is_main_process
     run_dir = Path(config.out)
     check_run_dir(run_dir, resume)
+    precision, precision_reason = choose_precision(config.precision)
+    config = config.model_copy(update={"precision": precision})  # resolved once: run.json and --resume keep it
+    if is_main:
+        console.print(f"precision: {precision} ({precision_reason})", highlight=False)
 
     # --- set up: base model, data, method, optimizer ---
     torch.manual_seed(config.seed)
@@ -78,7 +85,7 @@ def train(config: TrainConfig, *, resume: bool = False, console: Console | None 
         state = load_checkpoint(checkpoints[-1], model, optimizer, scheduler)
     loss_module, optimizer = accelerator.prepare(TargetTokenLoss(model), optimizer)
 
-    record = new_record(config, base, data, model)
+    record = new_record(config, base, data, model).model_copy(update={"precision_chosen": precision, "precision_reason": precision_reason})
     if state.step == 0 and is_main:
         atomic.write_json(run_dir / RUN_RECORD_FILE, record.model_dump(mode="json"))
 
@@ -88,8 +95,8 @@ def train(config: TrainConfig, *, resume: bool = False, console: Console | None 
     if data.eval and state.step == 0:
         state.eval_curve.append(evaluation_point(0, loss_module, data, plan, config))  # the base's own score
     loss_module.train()
-    started = time.perf_counter() - state.train_time_s
-    with training_progress(console, disable=not is_main) as progress:
+    clock = Stopwatch(state.train_time_s, state.cpu_time_s)
+    with LoadSampler() as sampler, training_progress(console, disable=not is_main) as progress:
         task = progress.add_task(f"{config.method}", total=total_steps, completed=state.step, loss="-", tokens_per_s="-")
         for step, micro_batches in plan.iterate_steps(data.train, config.seed, state.step, total_steps, accelerator.process_index):
             torch.manual_seed(step_seed(config.seed, step, accelerator.process_index))
@@ -99,29 +106,28 @@ def train(config: TrainConfig, *, resume: bool = False, console: Console | None 
             scheduler.step()
             state.step = step + 1
             state.tokens_seen += step_tokens
-            state.train_time_s = time.perf_counter() - started
+            state.train_time_s, state.cpu_time_s = clock.wall_s, clock.cpu_s
             if state.step % config.log_every == 0 or state.step == total_steps:
                 state.loss_curve.append(
                     {"step": state.step, "tokens_seen": state.tokens_seen, "loss": step_loss, "learning_rate": scheduler.get_last_lr()[0]}
                 )
             if data.eval and config.eval_every and state.step % config.eval_every == 0 and state.step < total_steps:
-                eval_started = time.perf_counter()
-                state.eval_curve.append(evaluation_point(state.step, loss_module, data, plan, config))
-                started += time.perf_counter() - eval_started  # evaluation is not training time
+                with clock.paused():  # evaluation is not training time
+                    state.eval_curve.append(evaluation_point(state.step, loss_module, data, plan, config))
             if config.save_every and state.step % config.save_every == 0 and state.step < total_steps:
                 accelerator.wait_for_everyone()
                 if is_main:
                     save_checkpoint(run_dir, accelerator.unwrap_model(loss_module).model, optimizer, scheduler, state)
             tokens_per_s = state.tokens_seen / max(state.train_time_s, 1e-9)
             progress.update(task, completed=state.step, loss=f"{step_loss:.4f}", tokens_per_s=f"{tokens_per_s:,.0f}")
-    train_time_s = time.perf_counter() - started
+    state.train_time_s, state.cpu_time_s = clock.wall_s, clock.cpu_s
 
     # --- evaluate and save ---
     if data.eval:
         state.eval_curve.append(evaluation_point(state.step, loss_module, data, plan, config))
     accelerator.wait_for_everyone()
     training_peak_bytes, peak_kind = peak_memory()
-    record = finished_record(record, state, train_time_s, (loading_peak_bytes, training_peak_bytes), peak_kind)
+    record = finished_record(record, state, (loading_peak_bytes, training_peak_bytes), peak_kind, sampler.load())
     if is_main:
         save_artifact(run_dir, accelerator.unwrap_model(loss_module).model, method, tokenizer, base, record)
         record = read_run_record(run_dir)
@@ -214,16 +220,17 @@ def new_record(config: TrainConfig, base: ResolvedModel, data: PreparedData, mod
     )
 
 
-def finished_record(record: RunRecord, state: LoopState, train_time_s: float, peaks: tuple[int, int], peak_kind: str) -> RunRecord:
-    """`peaks`: (loading, training loop) peak memory in bytes."""
+def finished_record(record: RunRecord, state: LoopState, peaks: tuple[int, int], peak_kind: str, load: MachineLoad) -> RunRecord:
+    """`peaks`: (loading, training loop) peak memory in bytes; `load`: the machine's, sampled while training."""
     final_eval = state.eval_curve[-1] if state.eval_curve else None
     metrics = RunMetrics(
         peak_memory_bytes=max(peaks),
         peak_memory_kind=peak_kind,
         training_peak_memory_bytes=peaks[1],
-        wall_time_s=train_time_s,
+        wall_time_s=state.train_time_s,
+        process_cpu_time_s=state.cpu_time_s,
         tokens_seen=state.tokens_seen,
-        tokens_per_s=state.tokens_seen / max(train_time_s, 1e-9),
+        tokens_per_s=state.tokens_seen / max(state.train_time_s, 1e-9),
         steps=state.step,
         final_train_loss=state.loss_curve[-1]["loss"] if state.loss_curve else None,
         eval_loss=final_eval["loss"] if final_eval else None,
@@ -237,6 +244,7 @@ def finished_record(record: RunRecord, state: LoopState, train_time_s: float, pe
             "metrics": metrics,
             "loss_curve": state.loss_curve,
             "eval_curve": state.eval_curve,
+            "load": load,
         }
     )
 
