@@ -9,7 +9,10 @@ from typer.testing import CliRunner
 
 from adaptlab.cli import app
 from adaptlab.compare.cli import parse_bytes
+from adaptlab.compare.report import write_reports
+from adaptlab.compare.settings_checks import MethodSettings, settings_warnings
 from adaptlab.errors import ConfigError
+from tests.compare.conftest import build_comparison
 
 FIXTURES = Path(__file__).parent / "fixtures"
 runner = CliRunner()
@@ -92,3 +95,17 @@ def test_recommend_needs_a_comparison_or_a_model():
     result = runner.invoke(app, ["recommend"])
     assert isinstance(result.exception, ConfigError)
     assert "pass a comparison folder" in str(result.exception)
+
+
+def test_recommend_prints_the_comparisons_warnings(tmp_path):
+    note = "LoRA kept 0.90 cores busy on average (CPU time / wall time), Full FT 1.90: LoRA waited for the CPU"
+    found = settings_warnings([MethodSettings("Full FT", False, 1e-5, 10**8), MethodSettings("LoRA", True, 2e-4, 10**6)],
+                              ["q_proj", "v_proj"], train_target_tokens=1000, rows_per_step=4)
+    write_reports(build_comparison().model_copy(update={"timing_notes": [note], "settings_warnings": found}), tmp_path)
+    result = runner.invoke(app, ["recommend", str(tmp_path)], env={"COLUMNS": "400"})
+    assert result.exit_code == 0, result.output
+    assert note in result.output and "Settings: lora_not_on_mlp" in result.output
+
+    quiet = tmp_path / "quiet"
+    write_reports(build_comparison(), quiet)
+    assert "warning" not in runner.invoke(app, ["recommend", str(quiet)], env={"COLUMNS": "400"}).output

@@ -45,6 +45,7 @@ def recommend_command(
     Exits 1 when no method meets the constraints (the output says which constraint fails, by how much).
     """
     from adaptlab.compare.recommend import print_recommendation, recommend
+    from adaptlab.compare.report import print_warnings
     from adaptlab.compare.schema import read_comparison
 
     constraints = Constraints(
@@ -54,8 +55,9 @@ def recommend_command(
         max_forgetting_percent=max_forgetting,
         budget_usd=budget_usd,
     )
-    if comparison_dir is not None:
-        recommendation = recommend(read_comparison(comparison_dir), constraints)
+    comparison = read_comparison(comparison_dir) if comparison_dir is not None else None
+    if comparison is not None:
+        recommendation = recommend(comparison, constraints)
     elif model is not None:
         recommendation = recommend(None, constraints, dry_run_estimates(model, data, config))
     else:
@@ -64,6 +66,8 @@ def recommend_command(
         typer.echo(recommendation.model_dump_json(indent=2))
     else:
         print_recommendation(recommendation, Console())
+        if comparison is not None:
+            print_warnings(comparison, Console())
     if recommendation.choice is None:
         raise typer.Exit(1)
 
