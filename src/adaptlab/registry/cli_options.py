@@ -4,10 +4,13 @@ command opens the registry once, on first use, so `--help` opens nothing; it is 
 
 import functools
 from pathlib import Path
-from typing import Annotated, Optional
+from typing import TYPE_CHECKING, Annotated, Optional
 
 import typer
 from typer.core import TyperGroup
+
+if TYPE_CHECKING:
+    from adaptlab.registry import Principal, Registry
 
 
 class RegistryGroup(TyperGroup):
@@ -69,6 +72,6 @@ def registry_options(
     ctx.obj = functools.cache(connect)
 
 
-def open_registry(ctx: typer.Context):
+def open_registry(ctx: typer.Context) -> tuple["Registry", "Principal"]:
     """(Registry, acting Principal) as the group's options name them, closed when the command ends."""
     return ctx.obj()

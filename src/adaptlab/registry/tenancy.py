@@ -7,7 +7,7 @@ from adaptlab.registry.access import Action, Principal, Role, new_token, require
 from adaptlab.registry.entities import TokenRecord
 from adaptlab.registry.errors import AuthenticationError, NotFoundError, RegistryError
 from adaptlab.registry.refs import check_name
-from adaptlab.registry.store import RegistryStore, now
+from adaptlab.registry.store import RegistryStore, now, tenant_row
 from adaptlab.registry.tables import ApiToken, Tenant
 
 
@@ -37,7 +37,7 @@ class Tenancy(RegistryStore):
                 token_sha256=token_sha256(token),
                 name=name,
                 role=role.value,
-                tenant=self._tenant(tx.session, tenant),
+                tenant=tenant_row(tx.session, tenant),
                 created_at=now(),
                 created_by=principal.name,
             )
@@ -51,8 +51,8 @@ class Tenancy(RegistryStore):
     def list_tokens(self, principal: Principal, tenant: str) -> list[TokenRecord]:
         require(principal, Action.manage, tenant)
         with self._reading() as session:
-            tenant_row = self._tenant(session, tenant)
-            rows = session.scalars(select(ApiToken).where(ApiToken.tenant_id == tenant_row.id).order_by(ApiToken.id))
+            owner = tenant_row(session, tenant)
+            rows = session.scalars(select(ApiToken).where(ApiToken.tenant_id == owner.id).order_by(ApiToken.id))
             return [row.to_entity() for row in rows]
 
     def revoke_token(self, principal: Principal, token_id: int) -> None:
