@@ -6,7 +6,8 @@ from typing import Literal
 from pydantic import Field, field_validator, model_validator
 
 from adaptlab.methods import METHODS, get_method
-from adaptlab.schemas.train_config import Method, TrainConfig
+from adaptlab.schemas.run_record import Method
+from adaptlab.schemas.train_config import TrainConfig
 
 # TrainConfig fields that the comparison sets per method instead of taking from the user.
 PER_METHOD_FIELDS = ("method", "learning_rate")

@@ -1,6 +1,6 @@
 """Fine-tuning methods. Each prepares a trainable model from a base folder and saves its artifact;
 the training loop is the same for all of them. Adding a method: one module here, one entry below,
-and its name in adaptlab.schemas.train_config.Method (the records' vocabulary)."""
+and its name in adaptlab.schemas.run_record.Method (the vocabulary of the records, which sit below methods)."""
 
 from adaptlab.methods.base import FineTuningMethod
 from adaptlab.methods.full import FullFineTuning
