@@ -3,7 +3,9 @@
 Every candidate — each measured method, plus the hybrid "full FT of a shared base, LoRA per tenant"
 when more than one tenant is served — is checked against every constraint that was set, and each
 check states the figure behind it. The recommendation is the first candidate that passes them all
-in this order of preference (cheapest to store, serve and retrain first):
+in this order of preference (cheapest to store, serve and retrain first): the methods whose artifact is
+an adapter on a shared base, in registry order (adaptlab.methods.METHODS), then the hybrid, then the
+methods that ship a whole model; today
 
     lora → dora → qlora → hybrid → full
 
@@ -27,9 +29,13 @@ from adaptlab.compare.schema import METHOD_LABELS, Comparison, Method
 from adaptlab.errors import ConfigError
 from adaptlab.methods import METHODS, get_method
 
-Choice = Literal["lora", "dora", "qlora", "hybrid", "full"]
+Choice = str  # a method name, or "hybrid"
 Constraint = Literal["memory", "serving", "quality", "forgetting", "budget"]
-PREFERENCE: tuple[Choice, ...] = ("lora", "dora", "qlora", "hybrid", "full")
+PREFERENCE: tuple[Choice, ...] = (
+    *(name for name, method in METHODS.items() if method.shares_base),
+    "hybrid",
+    *(name for name, method in METHODS.items() if not method.shares_base),
+)
 CHOICE_LABELS = METHOD_LABELS | {"hybrid": "Hybrid"}
 CHOICE_DESCRIPTIONS = {name: method.description for name, method in METHODS.items()} | {
     "hybrid": "Hybrid (full fine-tuning of one shared base, then a LoRA adapter per tenant)",
