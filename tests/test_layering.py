@@ -35,13 +35,8 @@ METHOD_BRANCHES = (
 ALLOWED_BRANCHES = {
     # full fine-tuning is the reference (= 100) of the relative score by definition, whatever the other methods are
     ("compare/schema.py", 'full = next((r for r in results if r.method == "full"), None)'),
-    # registry and serving test the recorded kind of a stored artifact (a registry record, not a method object);
-    # they are to switch to a record property (`is_adapter`) where those layers are reworked
-    ("registry/card.py", 'library_name="peft" if record.artifact_kind == "peft_adapter" else "transformers",'),
-    ("serve/app.py", 'if record.artifact_kind != "peft_adapter":'),
-    ("serve/app.py", 'servable = record.artifact_kind == "peft_adapter" and record.base_weights_sha256 == runtime.base.weights_sha256'),
-    ("serve/runtime.py", 'if record.artifact_kind != "peft_adapter":'),
-    ("serve/runtime.py", 'raise ServeError(400, f"--merge {ref}: {record.ref} is a full model ({record.artifact_kind}); serve it with --model instead")'),
+    # the one place a stored registry version (a record, not a method object) says what its artifact is
+    ("registry/entities.py", 'return self.artifact_kind == "peft_adapter"'),
 }
 
 

@@ -44,6 +44,11 @@ class VersionRecord(BaseModel):
     def ref(self) -> str:
         return f"{self.tenant}/{self.name}@v{self.version}"
 
+    @property
+    def is_adapter(self) -> bool:
+        """A PEFT adapter that loads on a shared base (as opposed to a whole fine-tuned model)."""
+        return self.artifact_kind == "peft_adapter"
+
 
 class ModelSummary(BaseModel):
     tenant: str
