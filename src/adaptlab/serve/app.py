@@ -35,7 +35,8 @@ from adaptlab.serve.protocol import (
     ModelList,
     Usage,
 )
-from adaptlab.serve.runtime import Runtime, is_approved
+from adaptlab.serve.resolution import servable_refusal
+from adaptlab.serve.runtime import Runtime
 from adaptlab.serve.scheduler import Job
 
 ALL_TENANTS = ""
@@ -74,7 +75,7 @@ def create_app(runtime: Runtime) -> FastAPI:
             raise ServeError(
                 401, "missing bearer token: send `Authorization: Bearer <token>` (`adaptlab registry token create`)", code="missing_api_key"
             )
-        return await run_in_threadpool(runtime.registry.authenticate, token.strip())
+        return await run_in_threadpool(runtime.cached_registry.principal, token.strip())
 
     Caller = Annotated[Principal, Depends(principal)]
 
@@ -97,14 +98,14 @@ def create_app(runtime: Runtime) -> FastAPI:
 
     @app.post("/v1/completions")
     async def completions(body: CompletionRequest, caller: Caller, request: Request):
-        target = await _resolve(runtime, caller, body.model, request)
+        target = await _request_target(runtime, caller, body.model, request)
         # Tokenized on the event loop: fast tokenizers are not safe to call from several threads at once.
         prompt_ids = runtime.tokenizer(body.prompt, add_special_tokens=True)["input_ids"]
         return await _answer(runtime, caller, target, body, body.max_tokens, prompt_ids, request.state.received_at, chat=False)
 
     @app.post("/v1/chat/completions")
     async def chat_completions(body: ChatCompletionRequest, caller: Caller, request: Request):
-        target = await _resolve(runtime, caller, body.model, request)
+        target = await _request_target(runtime, caller, body.model, request)
         prompt_ids = _chat_prompt_ids(runtime.tokenizer, body)
         return await _answer(runtime, caller, target, body, body.requested_max_tokens(), prompt_ids, request.state.received_at, chat=True)
 
@@ -148,8 +149,8 @@ def _error_response(body: ErrorBody) -> JSONResponse:
     return JSONResponse(body.json(), status_code=body.status)
 
 
-async def _resolve(runtime: Runtime, caller: Principal, model: str, request: Request) -> Target:
-    """The base, the merged adapter, or a registry version this caller's tenant owns (403 and an audit entry otherwise)."""
+async def _request_target(runtime: Runtime, caller: Principal, model: str, request: Request) -> Target:
+    """The base, the merged adapter, or a servable registry version this caller's tenant owns (403 and an audit entry otherwise)."""
     if runtime.merged is not None:
         merged = runtime.merged
         if model not in (runtime.config.merge, merged.ref):
@@ -167,32 +168,12 @@ async def _resolve(runtime: Runtime, caller: Principal, model: str, request: Req
         target = Target(runtime.base_name, None)
     else:
         try:
-            record = await run_in_threadpool(runtime.registry.get_version, caller, model)
+            record = await run_in_threadpool(runtime.cached_registry.version, caller, model)
         except AccessDeniedError as exc:
             await _audit_denied(runtime, caller, model, str(exc))
             raise
-        if record.artifact_kind != "peft_adapter":
-            raise ServeError(
-                409,
-                f"{record.ref} is a full model, not an adapter; serve it on its own with `adaptlab serve --model`",
-                code="model_not_servable",
-                param="model",
-            )
-        if record.base_weights_sha256 != runtime.base.weights_sha256:
-            raise ServeError(
-                409,
-                f"{record.ref} was trained on {record.base_model_id}, but this server's base is {runtime.base.model_id}",
-                code="model_not_servable",
-                param="model",
-            )
-        if not (runtime.config.allow_unapproved or is_approved(record)):
-            raise ServeError(
-                403,
-                f"{record.ref} has no approval and no alias; this server serves only approved versions "
-                f"(`adaptlab registry approve {record.ref}` or promote it)",
-                code="version_not_approved",
-                param="model",
-            )
+        if refusal := servable_refusal(record, runtime.base, allow_unapproved=runtime.config.allow_unapproved):
+            raise refusal
         target = Target(record.ref, record.ref)
     request.state.adapter_label = target.label
     return target
@@ -425,13 +406,7 @@ def _model_cards(runtime: Runtime, caller: Principal) -> list[ModelCard]:
             return []
         return [ModelCard(id=runtime.config.merge, created=now, owned_by=merged.tenant, parent=runtime.base_name, root=merged.ref)]
     cards = [ModelCard(id=runtime.base_name, created=now, owned_by="adaptlab", parent=None, root=runtime.base_name)]
-    for summary in runtime.registry.list_models(caller):
-        names = [f"{summary.tenant}/{summary.name}@{alias}" for alias in sorted(summary.aliases)] + [
-            f"{summary.tenant}/{summary.name}@v{summary.latest_version}"
-        ]
-        for name in names:
-            record = runtime.registry.get_version(caller, name)
-            servable = record.artifact_kind == "peft_adapter" and record.base_weights_sha256 == runtime.base.weights_sha256
-            if servable and (runtime.config.allow_unapproved or is_approved(record)):
-                cards.append(ModelCard(id=name, created=now, owned_by=summary.tenant, parent=runtime.base_name, root=record.ref))
+    for name, record in runtime.cached_registry.listed_versions(caller):
+        if servable_refusal(record, runtime.base, allow_unapproved=runtime.config.allow_unapproved) is None:
+            cards.append(ModelCard(id=name, created=now, owned_by=record.tenant, parent=runtime.base_name, root=record.ref))
     return cards

@@ -21,6 +21,11 @@ class ServeConfig(BaseModel):
         default=False,
         description="also serve versions with no approval and no alias (development only; by default only approved or aliased versions)",
     )
+    alias_ttl_s: float = Field(
+        default=2.0,
+        ge=0,
+        description="seconds an alias or latest version stays resolved before the registry is asked again (promote and rollback take effect within it)",
+    )
     pin: tuple[str, ...] = Field(default=(), description="adapters (tenant/name@alias|vN) loaded at start and never evicted")
     max_batch_size: int = Field(default=8, ge=1, description="most requests decoded together in one forward pass")
     max_wait_ms: float = Field(default=5.0, ge=0, description="how long the scheduler waits for more requests before a batch starts")
