@@ -2,15 +2,22 @@
 row inside the scheduler (a seed torch cannot take, a callback that raises mid-decode) fails that row
 only while the rest of its batch decodes to the end."""
 
+import json
 import queue
+import socket
 import time
 
-from adaptlab.serve.scheduler import Failed, Finished, Job, Token
+import httpx
+import pytest
 
-from .conftest import HTTP_TIMEOUT_S
+from adaptlab.serve.scheduler import Failed, Finished, Job, Token
+from adaptlab.serve.server import running_server
+
+from .conftest import HTTP_TIMEOUT_S, serve_config
 
 GOOD = {"model": "acme/bot@v1", "prompt": "hello", "max_tokens": 4}
 NEW_TOKENS = 8
+LONG_TOKENS = 400
 
 
 def test_seed_outside_int64_is_a_400_naming_seed(acme):
@@ -82,3 +89,37 @@ def test_a_row_failing_mid_decode_leaves_the_rest_of_the_batch_decoding(server, 
     assert [type(o) for o in (outcomes[0], outcomes[2])] == [Finished, Finished]
     assert recorders[0].tokens == recorders[2].tokens == NEW_TOKENS
     assert acme.post("/v1/completions", json=GOOD).status_code == 200
+
+
+@pytest.fixture(scope="module")
+def long_server(world):
+    with running_server(serve_config(world, max_tokens_limit=LONG_TOKENS)) as running:
+        yield running
+
+
+def test_an_abandoned_request_stops_decoding(long_server, world):
+    """A client that leaves before its (non-streamed) answer is ready frees its batch row and its concurrency slot
+    at once, instead of decoding the whole answer for nobody (greedy: the same request, run to the end, is longer)."""
+    runtime = long_server.runtime
+    request = {"model": "acme/writer@v1", "prompt": "go on", "max_tokens": LONG_TOKENS}
+    headers = {"Authorization": f"Bearer {world.acme_token}"}
+    full = httpx.post(f"{long_server.url}/v1/completions", json=request, headers=headers, timeout=HTTP_TIMEOUT_S).json()
+    full_tokens = full["usage"]["completion_tokens"]
+    assert full_tokens > 100, "this prompt's answer must be long enough to abandon halfway"
+    output_tokens = runtime.metrics.tokens.labels("acme/writer@v1", "output")
+    before = output_tokens._value.get()
+    body = json.dumps(request).encode()
+    host, port = long_server.url.removeprefix("http://").split(":")
+    deadline = time.monotonic() + HTTP_TIMEOUT_S
+    with socket.create_connection((host, int(port))) as connection:
+        connection.sendall(
+            b"POST /v1/completions HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
+            + f"Authorization: Bearer {world.acme_token}\r\nContent-Length: {len(body)}\r\n\r\n".encode()
+            + body
+        )
+        while runtime.in_flight[""] == 0 and time.monotonic() < deadline:  # admitted
+            time.sleep(0.005)
+    while runtime.in_flight[""] and time.monotonic() < deadline:
+        time.sleep(0.005)
+    assert runtime.in_flight[""] == 0
+    assert output_tokens._value.get() - before < full_tokens // 2

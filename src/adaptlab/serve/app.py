@@ -17,6 +17,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from adaptlab.errors import AdaptlabError
 from adaptlab.registry import Principal
 from adaptlab.registry.errors import AccessDeniedError
+from adaptlab.serve.access import audit_denied, caller_principal, check_metrics_token
 from adaptlab.serve.errors import ErrorBody, ServeError, error_body, validation_message
 from adaptlab.serve.generation import GenerationStream
 from adaptlab.serve.metrics import UNRESOLVED_ADAPTER
@@ -70,12 +71,7 @@ def create_app(runtime: Runtime) -> FastAPI:
         return response
 
     async def principal(request: Request) -> Principal:
-        scheme, _, token = request.headers.get("authorization", "").partition(" ")
-        if scheme.lower() != "bearer" or not token.strip():
-            raise ServeError(
-                401, "missing bearer token: send `Authorization: Bearer <token>` (`adaptlab registry token create`)", code="missing_api_key"
-            )
-        return await run_in_threadpool(runtime.cached_registry.principal, token.strip())
+        return await caller_principal(runtime, request)
 
     Caller = Annotated[Principal, Depends(principal)]
 
@@ -89,7 +85,8 @@ def create_app(runtime: Runtime) -> FastAPI:
         return JSONResponse({"status": "ready" if ready else "not ready", "model": runtime.base_name}, status_code=200 if ready else 503)
 
     @app.get("/metrics")
-    async def metrics() -> Response:
+    async def metrics(request: Request) -> Response:
+        await check_metrics_token(runtime, request)
         return Response(runtime.metrics.exposition(), media_type=runtime.metrics.content_type)
 
     @app.get("/v1/models")
@@ -101,13 +98,13 @@ def create_app(runtime: Runtime) -> FastAPI:
         target = await _request_target(runtime, caller, body.model, request)
         # Tokenized on the event loop: fast tokenizers are not safe to call from several threads at once.
         prompt_ids = runtime.tokenizer(body.prompt, add_special_tokens=True)["input_ids"]
-        return await _answer(runtime, caller, target, body, body.max_tokens, prompt_ids, request.state.received_at, chat=False)
+        return await _answer(runtime, caller, target, body, body.max_tokens, prompt_ids, request, chat=False)
 
     @app.post("/v1/chat/completions")
     async def chat_completions(body: ChatCompletionRequest, caller: Caller, request: Request):
         target = await _request_target(runtime, caller, body.model, request)
         prompt_ids = _chat_prompt_ids(runtime.tokenizer, body)
-        return await _answer(runtime, caller, target, body, body.requested_max_tokens(), prompt_ids, request.state.received_at, chat=True)
+        return await _answer(runtime, caller, target, body, body.requested_max_tokens(), prompt_ids, request, chat=True)
 
     return app
 
@@ -161,7 +158,7 @@ async def _request_target(runtime: Runtime, caller: Principal, model: str, reque
                 param="model",
             )
         if caller.tenant != merged.tenant:
-            await _audit_denied(runtime, caller, model, f"tenant {caller.tenant!r} may not use {merged.tenant!r}'s models")
+            await audit_denied(runtime, caller, model, f"tenant {caller.tenant!r} may not use {merged.tenant!r}'s models")
             raise AccessDeniedError(f"{caller.name} (tenant {caller.tenant!r}) may not use {model}")
         target = Target(merged.ref, None)
     elif model == runtime.base_name:
@@ -170,17 +167,15 @@ async def _request_target(runtime: Runtime, caller: Principal, model: str, reque
         try:
             record = await run_in_threadpool(runtime.cached_registry.version, caller, model)
         except AccessDeniedError as exc:
-            await _audit_denied(runtime, caller, model, str(exc))
+            await audit_denied(runtime, caller, model, str(exc))
             raise
         if refusal := servable_refusal(record, runtime.base, allow_unapproved=runtime.config.allow_unapproved):
+            if refusal.status == 403:  # not approved: as much an access decision as another tenant's model
+                await audit_denied(runtime, caller, model, str(refusal))
             raise refusal
         target = Target(record.ref, record.ref)
     request.state.adapter_label = target.label
     return target
-
-
-async def _audit_denied(runtime: Runtime, caller: Principal, model: str, reason: str) -> None:
-    await run_in_threadpool(runtime.registry.audit_event, caller, "serve.denied", model, after={"reason": reason})
 
 
 def _chat_prompt_ids(tokenizer, body: ChatCompletionRequest) -> list[int]:
@@ -261,7 +256,7 @@ async def _answer(
     body,
     requested_max_tokens: int | None,
     prompt_ids: list[int],
-    received_at: float,
+    request: Request,
     *,
     chat: bool,
 ):
@@ -277,7 +272,7 @@ async def _answer(
             seed=body.seed,
             stop_token_ids=runtime.stop_token_ids,
             on_event=lambda _event: None,
-            received_at=received_at,
+            received_at=request.state.received_at,
         )
         stream = GenerationStream(runtime.scheduler, runtime.metrics, runtime.tokenizer, job, target.label)
         await stream.started()
@@ -296,7 +291,7 @@ async def _answer(
             headers=headers,
         )
     try:
-        text = "".join([piece async for piece in stream.pieces()])
+        text = await stream.full_text(_client_gone(request))
     finally:
         admission.release()
     usage = Usage(
@@ -324,6 +319,12 @@ async def _answer(
             usage=usage,
         )
     return JSONResponse(answer.model_dump(mode="json"), headers=headers)
+
+
+async def _client_gone(request: Request) -> None:
+    """Returns when the client closes the connection (its body has been read by now, so nothing else can arrive)."""
+    while (await request.receive())["type"] != "http.disconnect":
+        pass
 
 
 async def _released(admission: InFlight, events: AsyncIterator[str]) -> AsyncIterator[str]:

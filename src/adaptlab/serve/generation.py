@@ -89,7 +89,7 @@ class GenerationStream:
             self.metrics.tokens.labels(self.label, "output").inc(self.outcome.completion_tokens)
             self.metrics.request_duration.labels(self.label).observe(time.perf_counter() - self.job.received_at)
 
-    async def text(self, disconnected: Awaitable[None]) -> str:
+    async def full_text(self, disconnected: Awaitable[None]) -> str:
         """The whole answer, for a non-streamed response. If `disconnected` completes first (the client left),
         decoding stops at once (the row leaves its batch, as a closed stream's does) and a 499 is raised."""
         collecting = asyncio.ensure_future(self._joined())
