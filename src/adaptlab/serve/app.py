@@ -11,7 +11,7 @@ from typing import Annotated
 from fastapi import Depends, FastAPI, Request
 from fastapi.concurrency import run_in_threadpool
 from fastapi.exceptions import RequestValidationError
-from fastapi.responses import JSONResponse, Response, StreamingResponse
+from fastapi.responses import JSONResponse, PlainTextResponse, Response, StreamingResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from adaptlab.errors import AdaptlabError
@@ -32,9 +32,12 @@ from adaptlab.serve.protocol import (
     CompletionChoice,
     CompletionRequest,
     CompletionResponse,
+    EVENT_STREAM,
     ModelCard,
     ModelList,
     Usage,
+    documented_errors,
+    without_unused_422,
 )
 from adaptlab.serve.resolution import servable_refusal
 from adaptlab.serve.runtime import Runtime
@@ -42,6 +45,7 @@ from adaptlab.serve.scheduler import Job
 
 ALL_TENANTS = ""
 VERSION_HEADER = "X-Adaptlab-Model-Version"
+REQUEST_ERRORS = documented_errors(400, 401, 403, 404, 408, 409, 411, 413, 429, 503)
 
 
 @dataclass(frozen=True)
@@ -79,33 +83,34 @@ def create_app(runtime: Runtime) -> FastAPI:
     async def healthz() -> dict:
         return {"status": "ok"}
 
-    @app.get("/readyz")
+    @app.get("/readyz", responses={503: {"description": "not ready"}})
     async def readyz() -> JSONResponse:
         ready = runtime.scheduler.is_running
         return JSONResponse({"status": "ready" if ready else "not ready", "model": runtime.base_name}, status_code=200 if ready else 503)
 
-    @app.get("/metrics")
+    @app.get("/metrics", response_class=PlainTextResponse, responses=documented_errors(401))
     async def metrics(request: Request) -> Response:
         await check_metrics_token(runtime, request)
         return Response(runtime.metrics.exposition(), media_type=runtime.metrics.content_type)
 
-    @app.get("/v1/models")
+    @app.get("/v1/models", responses=documented_errors(401))
     async def list_models(caller: Caller) -> ModelList:
         return ModelList(data=await run_in_threadpool(_model_cards, runtime, caller))
 
-    @app.post("/v1/completions")
+    @app.post("/v1/completions", responses={200: {"model": CompletionResponse, "content": EVENT_STREAM}, **REQUEST_ERRORS})
     async def completions(body: CompletionRequest, caller: Caller, request: Request):
         target = await _request_target(runtime, caller, body.model, request)
         # Tokenized on the event loop: fast tokenizers are not safe to call from several threads at once.
         prompt_ids = runtime.tokenizer(body.prompt, add_special_tokens=True)["input_ids"]
         return await _answer(runtime, caller, target, body, body.max_tokens, prompt_ids, request, chat=False)
 
-    @app.post("/v1/chat/completions")
+    @app.post("/v1/chat/completions", responses={200: {"model": ChatCompletionResponse, "content": EVENT_STREAM}, **REQUEST_ERRORS})
     async def chat_completions(body: ChatCompletionRequest, caller: Caller, request: Request):
         target = await _request_target(runtime, caller, body.model, request)
         prompt_ids = _chat_prompt_ids(runtime.tokenizer, body)
         return await _answer(runtime, caller, target, body, body.requested_max_tokens(), prompt_ids, request, chat=True)
 
+    app.openapi_schema = without_unused_422(app.openapi())
     return app
 
 
@@ -122,7 +127,9 @@ def _install_error_handlers(app: FastAPI, runtime: Runtime) -> None:
 
     async def on_http(request: Request, exc: StarletteHTTPException) -> JSONResponse:
         code = {404: "unknown_url", 405: "method_not_allowed"}.get(exc.status_code)
-        return await on_error(request, ServeError(exc.status_code, f"{request.method} {request.url.path}: {exc.detail}", code=code))
+        response = await on_error(request, ServeError(exc.status_code, f"{request.method} {request.url.path}: {exc.detail}", code=code))
+        response.headers.update(exc.headers or {})  # e.g. a 405's Allow
+        return response
 
     app.add_exception_handler(AdaptlabError, on_error)
     app.add_exception_handler(RequestValidationError, on_validation)

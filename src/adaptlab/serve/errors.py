@@ -6,6 +6,7 @@ import re
 from dataclasses import dataclass
 
 from adaptlab.errors import AdaptlabError
+from adaptlab.serve.protocol import ErrorDetail, ErrorResponse
 
 ERROR_TYPES = {
     400: "invalid_request_error",
@@ -42,7 +43,8 @@ class ErrorBody:
     def json(self) -> dict:
         kind = ERROR_TYPES.get(self.status, "invalid_request_error" if self.status < 500 else "server_error")
         param = None if self.param is None else echoed(self.param, MAX_PARAM_CHARS)
-        return {"error": {"message": echoed(self.message, MAX_MESSAGE_CHARS), "type": kind, "param": param, "code": self.code}}
+        detail = ErrorDetail(message=echoed(self.message, MAX_MESSAGE_CHARS), type=kind, param=param, code=self.code)
+        return ErrorResponse(error=detail).model_dump()
 
 
 MAX_MESSAGE_CHARS = 600

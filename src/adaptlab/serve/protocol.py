@@ -2,6 +2,7 @@
 field) rather than silently ignored, so a client never believes an unsupported option took effect;
 types are strict (`"max_tokens": "5"` or `true` is a 400, not 5 or 1)."""
 
+from http import HTTPStatus
 from typing import Annotated, Literal
 
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, StrictBool, StrictInt, StrictStr
@@ -140,3 +141,34 @@ class ModelCard(BaseModel):
 class ModelList(BaseModel):
     object: Literal["list"] = "list"
     data: list[ModelCard]
+
+
+class ErrorDetail(BaseModel):
+    message: str
+    type: str = Field(description="OpenAI's error type, from the status: invalid_request_error, authentication_error, ...")
+    param: str | None = Field(description="the request field at fault, if one is")
+    code: str | None = Field(description="adaptlab's machine-readable reason, e.g. model_not_found")
+
+
+class ErrorResponse(BaseModel):
+    """Every refusal's body, whatever the status."""
+
+    error: ErrorDetail
+
+
+def documented_errors(*statuses: int) -> dict[int, dict]:
+    """OpenAPI `responses` for these error statuses, all answered with an ErrorResponse body."""
+    return {status: {"model": ErrorResponse, "description": HTTPStatus(status).phrase} for status in statuses}
+
+
+# With `stream: true`: server-sent events, each one's `data` a JSON chunk (or an error body), the last one `[DONE]`.
+SSE_EVENT = {"type": "object", "properties": {"data": {"type": "string"}, "event": {"type": "string"}}, "required": ["data"]}
+EVENT_STREAM = {"text/event-stream": {"schema": SSE_EVENT}}
+
+
+def without_unused_422(openapi: dict) -> dict:
+    """FastAPI documents a 422 for every request body, but this server answers invalid bodies with a 400."""
+    for operations in openapi.get("paths", {}).values():
+        for operation in operations.values():
+            operation.get("responses", {}).pop("422", None)
+    return openapi
