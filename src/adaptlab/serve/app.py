@@ -1,7 +1,6 @@
 """The HTTP API: OpenAI-compatible `/v1/completions`, `/v1/chat/completions`, `/v1/models`, plus
 `/metrics`, `/healthz` and `/readyz`. Every refusal is a 4xx in OpenAI's error shape."""
 
-import json
 import time
 import uuid
 from collections.abc import AsyncIterator
@@ -11,7 +10,12 @@ from typing import Annotated
 from fastapi import Depends, FastAPI, Request
 from fastapi.concurrency import run_in_threadpool
 from fastapi.exceptions import RequestValidationError
-from fastapi.responses import JSONResponse, PlainTextResponse, Response, StreamingResponse
+from fastapi.responses import (
+    JSONResponse,
+    PlainTextResponse,
+    Response,
+    StreamingResponse,
+)
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from adaptlab.errors import AdaptlabError
@@ -22,17 +26,14 @@ from adaptlab.serve.errors import ErrorBody, ServeError, error_body, validation_
 from adaptlab.serve.generation import GenerationStream
 from adaptlab.serve.metrics import UNRESOLVED_ADAPTER
 from adaptlab.serve.protocol import (
+    EVENT_STREAM,
     AssistantMessage,
     ChatChoice,
-    ChatChunkChoice,
-    ChatCompletionChunk,
     ChatCompletionRequest,
     ChatCompletionResponse,
-    ChatDelta,
     CompletionChoice,
     CompletionRequest,
     CompletionResponse,
-    EVENT_STREAM,
     ModelCard,
     ModelList,
     Usage,
@@ -42,6 +43,7 @@ from adaptlab.serve.protocol import (
 from adaptlab.serve.resolution import servable_refusal
 from adaptlab.serve.runtime import Runtime
 from adaptlab.serve.scheduler import Job
+from adaptlab.serve.sse import chat_events, completion_events
 
 ALL_TENANTS = ""
 VERSION_HEADER = "X-Adaptlab-Model-Version"
@@ -291,7 +293,7 @@ async def _answer(
     headers = {VERSION_HEADER: target.label}
     if body.stream:
         include_usage = bool(body.stream_options and body.stream_options.include_usage)
-        events = _chat_events if chat else _completion_events
+        events = chat_events if chat else completion_events
         return StreamingResponse(
             _released(admission, events(runtime, stream, response_id, created, target.label, include_usage)),
             media_type="text/event-stream",
@@ -340,70 +342,6 @@ async def _released(admission: InFlight, events: AsyncIterator[str]) -> AsyncIte
             yield event
     finally:
         admission.release()
-
-
-def _sse(payload: dict | str) -> str:
-    return f"data: {payload if isinstance(payload, str) else json.dumps(payload)}\n\n"
-
-
-async def _streamed(stream: GenerationStream, chunk, usage_chunk, include_usage: bool) -> AsyncIterator[str]:
-    """SSE lines: one chunk per text piece, a closing chunk with the finish reason, optional usage, [DONE].
-    A failure after the first byte can only be reported in-band, as an error event."""
-    try:
-        async for piece in stream.pieces():
-            yield _sse(chunk(piece, None))
-        yield _sse(chunk(None, stream.outcome.finish_reason))
-        if include_usage:
-            prompt = len(stream.job.prompt_ids)
-            completion = stream.outcome.completion_tokens
-            yield _sse(usage_chunk(Usage(prompt_tokens=prompt, completion_tokens=completion, total_tokens=prompt + completion)))
-    except Exception as exc:  # noqa: BLE001 - headers are sent; report in-band
-        yield _sse(error_body(exc).json())
-    yield _sse("[DONE]")
-
-
-def _completion_events(runtime: Runtime, stream: GenerationStream, response_id: str, created: int, label: str, include_usage: bool):
-    def chunk(piece: str | None, reason: str | None) -> dict:
-        return CompletionResponse(
-            id=response_id,
-            created=created,
-            model=label,
-            system_fingerprint=runtime.fingerprint,
-            choices=[CompletionChoice(text=piece or "", finish_reason=reason)],
-        ).model_dump(mode="json", exclude_none=False)
-
-    def usage_chunk(usage: Usage) -> dict:
-        return CompletionResponse(
-            id=response_id, created=created, model=label, system_fingerprint=runtime.fingerprint, choices=[], usage=usage
-        ).model_dump(mode="json")
-
-    return _streamed(stream, chunk, usage_chunk, include_usage)
-
-
-def _chat_events(runtime: Runtime, stream: GenerationStream, response_id: str, created: int, label: str, include_usage: bool):
-    def chunk_of(delta: ChatDelta, reason: str | None) -> dict:
-        return ChatCompletionChunk(
-            id=response_id,
-            created=created,
-            model=label,
-            system_fingerprint=runtime.fingerprint,
-            choices=[ChatChunkChoice(delta=delta, finish_reason=reason)],
-        ).model_dump(mode="json", exclude_none=True)
-
-    def chunk(piece: str | None, reason: str | None) -> dict:
-        return chunk_of(ChatDelta(content=piece) if piece is not None else ChatDelta(), reason)
-
-    def usage_chunk(usage: Usage) -> dict:
-        return ChatCompletionChunk(
-            id=response_id, created=created, model=label, system_fingerprint=runtime.fingerprint, choices=[], usage=usage
-        ).model_dump(mode="json")
-
-    async def events() -> AsyncIterator[str]:
-        yield _sse(chunk_of(ChatDelta(role="assistant", content=""), None))
-        async for line in _streamed(stream, chunk, usage_chunk, include_usage):
-            yield line
-
-    return events()
 
 
 def _model_cards(runtime: Runtime, caller: Principal) -> list[ModelCard]:

@@ -44,7 +44,7 @@ class DecodeRow:
                 self.done = True
             else:
                 self.accept(token_id)
-        except Exception as exc:  # noqa: BLE001 - contained to this row
+        except Exception as exc:  # contained to this row
             log.exception("one row of the batch failed; the others go on")
             self.done = True
             with suppress(Exception):  # a row that cannot even be told has nobody left to tell

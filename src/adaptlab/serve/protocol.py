@@ -5,7 +5,15 @@ types are strict (`"max_tokens": "5"` or `true` is a 400, not 5 or 1)."""
 from http import HTTPStatus
 from typing import Annotated, Literal
 
-from pydantic import AfterValidator, BaseModel, ConfigDict, Field, StrictBool, StrictInt, StrictStr
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    ConfigDict,
+    Field,
+    StrictBool,
+    StrictInt,
+    StrictStr,
+)
 
 INT64_MIN, INT64_MAX = -(2**63), 2**63 - 1
 

@@ -158,7 +158,7 @@ class Scheduler:
             elif not job.cancelled.is_set():
                 try:
                     rows.append(job.row())
-                except Exception as exc:  # noqa: BLE001 - e.g. a seed torch cannot take fails this request only
+                except Exception as exc:  # e.g. a seed torch cannot take fails this request only
                     log.exception("a request could not join the batch")
                     job.on_event(Failed(exc))
                     continue
