@@ -272,6 +272,7 @@ async def _answer(
     max_tokens = _checked_max_tokens(runtime, requested_max_tokens, len(prompt_ids))
     admission = InFlight(runtime, caller.tenant or ALL_TENANTS)
     try:
+        stream = GenerationStream(runtime.metrics, runtime.tokenizer, target.label)
         job = Job(
             prompt_ids=prompt_ids,
             adapter=target.adapter,
@@ -280,10 +281,10 @@ async def _answer(
             top_p=body.top_p,
             seed=body.seed,
             stop_token_ids=runtime.stop_token_ids,
-            on_event=lambda _event: None,
+            on_event=stream.deliver,
             received_at=request.state.received_at,
         )
-        stream = GenerationStream(runtime.scheduler, runtime.metrics, runtime.tokenizer, job, target.label)
+        stream.submit(runtime.scheduler, job)
         await stream.started()
     except BaseException:
         admission.release()

@@ -9,7 +9,15 @@ from dataclasses import dataclass
 
 from adaptlab.serve.errors import ServeError
 from adaptlab.serve.metrics import ServeMetrics
-from adaptlab.serve.scheduler import Failed, Finished, Job, Scheduler, Started, Token
+from adaptlab.serve.scheduler import (
+    Event,
+    Failed,
+    Finished,
+    Job,
+    Scheduler,
+    Started,
+    Token,
+)
 
 
 class IncrementalText:
@@ -41,17 +49,23 @@ class Outcome:
 
 
 class GenerationStream:
-    """Submit a job; `await started()` raises a load failure before any byte is sent; then iterate `pieces()`."""
+    """`submit` a job whose `on_event` is `deliver`; `await started()` raises a load failure before any byte
+    is sent; then iterate `pieces()`."""
 
-    def __init__(self, scheduler: Scheduler, metrics: ServeMetrics, tokenizer, job: Job, label: str):
+    def __init__(self, metrics: ServeMetrics, tokenizer, label: str):
         self.loop = asyncio.get_running_loop()
         self.events: asyncio.Queue = asyncio.Queue()
         self.metrics = metrics
         self.label = label
-        self.job = job
         self.text = IncrementalText(tokenizer)
         self.outcome = Outcome()
-        job.on_event = lambda event: self.loop.call_soon_threadsafe(self.events.put_nowait, event)
+
+    def deliver(self, event: Event) -> None:
+        """Called on the scheduler's thread; hands the event to this stream's event loop."""
+        self.loop.call_soon_threadsafe(self.events.put_nowait, event)
+
+    def submit(self, scheduler: Scheduler, job: Job) -> None:
+        self.job = job
         scheduler.submit(job)
 
     async def started(self) -> None:

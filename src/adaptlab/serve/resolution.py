@@ -63,7 +63,7 @@ class CachedRegistry:
         self._models = TTLCache(MAX_CACHED, alias_ttl_s, timer)
 
     def principal(self, token: str) -> Principal:
-        """The token's principal; AuthenticationError (401) for an unknown or revoked one, never cached."""
+        """The token's principal; an unknown or revoked token raises AuthenticationError (401), which is not cached."""
         return self._cached(self._principals, token_sha256(token), lambda: self.registry.authenticate(token))
 
     def version(self, caller: Principal, model: str) -> VersionRecord:
