@@ -2,7 +2,9 @@
 within `header_s` of its first byte (or of the connection opening), and its body within `body_s` of
 the headers. A client that stalls past either gets a 408 and the connection closes, instead of
 holding it (and a slot of the server's) for as long as it likes. The time spent answering a request
-is not limited here."""
+is not limited here. Built on uvicorn's h11 protocol (its default without the optional httptools),
+watching h11's view of the client's side of the connection: IDLE with bytes in is a request's headers
+arriving, SEND_BODY its body."""
 
 import asyncio
 import json
