@@ -216,7 +216,8 @@ async def soak(url: str, world: World, clients: int, seconds: float, tally: Tall
 def verify_audit(world: World) -> tuple[bool, str]:
     command = [*ADAPTLAB, "registry", "audit", "--verify", "--registry", str(world.registry)]
     completed = subprocess.run(command, capture_output=True, text=True, timeout=300, check=False)
-    return completed.returncode == 0, (completed.stdout + completed.stderr).strip().splitlines()[-1:]
+    last_lines = (completed.stdout + completed.stderr).strip().splitlines()[-1:]
+    return completed.returncode == 0, " ".join(last_lines)
 
 
 def main(
@@ -263,7 +264,9 @@ async def _warm_up(url: str, world: World, requests: int, tally: Tally) -> None:
             await one_request(client, rng, world, tally)
 
 
-def _print(console, tally: Tally, elapsed_s: float, rss_start: int, rss_end: int, healthy: bool, audit_ok: bool, audit_line, root) -> None:
+def _print(
+    console: Console, tally: Tally, elapsed_s: float, rss_start: int, rss_end: int, healthy: bool, audit_ok: bool, audit_line: str, root: Path
+) -> None:
     total = sum(tally.statuses.values())
     table = Table(title=f"soak: {total} requests in {elapsed_s / 60:.1f} min ({total / elapsed_s:.1f}/s)", show_header=False)
     for status, count in sorted(tally.statuses.items()):
@@ -272,7 +275,7 @@ def _print(console, tally: Tally, elapsed_s: float, rss_start: int, rss_end: int
     table.add_row("server RSS start → end", f"{rss_start / 2**20:.1f} → {rss_end / 2**20:.1f} MiB ({(rss_end - rss_start) / 2**20:+.1f})")
     table.add_row("promotes + rollbacks", str(tally.admin_changes))
     table.add_row("ready at the end", "yes" if healthy else "NO")
-    table.add_row("audit --verify", ("intact: " if audit_ok else "BROKEN: ") + " ".join(audit_line))
+    table.add_row("audit --verify", ("intact: " if audit_ok else "BROKEN: ") + audit_line)
     for problem, count in tally.unexpected.most_common():
         table.add_row(f"[red]unexpected[/] {problem}", str(count))
     console.print(table)
