@@ -10,7 +10,7 @@ from safetensors.torch import load_file
 
 from adaptlab.compare.config import LR_SWEEP_FACTORS, LR_SWEEP_VALIDATION_FRACTION, CompareConfig
 from adaptlab.compare.formatting import format_lr
-from adaptlab.compare.runner import compare, metric_examples, task_metric_name
+from adaptlab.compare.runner import checked_settings, compare, metric_examples, task_metric_name
 from adaptlab.compare.schema import read_comparison
 from adaptlab.data import prepare_data
 from adaptlab.data.glossary_task import glossary_task, write_jsonl
@@ -20,6 +20,7 @@ from adaptlab.eval.generation import task_items
 from adaptlab.eval.loss import evaluate_loss
 from adaptlab.models import load_causal_lm, load_tokenizer
 from adaptlab.registry.lineage import capture_run
+from adaptlab.schemas.run_record import read_run_record
 from tests.train.test_resume import kill_launcher
 
 QUIET = Console(quiet=True)
@@ -79,6 +80,22 @@ def test_equal_token_budgets_and_full_is_the_100_reference(comparison_dir):
     lora = comparison.result("lora")
     assert lora.trainable_params < comparison.result("full").trainable_params
     assert lora.artifact_size_bytes < comparison.result("full").artifact_size_bytes
+
+
+def test_report_carries_timings_and_settings_checks_of_its_runs(comparison_dir):
+    folder, config = comparison_dir
+    out = folder / "out"
+    comparison = read_comparison(out)
+    for result in comparison.methods:
+        record = read_run_record(out / result.run_dir)
+        assert result.process_cpu_time_s == record.metrics.process_cpu_time_s > 0
+        assert result.background_busy_cores == pytest.approx(record.load.mean_background_cores)
+        assert result.cost_basis == ("cpu_time" if comparison.timing_notes else "wall_time")
+    tokens = read_run_record(out / "runs" / "lora").data.train_target_tokens
+    assert comparison.settings_warnings == checked_settings(config, comparison.methods, tokens)
+    assert "lora_learning_rate" not in {w.rule for w in comparison.settings_warnings}  # 1e-2 is 10× full's 1e-3
+    attention_only = checked_settings(config.model_copy(update={"target_modules": ["q_proj", "v_proj"]}), comparison.methods, tokens)
+    assert "lora_not_on_mlp" in {w.rule for w in attention_only}
 
 
 def test_forgetting_is_measured_against_the_base_each_method_trained_on(comparison_dir, tiny_model):

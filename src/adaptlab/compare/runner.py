@@ -28,6 +28,8 @@ from adaptlab import atomic
 from adaptlab.compare.config import LR_SWEEP_BUDGET_FRACTION, LR_SWEEP_FACTORS, CompareConfig
 from adaptlab.compare.costs import default_price
 from adaptlab.compare.report import print_comparison_table, write_reports
+from adaptlab.compare.settings_checks import MethodSettings, SettingsWarning, settings_warnings
+from adaptlab.compare.timings import with_comparable_costs
 from adaptlab.compare.schema import (
     BaseModelSummary,
     Comparison,
@@ -106,6 +108,7 @@ def compare(config: CompareConfig, console: Console | None = None) -> Comparison
             )
         )
     basis, results = with_relative_scores(results)
+    results, timing_notes = with_comparable_costs(results, int(hardware.get("cpu_cores") or 1), bool(hardware.get("gpu")), price.per_hour_usd)
     for result in results:
         atomic.write_json(out / result.run_dir / EVALUATION_FILE, run_evaluation(result, metric, basis, base_loss).model_dump(mode="json"))
     first = next(iter(runs.values()))[0]
@@ -133,6 +136,8 @@ def compare(config: CompareConfig, console: Console | None = None) -> Comparison
         price=price,
         hardware=hardware,
         methods=results,
+        timing_notes=timing_notes,
+        settings_warnings=checked_settings(config, results, first.data.train_target_tokens),
     )
     unequal = unequal_token_budgets(comparison)
     if unequal:
@@ -195,6 +200,12 @@ def run_evaluation(result: MethodResult, metric: str | None, basis: RelativeScor
         measured_by="adaptlab compare",
         relative_score_basis=basis,
     )
+
+
+def checked_settings(config: CompareConfig, results: list[MethodResult], train_target_tokens: int) -> list[SettingsWarning]:
+    """The settings warnings for what this comparison trained (adaptlab.compare.settings_checks)."""
+    methods = [MethodSettings(r.label, get_method(r.method).shares_base, r.learning_rate, r.trainable_params) for r in results]
+    return settings_warnings(methods, config.target_modules, train_target_tokens, config.micro_batch_size * config.grad_accum)
 
 
 def check_compare_dir(out: Path, config: CompareConfig) -> None:
