@@ -16,7 +16,8 @@ from adaptlab.compare.timings import RunTiming, timing_differences, with_compara
 from adaptlab.train.load_sampler import LoadSampler
 from tests.compare.conftest import PRICE_PER_HOUR_USD, method_result
 
-WORK = "import time\nwhile time.process_time() < 0.3: pass\n"
+# a fixed amount of CPU work; then the child says so and waits, so it can still be measured
+WORK = "import sys, time\nwhile time.process_time() < 0.3: pass\nprint('done', flush=True)\nsys.stdin.read()\n"
 BURN = "while True: pass\n"
 BURNERS = 8
 
@@ -27,20 +28,19 @@ def timed_work(label: str, burners: int) -> RunTiming:
     pin = lambda: os.sched_setaffinity(0, core)  # noqa: E731
     busy = [subprocess.Popen([sys.executable, "-c", BURN], preexec_fn=pin) for _ in range(burners)]
     try:
-        started = time.perf_counter()
-        child = subprocess.Popen([sys.executable, "-c", WORK], preexec_fn=pin)
+        child = subprocess.Popen([sys.executable, "-c", WORK], preexec_fn=pin, stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
         process = psutil.Process(child.pid)
+        started = time.perf_counter()
         with LoadSampler(interval_s=0.1, process=process) as sampler:
-            while child.poll() is None:
-                cpu = process.cpu_times()
-                time.sleep(0.01)
+            assert child.stdout.readline().strip() == "done"
         wall = time.perf_counter() - started
+        cpu = process.cpu_times()
+        child.communicate("")
     finally:
         for burner in busy:
             burner.kill()
             burner.wait()
-    load = sampler.load()
-    return RunTiming(label, wall, cpu.user + cpu.system, load.mean_background_cores)
+    return RunTiming(label, wall, cpu.user + cpu.system, sampler.load().mean_background_cores)
 
 
 @pytest.mark.skipif(not hasattr(os, "sched_setaffinity"), reason="needs Linux CPU affinity")
