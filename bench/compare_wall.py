@@ -47,7 +47,7 @@ def run_comparison(command: list[str], log: Path) -> tuple[float, list[tuple[flo
     """Run the comparison, keep its output in `log`; return its wall time and each output line with its arrival time."""
     started = time.perf_counter()
     lines = []
-    with subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, bufsize=1) as process, log.open("w") as out:
+    with subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, bufsize=1) as process, log.open("w", buffering=1) as out:
         for line in process.stdout:
             lines.append((time.perf_counter() - started, line.rstrip("\n")))
             out.write(line)
