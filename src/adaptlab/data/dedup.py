@@ -1,9 +1,10 @@
 """Exact and near-duplicate rows: one index that rows are looked up in, then added to, in a single pass.
 
 Exact: the same text after lower-casing and collapsing whitespace. Near: Jaccard similarity of the rows' word
-3-gram sets at or above a threshold. MinHash LSH (datasketch) proposes candidates; the exact Jaccard of the two
-shingle sets decides, so a pair at the threshold is found and one just below it is not.
-Memory per added row: its shingle hashes (4 bytes per distinct 3-gram) plus one LSH entry (about 1 KiB).
+3-gram sets at or above a threshold. MinHash LSH (datasketch) proposes candidates, with bands chosen so a pair at the
+threshold is proposed with 99% probability (more above it); the exact Jaccard of the two shingle sets decides, so a
+proposed pair below the threshold is never reported.
+Memory per added row: its shingle hashes (4 bytes per distinct 3-gram) plus one LSH entry per band.
 """
 
 import hashlib
@@ -15,9 +16,9 @@ from typing import Literal
 import numpy as np
 
 SHINGLE_WORDS = 3
-NUM_PERM = 128
+NUM_PERM = 64
+LSH_RECALL = 0.99  # chance that a pair exactly at the threshold becomes a candidate (higher above it)
 GRAM_MULTIPLIERS = (0x9E3779B1, 0x85EBCA77, 0xC2B2AE3D)  # odd 32-bit constants: word order matters
-LSH_WEIGHTS = (0.2, 0.8)  # datasketch's (false positive, false negative) weights: candidates are checked exactly
 
 
 @dataclass(frozen=True)
@@ -43,6 +44,16 @@ def shingle_hashes(text: str) -> np.ndarray:
     return np.unique(((grams >> np.uint64(32)) ^ grams).astype(np.uint32))
 
 
+def lsh_bands(threshold: float, num_perm: int = NUM_PERM, recall: float = LSH_RECALL) -> tuple[int, int]:
+    """(bands, rows per band) with the fewest bands whose chance of proposing a pair at the threshold,
+    1 - (1 - threshold**rows)**bands, reaches recall; candidates are then checked exactly."""
+    for rows in range(num_perm, 0, -1):
+        bands = num_perm // rows
+        if 1 - (1 - threshold**rows) ** bands >= recall:
+            return bands, rows
+    return num_perm, 1
+
+
 def jaccard(a: np.ndarray, b: np.ndarray) -> float:
     shared = len(np.intersect1d(a, b, assume_unique=True))
     return shared / (len(a) + len(b) - shared)
@@ -57,7 +68,7 @@ class DuplicateIndex:
         self.threshold = threshold
         self._exact: dict[bytes, int] = {}
         self._shingles: list[np.ndarray] = []
-        self._lsh = MinHashLSH(threshold=threshold, num_perm=NUM_PERM, weights=LSH_WEIGHTS) if near else None
+        self._lsh = MinHashLSH(num_perm=NUM_PERM, params=lsh_bands(threshold)) if near else None
 
     def __len__(self) -> int:
         return len(self._shingles)
@@ -108,7 +119,7 @@ class _Fingerprint:
 def _minhash(shingles: np.ndarray):
     from datasketch import MinHash
 
-    minhash = MinHash(hashfunc=int, permutations=_permutations(), scheme="affine32")
+    minhash = MinHash(num_perm=NUM_PERM, hashfunc=int, permutations=_permutations(), scheme="affine32")
     minhash.update_batch(shingles.tolist())
     return minhash
 

@@ -46,6 +46,7 @@ CARD_GATE = r"\d(?:[ -]?\d){11}"
 IBAN_GATE = r"[A-Za-z]{2}\d\d"
 IP_GATE = r"\d\.\d{1,3}\.\d|[0-9A-Fa-f]:[0-9A-Fa-f]{0,4}:"
 SSN_GATE = r"\d{3}[- .]\d\d[- .]\d{4}"
+SECRET_GATE = r"PRIVATE KEY|AKIA|ASIA|gh[pousr]_|github_pat_|sk-|k_live_|xox[abposr]-|AIza|hf_"
 
 
 @dataclass(frozen=True)
@@ -62,10 +63,10 @@ class _Gated:
     """A recognizer and the condition text must meet before it can match anything."""
 
     recognizer: object
-    gate: re.Pattern | None = None
+    gate: re.Pattern
 
     def may_match(self, text: str) -> bool:
-        return self.gate is None or self.gate.search(text) is not None
+        return self.gate.search(text) is not None
 
 
 class PiiScanner:
@@ -94,7 +95,7 @@ class PiiScanner:
             _Gated(IbanRecognizer(), re.compile(IBAN_GATE)),
             _Gated(IpRecognizer(), re.compile(IP_GATE)),
             _Gated(UsSsnRecognizer(), re.compile(SSN_GATE)),
-            _Gated(secrets),
+            _Gated(secrets, re.compile(SECRET_GATE)),
         ]
 
     def scan(self, text: str) -> list[PiiFinding]:
