@@ -179,3 +179,20 @@ def test_a_named_metric_without_answers_to_score_refuses_to_start(tmp_path):
     assert not config.out.exists(), "nothing was trained or written"
     auto = config.model_copy(update={"metric": "auto"})
     assert task_metric_name(auto, []) is None
+
+
+def test_contaminated_held_out_rows_are_warned_about_and_dropped_with_decontaminate(tmp_path):
+    config = tiny_comparison(tmp_path, "out", methods=["lora"])
+    train_lines = (tmp_path / "train.jsonl").read_text().splitlines()
+    with (tmp_path / "eval.jsonl").open("a") as held_out:
+        held_out.write("".join(line + "\n" for line in train_lines[:5]))
+    console = Console(record=True, width=300)
+    compare(config, console)
+    assert "5 of 13 held-out rows equal (5) or nearly equal (0) a training row" in console.export_text()
+    assert read_comparison(config.out).data.eval_examples == 13
+
+    decontaminated = config.model_copy(update={"out": tmp_path / "clean", "decontaminate": True})
+    console = Console(record=True, width=300)
+    compare(decontaminated, console)
+    assert "--decontaminate dropped them from the held-out set (8 left)" in console.export_text()
+    assert read_comparison(decontaminated.out).data.eval_examples == 8

@@ -68,6 +68,9 @@ def compare(config: CompareConfig, console: Console | None = None) -> Comparison
     base = resolve_model(config.model)  # converts a built-in once, before the runs start in parallel-free order
     tokenizer = load_tokenizer(base.path)
     data = prepare_data(config.data, config.eval_data, tokenizer, config)
+    contamination_warning = data.info.quality.contamination.warning()
+    if contamination_warning:
+        console.print(f"[yellow]warning:[/] {contamination_warning}", highlight=False)
     steps = total_steps(config, data.train, tokenizer.pad_token_id)
     eval_items = task_items(metric_examples(config, data, tokenizer), tokenizer)[: config.metric_examples]
     metric = task_metric_name(config, eval_items)

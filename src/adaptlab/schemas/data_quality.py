@@ -39,6 +39,18 @@ class ContaminationSummary(BaseModel):
     def contaminated(self) -> int:
         return self.exact + self.near
 
+    def warning(self) -> str | None:
+        """What a comparison must say about its held-out figures; None when no held-out row is contaminated."""
+        if not self.contaminated:
+            return None
+        what = (
+            f"{self.contaminated} of {self.eval_rows} held-out rows equal ({self.exact}) or nearly equal ({self.near}) "
+            "a training row"
+        )
+        if self.dropped:
+            return f"{what}; --decontaminate dropped them from the held-out set ({self.eval_rows - self.dropped} left)"
+        return f"{what}: they inflate the held-out figures; --decontaminate drops them from the held-out set"
+
 
 class DataQuality(BaseModel):
     pii: PiiSummary
