@@ -56,6 +56,7 @@ def generated_rows(count: int, seed: int = 0) -> list[dict]:
 def worker(spec: dict) -> dict:
     from adaptlab.data.formats import detect_format, rename_columns
     from adaptlab.data.options import DataOptions
+    from adaptlab.data.pii import PiiScanner
     from adaptlab.data.quality import QualityPass
     from adaptlab.data.readers import read_source_file
 
@@ -63,9 +64,9 @@ def worker(spec: dict) -> dict:
     records = [rename_columns(row.record, {}) for row in source.rows if row.record is not None]
     fmt = detect_format(records)
     held_out_from = int(len(records) * (1 - HELD_OUT_SHARE))
-    quality = QualityPass(DataOptions(dedup="near", pii="report"), check_contamination=True)
-    quality.screen(records[0], fmt)  # load the recognizers before the clock starts
-    quality = QualityPass(DataOptions(dedup="near", pii="report"), check_contamination=True)
+    scanner = PiiScanner()
+    scanner.scan("load the recognizers before the clock starts: a@example.com")
+    quality = QualityPass(DataOptions(dedup="near", pii="report"), check_contamination=True, scanner=scanner)
     rss_before = current_rss_bytes()
     wall, cpu = time.perf_counter(), time.process_time()
     for number, record in enumerate(records):

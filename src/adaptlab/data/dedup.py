@@ -10,7 +10,6 @@ Memory per added row: its shingle hashes (4 bytes per distinct 3-gram) plus one 
 import hashlib
 import zlib
 from dataclasses import dataclass
-from functools import cache
 from typing import Literal
 
 import numpy as np
@@ -63,22 +62,24 @@ class DuplicateIndex:
     """Rows added so far; `find` says whether a text duplicates one of them."""
 
     def __init__(self, threshold: float, near: bool = True):
-        from datasketch import MinHashLSH
+        from datasketch import MinHash, MinHashLSH
 
         self.threshold = threshold
         self._exact: dict[bytes, int] = {}
         self._shingles: list[np.ndarray] = []
         self._lsh = MinHashLSH(num_perm=NUM_PERM, params=lsh_bands(threshold)) if near else None
+        # one MinHash reused for every row (a new one costs as much as hashing a row); the shingles are already hashed
+        self._scratch = MinHash(num_perm=NUM_PERM, hashfunc=int) if near else None
 
     def __len__(self) -> int:
         return len(self._shingles)
 
     def find(self, text: str) -> Match | None:
-        return self._find(_Fingerprint.of(text, near=self._lsh is not None))
+        return self._find(_Fingerprint.of(text, self._scratch))
 
     def find_then_add(self, text: str) -> Match | None:
         """The earlier row this text duplicates (None if none); the text is added either way."""
-        fingerprint = _Fingerprint.of(text, near=self._lsh is not None)
+        fingerprint = _Fingerprint.of(text, self._scratch)
         match = self._find(fingerprint)
         row = len(self._shingles)
         self._exact.setdefault(fingerprint.exact_key, row)
@@ -105,28 +106,14 @@ class DuplicateIndex:
 class _Fingerprint:
     exact_key: bytes
     shingles: np.ndarray
-    minhash: object
+    minhash: object  # the index's scratch MinHash: valid until the next fingerprint is taken
 
     @classmethod
-    def of(cls, text: str, near: bool) -> "_Fingerprint":
+    def of(cls, text: str, scratch) -> "_Fingerprint":
         exact_key = hashlib.blake2b(normalised(text).encode(), digest_size=16).digest()
-        if not near:
+        if scratch is None:
             return cls(exact_key, np.empty(0, dtype=np.uint32), None)
         shingles = shingle_hashes(text)
-        return cls(exact_key, shingles, _minhash(shingles))
-
-
-def _minhash(shingles: np.ndarray):
-    from datasketch import MinHash
-
-    minhash = MinHash(num_perm=NUM_PERM, hashfunc=int, permutations=_permutations(), scheme="affine32")
-    minhash.update_batch(shingles.tolist())
-    return minhash
-
-
-@cache
-def _permutations():
-    """The seeded permutations every MinHash shares (drawing them is most of a new MinHash's cost)."""
-    from datasketch import MinHash
-
-    return MinHash(num_perm=NUM_PERM, scheme="affine32").permutations
+        scratch.clear()
+        scratch.update_batch(shingles.tolist())
+        return cls(exact_key, shingles, scratch)

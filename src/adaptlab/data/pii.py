@@ -98,6 +98,10 @@ class PiiScanner:
             _Gated(secrets, re.compile(SECRET_GATE)),
         ]
 
+    def may_find(self, text: str) -> bool:
+        """False when no recognizer's gate passes: text (e.g. a whole row) certainly holds no finding."""
+        return any(gated.may_match(text) for gated in self._recognizers)
+
     def scan(self, text: str) -> list[PiiFinding]:
         """Findings in text order; where two overlap, the more certain one (then the longer one) wins."""
         results = [

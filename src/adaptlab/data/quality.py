@@ -30,7 +30,7 @@ class Screened:
 class QualityPass:
     options: DataOptions
     check_contamination: bool  # eval files were given
-    _scanner: PiiScanner = field(default_factory=PiiScanner)
+    scanner: PiiScanner = field(default_factory=PiiScanner)
     _pii_types: Counter = field(default_factory=Counter)
     _pii_fields: Counter = field(default_factory=Counter)
     _pii_rows: int = 0
@@ -48,11 +48,12 @@ class QualityPass:
     def screen(self, record: dict, fmt: str) -> Screened:
         """Find PII in the fields the format reads; redact it or turn each finding into a rejection."""
         texts = dict(field_texts(record, fmt))
-        if self.options.pii == "off":
-            return Screened(record, [], "\n".join(texts.values()))
+        joined = "\n".join(texts.values())
+        if self.options.pii == "off" or not self.scanner.may_find(joined):
+            return Screened(record, [], joined)
         rejections = []
         for name, text in texts.items():
-            findings = self._scanner.scan(text)
+            findings = self.scanner.scan(text)
             column = self.options.columns.get(name, name)
             self._pii_types.update(finding.pii_type for finding in findings)
             self._pii_fields[column] += len(findings)
