@@ -5,7 +5,7 @@ from pathlib import Path, PurePath
 
 import yaml
 
-from adaptlab.registry.records import VersionRecord
+from adaptlab.registry.entities import VersionRecord
 
 TEMPLATE = Path(__file__).with_name("card_template.md.jinja")
 QUALITY_METRICS = ("eval_loss", "eval_perplexity")

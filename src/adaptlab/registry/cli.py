@@ -410,7 +410,7 @@ def token_list_command(
         rows = reg.list_tokens(principal, tenant)
     table = Table("id", "name", "role", "created", "revoked", title=f"API tokens of {tenant}")
     for row in rows:
-        table.add_row(str(row["id"]), row["name"], row["role"], row["created_at"][:19], (row["revoked_at"] or "-")[:19])
+        table.add_row(str(row.id), row.name, row.role, row.created_at[:19], (row.revoked_at or "-")[:19])
     console.print(table)
 
 
