@@ -112,7 +112,9 @@ def test_a_member_larger_than_the_manifest_says_is_refused_before_extracting(exp
     assert bomb.stat().st_size < 1 << 20
     scratch = tmp_path / "scratch"
     scratch.mkdir()
-    with pytest.raises(ArtifactError, match=r"adapter_model.safetensors claims 33554432 bytes in its tar header, but manifest.json says \d+"):
+    with pytest.raises(
+        ArtifactError, match=r"adapter_model.safetensors claims 33554432 bytes in its tar header, but manifest.json says \d+"
+    ):
         read_bundle(bomb, scratch)
     assert list(scratch.iterdir()) == []
 

@@ -1,7 +1,8 @@
 """`adaptlab registry ...`: a thin view of `adaptlab.registry.Registry`. The CLI acts as the local
-administrator unless --token (or ADAPTLAB_TOKEN) names an API token."""
+administrator unless --token (or ADAPTLAB_TOKEN) names an API token; a refused command is audited."""
 
 import json
+import os
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -12,6 +13,7 @@ from rich.console import Console
 from rich.table import Table
 
 from adaptlab.errors import ConfigError
+from adaptlab.registry.cleanup import DEFAULT_OLDER_THAN_S
 
 registry_app = typer.Typer(
     help="Governed registry: versions with lineage, approvals, gated aliases, rollback, audit log.",
@@ -45,6 +47,7 @@ TenantOpt = Annotated[Optional[str], typer.Option("--tenant", envvar="ADAPTLAB_T
 By = Annotated[Optional[str], typer.Option("--by", help="name recorded as acting (local administrator acting for someone)")]
 AsJson = Annotated[bool, typer.Option("--json", help="print JSON instead of tables")]
 DEFAULT_DIR = Path("registry")
+_running_command: list[str] = []  # e.g. ["registry", "approve"]: what a refusal's audit entry names
 
 console = Console()
 
@@ -55,11 +58,29 @@ def register(app: typer.Typer) -> None:
 
 @contextmanager
 def _open(registry_dir: Path, db: str | None, blobs: str | None, token: str | None) -> Iterator[tuple]:
-    """(Registry, acting Principal)."""
+    """(Registry, acting Principal). A refusal (unknown token, wrong role or tenant) is recorded as `cli.denied`."""
     from adaptlab.registry import Registry, local_admin
+    from adaptlab.registry.access import token_sha256
+    from adaptlab.registry.errors import AccessDeniedError, AuthenticationError
 
+    if (token is not None and not token.strip()) or (token is None and os.environ.get("ADAPTLAB_TOKEN") == ""):
+        raise ConfigError(
+            "the API token is empty (--token or ADAPTLAB_TOKEN): pass a token, or unset both to act as the local administrator"
+        )
     with Registry.open(registry_dir, db=db, blobs=blobs) as registry:
-        yield registry, registry.authenticate(token) if token else local_admin()
+        principal = None
+        try:
+            principal = local_admin() if token is None else registry.authenticate(token)
+            yield registry, principal
+        except (AccessDeniedError, AuthenticationError) as exc:
+            actor = principal or local_admin(f"unknown-token:{token_sha256(token)[:12]}")
+            registry.audit_event(actor, "cli.denied", " ".join(_running_command), after={"reason": str(exc)})
+            raise
+
+
+@registry_app.callback()
+def _remember_command(ctx: typer.Context) -> None:
+    _running_command[:] = ["registry", ctx.invoked_subcommand]
 
 
 # --- versions ---------------------------------------------------------------------------------
@@ -293,14 +314,23 @@ def audit_command(
             entries = reg.audit_entries(principal, tenant=tenant, limit=limit or None)
     if verify:
         if result.ok:
-            console.print(f"[green]audit log intact[/]: {result.entries_checked} entries, hash chain verified")
+            console.print(f"[green]audit log intact[/]: {result.entries_checked} entries, hash chain verified, tables accounted for")
             return
-        Console(stderr=True).print(f"[bold red]audit log broken[/] at entry #{result.first_bad_seq}: {result.problem}", soft_wrap=True)
+        errors = Console(stderr=True, soft_wrap=True)
+        if result.problem:
+            errors.print(f"[bold red]audit log broken[/] at entry #{result.first_bad_seq}: {result.problem}")
+        for row in result.unaccounted:
+            errors.print(f"[bold red]state not in the audit log[/]: {row}")
         raise typer.Exit(1)
     table = Table("#", "when", "who", "action", "target", "before → after", title="audit log")
     for entry in entries:
         table.add_row(
-            str(entry.seq), entry.at[:19], entry.actor, entry.action, entry.target, f"{_brief(entry.before)} → {_brief(entry.after)}"
+            str(entry.seq),
+            entry.at[:19],
+            entry.actor,
+            entry.action if entry.occurrences == 1 else f"{entry.action} ×{entry.occurrences} (last {entry.last_at[:19]})",
+            entry.target,
+            f"{_brief(entry.before)} → {_brief(entry.after)}",
         )
     console.print(table)
 
@@ -339,12 +369,22 @@ def import_command(
 
 
 @registry_app.command("gc")
-def gc_command(registry: RegistryDir = DEFAULT_DIR, db: DbUrl = None, blobs: BlobsUrl = None, token: Token = None) -> None:
-    """Delete artifact blobs that no version references (left by interrupted registrations)."""
+def gc_command(
+    older_than: Annotated[
+        float,
+        typer.Option("--older-than", min=0, help="seconds since a temporary's last write before it counts as stale (0: now)"),
+    ] = DEFAULT_OLDER_THAN_S,
+    registry: RegistryDir = DEFAULT_DIR,
+    db: DbUrl = None,
+    blobs: BlobsUrl = None,
+    token: Token = None,
+) -> None:
+    """Delete artifact blobs no version references, and temporaries of killed writers (never a running one's)."""
     with _open(registry, db, blobs, token) as (reg, principal):
-        report = reg.gc(principal)
+        report = reg.gc(principal, older_than_s=older_than)
     console.print(
-        f"removed {len(report.blobs_deleted)} unreferenced blobs ({report.bytes_freed} bytes) and {report.uploads_deleted} stale uploads"
+        f"removed {len(report.blobs_deleted)} unreferenced blobs ({report.bytes_freed} bytes), {report.uploads_deleted} stale uploads "
+        f"and {report.checkout_leftovers_deleted} checkout leftovers ({report.temporary_bytes_freed} bytes)"
     )
 
 
