@@ -60,7 +60,7 @@ def register(app: typer.Typer) -> None:
 def _open(registry_dir: Path, db: str | None, blobs: str | None, token: str | None) -> Iterator[tuple]:
     """(Registry, acting Principal). A refusal (unknown token, wrong role or tenant) is recorded as `cli.denied`."""
     from adaptlab.registry import Registry, local_admin
-    from adaptlab.registry.access import token_sha256
+    from adaptlab.registry.access import unknown_token_name
     from adaptlab.registry.errors import AccessDeniedError, AuthenticationError
 
     if (token is not None and not token.strip()) or (token is None and os.environ.get("ADAPTLAB_TOKEN") == ""):
@@ -73,7 +73,7 @@ def _open(registry_dir: Path, db: str | None, blobs: str | None, token: str | No
             principal = local_admin() if token is None else registry.authenticate(token)
             yield registry, principal
         except (AccessDeniedError, AuthenticationError) as exc:
-            actor = principal or local_admin(f"unknown-token:{token_sha256(token)[:12]}")
+            actor = principal or local_admin(unknown_token_name(token))
             registry.audit_event(actor, "cli.denied", " ".join(_running_command), after={"reason": str(exc)})
             raise
 
