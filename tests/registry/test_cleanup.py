@@ -1,6 +1,7 @@
 """Temporaries of killed writers (checkout staging folders, blob uploads) are removed, bytes counted;
 a temporary whose writer is alive (it holds the area's lock) never is, however old."""
 
+import hashlib
 import os
 import signal
 import subprocess
@@ -97,3 +98,34 @@ def test_remote_stores_go_by_age_alone(tmp_path):
     assert store.remove_stale_uploads(older_than_s=3600) == Removed()
     assert store.remove_stale_uploads(older_than_s=0) == Removed(1, 100)
     assert store.remove_stale_uploads(older_than_s=0) == Removed()
+
+
+def test_cleaning_during_an_upload_leaves_it_alone(tmp_path):
+    store = BlobStore(str(tmp_path / "blobs"))
+    source = tmp_path / "weights.bin"
+    source.write_bytes(bytes(4096))
+    sha256 = hashlib.sha256(source.read_bytes()).hexdigest()
+    copy, during = store.fs.put_file, []
+
+    def put_then_clean(local, remote, **kwargs):  # cleaning runs between the upload and its rename into place
+        copy(local, remote, **kwargs)
+        during.append(store.remove_stale_uploads(older_than_s=0))
+
+    store.fs.put_file = put_then_clean
+    store.put(source, sha256)
+    assert during == [Removed()] and store.has(sha256)
+
+
+def test_cleaning_during_a_checkout_leaves_it_alone(registry, admin, new_run):
+    registry.create_tenant(admin, "acme")
+    registry.register(admin, new_run(), "acme/bot")
+    read, during = registry.blobs.fs.open, []
+
+    def open_then_clean(path, mode="rb", **kwargs):  # cleaning runs while the staging folder is being filled
+        during.append(remove_checkout_leftovers(registry.checkout_dir, older_than_s=0))
+        return read(path, mode, **kwargs)
+
+    registry.blobs.fs.open = open_then_clean
+    checkout = registry.checkout(admin, "acme/bot@v1")
+    assert during and set(during) == {Removed()}
+    assert sorted(p.name for p in checkout.local_path.iterdir()) == sorted(f.path for f in checkout.files)
