@@ -140,3 +140,6 @@ def test_names_differing_only_by_case_are_refused(two_tenants, admin, new_run):
     with pytest.raises(RegistryError, match="'acme/Bot' differs from model 'acme/bot' only by case"):
         two_tenants.register(admin, new_run(), "acme/Bot")
     assert two_tenants.register(admin, new_run(), "acme/bot").version == 2
+    two_tenants.create_token(admin, "acme", Role.reader, "rita")
+    with pytest.raises(RegistryError, match="'acme/Rita' differs from token 'acme/rita' only by case"):
+        two_tenants.create_token(admin, "acme", Role.admin, "Rita")

@@ -40,6 +40,7 @@ class Tenancy(RegistryStore):
                     f"{tenant} already has a token named {name!r}; token names are never reused, so that the audit log's "
                     f"actor {tenant}/{name} names one token: choose another name (e.g. {name}-2)"
                 )
+            refuse_lookalike(tx.session, "token", ApiToken.name, name, ApiToken.tenant_id == tenant_row.id, prefix=f"{tenant}/")
             row = ApiToken(
                 token_sha256=token_sha256(token),
                 name=name,
