@@ -4,7 +4,6 @@ import json
 import subprocess
 import sys
 
-import pytest
 import typer
 import yaml
 from sqlalchemy import text
@@ -13,24 +12,8 @@ from typer.testing import CliRunner
 from adaptlab.errors import ConfigError
 from adaptlab.registry import cli as registry_cli
 from adaptlab.registry import local_admin
+from adaptlab.registry.cli_options import options_first
 from adaptlab.registry.errors import AccessDeniedError, GateRefusedError
-
-
-@pytest.fixture
-def run_cli(registry_location):
-    app = typer.Typer()
-    registry_cli.register(app)
-    app.callback()(lambda: None)
-    runner = CliRunner(env={"COLUMNS": "250", "ADAPTLAB_TOKEN": None, "ADAPTLAB_TENANT": None})
-    where = ["--registry", str(registry_location.root)] + (["--db", registry_location.db] if registry_location.db else [])
-
-    def run(*args: str, ok: bool = True, env: dict | None = None):
-        result = runner.invoke(app, ["registry", *args, *where], env=env)
-        if ok:
-            assert result.exit_code == 0, (result.output, result.exception)
-        return result
-
-    return run
 
 
 def test_user_story(run_cli, new_run, tmp_path, tiny_model):
@@ -223,3 +206,35 @@ def test_gc_removes_stale_temporaries_and_reports_bytes(run_cli, new_run, regist
     assert "0 stale uploads and 0 checkout leftovers (0 bytes)" in run_cli("gc").output
     assert "1 stale uploads and 1 checkout leftovers (5000 bytes)" in run_cli("gc", "--older-than", "0").output
     assert not staging.exists()
+
+
+def test_registry_options_are_taken_before_or_after_the_command(tmp_path):
+    app = typer.Typer()
+    registry_cli.register(app)
+    app.callback()(lambda: None)
+    runner = CliRunner(env={"ADAPTLAB_TOKEN": None, "ADAPTLAB_REGISTRY": None})
+    before, after = tmp_path / "before", tmp_path / "after"
+    assert runner.invoke(app, ["registry", "--registry", str(before), "tenant", "create", "acme"]).exit_code == 0
+    assert runner.invoke(app, ["registry", "tenant", "create", "globex", f"--registry={after}"]).exit_code == 0
+    assert "acme" in runner.invoke(app, ["registry", "tenant", "list", "--registry", str(before)]).output
+    assert "globex" in runner.invoke(app, ["registry", "--registry", str(after), "tenant", "list"]).output
+
+    untouched = tmp_path / "untouched"
+    helped = runner.invoke(app, ["registry", "show", "--help", "--registry", str(untouched), "--token", "adl_not-a-token"])
+    assert helped.exit_code == 0 and "versions, aliases and alias history" in helped.output
+    assert not untouched.exists()
+
+
+def test_options_first_moves_only_the_named_options():
+    names = {"--registry", "--token"}
+    assert options_first(["show", "bot@v1", "--registry", "r", "--tenant", "acme", "--token=t"], names) == [
+        "--registry",
+        "r",
+        "--token=t",
+        "show",
+        "bot@v1",
+        "--tenant",
+        "acme",
+    ]
+    assert options_first(["approve", "bot@v1", "--", "--token", "t"], names) == ["approve", "bot@v1", "--", "--token", "t"]
+    assert options_first(["list", "--registry"], names) == ["list", "--registry"]

@@ -18,6 +18,7 @@ _EXPORTS = {
     "AliasChange": "adaptlab.registry.entities",
     "AuditEntry": "adaptlab.registry.entities",
     "AuditVerification": "adaptlab.registry.entities",
+    "TokenRecord": "adaptlab.registry.entities",
 }
 __all__ = list(_EXPORTS)
 
