@@ -215,7 +215,9 @@ def test_rows_added_edited_or_deleted_behind_the_log_are_all_named(busy_registry
         sha="0" * 64,
         v2=_version_id(busy_registry, 2),
     )
+    _sql(busy_registry, "UPDATE versions SET metrics_json = :forged WHERE version = 2", forged='{"relative_score": 99.0}')
     problems = "\n".join(busy_registry.verify_audit(admin).unaccounted)
+    assert "(version acme/bot@v2) has metrics {'relative_score': 99.0}, but audit entry #3 says {" in problems
     assert "(API token 1) is not accounted for" in problems
     assert "(gates of acme/bot) is not accounted for" in problems
     assert "has rolled_back True, but audit entry #7 says False" in problems
@@ -257,3 +259,17 @@ def test_a_denial_after_the_window_gets_a_new_row(busy_registry, admin):
     _sql(busy_registry, "UPDATE audit_log SET at = '2000-01-01T00:00:00.000000+00:00' WHERE seq = 8")
     busy_registry.audit_event(reader, "serve.denied", "globex/bot@v1", after={"reason": "another tenant"})
     assert [e.occurrences for e in busy_registry.audit_entries(admin)[7:]] == [1, 1]
+
+
+def test_versions_audited_before_metrics_were_recorded_are_compared_without_them():
+    from adaptlab.registry.replay import Fact, differences, replayed_facts
+
+    after = {"version": 1, "run_id": "run-1", "files": {"run.json": "ab" * 32}}
+    entry = ChainEntry(1, "2026-01-01", "ann", "acme", "version.register", "acme/bot@v1", None, after, GENESIS_HASH, "0" * 64)
+    replayed, problems = replayed_facts([entry])
+    row = Fact(
+        "versions", ("acme", "bot", 1), {"created_by": "ann", "run_id": "run-1", "files": after["files"], "metrics": {"x": 1.0}}, "row 1"
+    )
+    assert problems == [] and differences(replayed, [row]) == []
+    edited = Fact("versions", ("acme", "bot", 1), {**row.values, "run_id": "run-2"}, "row 1")
+    assert differences(replayed, [edited]) == ["row 1 (version acme/bot@v1) has run_id 'run-2', but audit entry #1 says 'run-1'"]

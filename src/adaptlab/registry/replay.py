@@ -79,10 +79,10 @@ def differences(replayed: dict[tuple, Fact], actual: Iterable[Fact], tenant: str
         if expected is None:
             problems.append(f"{fact.where} ({fact.describe()}) is not accounted for by the audit log")
             continue
-        for name, value in fact.values.items():
-            if expected.values.get(name) != value:
+        for name, value in expected.values.items():
+            if fact.values.get(name) != value:
                 problems.append(
-                    f"{fact.where} ({fact.describe()}) has {name} {value!r}, but {expected.where} says {expected.values.get(name)!r}"
+                    f"{fact.where} ({fact.describe()}) has {name} {fact.values.get(name)!r}, but {expected.where} says {value!r}"
                 )
     for key, expected in replayed.items():
         if key not in seen:
@@ -106,6 +106,8 @@ def _replay(entry: ChainEntry, facts: dict[tuple, Fact], promotions: dict[tuple,
     (tenant, name), selector = _split_target(entry.target)
     if entry.action in ("version.register", "version.import"):
         values = {"created_by": entry.actor, "run_id": after["run_id"], "files": after["files"]}
+        if "metrics" in after:  # entries of older registrations have none: their metrics are not compared
+            values["metrics"] = after["metrics"]
         return Fact("versions", (tenant, name, after["version"]), values, where)
     if entry.action == "version.approve":
         return Fact("approvals", (tenant, name, int(selector.removeprefix("v")), after["approver"]), {"note": after["note"]}, where)

@@ -33,7 +33,7 @@ def current_facts(session: Session) -> Iterator[Fact]:
     for file in session.scalars(select(VersionFile)):
         files.setdefault(file.version_id, {})[file.path] = file.sha256
     for row in versions.values():
-        values = {"created_by": row.created_by, "run_id": row.run_id, "files": files.get(row.id, {})}
+        values = {"created_by": row.created_by, "run_id": row.run_id, "files": files.get(row.id, {}), "metrics": row.metrics}
         yield Fact("versions", version_key(row.id), values, f"versions row {row.id}")
     for approval in session.scalars(select(Approval)):
         key = (*version_key(approval.version_id), approval.approver)
