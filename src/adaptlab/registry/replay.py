@@ -115,10 +115,10 @@ def _replay(entry: ChainEntry, facts: dict[tuple, Fact], promotions: dict[tuple,
     if entry.action == "alias.promote":
         values = {"version": after["version"], "assigned_by": entry.actor, "rolled_back": False, "rolled_back_by": None}
         return Fact("alias_history", (tenant, name, selector, len(history) + 1), values, where)
+    # alias.rollback: the newest promotion not rolled back yet is
     current = [facts[("alias_history", key)] for key in history if not facts[("alias_history", key)].values["rolled_back"]][-1]
-    return Fact(
-        "alias_history", current.key, {**current.values, "rolled_back": True, "rolled_back_by": entry.actor}, current.where
-    )  # alias.rollback
+    values = {**current.values, "rolled_back": True, "rolled_back_by": entry.actor}
+    return Fact("alias_history", current.key, values, f"{current.where} (rolled back by #{entry.seq})")
 
 
 def _split_target(target: str) -> tuple[tuple[str, str], str]:
