@@ -6,13 +6,16 @@ A refused command (unknown token, wrong role or tenant) is recorded in the audit
 import functools
 import os
 from pathlib import Path
-from typing import Annotated, Optional
+from typing import TYPE_CHECKING, Annotated, Optional
 
 import typer
 from typer.core import TyperGroup
 
 from adaptlab.errors import ConfigError
 from adaptlab.registry.errors import AccessDeniedError, AuthenticationError
+
+if TYPE_CHECKING:
+    from adaptlab.registry import Principal, Registry
 
 _OPENED = "adaptlab.registry"  # ctx.meta key of the opened Registry
 
@@ -87,7 +90,7 @@ def registry_options(
     ctx.obj = functools.cache(connect)
 
 
-def open_registry(ctx: typer.Context):
+def open_registry(ctx: typer.Context) -> tuple["Registry", "Principal"]:
     """(Registry, acting Principal) as the group's options name them, closed when the command ends."""
     return ctx.obj()
 

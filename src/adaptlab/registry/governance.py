@@ -6,7 +6,7 @@ from adaptlab.registry.entities import AliasChange, AliasEvent, VersionRecord
 from adaptlab.registry.errors import AccessDeniedError, GateRefusedError, RegistryError
 from adaptlab.registry.gates import GatePolicy, failed_gates
 from adaptlab.registry.refs import check_alias, parse_model_ref, parse_version_ref
-from adaptlab.registry.store import RegistryStore, acting, explicit, now
+from adaptlab.registry.store import RegistryStore, acting, explicit, model_row, model_row_or_new, now, version_row
 from adaptlab.registry.tables import AliasAssignment, Approval
 
 
@@ -18,7 +18,7 @@ class Governance(RegistryStore):
         for alias in policy.aliases:
             check_alias(alias)
         with self._writing() as tx:
-            model = self._model_or_new(tx.session, model_ref, creator=principal.name)
+            model = model_row_or_new(tx.session, model_ref, creator=principal.name)
             before = model.gate_policy.model_dump()
             model.gate_policy_json = policy.model_dump_json()
             tx.audit(principal.name, model_ref.tenant, "gates.set", str(model_ref), before=before, after=policy.model_dump())
@@ -27,14 +27,14 @@ class Governance(RegistryStore):
         model_ref = parse_model_ref(name, tenant or principal.tenant)
         require(principal, Action.read, model_ref.tenant)
         with self._reading() as session:
-            return self._model(session, model_ref).gate_policy
+            return model_row(session, model_ref).gate_policy
 
     def approve(self, principal: Principal, ref: str, note: str, *, tenant: str | None = None, by: str | None = None) -> VersionRecord:
         version_ref = explicit(parse_version_ref(ref, tenant or principal.tenant), "approve")
         require(principal, Action.approve, version_ref.model.tenant)
         approver = acting(principal, by)
         with self._writing() as tx:
-            row = self._version(tx.session, version_ref)
+            row = version_row(tx.session, version_ref)
             if row.model.gate_policy.approvers_distinct_from_registrant and approver == row.created_by:
                 raise AccessDeniedError(
                     f"{approver} registered {row.ref} and may not approve it; the gates of {version_ref.model} require a different approver"
@@ -54,7 +54,7 @@ class Governance(RegistryStore):
         actor = acting(principal, by)
         refusal = None
         with self._writing() as tx:
-            row = self._version(tx.session, version_ref)
+            row = version_row(tx.session, version_ref)
             model = row.model
             current = model.current_aliases().get(alias)
             current_version = current.version.version if current else None
@@ -97,7 +97,7 @@ class Governance(RegistryStore):
         require(principal, Action.promote, model_ref.tenant)
         actor = acting(principal, by)
         with self._writing() as tx:
-            model = self._model(tx.session, model_ref)
+            model = model_row(tx.session, model_ref)
             active = [row for row in model.alias_assignments if row.alias == alias and row.rolled_back_at is None][::-1]
             if len(active) < 2:
                 state = f"points at v{active[0].version.version} only" if active else "was never set"
@@ -121,5 +121,5 @@ class Governance(RegistryStore):
         model_ref = parse_model_ref(name, tenant or principal.tenant)
         require(principal, Action.read, model_ref.tenant)
         with self._reading() as session:
-            rows = self._model(session, model_ref).alias_assignments
+            rows = model_row(session, model_ref).alias_assignments
             return [row.to_entity() for row in rows if alias in (None, row.alias)]

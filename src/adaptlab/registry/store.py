@@ -1,6 +1,6 @@
-"""`RegistryStore`: what every part of the registry service shares — the engine and blob store, read
-and write transactions (each write appends to the hash-chained audit log under the audit head lock),
-and row lookups that load what the views need in a constant number of queries."""
+"""What every part of the registry service shares: `RegistryStore` (the engine and blob store, read and
+write transactions; each write appends to the hash-chained audit log under the audit head lock) and
+the row lookups, which load what the views need in a constant number of queries."""
 
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -8,7 +8,7 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any, Self
 
-from sqlalchemy import Engine, func, select
+from sqlalchemy import Engine, Select, func, select
 from sqlalchemy.orm import Session, contains_eager, selectinload
 
 from adaptlab.errors import ConfigError
@@ -44,12 +44,10 @@ class AuditWriter:
     def audit(self, actor: str, tenant: str | None, action: str, target: str, before: Any = None, after: Any = None) -> None:
         """Append an entry; a denial repeating one of the last minute only counts on that entry (see denials.py)."""
         seq, at = self.head.seq + 1, now()
-        if denials.is_denial(action):
-            if repeated := denials.repeat_of(
-                self.session, actor=actor, tenant=tenant, action=action, target=target, after_json=canonical_json(after), now=at
-            ):
-                repeated.occurrences, repeated.last_at = repeated.occurrences + 1, at
-                return
+        identical = {"actor": actor, "tenant": tenant, "action": action, "target": target, "after_json": canonical_json(after)}
+        if denials.is_denial(action) and (repeated := denials.repeat_of(self.session, **identical, now=at)):
+            repeated.occurrences, repeated.last_at = repeated.occurrences + 1, at
+            return
         digest = entry_hash(
             seq=seq, at=at, actor=actor, tenant=tenant, action=action, target=target, before=before, after=after, prev_hash=self.head.hash
         )
@@ -113,61 +111,53 @@ class RegistryStore:
             head = session.execute(select(AuditHead).where(AuditHead.id == 1).with_for_update()).scalar_one()
             yield AuditWriter(session, head)
 
-    # --- lookups (inside a session) -----------------------------------------------------------
 
-    @staticmethod
-    def _tenant(session: Session, name: str) -> Tenant:
-        row = session.scalar(select(Tenant).where(Tenant.name == name))
-        if row is None:
-            raise NotFoundError(f"tenant {name!r} does not exist; create it with `adaptlab registry tenant create {name}`")
-        return row
+# --- lookups (inside a session) -----------------------------------------------------------
 
-    @classmethod
-    def _model(cls, session: Session, ref: ModelRef) -> RegisteredModel:
-        model = find_model(session, ref)
-        if model is None:
-            cls._tenant(session, ref.tenant)
-            raise NotFoundError(f"no model {ref} in the registry; see `adaptlab registry list --tenant {ref.tenant}`")
-        return model
 
-    @classmethod
-    def _model_or_new(cls, session: Session, ref: ModelRef, creator: str) -> RegisteredModel:
-        """The model `ref` names, created (without versions) in its tenant if it does not exist yet."""
-        model = find_model(session, ref)
-        if model is None:
-            tenant = cls._tenant(session, ref.tenant)
-            refuse_lookalike(
-                session, "model", RegisteredModel.name, ref.name, RegisteredModel.tenant_id == tenant.id, prefix=f"{ref.tenant}/"
-            )
-            model = RegisteredModel(tenant=tenant, name=ref.name, latest_version=0, created_at=now(), created_by=creator)
-            session.add(model)
-            session.flush()
-        return model
+def tenant_row(session: Session, name: str) -> Tenant:
+    row = session.scalar(select(Tenant).where(Tenant.name == name))
+    if row is None:
+        raise NotFoundError(f"tenant {name!r} does not exist; create it with `adaptlab registry tenant create {name}`")
+    return row
 
-    @classmethod
-    def _version(cls, session: Session, ref: VersionRef) -> ModelVersion:
-        model = cls._model(session, ref.model)
-        if ref.alias:
-            assignment = model.current_aliases().get(ref.alias)
-            if assignment is None:
-                raise NotFoundError(f"{ref}: alias {ref.alias!r} is not set; promote a version to it first")
-            return assignment.version
-        number = ref.version or model.latest_version
-        row = session.scalar(
-            select(ModelVersion).where(ModelVersion.model_id == model.id, ModelVersion.version == number).options(*VERSION_LOADING)
+
+def model_row(session: Session, ref: ModelRef) -> RegisteredModel:
+    model = find_model(session, ref)
+    if model is None:
+        tenant_row(session, ref.tenant)
+        raise NotFoundError(f"no model {ref} in the registry; see `adaptlab registry list --tenant {ref.tenant}`")
+    return model
+
+
+def model_row_or_new(session: Session, ref: ModelRef, creator: str) -> RegisteredModel:
+    """The model `ref` names, created (without versions) in its tenant if it does not exist yet."""
+    model = find_model(session, ref)
+    if model is None:
+        tenant = tenant_row(session, ref.tenant)
+        refuse_lookalike(session, "model", RegisteredModel.name, ref.name, RegisteredModel.tenant_id == tenant.id, prefix=f"{ref.tenant}/")
+        model = RegisteredModel(tenant=tenant, name=ref.name, latest_version=0, created_at=now(), created_by=creator)
+        session.add(model)
+        session.flush()
+    return model
+
+
+def version_row(session: Session, ref: VersionRef) -> ModelVersion:
+    model = model_row(session, ref.model)
+    if ref.alias:
+        assignment = model.current_aliases().get(ref.alias)
+        if assignment is None:
+            raise NotFoundError(f"{ref}: alias {ref.alias!r} is not set; promote a version to it first")
+        return assignment.version
+    number = ref.version or model.latest_version
+    row = session.scalar(
+        select(ModelVersion).where(ModelVersion.model_id == model.id, ModelVersion.version == number).options(*VERSION_LOADING)
+    )
+    if row is None:
+        raise NotFoundError(
+            f"{ref}: no such version (latest is v{model.latest_version})" if model.latest_version else f"{ref.model} has no versions yet"
         )
-        if row is None:
-            raise NotFoundError(
-                f"{ref}: no such version (latest is v{model.latest_version})"
-                if model.latest_version
-                else f"{ref.model} has no versions yet"
-            )
-        return row
-
-
-def models_query():
-    """Model rows with their tenant joined (filter and order on `Tenant`) and their aliases loaded."""
-    return select(RegisteredModel).join(RegisteredModel.tenant).options(*MODEL_LOADING)
+    return row
 
 
 def find_model(session: Session, ref: ModelRef) -> RegisteredModel | None:
@@ -179,6 +169,11 @@ def refuse_lookalike(session: Session, kind: str, column, name: str, *where, pre
     other = session.scalar(select(column).where(func.lower(column) == name.lower(), column != name, *where))
     if other is not None:
         raise RegistryError(f"{kind} {prefix + name!r} differs from {kind} {prefix + other!r} only by case; use {prefix + other!r}")
+
+
+def models_query() -> Select[tuple[RegisteredModel]]:
+    """Model rows with their tenant joined (filter and order on `Tenant`) and their aliases loaded."""
+    return select(RegisteredModel).join(RegisteredModel.tenant).options(*MODEL_LOADING)
 
 
 def explicit(ref: VersionRef, verb: str) -> VersionRef:

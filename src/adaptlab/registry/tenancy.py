@@ -7,7 +7,7 @@ from adaptlab.registry.access import Action, Principal, Role, new_token, require
 from adaptlab.registry.entities import TokenRecord
 from adaptlab.registry.errors import AuthenticationError, NotFoundError, RegistryError
 from adaptlab.registry.refs import check_name
-from adaptlab.registry.store import RegistryStore, now, refuse_lookalike
+from adaptlab.registry.store import RegistryStore, now, refuse_lookalike, tenant_row
 from adaptlab.registry.tables import ApiToken, Tenant
 
 
@@ -34,18 +34,18 @@ class Tenancy(RegistryStore):
         check_name("token name", name)
         token = new_token()
         with self._writing() as tx:
-            tenant_row = self._tenant(tx.session, tenant)
-            if tx.session.scalar(select(ApiToken.id).where(ApiToken.tenant_id == tenant_row.id, ApiToken.name == name)):
+            owner = tenant_row(tx.session, tenant)
+            if tx.session.scalar(select(ApiToken.id).where(ApiToken.tenant_id == owner.id, ApiToken.name == name)):
                 raise RegistryError(
                     f"{tenant} already has a token named {name!r}; token names are never reused, so that the audit log's "
                     f"actor {tenant}/{name} names one token: choose another name (e.g. {name}-2)"
                 )
-            refuse_lookalike(tx.session, "token", ApiToken.name, name, ApiToken.tenant_id == tenant_row.id, prefix=f"{tenant}/")
+            refuse_lookalike(tx.session, "token", ApiToken.name, name, ApiToken.tenant_id == owner.id, prefix=f"{tenant}/")
             row = ApiToken(
                 token_sha256=token_sha256(token),
                 name=name,
                 role=role.value,
-                tenant=tenant_row,
+                tenant=owner,
                 created_at=now(),
                 created_by=principal.name,
             )
@@ -59,8 +59,8 @@ class Tenancy(RegistryStore):
     def list_tokens(self, principal: Principal, tenant: str) -> list[TokenRecord]:
         require(principal, Action.manage, tenant)
         with self._reading() as session:
-            tenant_row = self._tenant(session, tenant)
-            rows = session.scalars(select(ApiToken).where(ApiToken.tenant_id == tenant_row.id).order_by(ApiToken.id))
+            owner = tenant_row(session, tenant)
+            rows = session.scalars(select(ApiToken).where(ApiToken.tenant_id == owner.id).order_by(ApiToken.id))
             return [row.to_entity() for row in rows]
 
     def revoke_token(self, principal: Principal, token_id: int) -> None:

@@ -14,7 +14,7 @@ from adaptlab.registry.audit import canonical_json
 from adaptlab.registry.entities import ModelSummary, VersionRecord
 from adaptlab.registry.lineage import CapturedRun, Lineage, capture_run, gate_metrics
 from adaptlab.registry.refs import ModelRef, parse_model_ref, parse_version_ref
-from adaptlab.registry.store import VERSION_LOADING, RegistryStore, acting, models_query, now
+from adaptlab.registry.store import VERSION_LOADING, RegistryStore, acting, model_row, model_row_or_new, models_query, now, version_row
 from adaptlab.registry.tables import ModelVersion, RegisteredModel, Tenant, VersionFile
 
 PEFT_WEIGHTS_FILE = "adapter_model.safetensors"
@@ -60,11 +60,11 @@ class Versions(RegistryStore):
         action = "version.import" if imported_from else "version.register"
         with self._writing() as tx:
             session = tx.session
-            model = self._model_or_new(session, model_ref, creator=registrant)
+            model = model_row_or_new(session, model_ref, creator=registrant)
             for path, (sha256, _size) in stored.items():
                 if not self.blobs.has(sha256):  # removed by a concurrent `gc` before we took the lock
                     self.blobs.put(captured.files[path], sha256)
-            parent_versions = [self._version(session, parent) for parent in parent_refs]
+            parent_versions = [version_row(session, parent) for parent in parent_refs]
             parent_versions += _versions_with_weights(session, model.tenant, parent_weights)
             lineage = captured.lineage.model_copy(
                 update={"parent_versions": list(dict.fromkeys(row.ref for row in parent_versions)), "imported_from": imported_from}
@@ -118,7 +118,7 @@ class Versions(RegistryStore):
         model_ref = parse_model_ref(name, tenant or principal.tenant)
         require(principal, Action.read, model_ref.tenant)
         with self._reading() as session:
-            model = self._model(session, model_ref)
+            model = model_row(session, model_ref)
             rows = session.scalars(
                 select(ModelVersion).where(ModelVersion.model_id == model.id).order_by(ModelVersion.version).options(*VERSION_LOADING)
             )
@@ -129,7 +129,7 @@ class Versions(RegistryStore):
         version_ref = parse_version_ref(ref, tenant or principal.tenant)
         require(principal, Action.read, version_ref.model.tenant)
         with self._reading() as session:
-            return self._version(session, version_ref).to_entity()
+            return version_row(session, version_ref).to_entity()
 
     def lineage(self, principal: Principal, ref: str, *, tenant: str | None = None) -> Lineage:
         return self.get_version(principal, ref, tenant=tenant).lineage
