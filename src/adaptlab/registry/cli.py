@@ -2,6 +2,7 @@
 and the acting principal from the group's options (cli_options.py) and prints with display.py."""
 
 import json
+import re
 from pathlib import Path
 from typing import Annotated, Optional
 
@@ -153,12 +154,30 @@ def rollback_command(
 @registry_app.command("lineage")
 def lineage_command(
     ctx: typer.Context,
-    ref: Annotated[str, typer.Argument(help="NAME@vN or NAME@ALIAS")],
+    ref: Annotated[Optional[str], typer.Argument(help="NAME@vN or NAME@ALIAS")] = None,
+    uses_data: Annotated[
+        Optional[str],
+        typer.Option(
+            "--uses-data",
+            help="SHA256|FILE: list every version whose training or held-out data included this file, "
+            "directly or through a parent version (for deletion requests)",
+        ),
+    ] = None,
     tenant: TenantOpt = None,
     as_json: AsJson = False,
 ) -> None:
     """Base model and hash, datasets and hashes, run config, metrics, environment, parent versions."""
+    if (ref is None) == (uses_data is None):
+        raise ConfigError("give a version (NAME@vN) or --uses-data SHA256|FILE, not both")
     reg, principal = open_registry(ctx)
+    if uses_data is not None:
+        sha256 = _data_sha256(uses_data)
+        versions = reg.versions_using_data(principal, sha256)
+        if as_json:
+            typer.echo(json.dumps({"sha256": sha256, "versions": [version.ref for version in versions]}, indent=2))
+            return
+        console.print(display.data_users_table(sha256, versions))
+        return
     record = reg.get_version(principal, ref, tenant=tenant)
     lineage = record.lineage
     if as_json:
@@ -319,6 +338,12 @@ def gates_set_command(
     max_metric: Annotated[
         Optional[list[str]], typer.Option("--max-metric", help="METRIC=VALUE: promotion needs metric ≤ value (repeatable)")
     ] = None,
+    require_pii_clean: Annotated[
+        bool, typer.Option("--require-pii-clean", help="promotion needs a PII check with no unredacted findings in the data")
+    ] = False,
+    max_duplicate_rate: Annotated[
+        Optional[float], typer.Option("--max-duplicate-rate", help="promotion needs a duplicate check with at most this rate (0-1)")
+    ] = None,
     approvals: Annotated[int, typer.Option("--approvals", help="approvals needed before promotion")] = 1,
     allow_self_approval: Annotated[bool, typer.Option("--allow-self-approval", help="let the registrant's own approval count")] = False,
     alias: Annotated[Optional[list[str]], typer.Option("--alias", help="guard only these aliases (repeatable; default: all)")] = None,
@@ -332,7 +357,7 @@ def gates_set_command(
     try:
         policy = GatePolicy(
             min_metrics=_metric_bounds("--min-metric", min_metric),
-            max_metrics=_metric_bounds("--max-metric", max_metric),
+            max_metrics=_metric_bounds("--max-metric", max_metric) | _data_bounds(require_pii_clean, max_duplicate_rate),
             required_approvals=approvals,
             approvers_distinct_from_registrant=not allow_self_approval,
             aliases=alias or [],
@@ -376,3 +401,23 @@ def _is_number(text: str) -> bool:
     except ValueError:
         return False
     return True
+
+
+def _data_bounds(require_pii_clean: bool, max_duplicate_rate: float | None) -> dict[str, float]:
+    """The data-check gates as the metric bounds they are (run.json data.quality -> gate metrics)."""
+    from adaptlab.registry.lineage import DUPLICATE_GATE_METRIC, PII_GATE_METRIC
+
+    bounds = {PII_GATE_METRIC: 0.0} if require_pii_clean else {}
+    return bounds | ({DUPLICATE_GATE_METRIC: max_duplicate_rate} if max_duplicate_rate is not None else {})
+
+
+def _data_sha256(value: str) -> str:
+    """A SHA-256 as given (64 hex digits), or the hash of the file it names."""
+    from adaptlab.models.hashing import file_sha256
+
+    if re.fullmatch(r"[0-9a-fA-F]{64}", value):
+        return value.lower()
+    path = Path(value)
+    if not path.is_file():
+        raise ConfigError(f"--uses-data {value}: neither a SHA-256 (64 hex digits) nor a readable file")
+    return file_sha256(path)

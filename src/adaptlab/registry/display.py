@@ -35,6 +35,14 @@ def versions_table(name: str, versions: list[VersionRecord]) -> Table:
     return table
 
 
+def data_users_table(sha256: str, versions: list[VersionRecord]) -> Table:
+    """Versions whose data included a file (directly, or through the parents listed beside them)."""
+    table = Table("version", "registered", "method", "parents", title=f"versions using data {sha256}")
+    for v in versions:
+        table.add_row(v.ref, v.created_at[:19], v.method, ", ".join(v.lineage.parent_versions) or "-")
+    return table
+
+
 def version_table(record: VersionRecord) -> Table:
     table = Table("", "", title=record.ref, show_header=False)
     table.add_row("registered", f"{record.created_at[:19]} by {record.created_by}")
