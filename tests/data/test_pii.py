@@ -29,6 +29,7 @@ LOOK_ALIKES = [
     "Charge card 4111 1111 1111 1112 please.",  # fails the Luhn check
     "Upgrade to version 1.2.3.4 before Monday.",  # a version number, not an address
     "Pi is about 3.14159 and e is 2.71828.",
+    "So C = arccos(-0.3571428571), a decimal, not a phone number.",
     "Order 12 apples and 7 pears.",
 ]
 PLANTED_VALUES = [

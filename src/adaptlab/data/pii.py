@@ -38,6 +38,8 @@ SECRET_PATTERNS = {
 # A dotted quad right after one of these words is a version, not an address ("version 1.2.3.4").
 VERSION_WORDS = re.compile(r"(?:\bversion|\bv|\brelease|\bbuild|\bfirmware|\brev)\.?\s*$", re.IGNORECASE)
 VERSION_CONTEXT_CHARS = 12
+# phonenumbers accepts "0.3571428571" as a number of some region; one decimal point makes it a decimal, not a phone
+DECIMAL = re.compile(r"\d+\.\d+")
 
 # Gates: what text must contain before a recognizer can match (looser than the recognizers' own patterns).
 EMAIL_GATE = r"@"
@@ -109,7 +111,7 @@ class PiiScanner:
             for gated in self._recognizers
             if gated.may_match(text)
             for result in gated.recognizer.analyze(text, gated.recognizer.supported_entities, None)
-            if result.score >= MIN_SCORE and not _is_version_number(text, result)
+            if result.score >= MIN_SCORE and not _is_look_alike(text, result)
         ]
         kept: list = []
         for result in sorted(results, key=lambda r: (-r.score, r.start - r.end, r.start)):
@@ -130,10 +132,13 @@ def redact(text: str, findings: list[PiiFinding]) -> str:
     return "".join([*pieces, text[position:]])
 
 
-def _is_version_number(text: str, result) -> bool:
-    if result.entity_type != "IP_ADDRESS":
-        return False
-    return VERSION_WORDS.search(text[max(0, result.start - VERSION_CONTEXT_CHARS) : result.start]) is not None
+def _is_look_alike(text: str, result) -> bool:
+    """A version number that looks like an IP address, a decimal number that looks like a phone number."""
+    if result.entity_type == "PHONE_NUMBER":
+        return DECIMAL.fullmatch(text[result.start : result.end].strip("()+- ")) is not None
+    if result.entity_type == "IP_ADDRESS":
+        return VERSION_WORDS.search(text[max(0, result.start - VERSION_CONTEXT_CHARS) : result.start]) is not None
+    return False
 
 
 def _offline_email_recognizer():
