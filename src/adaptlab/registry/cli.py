@@ -2,7 +2,6 @@
 and the acting principal from the group's options (cli_options.py) and prints with display.py."""
 
 import json
-import re
 from pathlib import Path
 from typing import Annotated, Optional
 
@@ -171,7 +170,9 @@ def lineage_command(
         raise ConfigError("give a version (NAME@vN) or --uses-data SHA256|FILE, not both")
     reg, principal = open_registry(ctx)
     if uses_data is not None:
-        sha256 = _data_sha256(uses_data)
+        from adaptlab.registry.data_use import data_sha256
+
+        sha256 = data_sha256(uses_data)
         versions = reg.versions_using_data(principal, sha256)
         if as_json:
             typer.echo(json.dumps({"sha256": sha256, "versions": [version.ref for version in versions]}, indent=2))
@@ -352,12 +353,12 @@ def gates_set_command(
     """Replace the promotion gates of a model name."""
     from pydantic import ValidationError
 
-    from adaptlab.registry.gates import GatePolicy
+    from adaptlab.registry.gates import GatePolicy, data_gate_bounds
 
     try:
         policy = GatePolicy(
             min_metrics=_metric_bounds("--min-metric", min_metric),
-            max_metrics=_metric_bounds("--max-metric", max_metric) | _data_bounds(require_pii_clean, max_duplicate_rate),
+            max_metrics=_metric_bounds("--max-metric", max_metric) | data_gate_bounds(require_pii_clean, max_duplicate_rate),
             required_approvals=approvals,
             approvers_distinct_from_registrant=not allow_self_approval,
             aliases=alias or [],
@@ -401,23 +402,3 @@ def _is_number(text: str) -> bool:
     except ValueError:
         return False
     return True
-
-
-def _data_bounds(require_pii_clean: bool, max_duplicate_rate: float | None) -> dict[str, float]:
-    """The data-check gates as the metric bounds they are (run.json data.quality -> gate metrics)."""
-    from adaptlab.registry.lineage import DUPLICATE_GATE_METRIC, PII_GATE_METRIC
-
-    bounds = {PII_GATE_METRIC: 0.0} if require_pii_clean else {}
-    return bounds | ({DUPLICATE_GATE_METRIC: max_duplicate_rate} if max_duplicate_rate is not None else {})
-
-
-def _data_sha256(value: str) -> str:
-    """A SHA-256 as given (64 hex digits), or the hash of the file it names."""
-    from adaptlab.models.hashing import file_sha256
-
-    if re.fullmatch(r"[0-9a-fA-F]{64}", value):
-        return value.lower()
-    path = Path(value)
-    if not path.is_file():
-        raise ConfigError(f"--uses-data {value}: neither a SHA-256 (64 hex digits) nor a readable file")
-    return file_sha256(path)

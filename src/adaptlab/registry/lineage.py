@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
 from adaptlab.adapters.metadata import ADAPTER_METADATA_FILE, read_adapter_metadata
+from adaptlab.registry.gates import DUPLICATE_GATE_METRIC, PII_GATE_METRIC
 from adaptlab.errors import ArtifactError
 from adaptlab.schemas.run_record import (
     RUN_RECORD_FILE,
@@ -176,10 +177,6 @@ def gate_metrics(lineage: Lineage) -> dict[str, float]:
     return {**numbers, **data_quality_metrics(lineage.data), **lineage.evaluation_metrics}
 
 
-PII_GATE_METRIC = "pii_unredacted_findings"
-DUPLICATE_GATE_METRIC = "duplicate_rate"
-
-
 def data_quality_metrics(data: DataInfo) -> dict[str, float]:
     """The data checks' gate numbers; a check that was off (or predates the checks) gives none, so a gate on it
     fails as missing rather than passing on a zero nobody measured."""
@@ -192,18 +189,6 @@ def data_quality_metrics(data: DataInfo) -> dict[str, float]:
     if quality.duplicates.mode != "off":
         numbers[DUPLICATE_GATE_METRIC] = quality.duplicates.rate
     return numbers
-
-
-def refs_using_data(lineages: dict[str, Lineage], sha256: str) -> set[str]:
-    """Versions (ref -> lineage) whose data files include the file with this hash, directly or through any chain of
-    parent versions (combined adapters, hybrid bases)."""
-    using = {ref for ref, lineage in lineages.items() if any(file.sha256 == sha256 for file in lineage.data.files)}
-    grew = True
-    while grew:
-        children = {ref for ref, lineage in lineages.items() if ref not in using and using & set(lineage.parent_versions)}
-        using |= children
-        grew = bool(children)
-    return using
 
 
 def read_evaluation(run_dir: Path) -> EvaluationFile | None:

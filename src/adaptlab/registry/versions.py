@@ -12,7 +12,8 @@ from adaptlab.registry import card
 from adaptlab.registry.access import Action, Principal, require
 from adaptlab.registry.audit import canonical_json
 from adaptlab.registry.entities import ModelSummary, VersionRecord
-from adaptlab.registry.lineage import CapturedRun, Lineage, capture_run, gate_metrics, refs_using_data
+from adaptlab.registry.data_use import refs_using_data
+from adaptlab.registry.lineage import CapturedRun, Lineage, capture_run, gate_metrics
 from adaptlab.registry.refs import ModelRef, parse_model_ref, parse_version_ref
 from adaptlab.registry.store import VERSION_LOADING, RegistryStore, acting, model_row, model_row_or_new, models_query, now, version_row
 from adaptlab.registry.tables import ModelVersion, RegisteredModel, Tenant, VersionFile
