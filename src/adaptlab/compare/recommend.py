@@ -11,10 +11,18 @@ LoRA leads because its adapters are small, swap per tenant and train fastest; Do
 compute for (sometimes) better quality; QLoRA trades speed and a lossy 4-bit base for the least
 memory; the hybrid and full fine-tuning keep every weight trainable and are chosen when the
 adapters miss a constraint (usually quality). The constraints decide, the order only breaks ties.
+
+Quality and forgetting are measured on a sample of examples, so they are checked against a bound of
+their 95 % interval (`quality_bound`, `forgetting_bound`): by default a candidate fails only when the
+whole interval misses (quality: the upper bound is below the requirement; forgetting: the lower bound
+is above the limit), i.e. when the data rule it out. `lower` for quality / `upper` for forgetting asks
+the data to prove the constraint instead; `point` ignores the interval. Memory, serving and cost are
+measured once, not sampled: they are checked on the figure itself. Without an interval (a schema
+version 1 report, or too few examples) the point is used.
 """
 
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field
@@ -23,11 +31,13 @@ from rich.panel import Panel
 from rich.table import Table
 
 from adaptlab.compare.formatting import format_bytes, format_usd
-from adaptlab.compare.schema import METHOD_LABELS, Comparison, Method
+from adaptlab.compare.schema import METHOD_LABELS, Comparison, Method, VersusFull
 from adaptlab.errors import ConfigError
+from adaptlab.stats.intervals import Interval
 
 Choice = Literal["lora", "dora", "qlora", "hybrid", "full"]
 Constraint = Literal["memory", "serving", "quality", "forgetting", "budget"]
+Bound = Literal["point", "lower", "upper"]
 PREFERENCE: tuple[Choice, ...] = ("lora", "dora", "qlora", "hybrid", "full")
 ADAPTER_METHODS = ("lora", "dora", "qlora")
 CHOICE_LABELS = METHOD_LABELS | {"hybrid": "Hybrid"}
@@ -50,6 +60,14 @@ class Constraints(BaseModel):
     min_quality: float | None = Field(0.95, gt=0, description="relative score ≥ 100 × this (0.95: at least 95 % of full fine-tuning)")
     max_forgetting_percent: float | None = Field(None, description="forgetting (relative reference-loss increase, %) at most this")
     budget_usd: float | None = Field(None, ge=0, description="cost of one training run at most this")
+    quality_bound: Bound = Field(
+        "upper", description="which figure of the relative score's 95 % interval must meet --min-quality: upper (fail only when "
+                             "the whole interval is below), lower (the whole interval must be above), or the point"
+    )
+    forgetting_bound: Bound = Field(
+        "lower", description="which figure of forgetting's 95 % interval must meet --max-forgetting: lower (fail only when "
+                             "the whole interval is above), upper (the whole interval must be below), or the point"
+    )
 
 
 class DryRunEstimate(BaseModel):
@@ -109,6 +127,9 @@ class Figures:
     cost_usd: float | None
     estimated: bool
     artifact_size_bytes: int
+    relative_score_interval: Interval | None = None
+    forgetting_interval: Interval | None = None
+    versus_full: VersusFull | None = None
 
     @property
     def label(self) -> str:
@@ -153,9 +174,9 @@ def checks(f: Figures, constraints: Constraints, missing_quality: str) -> list[C
     if constraints.memory_budget_bytes is not None:
         result += _memory_checks(f, constraints.memory_budget_bytes, constraints.tenants)
     if constraints.min_quality is not None:
-        result.append(_quality_check(f, 100.0 * constraints.min_quality, missing_quality))
+        result.append(_quality_check(f, 100.0 * constraints.min_quality, constraints.quality_bound, missing_quality))
     if constraints.max_forgetting_percent is not None:
-        result.append(_forgetting_check(f, constraints.max_forgetting_percent))
+        result.append(_forgetting_check(f, constraints.max_forgetting_percent, constraints.forgetting_bound))
     if constraints.budget_usd is not None:
         result.append(_budget_check(f, constraints.budget_usd))
     return result
@@ -174,25 +195,56 @@ def _memory_checks(f: Figures, budget: int, tenants: int) -> list[Check]:
     return result
 
 
-def _quality_check(f: Figures, required_score: float, missing_quality: str) -> Check:
+def _quality_check(f: Figures, required_score: float, bound: Bound, missing_quality: str) -> Check:
     if f.relative_score is None:
         return Check(constraint="quality", status="unchecked",
                      detail=f"minimum quality {required_score:.1f} (relative score): not checked — {missing_quality}")
-    passed = f.relative_score >= required_score
-    detail = f"{f.label} relative score {f.relative_score:.1f} {'≥' if passed else '<'} {required_score:.1f} required"
+    score, which = bounded(f.relative_score, f.relative_score_interval, bound)
+    passed = score >= required_score
+    detail = (f"{f.label} relative score {f.relative_score:.1f}{format_interval(f.relative_score_interval, '.1f')}{which}"
+              f" {'≥' if passed else '<'} {required_score:.1f} required")
     if f.choice == "hybrid":
         detail += " (the shared base's score; the per-tenant adapters on top are not measured here)"
     if not passed:
-        detail += f" (short by {required_score - f.relative_score:.1f} points)"
-    return Check(constraint="quality", status="pass" if passed else "fail", detail=detail)
+        detail += f" (short by {required_score - score:.1f} points)"
+    return Check(constraint="quality", status="pass" if passed else "fail", detail=detail + versus_full_text(f.versus_full))
 
 
-def _forgetting_check(f: Figures, limit: float) -> Check:
+def versus_full_text(versus: VersusFull | None) -> str:
+    """The paired test's verdict in words, with the examples a gap would need when it cannot tell."""
+    if versus is None:
+        return ""
+    test = versus.test
+    if test.verdict == "indistinguishable":
+        text = f"; cannot be told from full FT with {test.examples:,} held-out examples (p = {test.p_value:.2f})"
+        if versus.examples_to_resolve_gap is not None:
+            text += f"; about {versus.examples_to_resolve_gap:,} examples would resolve a {versus.gap_points:g}-point gap"
+        return text
+    return f"; {test.verdict} than full FT on {test.examples:,} held-out examples (p = {test.p_value:.3f})"
+
+
+def _forgetting_check(f: Figures, limit: float, bound: Bound) -> Check:
     if f.forgetting_percent is None:
         return Check(constraint="forgetting", status="unchecked",
                      detail=f"maximum forgetting {limit:.1f} %: not checked — forgetting is measured only by `adaptlab compare`")
-    return _limit_check("forgetting", f"{f.label} forgetting {f.forgetting_percent:+.1f} %", f.forgetting_percent, limit,
-                        f"maximum {limit:.1f} %", lambda points: f"{points:.1f} points")
+    forgetting, which = bounded(f.forgetting_percent, f.forgetting_interval, bound)
+    figure = f"{f.label} forgetting {f.forgetting_percent:+.1f} %{format_interval(f.forgetting_interval, '+.1f')}{which}"
+    return _limit_check("forgetting", figure, forgetting, limit, f"maximum {limit:.1f} %", lambda points: f"{points:.1f} points")
+
+
+def bounded(point: float, interval: Interval | None, bound: Bound) -> tuple[float, str]:
+    """The figure a constraint is checked on, and the words that say which one it is ("" for the point)."""
+    if interval is None or bound == "point":
+        return point, ""
+    value = interval.low if bound == "lower" else interval.high
+    return value, f", {bound} bound {value:.1f}"
+
+
+def format_interval(interval: Interval | None, spec: str) -> str:
+    """' (95 % CI 90.6–103.1)', or '' without an interval."""
+    if interval is None:
+        return ""
+    return f" ({100 * interval.level:.0f} % CI {interval.low:{spec}}–{interval.high:{spec}})"
 
 
 def _budget_check(f: Figures, budget_usd: float) -> Check:
@@ -217,8 +269,12 @@ def _limit_check(constraint: Constraint, figure: str, value: float, limit: float
 def _measured_figures(comparison: Comparison, tenants: int) -> list[Figures]:
     base_bytes = comparison.base_model.weights_size_bytes
     figures = {
-        r.method: _method_figures(r.method, r.peak_memory_bytes, r.artifact_size_bytes, base_bytes, tenants,
-                                  r.relative_score, r.forgetting_percent, r.cost_usd, estimated=False)
+        r.method: replace(
+            _method_figures(r.method, r.peak_memory_bytes, r.artifact_size_bytes, base_bytes, tenants,
+                            r.relative_score, r.forgetting_percent, r.cost_usd, estimated=False),
+            relative_score_interval=r.intervals.relative_score, forgetting_interval=r.intervals.forgetting_percent,
+            versus_full=r.versus_full,
+        )
         for r in comparison.methods
     }
     return _with_hybrid(figures, tenants)
@@ -265,6 +321,7 @@ def _with_hybrid(figures: dict[str, Figures], tenants: int) -> list[Figures]:
             ),
             relative_score=full.relative_score,
             forgetting_percent=full.forgetting_percent,
+            forgetting_interval=full.forgetting_interval,
             cost_usd=None if full.cost_usd is None or adapter.cost_usd is None else max(full.cost_usd, adapter.cost_usd),
             estimated=full.estimated,
             artifact_size_bytes=adapter.artifact_size_bytes,

@@ -61,6 +61,8 @@ def bootstrap(
         confidence_level=level, method="percentile", rng=np.random.default_rng(seed),
     )
     low, high = (float(bound) for bound in result.confidence_interval)
+    if not (np.isfinite(low) and np.isfinite(high)):
+        raise ValueError("the statistic is not finite on some resamples (e.g. a ratio to a mean of zero)")
     return Bootstrap(point=float(statistic(*arrays, axis=-1)), interval=Interval(low=low, high=high, level=level),
                      distribution=result.bootstrap_distribution)
 
