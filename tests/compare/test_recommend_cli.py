@@ -52,7 +52,8 @@ def test_recommend_json_and_exit_code_when_nothing_fits(tmp_path):
     recommendation = json.loads(result.output)
     assert recommendation["choice"] is None
     assert recommendation["constraints"] == {"memory_budget_bytes": None, "tenants": 1, "min_quality": 0.98,
-                                             "max_forgetting_percent": 5.0, "budget_usd": None}
+                                             "max_forgetting_percent": 5.0, "budget_usd": None, "quality_bound": "upper",
+                                             "forgetting_bound": "lower"}
     assert {c["choice"]: [k["status"] for k in c["checks"]] for c in recommendation["candidates"]} == {
         "lora": ["fail", "pass"], "qlora": ["fail", "pass"], "full": ["pass", "fail"]}
 

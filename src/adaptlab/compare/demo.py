@@ -11,7 +11,8 @@ from pathlib import Path
 from rich.console import Console
 
 from adaptlab.compare.config import CompareConfig
-from adaptlab.compare.recommend import Constraints, print_recommendation, recommend
+from adaptlab.compare.recommend import Constraints, recommend
+from adaptlab.compare.recommendation_view import print_recommendation
 from adaptlab.compare.runner import compare
 from adaptlab.data.glossary_task import glossary_task, write_jsonl
 

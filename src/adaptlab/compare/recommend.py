@@ -26,11 +26,8 @@ from dataclasses import dataclass, replace
 from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field
-from rich.console import Console
-from rich.panel import Panel
-from rich.table import Table
 
-from adaptlab.compare.formatting import format_bytes, format_usd
+from adaptlab.compare.formatting import format_bytes, format_usd, format_with_interval
 from adaptlab.compare.schema import METHOD_LABELS, Comparison, Method, VersusFull
 from adaptlab.errors import ConfigError
 from adaptlab.stats.intervals import Interval
@@ -41,6 +38,7 @@ Bound = Literal["point", "lower", "upper"]
 PREFERENCE: tuple[Choice, ...] = ("lora", "dora", "qlora", "hybrid", "full")
 ADAPTER_METHODS = ("lora", "dora", "qlora")
 CHOICE_LABELS = METHOD_LABELS | {"hybrid": "Hybrid"}
+TEST_NAMES = {"mcnemar_exact": "exact McNemar test", "paired_bootstrap": "paired bootstrap"}
 CHOICE_DESCRIPTIONS = {
     "full": "Full fine-tuning",
     "lora": "LoRA",
@@ -201,7 +199,7 @@ def _quality_check(f: Figures, required_score: float, bound: Bound, missing_qual
                      detail=f"minimum quality {required_score:.1f} (relative score): not checked — {missing_quality}")
     score, which = bounded(f.relative_score, f.relative_score_interval, bound)
     passed = score >= required_score
-    detail = (f"{f.label} relative score {f.relative_score:.1f}{format_interval(f.relative_score_interval, '.1f')}{which}"
+    detail = (f"{f.label} relative score {format_with_interval(f.relative_score, f.relative_score_interval, _points)}{which}"
               f" {'≥' if passed else '<'} {required_score:.1f} required")
     if f.choice == "hybrid":
         detail += " (the shared base's score; the per-tenant adapters on top are not measured here)"
@@ -215,12 +213,13 @@ def versus_full_text(versus: VersusFull | None) -> str:
     if versus is None:
         return ""
     test = versus.test
+    p_value = f"{TEST_NAMES[test.test]}, p = {test.p_value:.2g}"
     if test.verdict == "indistinguishable":
-        text = f"; cannot be told from full FT with {test.examples:,} held-out examples (p = {test.p_value:.2f})"
+        text = f"; cannot be told from full FT with {test.examples:,} held-out examples ({p_value})"
         if versus.examples_to_resolve_gap is not None:
             text += f"; about {versus.examples_to_resolve_gap:,} examples would resolve a {versus.gap_points:g}-point gap"
         return text
-    return f"; {test.verdict} than full FT on {test.examples:,} held-out examples (p = {test.p_value:.3f})"
+    return f"; {test.verdict} than full FT on {test.examples:,} held-out examples ({p_value})"
 
 
 def _forgetting_check(f: Figures, limit: float, bound: Bound) -> Check:
@@ -228,7 +227,7 @@ def _forgetting_check(f: Figures, limit: float, bound: Bound) -> Check:
         return Check(constraint="forgetting", status="unchecked",
                      detail=f"maximum forgetting {limit:.1f} %: not checked — forgetting is measured only by `adaptlab compare`")
     forgetting, which = bounded(f.forgetting_percent, f.forgetting_interval, bound)
-    figure = f"{f.label} forgetting {f.forgetting_percent:+.1f} %{format_interval(f.forgetting_interval, '+.1f')}{which}"
+    figure = f"{f.label} forgetting {format_with_interval(f.forgetting_percent, f.forgetting_interval, _percent)}{which}"
     return _limit_check("forgetting", figure, forgetting, limit, f"maximum {limit:.1f} %", lambda points: f"{points:.1f} points")
 
 
@@ -240,11 +239,12 @@ def bounded(point: float, interval: Interval | None, bound: Bound) -> tuple[floa
     return value, f", {bound} bound {value:.1f}"
 
 
-def format_interval(interval: Interval | None, spec: str) -> str:
-    """' (95 % CI 90.6–103.1)', or '' without an interval."""
-    if interval is None:
-        return ""
-    return f" ({100 * interval.level:.0f} % CI {interval.low:{spec}}–{interval.high:{spec}})"
+def _points(value: float) -> str:
+    return f"{value:.1f}"
+
+
+def _percent(value: float) -> str:
+    return f"{value:+.1f} %"
 
 
 def _budget_check(f: Figures, budget_usd: float) -> Check:
@@ -362,32 +362,3 @@ def _side_by_side(mine: Figures, theirs: Figures, tenants: int) -> list[str]:
         pairs.append((f"weights to serve {tenants} tenants", mine.serving_bytes, theirs.serving_bytes, format_bytes))
     return [f"{name} {fmt(a)} vs {fmt(b)}" for name, a, b, fmt in pairs if a is not None and b is not None and fmt(a) != fmt(b)]
 
-
-def recommendation_table(recommendation: Recommendation) -> Table:
-    marks = {"pass": "[green]✓[/]", "fail": "[red]✗[/]", "unchecked": "[yellow]?[/]"}
-    constraints = [c for c in ("memory", "serving", "quality", "forgetting", "budget")
-                   if any(check.constraint == c for cand in recommendation.candidates for check in cand.checks)]
-    table = Table(title="constraints per candidate", title_justify="left", header_style="bold")
-    table.add_column("candidate")
-    for name in constraints:
-        table.add_column(name, justify="center")
-    table.add_column("verdict")
-    for cand in recommendation.candidates:
-        status = {check.constraint: marks[check.status] for check in cand.checks}
-        verdict = "[bold green]recommended[/]" if cand.choice == recommendation.choice else ("fits" if cand.fits else "[red]fails[/]")
-        table.add_row(CHOICE_LABELS[cand.choice], *(status.get(name, "") for name in constraints), verdict)
-    return table
-
-
-def print_recommendation(recommendation: Recommendation, console: Console) -> None:
-    if recommendation.choice is None:
-        title = "[bold red]No method meets the constraints[/]"
-    else:
-        title = f"[bold]Recommendation: {CHOICE_LABELS[recommendation.choice]}[/]"
-    body = "\n".join(recommendation.reasons)
-    if recommendation.unchecked:
-        body += "\n\nNot checked:\n" + "\n".join(f"  {line}" for line in recommendation.unchecked)
-    basis = "measured comparison" if recommendation.basis == "comparison" else "dry-run estimates (nothing measured)"
-    console.print(Panel(body, title=title, subtitle=f"from {basis}", title_align="left", subtitle_align="left", expand=False), highlight=False)
-    if recommendation.candidates and any(c.checks for c in recommendation.candidates):
-        console.print(recommendation_table(recommendation))

@@ -16,7 +16,14 @@ from adaptlab.compare.schema import (
     UncertaintySetup,
     VersusFull,
 )
-from adaptlab.stats.intervals import LEVEL, RESAMPLES, Bootstrap, bootstrap, mean, token_weighted_mean
+from adaptlab.stats.intervals import (
+    LEVEL,
+    RESAMPLES,
+    Bootstrap,
+    bootstrap,
+    mean,
+    token_weighted_mean,
+)
 from adaptlab.stats.paired_tests import PairedTest, mcnemar_exact, paired_bootstrap_test
 from adaptlab.stats.sample_size import examples_to_resolve
 
