@@ -93,3 +93,22 @@ def test_recommend_needs_a_comparison_or_a_model():
     result = runner.invoke(app, ["recommend"])
     assert isinstance(result.exception, ConfigError)
     assert "pass a comparison folder" in str(result.exception)
+
+
+def test_write_report_re_renders_markdown_and_html_with_the_users_constraints(tmp_path):
+    folder = _comparison_dir(tmp_path, "small_model")
+    stored = (folder / "report.json").read_bytes()
+    result = runner.invoke(app, ["recommend", str(folder), "--min-quality", "0.98", "--tenants", "20", "--memory-budget", "8GB",
+                                 "--write-report"])
+    assert result.exit_code == 0, result.output
+    markdown = (folder / "report.md").read_text()
+    assert "## Recommendation: Hybrid" in markdown
+    assert "20 tenants served from one deployment; memory budget 8.0 GB; relative score at least 98.0" in markdown
+    assert "Recommendation: Hybrid" in (folder / "report.html").read_text()
+    assert (folder / "report.json").read_bytes() == stored  # the measured data is not rewritten
+
+
+def test_write_report_needs_a_comparison_folder():
+    result = runner.invoke(app, ["recommend", "--model", "builtin:tiny", "--write-report"])
+    assert isinstance(result.exception, ConfigError)
+    assert "--write-report needs a comparison folder" in str(result.exception)
