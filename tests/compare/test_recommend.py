@@ -11,9 +11,10 @@ from pathlib import Path
 
 import pytest
 
-from adaptlab.compare.recommend import Constraints, DryRunEstimate, recommend
+from adaptlab.compare.recommend import PREFERENCE, Constraints, DryRunEstimate, recommend
 from adaptlab.compare.schema import read_comparison
 from adaptlab.errors import ConfigError
+from adaptlab.methods import METHODS, get_method
 
 FIXTURES = Path(__file__).parent / "fixtures"
 GiB = 1024**3
@@ -168,3 +169,9 @@ def test_an_undecided_gap_says_how_many_examples_would_resolve_it(make_compariso
     assert "LoRA relative score 96.2 (95 % CI" in text
     assert "cannot be told from full FT with 100 held-out examples (exact McNemar test, p = " in text
     assert "examples would resolve a 3-point gap" in text
+
+
+def test_every_registered_method_is_a_candidate_adapters_before_whole_models():
+    assert set(PREFERENCE) == set(METHODS) | {"hybrid"}
+    hybrid = PREFERENCE.index("hybrid")
+    assert all(get_method(name).shares_base == (index < hybrid) for index, name in enumerate(PREFERENCE) if name != "hybrid")

@@ -44,6 +44,13 @@ def test_check_tokenizes_with_the_model_train_uses_by_default(tmp_path, smollm2_
     assert TrainConfig.model_fields["model"].default in tokenizer_row
 
 
+def test_check_caps_line_length_from_the_flag(tmp_path):
+    path = write_jsonl(tmp_path / "train.jsonl", [{"prompt": "q", "completion": "a"}, {"prompt": "q" * 100, "completion": "a"}])
+    result = runner.invoke(app, ["data", "check", str(path), "--model", "builtin:tiny", "--max-line-bytes", "64"])
+    assert isinstance(result.exception, DataError)
+    assert f"{path}:2: line longer than --max-line-bytes 64" in str(result.exception)
+
+
 def test_glossary_writes_train_and_eval_jsonl(tmp_path):
     result = runner.invoke(app, ["data", "glossary", str(tmp_path / "task"), "--train-rows", "7", "--eval-rows", "3"])
     assert result.exit_code == 0, result.output

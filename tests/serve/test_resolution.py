@@ -83,7 +83,7 @@ def test_a_token_is_read_once_per_ttl_and_its_revocation_takes_effect_within_a_s
     with statements(registry) as again:
         assert cached.principal(token) == caller
     assert first and again == []
-    registry.revoke_token(ADMIN, registry.list_tokens(ADMIN, "initech")[-1]["id"])
+    registry.revoke_token(ADMIN, registry.list_tokens(ADMIN, "initech")[-1].id)
     clock.now += TOKEN_TTL_S
     with pytest.raises(AuthenticationError):
         cached.principal(token)
@@ -181,7 +181,7 @@ def test_a_revoked_token_is_refused_within_a_second(server, world):
 
     with Registry.open(world.registry_root) as registry:
         token = registry.create_token(ADMIN, "acme", "reader", "revoked-soon")
-        token_id = registry.list_tokens(ADMIN, "acme")[-1]["id"]
+        token_id = registry.list_tokens(ADMIN, "acme")[-1].id
         with httpx.Client(base_url=server.url, headers={"Authorization": f"Bearer {token}"}, timeout=HTTP_TIMEOUT_S) as client:
             assert client.get("/v1/models").status_code == 200
             registry.revoke_token(ADMIN, token_id)

@@ -168,7 +168,7 @@ def combine_adapters(
             base_model_id=base.model_id,
             base_model_path=str(base.path),
             base_weights_sha256=base.weights_sha256,
-            params=_param_counts(staged, base),
+            params=_param_counts(staged, base, allow_pickle),
             artifact=ArtifactInfo(
                 kind="peft_adapter",
                 files=sorted(p.name for p in staged.iterdir()),
@@ -191,9 +191,9 @@ def _source(folder: AdapterFolder) -> CombineSource:
     return CombineSource(path=str(folder.path.resolve()), weights_sha256=file_sha256(folder.weights_file), method=folder.method, data=data)
 
 
-def _param_counts(adapter_dir: Path, base: ResolvedModel) -> ParamCounts:
+def _param_counts(adapter_dir: Path, base: ResolvedModel, allow_pickle: bool) -> ParamCounts:
     adapter = count_parameters(adapter_dir)
-    total = count_parameters(base.path) + adapter
+    total = count_parameters(base.path, allow_pickle=allow_pickle) + adapter
     return ParamCounts(trainable=adapter, total=total, trainable_percent=100.0 * adapter / total)
 
 

@@ -2,9 +2,9 @@
 
 The merged folder is verified by reloading it from disk and comparing its logits with the unmerged
 adapter's; a merge that changed no weight is an error, never a silently written copy of the base.
-QLoRA adapters merge into the full-precision base by default (`into="full"`) or into the
-dequantized NF4 base (`into="dequantized"`); either way the logit difference against the adapter
-on its 4-bit training base is measured and recorded.
+Adapters trained on a 4-bit base (QLoRA; `quantized_base` in their adaptlab_adapter.json) merge into
+the full-precision base by default (`into="full"`) or into the dequantized NF4 base (`into="dequantized"`);
+either way the logit difference against the adapter on its 4-bit training base is measured and recorded.
 """
 
 from collections.abc import Callable
@@ -106,7 +106,8 @@ def merge_adapter(
             progress("verifying: reloading the merged folder")
             merged_logits = probe_logits(load_causal_lm(staged), inputs)
             verification = _verified(adapter, merged_logits, unmerged_logits, tolerance)
-            if folder.method == "qlora" or into == "dequantized":
+            trained_on_4bit = folder.metadata is not None and folder.metadata.quantized_base
+            if trained_on_4bit or into == "dequantized":
                 progress("measuring against the adapter on its 4-bit training base")
                 vs_4bit = _compare_with_4bit_base(base, adapter, merged_logits, inputs, allow_pickle, allow_base_mismatch)
         record = MergeRecord(

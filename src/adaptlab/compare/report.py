@@ -22,8 +22,19 @@ from adaptlab.compare.formatting import (
     format_usd,
     format_with_interval,
 )
-from adaptlab.compare.recommend import Constraints, Recommendation, recommend, versus_full_text
-from adaptlab.compare.schema import METHOD_LABELS, REPORT_JSON, Comparison, MethodResult, unequal_token_budgets
+from adaptlab.compare.recommend import (
+    Constraints,
+    Recommendation,
+    recommend,
+    versus_full_text,
+)
+from adaptlab.compare.schema import (
+    METHOD_LABELS,
+    REPORT_JSON,
+    Comparison,
+    MethodResult,
+    unequal_token_budgets,
+)
 
 REPORT_MD = "report.md"
 REPORT_HTML = "report.html"

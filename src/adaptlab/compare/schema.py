@@ -18,7 +18,8 @@ from pydantic import BaseModel, ConfigDict, Field, model_validator
 from adaptlab.compare.costs import cost_usd
 from adaptlab.errors import ArtifactError
 from adaptlab.eval.metrics import MetricName
-from adaptlab.schemas.run_record import EvalPoint, LossPoint, RunRecord
+from adaptlab.methods import METHODS
+from adaptlab.schemas.run_record import EvalPoint, LossPoint, Method, RunRecord
 from adaptlab.stats.intervals import Interval
 from adaptlab.stats.paired_tests import PairedTest
 
@@ -26,9 +27,8 @@ REPORT_JSON = "report.json"
 SCHEMA_VERSION = 2
 READABLE_VERSIONS = (1, 2)  # 1: no per-example scores, intervals or paired tests
 
-Method = Literal["full", "lora", "dora", "qlora"]
 RelativeScoreBasis = Literal["task_metric", "eval_loss"]
-METHOD_LABELS: dict[str, str] = {"full": "Full FT", "lora": "LoRA", "dora": "DoRA", "qlora": "QLoRA"}
+METHOD_LABELS: dict[str, str] = {name: method.label for name, method in METHODS.items()}
 
 
 class _Strict(BaseModel):
@@ -240,6 +240,11 @@ def forgetting_percent(before: float, after: float) -> float:
     return 100.0 * (after - before) / before
 
 
+def full_fine_tuning(results: Sequence[MethodResult]) -> MethodResult | None:
+    """Full fine-tuning's result: by definition the reference (= 100) of relative scores and of the paired tests."""
+    return next((r for r in results if r.method == "full"), None)
+
+
 def relative_scores(results: Sequence[MethodResult]) -> tuple[RelativeScoreBasis | None, dict[str, float]]:
     """Quality of each method relative to full fine-tuning (= 100).
 
@@ -249,7 +254,7 @@ def relative_scores(results: Sequence[MethodResult]) -> tuple[RelativeScoreBasis
         100 × exp(loss(full) − loss(method)) = 100 × perplexity(full) / perplexity(method).
     Without a full fine-tuning run there is nothing to compare to: (None, {}).
     """
-    full = next((r for r in results if r.method == "full"), None)
+    full = full_fine_tuning(results)
     if full is None:
         return None, {}
     values = [r.task_metric_value for r in results]

@@ -15,6 +15,7 @@ from adaptlab.compare.schema import (
     RelativeScoreBasis,
     UncertaintySetup,
     VersusFull,
+    full_fine_tuning,
 )
 from adaptlab.stats.intervals import (
     LEVEL,
@@ -36,7 +37,7 @@ def uncertainty_setup(seed: int, training_seeds: int = 1) -> UncertaintySetup:
 
 def with_uncertainty(results: Sequence[MethodResult], basis: RelativeScoreBasis | None, seed: int) -> list[MethodResult]:
     """The results with `intervals` and `versus_full` filled in from their per-example scores."""
-    full = next((r for r in results if r.method == "full"), None)
+    full = full_fine_tuning(results)
     return [
         r.model_copy(update={"intervals": intervals(r, full, basis, seed), "versus_full": versus_full(r, full, basis, seed)})
         for r in results

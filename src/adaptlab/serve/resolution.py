@@ -24,7 +24,7 @@ MAX_CACHED = 4096  # entries per cache (tokens, versions, tenants' model lists);
 def servable_refusal(record: VersionRecord, base: ResolvedModel, *, allow_unapproved: bool) -> ServeError | None:
     """Why a server on `base` may not serve `record` (None if it may): it must be an adapter trained on these exact
     weights, and approved or the target of an alias (promotion passes the model's gates) unless `allow_unapproved`."""
-    if record.artifact_kind != "peft_adapter":
+    if not record.is_adapter:
         return ServeError(
             409,
             f"{record.ref} is a full model, not an adapter; serve it on its own with `adaptlab serve --model`",

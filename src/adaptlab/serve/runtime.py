@@ -50,7 +50,7 @@ class Runtime:
 def fetch_version(registry: Registry, version_ref: str):
     """A verified local copy of a registered version, read with the server's own (administrator) rights;
     tenancy is checked per request before a ref ever gets here."""
-    return registry.resolve(local_admin(SERVER_PRINCIPAL), version_ref).local_path
+    return registry.checkout(local_admin(SERVER_PRINCIPAL), version_ref).local_path
 
 
 def build_runtime(config: ServeConfig) -> Runtime:
