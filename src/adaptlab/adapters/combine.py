@@ -27,7 +27,7 @@ from adaptlab.adapters.loading import (
 )
 from adaptlab.adapters.metadata import AdapterMetadata, write_adapter_metadata
 from adaptlab.adapters.outputs import check_output_folder
-from adaptlab.adapters.records import read_record, write_record
+from adaptlab.adapters.sidecar_json import read_record, write_record
 from adaptlab.errors import ConfigError
 from adaptlab.models import ResolvedModel, load_causal_lm, load_tokenizer
 from adaptlab.models.hashing import count_parameters, file_sha256

@@ -29,7 +29,7 @@ from adaptlab.adapters.probe import (
     probe_inputs,
     probe_logits,
 )
-from adaptlab.adapters.records import read_record, write_record
+from adaptlab.adapters.sidecar_json import read_record, write_record
 from adaptlab.errors import ArtifactError
 from adaptlab.models import ResolvedModel, load_causal_lm, load_tokenizer
 

@@ -2,7 +2,7 @@
 
 from pathlib import Path
 
-from adaptlab.adapters.records import read_record
+from adaptlab.adapters.sidecar_json import read_record
 from adaptlab.schemas.adapter_metadata import ADAPTER_METADATA_FILE, AdapterMetadata, write_adapter_metadata
 
 __all__ = ["ADAPTER_METADATA_FILE", "AdapterMetadata", "read_adapter_metadata", "write_adapter_metadata"]

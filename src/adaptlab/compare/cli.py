@@ -89,12 +89,13 @@ def recommend_command(
 
 def dry_run_estimates(model: str, data: list[Path], config: Path | None) -> list[DryRunEstimate]:
     """Every method's `adaptlab train --dry-run` figures on this base and data."""
+    from adaptlab.methods import METHODS
     from adaptlab.schemas.train_config import build_config
     from adaptlab.train.dry_run import dry_run
 
     estimates = []
-    with Console(stderr=True).status("estimating full, lora, dora and qlora (dry run)…"), tempfile.TemporaryDirectory() as unused_out:
-        for method in ("full", "lora", "dora", "qlora"):
+    with Console(stderr=True).status(f"estimating {', '.join(METHODS)} (dry run)…"), tempfile.TemporaryDirectory() as unused_out:
+        for method in METHODS:
             plan = dry_run(build_config(config, {"model": model, "data": data or None, "method": method, "out": Path(unused_out)}))
             estimates.append(DryRunEstimate(method=method, trainable_params=plan.trainable_params, total_params=plan.total_params,
                                             estimated_peak_memory_bytes=plan.memory.total_bytes))

@@ -11,6 +11,7 @@ from rich.console import Console
 from adaptlab.errors import ConfigError
 from adaptlab.registry import display
 from adaptlab.registry.cli_options import RegistryGroup, open_registry, registry_options
+from adaptlab.registry.cleanup import DEFAULT_OLDER_THAN_S
 
 registry_app = typer.Typer(
     cls=RegistryGroup,
@@ -199,9 +200,13 @@ def audit_command(
     if verify:
         result = reg.verify_audit(principal)
         if result.ok:
-            console.print(f"[green]audit log intact[/]: {result.entries_checked} entries, hash chain verified")
+            console.print(f"[green]audit log intact[/]: {result.entries_checked} entries, hash chain verified, tables accounted for")
             return
-        Console(stderr=True).print(f"[bold red]audit log broken[/] at entry #{result.first_bad_seq}: {result.problem}", soft_wrap=True)
+        errors = Console(stderr=True, soft_wrap=True)
+        if result.problem:
+            errors.print(f"[bold red]audit log broken[/] at entry #{result.first_bad_seq}: {result.problem}")
+        for row in result.unaccounted:
+            errors.print(f"[bold red]state not in the audit log[/]: {row}")
         raise typer.Exit(1)
     console.print(display.audit_table(reg.audit_entries(principal, tenant=tenant, limit=limit or None)))
 
@@ -234,12 +239,19 @@ def import_command(
 
 
 @registry_app.command("gc")
-def gc_command(ctx: typer.Context) -> None:
-    """Delete artifact blobs that no version references (left by interrupted registrations)."""
+def gc_command(
+    ctx: typer.Context,
+    older_than: Annotated[
+        float,
+        typer.Option("--older-than", min=0, help="seconds since a temporary's last write before it counts as stale (0: now)"),
+    ] = DEFAULT_OLDER_THAN_S,
+) -> None:
+    """Delete artifact blobs no version references, and temporaries of killed writers (never a running one's)."""
     reg, principal = open_registry(ctx)
-    report = reg.gc(principal)
+    report = reg.gc(principal, older_than_s=older_than)
     console.print(
-        f"removed {len(report.blobs_deleted)} unreferenced blobs ({report.bytes_freed} bytes) and {report.uploads_deleted} stale uploads"
+        f"removed {len(report.blobs_deleted)} unreferenced blobs ({report.bytes_freed} bytes), {report.uploads_deleted} stale uploads "
+        f"and {report.checkout_leftovers_deleted} checkout leftovers ({report.temporary_bytes_freed} bytes)"
     )
 
 

@@ -93,7 +93,12 @@ def audit_table(entries: list[AuditEntry]) -> Table:
     table = Table("#", "when", "who", "action", "target", "before → after", title="audit log")
     for entry in entries:
         table.add_row(
-            str(entry.seq), entry.at[:19], entry.actor, entry.action, entry.target, f"{_brief(entry.before)} → {_brief(entry.after)}"
+            str(entry.seq),
+            entry.at[:19],
+            entry.actor,
+            entry.action if entry.occurrences == 1 else f"{entry.action} ×{entry.occurrences} (last {entry.last_at[:19]})",
+            entry.target,
+            f"{_brief(entry.before)} → {_brief(entry.after)}",
         )
     return table
 

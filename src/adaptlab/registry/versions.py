@@ -97,6 +97,7 @@ class Versions(RegistryStore):
                     "version": row.version,
                     "run_id": row.run_id,
                     "files": {path: sha for path, (sha, _size) in sorted(stored.items())},
+                    "metrics": row.metrics,
                     "parents": lineage.parent_versions,
                     "imported_from": imported_from,
                 },

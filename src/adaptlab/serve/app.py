@@ -1,7 +1,6 @@
 """The HTTP API: OpenAI-compatible `/v1/completions`, `/v1/chat/completions`, `/v1/models`, plus
 `/metrics`, `/healthz` and `/readyz`. Every refusal is a 4xx in OpenAI's error shape."""
 
-import json
 import time
 import uuid
 from collections.abc import AsyncIterator
@@ -11,36 +10,44 @@ from typing import Annotated
 from fastapi import Depends, FastAPI, Request
 from fastapi.concurrency import run_in_threadpool
 from fastapi.exceptions import RequestValidationError
-from fastapi.responses import JSONResponse, Response, StreamingResponse
+from fastapi.responses import (
+    JSONResponse,
+    PlainTextResponse,
+    Response,
+    StreamingResponse,
+)
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from adaptlab.errors import AdaptlabError
 from adaptlab.registry import Principal
 from adaptlab.registry.errors import AccessDeniedError
+from adaptlab.serve.access import audit_denied, caller_principal, check_metrics_token
 from adaptlab.serve.errors import ErrorBody, ServeError, error_body, validation_message
 from adaptlab.serve.generation import GenerationStream
 from adaptlab.serve.metrics import UNRESOLVED_ADAPTER
 from adaptlab.serve.protocol import (
+    EVENT_STREAM,
     AssistantMessage,
     ChatChoice,
-    ChatChunkChoice,
-    ChatCompletionChunk,
     ChatCompletionRequest,
     ChatCompletionResponse,
-    ChatDelta,
     CompletionChoice,
     CompletionRequest,
     CompletionResponse,
     ModelCard,
     ModelList,
     Usage,
+    documented_errors,
+    without_unused_422,
 )
 from adaptlab.serve.resolution import servable_refusal
 from adaptlab.serve.runtime import Runtime
 from adaptlab.serve.scheduler import Job
+from adaptlab.serve.sse import chat_events, completion_events
 
 ALL_TENANTS = ""
 VERSION_HEADER = "X-Adaptlab-Model-Version"
+REQUEST_ERRORS = documented_errors(400, 401, 403, 404, 408, 409, 411, 413, 429, 503)
 
 
 @dataclass(frozen=True)
@@ -70,12 +77,7 @@ def create_app(runtime: Runtime) -> FastAPI:
         return response
 
     async def principal(request: Request) -> Principal:
-        scheme, _, token = request.headers.get("authorization", "").partition(" ")
-        if scheme.lower() != "bearer" or not token.strip():
-            raise ServeError(
-                401, "missing bearer token: send `Authorization: Bearer <token>` (`adaptlab registry token create`)", code="missing_api_key"
-            )
-        return await run_in_threadpool(runtime.cached_registry.principal, token.strip())
+        return await caller_principal(runtime, request)
 
     Caller = Annotated[Principal, Depends(principal)]
 
@@ -83,32 +85,34 @@ def create_app(runtime: Runtime) -> FastAPI:
     async def healthz() -> dict:
         return {"status": "ok"}
 
-    @app.get("/readyz")
+    @app.get("/readyz", responses={503: {"description": "not ready"}})
     async def readyz() -> JSONResponse:
         ready = runtime.scheduler.is_running
         return JSONResponse({"status": "ready" if ready else "not ready", "model": runtime.base_name}, status_code=200 if ready else 503)
 
-    @app.get("/metrics")
-    async def metrics() -> Response:
+    @app.get("/metrics", response_class=PlainTextResponse, responses=documented_errors(401))
+    async def metrics(request: Request) -> Response:
+        await check_metrics_token(runtime, request)
         return Response(runtime.metrics.exposition(), media_type=runtime.metrics.content_type)
 
-    @app.get("/v1/models")
+    @app.get("/v1/models", responses=documented_errors(401))
     async def list_models(caller: Caller) -> ModelList:
         return ModelList(data=await run_in_threadpool(_model_cards, runtime, caller))
 
-    @app.post("/v1/completions")
+    @app.post("/v1/completions", responses={200: {"model": CompletionResponse, "content": EVENT_STREAM}, **REQUEST_ERRORS})
     async def completions(body: CompletionRequest, caller: Caller, request: Request):
         target = await _request_target(runtime, caller, body.model, request)
         # Tokenized on the event loop: fast tokenizers are not safe to call from several threads at once.
         prompt_ids = runtime.tokenizer(body.prompt, add_special_tokens=True)["input_ids"]
-        return await _answer(runtime, caller, target, body, body.max_tokens, prompt_ids, request.state.received_at, chat=False)
+        return await _answer(runtime, caller, target, body, body.max_tokens, prompt_ids, request, chat=False)
 
-    @app.post("/v1/chat/completions")
+    @app.post("/v1/chat/completions", responses={200: {"model": ChatCompletionResponse, "content": EVENT_STREAM}, **REQUEST_ERRORS})
     async def chat_completions(body: ChatCompletionRequest, caller: Caller, request: Request):
         target = await _request_target(runtime, caller, body.model, request)
         prompt_ids = _chat_prompt_ids(runtime.tokenizer, body)
-        return await _answer(runtime, caller, target, body, body.requested_max_tokens(), prompt_ids, request.state.received_at, chat=True)
+        return await _answer(runtime, caller, target, body, body.requested_max_tokens(), prompt_ids, request, chat=True)
 
+    app.openapi_schema = without_unused_422(app.openapi())
     return app
 
 
@@ -125,7 +129,9 @@ def _install_error_handlers(app: FastAPI, runtime: Runtime) -> None:
 
     async def on_http(request: Request, exc: StarletteHTTPException) -> JSONResponse:
         code = {404: "unknown_url", 405: "method_not_allowed"}.get(exc.status_code)
-        return await on_error(request, ServeError(exc.status_code, f"{request.method} {request.url.path}: {exc.detail}", code=code))
+        response = await on_error(request, ServeError(exc.status_code, f"{request.method} {request.url.path}: {exc.detail}", code=code))
+        response.headers.update(exc.headers or {})  # e.g. a 405's Allow
+        return response
 
     app.add_exception_handler(AdaptlabError, on_error)
     app.add_exception_handler(RequestValidationError, on_validation)
@@ -161,7 +167,7 @@ async def _request_target(runtime: Runtime, caller: Principal, model: str, reque
                 param="model",
             )
         if caller.tenant != merged.tenant:
-            await _audit_denied(runtime, caller, model, f"tenant {caller.tenant!r} may not use {merged.tenant!r}'s models")
+            await audit_denied(runtime, caller, model, f"tenant {caller.tenant!r} may not use {merged.tenant!r}'s models")
             raise AccessDeniedError(f"{caller.name} (tenant {caller.tenant!r}) may not use {model}")
         target = Target(merged.ref, None)
     elif model == runtime.base_name:
@@ -170,17 +176,15 @@ async def _request_target(runtime: Runtime, caller: Principal, model: str, reque
         try:
             record = await run_in_threadpool(runtime.cached_registry.version, caller, model)
         except AccessDeniedError as exc:
-            await _audit_denied(runtime, caller, model, str(exc))
+            await audit_denied(runtime, caller, model, str(exc))
             raise
         if refusal := servable_refusal(record, runtime.base, allow_unapproved=runtime.config.allow_unapproved):
+            if refusal.status == 403:  # not approved: as much an access decision as another tenant's model
+                await audit_denied(runtime, caller, model, str(refusal))
             raise refusal
         target = Target(record.ref, record.ref)
     request.state.adapter_label = target.label
     return target
-
-
-async def _audit_denied(runtime: Runtime, caller: Principal, model: str, reason: str) -> None:
-    await run_in_threadpool(runtime.registry.audit_event, caller, "serve.denied", model, after={"reason": reason})
 
 
 def _chat_prompt_ids(tokenizer, body: ChatCompletionRequest) -> list[int]:
@@ -261,7 +265,7 @@ async def _answer(
     body,
     requested_max_tokens: int | None,
     prompt_ids: list[int],
-    received_at: float,
+    request: Request,
     *,
     chat: bool,
 ):
@@ -278,7 +282,7 @@ async def _answer(
             seed=body.seed,
             stop_token_ids=runtime.stop_token_ids,
             on_event=stream.deliver,
-            received_at=received_at,
+            received_at=request.state.received_at,
         )
         stream.submit(runtime.scheduler, job)
         await stream.started()
@@ -290,14 +294,14 @@ async def _answer(
     headers = {VERSION_HEADER: target.label}
     if body.stream:
         include_usage = bool(body.stream_options and body.stream_options.include_usage)
-        events = _chat_events if chat else _completion_events
+        events = chat_events if chat else completion_events
         return StreamingResponse(
             _released(admission, events(runtime, stream, response_id, created, target.label, include_usage)),
             media_type="text/event-stream",
             headers=headers,
         )
     try:
-        text = "".join([piece async for piece in stream.pieces()])
+        text = await stream.full_text(_client_gone(request))
     finally:
         admission.release()
     usage = Usage(
@@ -327,76 +331,18 @@ async def _answer(
     return JSONResponse(answer.model_dump(mode="json"), headers=headers)
 
 
+async def _client_gone(request: Request) -> None:
+    """Returns when the client closes the connection (its body has been read by now, so nothing else can arrive)."""
+    while (await request.receive())["type"] != "http.disconnect":
+        pass
+
+
 async def _released(admission: InFlight, events: AsyncIterator[str]) -> AsyncIterator[str]:
     try:
         async for event in events:
             yield event
     finally:
         admission.release()
-
-
-def _sse(payload: dict | str) -> str:
-    return f"data: {payload if isinstance(payload, str) else json.dumps(payload)}\n\n"
-
-
-async def _streamed(stream: GenerationStream, chunk, usage_chunk, include_usage: bool) -> AsyncIterator[str]:
-    """SSE lines: one chunk per text piece, a closing chunk with the finish reason, optional usage, [DONE].
-    A failure after the first byte can only be reported in-band, as an error event."""
-    try:
-        async for piece in stream.pieces():
-            yield _sse(chunk(piece, None))
-        yield _sse(chunk(None, stream.outcome.finish_reason))
-        if include_usage:
-            prompt = len(stream.job.prompt_ids)
-            completion = stream.outcome.completion_tokens
-            yield _sse(usage_chunk(Usage(prompt_tokens=prompt, completion_tokens=completion, total_tokens=prompt + completion)))
-    except Exception as exc:  # noqa: BLE001 - headers are sent; report in-band
-        yield _sse(error_body(exc).json())
-    yield _sse("[DONE]")
-
-
-def _completion_events(runtime: Runtime, stream: GenerationStream, response_id: str, created: int, label: str, include_usage: bool):
-    def chunk(piece: str | None, reason: str | None) -> dict:
-        return CompletionResponse(
-            id=response_id,
-            created=created,
-            model=label,
-            system_fingerprint=runtime.fingerprint,
-            choices=[CompletionChoice(text=piece or "", finish_reason=reason)],
-        ).model_dump(mode="json", exclude_none=False)
-
-    def usage_chunk(usage: Usage) -> dict:
-        return CompletionResponse(
-            id=response_id, created=created, model=label, system_fingerprint=runtime.fingerprint, choices=[], usage=usage
-        ).model_dump(mode="json")
-
-    return _streamed(stream, chunk, usage_chunk, include_usage)
-
-
-def _chat_events(runtime: Runtime, stream: GenerationStream, response_id: str, created: int, label: str, include_usage: bool):
-    def chunk_of(delta: ChatDelta, reason: str | None) -> dict:
-        return ChatCompletionChunk(
-            id=response_id,
-            created=created,
-            model=label,
-            system_fingerprint=runtime.fingerprint,
-            choices=[ChatChunkChoice(delta=delta, finish_reason=reason)],
-        ).model_dump(mode="json", exclude_none=True)
-
-    def chunk(piece: str | None, reason: str | None) -> dict:
-        return chunk_of(ChatDelta(content=piece) if piece is not None else ChatDelta(), reason)
-
-    def usage_chunk(usage: Usage) -> dict:
-        return ChatCompletionChunk(
-            id=response_id, created=created, model=label, system_fingerprint=runtime.fingerprint, choices=[], usage=usage
-        ).model_dump(mode="json")
-
-    async def events() -> AsyncIterator[str]:
-        yield _sse(chunk_of(ChatDelta(role="assistant", content=""), None))
-        async for line in _streamed(stream, chunk, usage_chunk, include_usage):
-            yield line
-
-    return events()
 
 
 def _model_cards(runtime: Runtime, caller: Principal) -> list[ModelCard]:

@@ -41,3 +41,13 @@ class ServeConfig(BaseModel):
         description="CPU threads for torch's kernels (default: torch's choice); 1 is fastest for tiny models on small CPUs",
     )
     max_concurrent_per_tenant: int = Field(default=16, ge=1, description="requests in flight per tenant (HTTP 429 above)")
+    header_timeout_s: float = Field(
+        default=5.0, gt=0, description="seconds a client has to send a request's headers (from its first byte); 408 and close after"
+    )
+    body_timeout_s: float = Field(
+        default=10.0, gt=0, description="seconds a client has to send a request's body once its headers are in; 408 and close after"
+    )
+    metrics_token: str | None = Field(
+        default=None,
+        description="bearer token /metrics requires (default: /metrics is open; keep it behind the network boundary either way)",
+    )

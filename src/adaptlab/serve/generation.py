@@ -4,9 +4,10 @@ three from the request's HTTP arrival)."""
 
 import asyncio
 import time
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Awaitable
 from dataclasses import dataclass
 
+from adaptlab.serve.errors import ServeError
 from adaptlab.serve.metrics import ServeMetrics
 from adaptlab.serve.scheduler import Event, Failed, Finished, Job, Scheduler, Started, Token
 
@@ -93,3 +94,20 @@ class GenerationStream:
             self.job.cancelled.set()
             self.metrics.tokens.labels(self.label, "output").inc(self.outcome.completion_tokens)
             self.metrics.request_duration.labels(self.label).observe(time.perf_counter() - self.job.received_at)
+
+    async def full_text(self, disconnected: Awaitable[None]) -> str:
+        """The whole answer, for a non-streamed response. If `disconnected` completes first (the client left),
+        decoding stops at once (the row leaves its batch, as a closed stream's does) and a 499 is raised."""
+        collecting = asyncio.ensure_future(self._joined())
+        watching = asyncio.ensure_future(disconnected)
+        try:
+            await asyncio.wait((collecting, watching), return_when=asyncio.FIRST_COMPLETED)
+            if collecting.done():
+                return collecting.result()
+            raise ServeError(499, "the client closed the connection before the answer was ready", code="client_closed_request")
+        finally:
+            collecting.cancel()
+            watching.cancel()
+
+    async def _joined(self) -> str:
+        return "".join([piece async for piece in self.pieces()])
