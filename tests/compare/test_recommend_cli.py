@@ -112,3 +112,14 @@ def test_write_report_needs_a_comparison_folder():
     result = runner.invoke(app, ["recommend", "--model", "builtin:tiny", "--write-report"])
     assert isinstance(result.exception, ConfigError)
     assert "--write-report needs a comparison folder" in str(result.exception)
+
+
+def test_write_report_on_a_measured_comparison_keeps_its_intervals(tmp_path, make_comparison):
+    (tmp_path / "report.json").write_text(make_comparison().model_dump_json())
+    result = runner.invoke(app, ["recommend", str(tmp_path), "--quality-bound", "lower", "--write-report"])
+    assert result.exit_code == 0, result.output
+    markdown = (tmp_path / "report.md").read_text()
+    opening = markdown[: markdown.index("## Results")]
+    assert "## Recommendation: Full FT" in opening and "checked on the lower bound of its 95 % interval" in opening
+    assert "LoRA was not chosen: LoRA relative score 96.2 (95 % CI" in opening and "lower bound" in opening
+    assert "| LoRA |" in markdown and "96.2 (" in markdown
