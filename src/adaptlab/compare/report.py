@@ -133,9 +133,7 @@ def uncertainty_fact(comparison: Comparison) -> str:
     text = (f"{100 * u.level:.0f} % intervals by percentile bootstrap over the held-out examples and reference chunks "
             f"({u.resamples:,} resamples, seed {u.bootstrap_seed}); relative scores and tests resample each method and full FT "
             "on the same examples")
-    if u.training_seeds == 1:
-        return text + "; one training run per method, so the intervals cover the sampling of examples only, not run-to-run variation"
-    return text + f"; {u.training_seeds} training seeds per method"
+    return text + "; one training run per method, so the intervals cover the sampling of examples only, not run-to-run variation"
 
 
 def learning_rate_notes(comparison: Comparison) -> list[tuple[str, str]]:

@@ -113,7 +113,6 @@ class UncertaintySetup(_Strict):
     level: float = Field(gt=0, lt=1, description="0.95: 95 % intervals")
     resamples: int = Field(gt=0)
     bootstrap_seed: int
-    training_seeds: int = Field(1, ge=1, description="runs per method; with 1 the intervals cover the sampling of examples only")
 
 
 class MethodResult(_Strict):

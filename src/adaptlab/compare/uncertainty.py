@@ -31,24 +31,25 @@ from adaptlab.stats.sample_size import examples_to_resolve
 RESOLVE_GAP_POINTS = 3.0  # the relative-score gap `recommend` says how many examples would resolve
 
 
-def uncertainty_setup(seed: int, training_seeds: int = 1) -> UncertaintySetup:
-    return UncertaintySetup(level=LEVEL, resamples=RESAMPLES, bootstrap_seed=seed, training_seeds=training_seeds)
+def uncertainty_setup(seed: int) -> UncertaintySetup:
+    return UncertaintySetup(level=LEVEL, resamples=RESAMPLES, bootstrap_seed=seed)
 
 
 def with_uncertainty(results: Sequence[MethodResult], basis: RelativeScoreBasis | None, seed: int) -> list[MethodResult]:
     """The results with `intervals` and `versus_full` filled in from their per-example scores."""
     full = full_fine_tuning(results)
-    return [
-        r.model_copy(update={"intervals": intervals(r, full, basis, seed), "versus_full": versus_full(r, full, basis, seed)})
-        for r in results
-    ]
+    updated = []
+    for r in results:
+        relative = None if r.per_example is None or r is full else relative_score_bootstrap(r.per_example, full, basis, seed)
+        updated.append(r.model_copy(update={"intervals": intervals(r.per_example, relative, seed),
+                                            "versus_full": versus_full(r.per_example, full, basis, relative)}))
+    return updated
 
 
-def intervals(result: MethodResult, full: MethodResult | None, basis: RelativeScoreBasis | None, seed: int) -> Intervals:
-    scores = result.per_example
+def intervals(scores: PerExampleScores | None, relative: Bootstrap | None, seed: int) -> Intervals:
+    """Every figure's interval; `relative` is the method's paired relative-score bootstrap (None for full FT itself)."""
     if scores is None:
         return Intervals()
-    relative = None if result is full else relative_score_bootstrap(scores, full, basis, seed)
     task_metric = None if scores.task_metric is None else _bootstrap([scores.task_metric], mean, seed)
     eval_loss = _bootstrap([scores.eval_losses, scores.eval_tokens], token_weighted_mean, seed)
     forgetting = _bootstrap([scores.reference_losses_before, scores.reference_losses_after, scores.reference_tokens],
@@ -60,11 +61,11 @@ def intervals(result: MethodResult, full: MethodResult | None, basis: RelativeSc
     })
 
 
-def versus_full(result: MethodResult, full: MethodResult | None, basis: RelativeScoreBasis | None, seed: int) -> VersusFull | None:
+def versus_full(
+    scores: PerExampleScores | None, full: MethodResult | None, basis: RelativeScoreBasis | None, relative: Bootstrap | None,
+) -> VersusFull | None:
     """Exact McNemar when the task metric is 0/1 per row, else the paired bootstrap of the relative score against 100."""
-    scores = result.per_example
-    relative = None if scores is None or result is full else relative_score_bootstrap(scores, full, basis, seed)
-    if relative is None:
+    if scores is None or relative is None:
         return None
     examples = _examples(scores, basis)
     test: PairedTest
