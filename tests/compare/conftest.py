@@ -4,6 +4,7 @@ import math
 import random
 from datetime import datetime, timezone
 
+import numpy as np
 import pytest
 
 from adaptlab.compare.costs import cost_usd
@@ -14,12 +15,14 @@ from adaptlab.compare.schema import (
     DataSummary,
     LrTrial,
     MethodResult,
+    PerExampleScores,
     PriceUsed,
     ReferenceSet,
     TaskMetricSetup,
     forgetting_percent,
     with_relative_scores,
 )
+from adaptlab.compare.uncertainty import uncertainty_setup, with_uncertainty
 from adaptlab.schemas.run_record import EvalPoint, LossPoint
 
 TOKEN_BUDGET = 61_440
@@ -33,6 +36,30 @@ FIGURES = {
 }
 TOTAL_BASE_PARAMS = 134_515_008
 REFERENCE_LOSS_BEFORE = 2.85
+EVAL_EXAMPLES = 100
+REFERENCE_CHUNKS = 16
+
+
+def recentred(values: np.ndarray, mean: float, tokens: np.ndarray) -> list[float]:
+    """Per-example losses shifted so that their token-weighted mean is exactly `mean`."""
+    return list(values - (np.sum(values * tokens) / np.sum(tokens) - mean))
+
+
+def per_example_scores(method: str, exact: float | None, eval_loss: float, reference_after: float) -> PerExampleScores:
+    rng = np.random.default_rng(sum(map(ord, method)))
+    shared = np.random.default_rng(0)  # the examples are the same for every method
+    eval_tokens, reference_tokens = shared.integers(5, 40, EVAL_EXAMPLES), np.full(REFERENCE_CHUNKS, 256)
+    before = recentred(REFERENCE_LOSS_BEFORE + shared.normal(0.0, 0.3, REFERENCE_CHUNKS), REFERENCE_LOSS_BEFORE, reference_tokens)
+    after = np.array(before) * reference_after / REFERENCE_LOSS_BEFORE + rng.normal(0.0, 0.02, REFERENCE_CHUNKS)
+    hits = None if exact is None else [float(i < round(exact * EVAL_EXAMPLES)) for i in rng.permutation(EVAL_EXAMPLES)]
+    return PerExampleScores(
+        task_metric=hits,
+        eval_losses=recentred(eval_loss + rng.normal(0.0, 0.4, EVAL_EXAMPLES), eval_loss, eval_tokens),
+        eval_tokens=eval_tokens.tolist(),
+        reference_losses_before=before,
+        reference_losses_after=recentred(after, reference_after, reference_tokens),
+        reference_tokens=reference_tokens.tolist(),
+    )
 
 
 def loss_curve(final_loss: float, seed: int, steps: int = 60) -> list[LossPoint]:
@@ -80,11 +107,13 @@ def method_result(method: str, task_metric: bool) -> MethodResult:
         cost_usd=cost_usd(seconds, PRICE_PER_HOUR_USD),
         loss_curve=curve,
         eval_curve=eval_curve,
+        per_example=per_example_scores(method, exact if task_metric else None, eval_curve[-1].loss, reference_after),
     )
 
 
 def build_comparison(methods=("full", "lora", "qlora"), task_metric: bool = True) -> Comparison:
     basis, results = with_relative_scores([method_result(m, task_metric) for m in methods])
+    results = with_uncertainty(results, basis, seed=0)
     return Comparison(
         created_at=datetime(2026, 5, 1, 12, 0, tzinfo=timezone.utc),
         base_model=BaseModelSummary(
@@ -93,16 +122,17 @@ def build_comparison(methods=("full", "lora", "qlora"), task_metric: bool = True
         data=DataSummary(
             files=[DataFileSummary(path="glossary_train.jsonl", sha256="cd" * 32, rows=480, role="train")],
             train_examples=432,
-            eval_examples=48,
+            eval_examples=EVAL_EXAMPLES,
             token_budget=TOKEN_BUDGET,
         ),
         seed=0,
         reference=ReferenceSet(description="built-in general English reference text", source="builtin", sha256="ef" * 32, tokens=4_096),
-        task_metric=TaskMetricSetup(name="exact_match", chosen_by="auto", max_new_tokens=32, examples=48) if task_metric else None,
+        task_metric=TaskMetricSetup(name="exact_match", chosen_by="auto", max_new_tokens=32, examples=EVAL_EXAMPLES) if task_metric else None,
         relative_score_basis=basis,
         price=PriceUsed(per_hour_usd=PRICE_PER_HOUR_USD, source="default for CPU: 2 vCPU × $0.044625/h (AWS c7i on-demand, us-east-1)"),
         hardware={"platform": "Linux-6.1-x86_64", "cpu": "x86_64", "cpu_cores": 2, "torch_threads": 2, "gpu": None},
         methods=results,
+        uncertainty=uncertainty_setup(seed=0),
     )
 
 

@@ -16,3 +16,6 @@ def test_demo_writes_the_three_reports_with_full_lora_and_qlora_rows(tmp_path, m
     markdown = (out / "report.md").read_text()
     for label in ("Full FT", "LoRA", "QLoRA"):
         assert f"| {label} |" in markdown
+    opening = markdown[: markdown.index("## Results")]
+    assert "## Recommendation:" in opening and "20 tenants served from one deployment" in opening
+    assert all(r.versus_full is not None for r in read_comparison(out).methods if r.method != "full")

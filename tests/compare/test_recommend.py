@@ -123,6 +123,54 @@ def test_nothing_to_recommend_from():
         recommend(None, Constraints())
 
 
+def _lora_with_interval(make_comparison, low, high, forgetting=(2.0, 4.0)):
+    from adaptlab.stats.intervals import Interval
+
+    comparison = make_comparison()
+    lora = comparison.result("lora")
+    intervals = lora.intervals.model_copy(update={"relative_score": Interval(low=low, high=high),
+                                                  "forgetting_percent": Interval(low=forgetting[0], high=forgetting[1])})
+    lora = lora.model_copy(update={"relative_score": 96.0, "forgetting_percent": 3.0, "intervals": intervals})
+    return comparison.model_copy(update={"methods": [comparison.result("full"), lora]})
+
+
+@pytest.mark.parametrize(
+    ("min_quality", "bound", "passes", "phrase"),
+    [
+        (0.95, "upper", True, "LoRA relative score 96.0 (95 % CI 90.0–103.0), upper bound 103.0 ≥ 95.0 required"),
+        (0.95, "lower", False, "LoRA relative score 96.0 (95 % CI 90.0–103.0), lower bound 90.0 < 95.0 required (short by 5.0 points)"),
+        (0.95, "point", True, "LoRA relative score 96.0 (95 % CI 90.0–103.0) ≥ 95.0 required"),
+        (0.99, "point", False, "< 99.0 required (short by 3.0 points)"),
+        (0.99, "upper", True, "upper bound 103.0 ≥ 99.0 required"),
+        (1.04, "upper", False, "upper bound 103.0 < 104.0 required (short by 1.0 points)"),
+    ],
+)
+def test_quality_is_checked_on_the_chosen_bound_of_the_interval(make_comparison, min_quality, bound, passes, phrase):
+    comparison = _lora_with_interval(make_comparison, 90.0, 103.0)
+    recommendation = recommend(comparison, Constraints(min_quality=min_quality, quality_bound=bound))
+    check = next(c for c in recommendation.candidates if c.choice == "lora").checks[0]
+    assert (check.status == "pass") == passes
+    assert phrase in check.detail
+    assert recommendation.choice == ("lora" if passes else "full" if min_quality <= 1 else None)
+
+
+@pytest.mark.parametrize(("bound", "passes"), [("lower", True), ("point", True), ("upper", False)])
+def test_forgetting_is_checked_on_the_chosen_bound(make_comparison, bound, passes):
+    comparison = _lora_with_interval(make_comparison, 90.0, 103.0, forgetting=(2.0, 4.0))
+    recommendation = recommend(comparison, Constraints(max_forgetting_percent=3.5, forgetting_bound=bound))
+    check = next(c for c in recommendation.candidates if c.choice == "lora").checks[-1]
+    assert check.constraint == "forgetting" and (check.status == "pass") == passes
+    assert "LoRA forgetting +3.0 % (95 % CI +2.0 %–+4.0 %)" in check.detail
+
+
+def test_an_undecided_gap_says_how_many_examples_would_resolve_it(make_comparison):
+    recommendation = recommend(make_comparison(), Constraints())
+    text = "\n".join(recommendation.reasons)
+    assert "LoRA relative score 96.2 (95 % CI" in text
+    assert "cannot be told from full FT with 100 held-out examples (exact McNemar test, p = " in text
+    assert "examples would resolve a 3-point gap" in text
+
+
 def test_every_registered_method_is_a_candidate_adapters_before_whole_models():
     assert set(PREFERENCE) == set(METHODS) | {"hybrid"}
     hybrid = PREFERENCE.index("hybrid")

@@ -55,7 +55,8 @@ def test_recommend_json_and_exit_code_when_nothing_fits(tmp_path):
     recommendation = json.loads(result.output)
     assert recommendation["choice"] is None
     assert recommendation["constraints"] == {"memory_budget_bytes": None, "tenants": 1, "min_quality": 0.98,
-                                             "max_forgetting_percent": 5.0, "budget_usd": None}
+                                             "max_forgetting_percent": 5.0, "budget_usd": None, "quality_bound": "upper",
+                                             "forgetting_bound": "lower"}
     assert {c["choice"]: [k["status"] for k in c["checks"]] for c in recommendation["candidates"]} == {
         "lora": ["fail", "pass"], "qlora": ["fail", "pass"], "full": ["pass", "fail"]}
 
@@ -95,6 +96,36 @@ def test_recommend_needs_a_comparison_or_a_model():
     result = runner.invoke(app, ["recommend"])
     assert isinstance(result.exception, ConfigError)
     assert "pass a comparison folder" in str(result.exception)
+
+
+def test_write_report_re_renders_markdown_and_html_with_the_users_constraints(tmp_path):
+    folder = _comparison_dir(tmp_path, "small_model")
+    stored = (folder / "report.json").read_bytes()
+    result = runner.invoke(app, ["recommend", str(folder), "--min-quality", "0.98", "--tenants", "20", "--memory-budget", "8GB",
+                                 "--write-report"])
+    assert result.exit_code == 0, result.output
+    markdown = (folder / "report.md").read_text()
+    assert "## Recommendation: Hybrid" in markdown
+    assert "20 tenants served from one deployment; memory budget 8.0 GB; relative score at least 98.0" in markdown
+    assert "Recommendation: Hybrid" in (folder / "report.html").read_text()
+    assert (folder / "report.json").read_bytes() == stored  # the measured data is not rewritten
+
+
+def test_write_report_needs_a_comparison_folder():
+    result = runner.invoke(app, ["recommend", "--model", "builtin:tiny", "--write-report"])
+    assert isinstance(result.exception, ConfigError)
+    assert "--write-report needs a comparison folder" in str(result.exception)
+
+
+def test_write_report_on_a_measured_comparison_keeps_its_intervals(tmp_path, make_comparison):
+    (tmp_path / "report.json").write_text(make_comparison().model_dump_json())
+    result = runner.invoke(app, ["recommend", str(tmp_path), "--quality-bound", "lower", "--write-report"])
+    assert result.exit_code == 0, result.output
+    markdown = (tmp_path / "report.md").read_text()
+    opening = markdown[: markdown.index("## Results")]
+    assert "## Recommendation: Full FT" in opening and "checked on the lower bound of its 95 % interval" in opening
+    assert "LoRA was not chosen: LoRA relative score 96.2 (95 % CI" in opening and "lower bound" in opening
+    assert "| LoRA |" in markdown and "96.2 (" in markdown
 
 
 def test_recommend_prints_the_comparisons_warnings(tmp_path):

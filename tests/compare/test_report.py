@@ -133,3 +133,51 @@ def test_moving_average_and_eval_token_positions(make_comparison):
     lora = make_comparison().result("lora")
     assert tokens_at_step(lora, 20) == lora.loss_curve[19].tokens_seen
     assert tokens_at_step(lora, 0) == 0
+
+
+def test_reports_open_with_the_recommendation_and_its_intervals(make_comparison, tmp_path):
+    paths = write_reports(make_comparison(), tmp_path)
+    markdown = paths["markdown"].read_text()
+    assert markdown.index("## Recommendation: LoRA") < markdown.index("## Results") < markdown.index("| Method |")
+    opening = markdown[: markdown.index("## Results")]
+    assert "relative score at least 95.0, checked on the upper bound of its 95 % interval" in opening
+    assert "LoRA relative score 96.2 (95 % CI" in opening and "cannot be told from full FT with 100 held-out examples" in opening
+    html = paths["html"].read_text()
+    assert html.index('id="recommendation"') < html.index('id="highlights"') < html.index('id="results"')
+    assert "Recommendation: LoRA" in html and "cannot be told from full FT" in html
+
+
+def test_reports_carry_the_users_constraints(make_comparison, tmp_path):
+    from adaptlab.compare.recommend import Constraints
+
+    paths = write_reports(make_comparison(), tmp_path, Constraints(min_quality=0.99, quality_bound="lower"), with_json=False)
+    assert set(paths) == {"markdown", "html"} and not (tmp_path / "report.json").exists()
+    markdown = paths["markdown"].read_text()
+    assert "## Recommendation: Full FT" in markdown and "checked on the lower bound of its 95 % interval" in markdown
+
+
+def test_quality_cells_carry_their_interval_and_the_setup_says_what_it_covers(make_comparison):
+    comparison = make_comparison()
+    header, rows = table(comparison)
+    lora = rows[1]
+    for column in ("Exact match", "Relative score", "Forgetting", "Eval loss"):
+        assert re.search(r"\(.+–.+\)$", lora[header.index(column)]), (column, lora[header.index(column)])
+    assert rows[0][header.index("Relative score")] == "100.0"
+    markdown = render_markdown(comparison)
+    assert "2,000 resamples, seed 0" in markdown and "cover the sampling of examples only" in markdown
+    assert "LoRA: relative score 96.2 (95 % CI" in markdown and "exact McNemar test" in markdown
+
+
+def test_quality_and_forgetting_bars_have_error_bars(make_comparison):
+    comparison = make_comparison()
+    without = comparison.model_copy(update={"methods": [r.model_copy(update={"intervals": type(r.intervals)()}) for r in comparison.methods]})
+    with_bars, plain = report_charts(comparison), report_charts(without)
+    for name in ("quality", "forgetting"):
+        assert with_bars[name].count("<path") > plain[name].count("<path")
+    assert with_bars["peak_memory"] == plain["peak_memory"]
+
+
+def test_a_version_1_report_says_it_has_no_intervals():
+    markdown = render_markdown(read_comparison(FIXTURES / "small_model.json"))
+    assert "no intervals: this report (schema version 1)" in markdown
+    assert "## Recommendation: LoRA" in markdown

@@ -65,7 +65,7 @@ def test_writes_all_three_reports_with_every_column_filled(comparison_dir):
     for result in comparison.methods:
         row = result.model_dump()
         empty = [key for key, value in row.items() if value is None]
-        assert empty == [], f"{result.method}: empty columns {empty}"
+        assert empty == ([] if result.method != "full" else ["versus_full"]), f"{result.method}: empty columns {empty}"  # full is the reference
         assert result.peak_memory_bytes > 0 and result.train_time_s > 0 and result.tokens_per_s > 0
         assert result.artifact_size_bytes > 0 and result.cost_usd > 0
         assert result.learning_rate_source == "user"
@@ -80,6 +80,30 @@ def test_equal_token_budgets_and_full_is_the_100_reference(comparison_dir):
     lora = comparison.result("lora")
     assert lora.trainable_params < comparison.result("full").trainable_params
     assert lora.artifact_size_bytes < comparison.result("full").artifact_size_bytes
+
+
+def test_per_example_scores_are_kept_and_every_quality_figure_has_an_interval(comparison_dir):
+    folder, config = comparison_dir
+    comparison = read_comparison(folder / "out")
+    assert comparison.schema_version == 2 and comparison.uncertainty.bootstrap_seed == config.seed
+    full = comparison.result("full")
+    for result in comparison.methods:
+        scores = result.per_example
+        assert len(scores.task_metric) == comparison.task_metric.examples
+        assert result.task_metric_value == pytest.approx(sum(scores.task_metric) / len(scores.task_metric))
+        assert len(scores.eval_losses) == len(scores.eval_tokens) == comparison.data.eval_examples
+        assert result.eval_loss == pytest.approx(sum(l * t for l, t in zip(scores.eval_losses, scores.eval_tokens)) / sum(scores.eval_tokens))
+        assert scores.reference_tokens == full.per_example.reference_tokens and sum(scores.reference_tokens) > 0
+        assert result.intervals.eval_loss.contains(result.eval_loss)
+        assert result.intervals.forgetting_percent.contains(result.forgetting_percent)
+        assert result.intervals.task_metric.contains(result.task_metric_value)
+    on_metric = comparison.relative_score_basis == "task_metric"  # a random tiny model may score 0 and fall back to loss
+    for result in comparison.methods[1:]:
+        assert result.versus_full.test.test == ("mcnemar_exact" if on_metric else "paired_bootstrap")
+        assert result.versus_full.test.examples == (comparison.task_metric.examples if on_metric else comparison.data.eval_examples)
+        assert result.intervals.relative_score.contains(result.relative_score)
+    cached = json.loads((folder / "out" / "evaluation" / "lora.json").read_text())
+    assert cached["version"] == 2 and cached["task_metric_scores"] == comparison.result("lora").per_example.task_metric
 
 
 def test_report_carries_timings_and_settings_checks_of_its_runs(comparison_dir):
@@ -197,3 +221,20 @@ def test_a_named_metric_without_answers_to_score_refuses_to_start(tmp_path):
     assert not config.out.exists(), "nothing was trained or written"
     auto = config.model_copy(update={"metric": "auto"})
     assert task_metric_name(auto, []) is None
+
+
+def test_contaminated_held_out_rows_are_warned_about_and_dropped_with_decontaminate(tmp_path):
+    config = tiny_comparison(tmp_path, "out", methods=["lora"])
+    train_lines = (tmp_path / "train.jsonl").read_text().splitlines()
+    with (tmp_path / "eval.jsonl").open("a") as held_out:
+        held_out.write("".join(line + "\n" for line in train_lines[:5]))
+    console = Console(record=True, width=300)
+    compare(config, console)
+    assert "5 of 13 held-out rows equal (5) or nearly equal (0) a training row" in console.export_text()
+    assert read_comparison(config.out).data.eval_examples == 13
+
+    decontaminated = config.model_copy(update={"out": tmp_path / "clean", "decontaminate": True})
+    console = Console(record=True, width=300)
+    compare(decontaminated, console)
+    assert "--decontaminate dropped them from the held-out set (8 left)" in console.export_text()
+    assert read_comparison(decontaminated.out).data.eval_examples == 8

@@ -58,3 +58,24 @@ def test_glossary_writes_train_and_eval_jsonl(tmp_path):
     held_out = (tmp_path / "task" / "eval.jsonl").read_text().splitlines()
     assert (len(train), len(held_out)) == (7, 3)
     assert set(json.loads(train[0])) == {"prompt", "completion"}
+
+
+def test_check_writes_a_data_card_with_counts_and_no_values(tmp_path):
+    train = write_jsonl(
+        tmp_path / "train.jsonl",
+        [{"prompt": f"question {n}", "completion": f"answer {n}"} for n in range(4)]
+        + [{"prompt": "question 0", "completion": "answer 0"}, {"prompt": "mail bob@example.org", "completion": "ok"}],
+    )
+    held_out = write_jsonl(tmp_path / "eval.jsonl", [{"prompt": "question 1", "completion": "answer 1"}, {"prompt": "new", "completion": "row"}])
+    card = tmp_path / "card.md"
+    result = runner.invoke(
+        app, ["data", "check", str(train), "--eval-data", str(held_out), "--model", "builtin:tiny", "--card", str(card)], terminal_width=200
+    )
+    assert result.exit_code == 0, result.output
+    text = card.read_text()
+    assert "bob@example.org" not in text and "bob@example.org" not in result.output
+    assert "| EMAIL | 1 |" in text and "| prompt | 1 |" in text
+    assert f"- {train}:5 = {train}:1" in text
+    assert f"- {held_out}:1 = {train}:2" in text
+    assert "| 33-64 | 6 |" in text  # builtin:tiny's ChatML template with its default system prompt
+    assert "EMAIL 1" in result.output and "1 of 2 held-out rows" in result.output

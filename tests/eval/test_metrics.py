@@ -1,6 +1,7 @@
 import pytest
 
 from adaptlab.errors import DataError
+from adaptlab.eval import metrics
 from adaptlab.eval.metrics import (
     accuracy,
     choose_metric,
@@ -119,3 +120,12 @@ def test_choose_metric(references, metric):
 def test_choose_metric_without_references():
     with pytest.raises(DataError, match="no reference answers"):
         choose_metric([])
+
+
+@pytest.mark.parametrize("metric", ["exact_match", "contains", "rouge_l", "accuracy"])
+def test_row_scores_are_what_score_averages(metric):
+    predictions = ["Paris", "the answer is Rome", "berlin", "Madrid."]
+    references = ["paris", "Rome", "Paris", "Madrid"]
+    rows = metrics.row_scores(metric, predictions, references)
+    assert len(rows) == 4 and all(0.0 <= v <= 1.0 for v in rows)
+    assert sum(rows) / 4 == pytest.approx(metrics.score(metric, predictions, references))

@@ -92,15 +92,16 @@ def new_run(lora_adapters, tiny_model: ResolvedModel, dataset_files, tmp_path: P
 
 @pytest.fixture
 def run_cli(registry_location):
-    """`run_cli(*args, ok=True)`: `adaptlab registry ARGS --registry ... [--db ...]` in-process; asserts exit 0 unless `ok=False`."""
+    """`run_cli(*args, ok=True, env=None)`: `adaptlab registry ARGS --registry ... [--db ...]` in-process (with `env` set);
+    asserts exit 0 unless `ok=False`."""
     app = typer.Typer()
     registry_cli.register(app)
     app.callback()(lambda: None)
     runner = CliRunner(env={"COLUMNS": "250", "ADAPTLAB_TOKEN": None, "ADAPTLAB_TENANT": None})
     where = ["--registry", str(registry_location.root)] + (["--db", registry_location.db] if registry_location.db else [])
 
-    def run(*args: str, ok: bool = True):
-        result = runner.invoke(app, ["registry", *args, *where])
+    def run(*args: str, ok: bool = True, env: dict | None = None):
+        result = runner.invoke(app, ["registry", *args, *where], env=env)
         if ok:
             assert result.exit_code == 0, (result.output, result.exception)
         return result

@@ -11,6 +11,7 @@ from pathlib import Path
 from adaptlab import __version__
 from adaptlab.adapters.metadata import AdapterMetadata, write_adapter_metadata
 from adaptlab.models import ResolvedModel
+from adaptlab.schemas.data_quality import ContaminationSummary, DataQuality, DuplicateSummary, PiiSummary
 from adaptlab.schemas.run_record import (
     ArtifactInfo,
     BaseModelInfo,
@@ -67,6 +68,7 @@ def make_run(
     evaluation: dict[str, float] | None = None,
     parents: list[str] = (),
     learning_rate: float = 2e-4,
+    data_quality: DataQuality | None = None,
 ) -> Path:
     """A completed lora run folder as `adaptlab train` leaves it."""
     out.mkdir(parents=True)
@@ -95,7 +97,8 @@ def make_run(
         config=config,
         base_model=BaseModelInfo(spec=base.spec, model_id=base.model_id, path=str(base.path), weights_sha256=base.weights_sha256),
         data=DataInfo(
-            format="chat", files=data_files, train_examples=12, eval_examples=4, train_target_tokens=96, tokenized_sha256="ab" * 32
+            format="chat", files=data_files, train_examples=12, eval_examples=4, train_target_tokens=96, tokenized_sha256="ab" * 32,
+            quality=data_quality,
         ),
         params=ParamCounts(trainable=1024, total=91_000, trainable_percent=100 * 1024 / 91_000),
         metrics=RunMetrics(
@@ -120,3 +123,12 @@ def make_run(
     if evaluation is not None:
         (out / "evaluation.json").write_text(json.dumps({"metrics": evaluation, "source": "test"}))
     return out
+
+
+def data_quality(pii_mode: str = "report", unredacted: int = 0, dedup_mode: str = "report", duplicate_rate: float = 0.0) -> DataQuality:
+    """The data-check summary a run.json carries, with the two numbers registry gates read."""
+    return DataQuality(
+        pii=PiiSummary(mode=pii_mode, findings_by_type={"EMAIL": unredacted} if unredacted else {}, unredacted_findings=unredacted),
+        duplicates=DuplicateSummary(mode=dedup_mode, threshold=0.8, rate=duplicate_rate),
+        contamination=ContaminationSummary(),
+    )

@@ -4,6 +4,7 @@ import pytest
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from adaptlab.errors import ConfigError
 from adaptlab.registry import Principal, Role
 from adaptlab.registry.errors import AccessDeniedError, AuthenticationError, RegistryError
 from adaptlab.registry.tables import ApiToken
@@ -30,7 +31,7 @@ def test_tokens_are_stored_only_as_hashes(two_tenants, admin):
     row = stored[0]
     assert token not in {row.token_sha256, row.name, row.role}
     assert len(row.token_sha256) == 64
-    assert two_tenants.authenticate(token) == Principal("rita", Role.reader, "acme")
+    assert two_tenants.authenticate(token) == Principal("acme/rita", Role.reader, "acme")
     assert all("adl_" not in str(entry.after) for entry in two_tenants.audit_entries(admin))
 
 
@@ -78,7 +79,7 @@ def test_roles_limit_actions_within_a_tenant(two_tenants, admin, new_run):
     assert two_tenants.get_version(reader, "bot").version == 1
     with pytest.raises(AccessDeniedError, match="role reader; register needs one of: trainer, admin"):
         two_tenants.register(reader, new_run(), "bot")
-    assert two_tenants.register(trainer, new_run(), "bot").created_by == "tom"
+    assert two_tenants.register(trainer, new_run(), "bot").created_by == "acme/tom"
     with pytest.raises(AccessDeniedError, match="role trainer; promote needs one of: approver, admin"):
         two_tenants.promote(trainer, "bot@v2", "production")
     with pytest.raises(AccessDeniedError, match="role approver; manage"):
@@ -111,9 +112,34 @@ def test_same_model_name_in_two_tenants_is_two_models(two_tenants, admin, new_ru
 
 
 def test_tenant_names_are_unique_and_checked(two_tenants, admin):
-    from adaptlab.errors import ConfigError
-
     with pytest.raises(RegistryError, match="already exists"):
         two_tenants.create_tenant(admin, "acme")
     with pytest.raises(ConfigError, match="not a valid name"):
         two_tenants.create_tenant(admin, "bad/name")
+
+
+def test_token_actors_are_tenant_qualified_and_unique(two_tenants, admin, new_run):
+    globex_admin = _principal(two_tenants, admin, "globex", Role.admin, "gina")
+    impostor = _principal(two_tenants, globex_admin, "globex", Role.trainer, "acme-admin")
+    assert impostor.name == "globex/acme-admin"
+    two_tenants.register(impostor, new_run(), "bot")
+    assert two_tenants.audit_entries(admin)[-1].actor == "globex/acme-admin"
+    with pytest.raises(RegistryError, match="globex already has a token named 'acme-admin'"):
+        two_tenants.create_token(globex_admin, "globex", Role.reader, "acme-admin")
+    two_tenants.revoke_token(admin, two_tenants.list_tokens(admin, "globex")[-1].id)
+    with pytest.raises(RegistryError, match="already has a token named"):
+        two_tenants.create_token(admin, "globex", Role.reader, "acme-admin")
+    assert _principal(two_tenants, admin, "acme", Role.reader, "acme-admin").name == "acme/acme-admin"
+    with pytest.raises(ConfigError, match="not a valid name"):
+        two_tenants.create_token(admin, "acme", Role.reader, "acme/rita")
+
+
+def test_names_differing_only_by_case_are_refused(two_tenants, admin, new_run):
+    with pytest.raises(RegistryError, match="'ACME' differs from tenant 'acme' only by case"):
+        two_tenants.create_tenant(admin, "ACME")
+    with pytest.raises(RegistryError, match="'acme/Bot' differs from model 'acme/bot' only by case"):
+        two_tenants.register(admin, new_run(), "acme/Bot")
+    assert two_tenants.register(admin, new_run(), "acme/bot").version == 2
+    two_tenants.create_token(admin, "acme", Role.reader, "rita")
+    with pytest.raises(RegistryError, match="'acme/Rita' differs from token 'acme/rita' only by case"):
+        two_tenants.create_token(admin, "acme", Role.admin, "Rita")

@@ -161,3 +161,115 @@ def test_audit_event_from_other_components_joins_the_chain(busy_registry, admin)
         busy_registry.audit_event(server, "serve.load", "globex/bot@v1", tenant="globex")
     assert busy_registry.audit_entries(admin)[-1].action == "serve.load"
     assert busy_registry.verify_audit(admin).ok
+
+
+def test_replayed_state_matches_the_tables(busy_registry, admin):
+    busy_registry.rollback(admin, "acme/bot", "production")
+    busy_registry.create_token(admin, "acme", "reader", "rita")
+    busy_registry.revoke_token(admin, busy_registry.list_tokens(admin, "acme")[0].id)
+    result = busy_registry.verify_audit(admin)
+    assert result.ok and result.unaccounted == []
+
+
+def _version_id(registry, version: int) -> int:
+    with registry.engine.connect() as connection:
+        return connection.execute(text("SELECT id FROM versions WHERE version = :v"), {"v": version}).scalar_one()
+
+
+def test_an_approval_inserted_by_sql_is_named(busy_registry, admin):
+    _sql(
+        busy_registry,
+        "INSERT INTO approvals (version_id, approver, note, created_at) VALUES (:v, 'mallory', 'lgtm', '2026-12-01T00:00:00')",
+        v=_version_id(busy_registry, 1),
+    )
+    assert [a.approver for a in busy_registry.get_version(admin, "acme/bot@v1").approvals] == ["reviewer-1", "mallory"]
+    result = busy_registry.verify_audit(admin)
+    assert not result.ok and result.first_bad_seq is None
+    assert len(result.unaccounted) == 1
+    assert (
+        result.unaccounted[0].startswith("approvals row ")
+        and "(approval of acme/bot@v1 by mallory) is not accounted for" in result.unaccounted[0]
+    )
+
+
+def test_an_alias_history_row_edited_by_sql_is_named(busy_registry, admin):
+    _sql(
+        busy_registry,
+        "UPDATE alias_history SET version_id = :v1 WHERE version_id = :v2",
+        v1=_version_id(busy_registry, 1),
+        v2=_version_id(busy_registry, 2),
+    )
+    assert busy_registry.get_version(admin, "acme/bot@production").version == 1
+    [problem] = busy_registry.verify_audit(admin).unaccounted
+    assert "(promotion #2 of acme/bot@production) has version 1, but audit entry #7 says 2" in problem
+
+
+def test_rows_added_edited_or_deleted_behind_the_log_are_all_named(busy_registry, admin):
+    _sql(
+        busy_registry,
+        "INSERT INTO api_tokens (token_sha256, name, role, tenant_id, created_at, created_by) "
+        "VALUES (:sha, 'backdoor', 'admin', (SELECT id FROM tenants WHERE name = 'acme'), '2026-12-01', 'nobody')",
+        "UPDATE models SET gate_policy_json = '{\"required_approvals\": 0}'",
+        "UPDATE alias_history SET rolled_back_at = '2026-12-01' WHERE version_id = :v2",
+        "DELETE FROM approvals WHERE approver = 'reviewer-2'",
+        sha="0" * 64,
+        v2=_version_id(busy_registry, 2),
+    )
+    _sql(busy_registry, "UPDATE versions SET metrics_json = :forged WHERE version = 2", forged='{"relative_score": 99.0}')
+    problems = "\n".join(busy_registry.verify_audit(admin).unaccounted)
+    assert "(version acme/bot@v2) has metrics {'relative_score': 99.0}, but audit entry #3 says {" in problems
+    assert "(API token 1) is not accounted for" in problems
+    assert "(gates of acme/bot) is not accounted for" in problems
+    assert "has rolled_back True, but audit entry #7 says False" in problems
+    assert "records approval of acme/bot@v2 by reviewer-2, but table approvals has no such row" in problems
+
+
+def test_registry_actions_cannot_be_forged_through_audit_event(busy_registry, admin):
+    from adaptlab.errors import ConfigError
+
+    with pytest.raises(ConfigError, match="version.approve"):
+        busy_registry.audit_event(admin, "version.approve", "acme/bot@v2", after={"approver": "mallory", "note": "x"})
+
+
+def test_repeated_identical_denials_become_one_row_with_a_count(busy_registry, admin):
+    from adaptlab.registry import Principal, Role
+
+    reader = Principal(name="acme/rita", role=Role.reader, tenant="acme")
+    for _ in range(100):
+        busy_registry.audit_event(reader, "serve.denied", "globex/bot@v1", after={"reason": "another tenant"})
+    busy_registry.audit_event(reader, "serve.denied", "globex/bot@v2", after={"reason": "another tenant"})
+    busy_registry.audit_event(reader, "serve.load", "acme/bot@v1")
+    busy_registry.audit_event(reader, "serve.load", "acme/bot@v1")
+    entries = busy_registry.audit_entries(admin)
+    assert [(e.action, e.target, e.occurrences) for e in entries[7:]] == [
+        ("serve.denied", "globex/bot@v1", 100),
+        ("serve.denied", "globex/bot@v2", 1),
+        ("serve.load", "acme/bot@v1", 1),
+        ("serve.load", "acme/bot@v1", 1),
+    ]
+    assert entries[7].last_at > entries[7].at
+    assert busy_registry.verify_audit(admin).ok
+
+
+def test_a_denial_after_the_window_gets_a_new_row(busy_registry, admin):
+    from adaptlab.registry import Principal, Role
+
+    reader = Principal(name="acme/rita", role=Role.reader, tenant="acme")
+    busy_registry.audit_event(reader, "serve.denied", "globex/bot@v1", after={"reason": "another tenant"})
+    _sql(busy_registry, "UPDATE audit_log SET at = '2000-01-01T00:00:00.000000+00:00' WHERE seq = 8")
+    busy_registry.audit_event(reader, "serve.denied", "globex/bot@v1", after={"reason": "another tenant"})
+    assert [e.occurrences for e in busy_registry.audit_entries(admin)[7:]] == [1, 1]
+
+
+def test_versions_audited_before_metrics_were_recorded_are_compared_without_them():
+    from adaptlab.registry.replay import Fact, differences, replayed_facts
+
+    after = {"version": 1, "run_id": "run-1", "files": {"run.json": "ab" * 32}}
+    entry = ChainEntry(1, "2026-01-01", "ann", "acme", "version.register", "acme/bot@v1", None, after, GENESIS_HASH, "0" * 64)
+    replayed, problems = replayed_facts([entry])
+    row = Fact(
+        "versions", ("acme", "bot", 1), {"created_by": "ann", "run_id": "run-1", "files": after["files"], "metrics": {"x": 1.0}}, "row 1"
+    )
+    assert problems == [] and differences(replayed, [row]) == []
+    edited = Fact("versions", ("acme", "bot", 1), {**row.values, "run_id": "run-2"}, "row 1")
+    assert differences(replayed, [edited]) == ["row 1 (version acme/bot@v1) has run_id 'run-2', but audit entry #1 says 'run-1'"]

@@ -8,6 +8,7 @@ import pytest
 
 from adaptlab.errors import ArtifactError
 from adaptlab.registry import Registry
+from adaptlab.registry.bundle import read_bundle
 
 
 @pytest.fixture
@@ -90,3 +91,53 @@ def test_extra_missing_or_unlisted_members_are_refused(exported, admin, tmp_path
     (tmp_path / "junk.tar").write_bytes(b"not a tar")
     with pytest.raises(ArtifactError, match="not a readable bundle"):
         registry.import_bundle(admin, tmp_path / "junk.tar")
+
+
+def _with_member_claiming(bundle, out, claimed_bytes):
+    """A gzipped copy of `bundle` whose weights member claims (and holds) `claimed_bytes` of zeros: small on disk."""
+    with tarfile.open(bundle) as source, tarfile.open(out, "w:gz") as target:
+        for member in source.getmembers():
+            data = source.extractfile(member).read()
+            if member.name.endswith(".safetensors"):
+                data = bytes(claimed_bytes)
+            info = tarfile.TarInfo(member.name)
+            info.size = len(data)
+            target.addfile(info, io.BytesIO(data))
+    return out
+
+
+def test_a_member_larger_than_the_manifest_says_is_refused_before_extracting(exported, tmp_path):
+    _registry, bundle = exported
+    bomb = _with_member_claiming(bundle, tmp_path / "bomb.tar.gz", 32 << 20)
+    assert bomb.stat().st_size < 1 << 20
+    scratch = tmp_path / "scratch"
+    scratch.mkdir()
+    with pytest.raises(
+        ArtifactError, match=r"adapter_model.safetensors claims 33554432 bytes in its tar header, but manifest.json says \d+"
+    ):
+        read_bundle(bomb, scratch)
+    assert list(scratch.iterdir()) == []
+
+
+def test_total_extraction_is_capped(exported, tmp_path):
+    _registry, bundle = exported
+    scratch = tmp_path / "scratch"
+    scratch.mkdir()
+    with pytest.raises(ArtifactError, match="more than the 1000 bytes allowed"):
+        read_bundle(bundle, scratch, max_total_bytes=1000)
+    assert list(scratch.iterdir()) == []
+    assert read_bundle(bundle, scratch).version.ref == "acme/bot@v2"
+
+
+def test_names_in_the_manifest_are_checked(exported, admin, tmp_path):
+    registry, bundle = exported
+
+    def rename_tenant(name, data):
+        if name != "manifest.json":
+            return name, data
+        manifest = json.loads(data)
+        manifest["version"]["tenant"] = "acme\n"
+        return name, json.dumps(manifest).encode()
+
+    with pytest.raises(ArtifactError, match=r"manifest.json: tenant 'acme\\n' is not a valid name"):
+        registry.import_bundle(admin, _rewrite(bundle, tmp_path / "renamed.tar", rename_tenant), tenant="acme", name="copy")

@@ -9,7 +9,9 @@ import yaml
 from sqlalchemy import text
 from typer.testing import CliRunner
 
+from adaptlab.errors import ConfigError
 from adaptlab.registry import cli as registry_cli
+from adaptlab.registry import local_admin
 from adaptlab.registry.cli_options import options_first
 from adaptlab.registry.errors import AccessDeniedError, GateRefusedError
 
@@ -141,6 +143,69 @@ def test_real_entry_point_prints_errors_without_a_traceback(tmp_path):
     assert result.returncode == 2
     assert "error:" in result.stderr and "no model acme/bot" in result.stderr
     assert "Traceback" not in result.stderr
+
+
+def test_names_with_a_trailing_newline_are_refused(run_cli, new_run):
+    run_cli("tenant", "create", "acme")
+    assert "not a valid name" in str(run_cli("tenant", "create", "evil\n", ok=False).exception)
+    assert "not a valid name" in str(run_cli("register", str(new_run()), "--name", "acme/bot\n", ok=False).exception)
+    run_cli("register", str(new_run()), "--name", "acme/bot")
+    run_cli("approve", "acme/bot@v1", "--by", "reviewer-1", "--note", "ok")
+    assert "alias 'production\\n' is not valid" in str(run_cli("promote", "acme/bot@v1", "--alias", "production\n", ok=False).exception)
+    listing = json.loads(run_cli("list", "--json").output)
+    assert [(m["tenant"], m["name"]) for m in listing] == [("acme", "bot")]
+
+
+def test_an_empty_token_is_an_error_not_the_local_administrator(run_cli):
+    run_cli("tenant", "create", "acme")
+    refusals = [run_cli("tenant", "create", "globex", "--token", empty, ok=False) for empty in ("", "  ")]
+    refusals.append(run_cli("tenant", "create", "globex", ok=False, env={"ADAPTLAB_TOKEN": ""}))
+    for result in refusals:
+        assert isinstance(result.exception, ConfigError) and "the API token is empty (--token or ADAPTLAB_TOKEN)" in str(result.exception)
+    assert "globex" not in run_cli("tenant", "list").output
+
+
+def test_refused_cli_actions_are_audited_once_with_a_count(run_cli, new_run, registry_location):
+    run_cli("tenant", "create", "acme")
+    run_cli("register", str(new_run()), "--name", "acme/bot")
+    reader = run_cli("token", "create", "--tenant", "acme", "--role", "reader", "--name", "rita").output.strip().splitlines()[-1]
+    for _ in range(3):
+        denied = run_cli("approve", "acme/bot@v1", "--note", "ok", "--token", reader, ok=False)
+        assert isinstance(denied.exception, AccessDeniedError)
+    run_cli("list", "--token", "adl_not-a-token", ok=False)
+    with registry_location.open() as registry:
+        entries = registry.audit_entries(local_admin())
+    denials = [e for e in entries if e.action == "cli.denied"]
+    assert [(e.actor, e.target, e.occurrences) for e in denials] == [
+        ("acme/rita", "registry approve", 3),
+        (denials[1].actor, "registry list", 1),
+    ]
+    assert denials[1].actor.startswith("unknown-token:") and "adl_" not in str([e.model_dump() for e in entries])
+    assert "acme/rita has role reader; approve needs one of" in denials[0].after["reason"]
+    assert "×3" in run_cli("audit").output
+    assert "hash chain verified" in run_cli("audit", "--verify").output
+
+
+def test_audit_verify_names_rows_the_log_does_not_account_for(run_cli, new_run, registry_location):
+    run_cli("tenant", "create", "acme")
+    run_cli("register", str(new_run()), "--name", "acme/bot")
+    with registry_location.open() as registry, registry.engine.begin() as connection:
+        connection.execute(text("INSERT INTO approvals (version_id, approver, note, created_at) VALUES (1, 'mallory', 'ok', '2026-12-01')"))
+    result = run_cli("audit", "--verify", ok=False)
+    assert result.exit_code == 1
+    assert "(approval of acme/bot@v1 by mallory) is not accounted for by the audit log" in result.output
+
+
+def test_gc_removes_stale_temporaries_and_reports_bytes(run_cli, new_run, registry_location):
+    run_cli("tenant", "create", "acme")
+    run_cli("register", str(new_run()), "--name", "acme/bot")
+    staging = registry_location.root / "checkouts" / "acme" / "bot" / ".v1.x7y8.tmp"
+    staging.mkdir(parents=True)
+    (staging / "adapter_model.safetensors").write_bytes(bytes(3000))
+    (registry_location.root / "blobs" / "tmp" / "0f3a").write_bytes(bytes(2000))
+    assert "0 stale uploads and 0 checkout leftovers (0 bytes)" in run_cli("gc").output
+    assert "1 stale uploads and 1 checkout leftovers (5000 bytes)" in run_cli("gc", "--older-than", "0").output
+    assert not staging.exists()
 
 
 def test_registry_options_are_taken_before_or_after_the_command(tmp_path):

@@ -21,7 +21,7 @@ def test_migrations_match_the_tables(registry):
     with registry.engine.connect() as connection:
         context = MigrationContext.configure(connection)
         assert compare_metadata(context, Base.metadata) == []
-        assert context.get_current_revision() == "0001"
+        assert context.get_current_revision() == "0002"
 
 
 def test_concurrent_first_opens_migrate_once(registry_location):
@@ -40,3 +40,29 @@ def test_database_urls(tmp_path):
         database_url("mysql://u@h/db", tmp_path)
     with pytest.raises(ConfigError, match="not a database URL"):
         database_url("not a url", tmp_path)
+
+
+def test_a_registry_at_the_first_migration_upgrades_with_its_audit_log_intact(tmp_path):
+    from alembic import command
+    from sqlalchemy import create_engine, inspect
+
+    from adaptlab.registry import Registry
+    from adaptlab.registry.database import alembic_config
+
+    root = tmp_path / "registry"
+    root.mkdir()
+    engine = create_engine(database_url(None, root))
+    with engine.begin() as connection:
+        command.upgrade(alembic_config(connection), "0001")
+    engine.dispose()
+    with Registry.open(root) as registry:  # 0001 -> head, then one entry
+        registry.create_tenant(local_admin(), "acme")
+    engine = create_engine(database_url(None, root))
+    with engine.begin() as connection:
+        command.downgrade(alembic_config(connection), "0001")
+        assert "occurrences" not in {column["name"] for column in inspect(connection).get_columns("audit_log")}
+    engine.dispose()
+    with Registry.open(root) as registry:
+        [entry] = registry.audit_entries(local_admin())
+        assert (entry.action, entry.occurrences, entry.last_at) == ("tenant.create", 1, None)
+        assert registry.verify_audit(local_admin()).ok

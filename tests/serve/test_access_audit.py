@@ -20,12 +20,12 @@ def _entries(world, action: str) -> list:
 
 
 def test_unauthenticated_requests_are_audited(server, world):
-    before = len(_entries(world, "serve.unauthenticated"))
+    before = len(_entries(world, "serve.auth.denied"))
     forged = "adl_forged_token"
     for headers in ({}, {"Authorization": f"Bearer {forged}"}):
         response = httpx.post(f"{server.url}/v1/completions", json={"model": "builtin:tiny", **COMPLETION}, headers=headers)
         assert response.status_code == 401
-    entries = _entries(world, "serve.unauthenticated")[before:]
+    entries = _entries(world, "serve.auth.denied")[before:]
     assert [(e.target, e.after["token_sha256"]) for e in entries] == [
         ("/v1/completions", None),
         ("/v1/completions", token_sha256(forged)[:16]),
@@ -37,7 +37,7 @@ def test_unapproved_versions_are_refused_and_audited(acme, world):
     response = acme.post("/v1/completions", json={"model": f"{UNAPPROVED_MODEL}@v1", **COMPLETION})
     assert response.status_code == 403 and response.json()["error"]["code"] == "version_not_approved"
     denials = {(e.actor, e.tenant, e.target) for e in _entries(world, "serve.denied")}
-    assert ("acme-app", "acme", f"{UNAPPROVED_MODEL}@v1") in denials
+    assert ("acme/acme-app", "acme", f"{UNAPPROVED_MODEL}@v1") in denials
 
 
 @pytest.fixture(scope="module")
@@ -47,11 +47,21 @@ def guarded_server(world):
 
 
 def test_metrics_token_guards_metrics(guarded_server, world):
-    before = len(_entries(world, "serve.unauthenticated"))
+    before = len(_entries(world, "serve.auth.denied"))
     for headers in ({}, {"Authorization": "Bearer wrong"}, {"Authorization": f"Bearer {world.acme_token}"}):
         response = httpx.get(f"{guarded_server.url}/metrics", headers=headers, timeout=HTTP_TIMEOUT_S)
         assert response.status_code == 401, response.text
         assert "adaptlab_serve" not in response.text
-    assert [e.target for e in _entries(world, "serve.unauthenticated")[before:]] == ["/metrics"] * 3
+    assert [e.target for e in _entries(world, "serve.auth.denied")[before:]] == ["/metrics"] * 3
     response = httpx.get(f"{guarded_server.url}/metrics", headers={"Authorization": f"Bearer {METRICS_TOKEN}"})
     assert response.status_code == 200 and "adaptlab_serve_requests" in response.text
+
+
+def test_repeated_unauthenticated_requests_are_one_audit_row_with_a_count(server, world):
+    before = len(_entries(world, "serve.auth.denied"))
+    for _ in range(5):
+        response = httpx.post(f"{server.url}/v1/completions", json={"model": "builtin:tiny", **COMPLETION},
+                              headers={"Authorization": "Bearer adl_flooding_token"})
+        assert response.status_code == 401
+    entries = _entries(world, "serve.auth.denied")[before:]
+    assert [entry.occurrences for entry in entries] == [5]

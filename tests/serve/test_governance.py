@@ -55,7 +55,7 @@ def test_cross_tenant_requests_are_refused_and_audited(acme, globex, world):
         assert response.status_code == 403, response.text
         error = response.json()["error"]
         assert error["type"] == "permission_error" and error["param"] == "model"
-    assert _denials(world) >= {("globex-app", "globex", "acme/bot@production"), ("acme-app", "acme", "globex/rival@v1")}
+    assert _denials(world) >= {("globex/globex-app", "globex", "acme/bot@production"), ("acme/acme-app", "acme", "globex/rival@v1")}
 
 
 @pytest.fixture(scope="module")
@@ -82,7 +82,7 @@ def test_merged_mode_refuses_other_tenants_and_audits_it(merged_server, world):
         refused = globex.post("/v1/completions", json={"model": "acme/bot@v2", **REQUEST})
         assert globex.get("/v1/models").json()["data"] == []
     assert refused.status_code == 403 and refused.json()["error"]["type"] == "permission_error", refused.text
-    assert ("globex-app", "globex", "acme/bot@v2") in _denials(world)
+    assert ("globex/globex-app", "globex", "acme/bot@v2") in _denials(world)
 
 
 def test_unapproved_versions_are_refused_by_default(acme):

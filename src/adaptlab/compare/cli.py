@@ -9,7 +9,7 @@ import typer
 from rich.console import Console
 
 from adaptlab.cli_config import overrides_from_flags, with_config_options
-from adaptlab.compare.recommend import Constraints, DryRunEstimate
+from adaptlab.compare.recommend import Bound, Constraints, DryRunEstimate
 from adaptlab.errors import ConfigError
 
 BYTE_UNITS = {"": 1, "k": 1024, "m": 1024**2, "g": 1024**3, "t": 1024**4}
@@ -28,6 +28,10 @@ def _help(field: str) -> str:
     return Constraints.model_fields[field].description or ""
 
 
+def _default(field: str):
+    return Constraints.model_fields[field].default
+
+
 def recommend_command(
     comparison_dir: Optional[Path] = typer.Argument(None, help="folder written by `adaptlab compare` (holds report.json)"),
     memory_budget: Optional[str] = typer.Option(None, "--memory-budget", help=f"e.g. 8GB or 24GiB; {_help('memory_budget_bytes')}"),
@@ -38,14 +42,19 @@ def recommend_command(
     model: Optional[str] = typer.Option(None, "--model", help="without a comparison: estimate every method on this base (dry run)"),
     data: list[Path] = typer.Option([], "--data", help="with --model: the training data the dry run tokenizes"),
     config: Optional[Path] = typer.Option(None, "--config", help="with --model: a train YAML whose settings (rank, seq len, batch) the estimate uses"),
+    quality_bound: Bound = typer.Option(_default("quality_bound"), "--quality-bound", help=_help("quality_bound")),
+    forgetting_bound: Bound = typer.Option(_default("forgetting_bound"), "--forgetting-bound", help=_help("forgetting_bound")),
     as_json: bool = typer.Option(False, "--json", help="print the recommendation as JSON"),
+    write_report: bool = typer.Option(False, "--write-report", help="re-render the comparison's report.md and report.html "
+                                                                    "so that they open with this recommendation"),
 ) -> None:
     """Recommend LoRA, DoRA, QLoRA, full fine-tuning or the hybrid, from a comparison and your constraints.
 
     Exits 1 when no method meets the constraints (the output says which constraint fails, by how much).
     """
-    from adaptlab.compare.recommend import print_recommendation, recommend
-    from adaptlab.compare.report import print_warnings
+    from adaptlab.compare.recommend import recommend
+    from adaptlab.compare.recommendation_view import print_recommendation
+    from adaptlab.compare.report import print_warnings, write_reports
     from adaptlab.compare.schema import read_comparison
 
     constraints = Constraints(
@@ -54,10 +63,18 @@ def recommend_command(
         min_quality=min_quality or None,
         max_forgetting_percent=max_forgetting,
         budget_usd=budget_usd,
+        quality_bound=quality_bound,
+        forgetting_bound=forgetting_bound,
     )
+    if write_report and comparison_dir is None:
+        raise ConfigError("--write-report needs a comparison folder (the --out of `adaptlab compare`)")
     comparison = read_comparison(comparison_dir) if comparison_dir is not None else None
     if comparison is not None:
         recommendation = recommend(comparison, constraints)
+        if write_report:
+            folder = comparison_dir if comparison_dir.is_dir() else comparison_dir.parent
+            written = write_reports(comparison, folder, constraints, with_json=False)
+            Console(stderr=True).print(f"re-rendered {written['markdown']} and {written['html']} with these constraints")
     elif model is not None:
         recommendation = recommend(None, constraints, dry_run_estimates(model, data, config))
     else:

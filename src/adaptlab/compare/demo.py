@@ -11,12 +11,15 @@ from pathlib import Path
 from rich.console import Console
 
 from adaptlab.compare.config import CompareConfig
-from adaptlab.compare.recommend import Constraints, print_recommendation, recommend
+from adaptlab.compare.recommend import Constraints, recommend
+from adaptlab.compare.recommendation_view import print_recommendation
+from adaptlab.compare.report import write_reports
 from adaptlab.compare.runner import compare
 from adaptlab.data.glossary_task import glossary_task, write_jsonl
 
 DEMO_TRAIN_ROWS = 160
 DEMO_EVAL_ROWS = 32
+DEMO_TENANTS = 20
 # Sized for about a minute of training per method on 2 CPU cores. The learning rates are higher than
 # the method defaults because the demo's budget is a few dozen steps; LoRA keeps its ~10x ratio to full.
 DEMO_SETTINGS = dict(
@@ -53,6 +56,7 @@ def run_demo(out: Path, console: Console | None = None, **overrides) -> None:
     console = console or Console()
     console.rule("adaptlab demo: LoRA or full fine-tuning for SmolLM2-135M on Acme's house style?")
     comparison = compare(demo_config(out, **overrides), console)
-    recommendation = recommend(comparison, Constraints(tenants=20))
-    print_recommendation(recommendation, console)
+    constraints = Constraints(tenants=DEMO_TENANTS)
+    write_reports(comparison, out, constraints, with_json=False)  # the reports open with the decision printed here
+    print_recommendation(recommend(comparison, constraints), console)
     console.print(f"\nOpen [bold]{out / 'report.html'}[/] for the plots; report.md and report.json sit beside it.")

@@ -1,8 +1,12 @@
 """How figures are written for people: one format per kind of quantity, shared by reports, charts and recommendations."""
 
+from collections.abc import Callable
+
+from adaptlab.stats.intervals import Interval
 from adaptlab.train.progress import format_bytes
 
-__all__ = ["format_bytes", "format_count", "format_duration", "format_lr", "format_share", "format_usd"]
+__all__ = ["format_bytes", "format_count", "format_duration", "format_interval", "format_lr", "format_share", "format_usd",
+           "format_with_interval"]
 
 
 def format_lr(learning_rate: float) -> str:
@@ -42,3 +46,16 @@ def format_share(part: float, whole: float) -> str:
         return "n/a"
     share = 100.0 * part / whole
     return f"{share:.1f} %" if share < 10 else f"{share:.0f} %"
+
+
+def format_interval(interval: Interval | None, fmt: Callable[[float], str], *, level: bool = True) -> str:
+    """'(95 % CI 90.6–103.1)', '(90.6–103.1)' without the level, '' without an interval."""
+    if interval is None:
+        return ""
+    prefix = f"{100 * interval.level:.0f} % CI " if level else ""
+    return f"({prefix}{fmt(interval.low)}–{fmt(interval.high)})"
+
+
+def format_with_interval(value: float, interval: Interval | None, fmt: Callable[[float], str], *, level: bool = True) -> str:
+    """'96.9 (95 % CI 90.6–103.1)', or the value alone without an interval."""
+    return f"{fmt(value)} {format_interval(interval, fmt, level=level)}".rstrip()

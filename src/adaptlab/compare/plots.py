@@ -5,6 +5,7 @@ from collections.abc import Callable, Sequence
 
 from adaptlab.compare.formatting import format_bytes, format_count, format_duration
 from adaptlab.compare.schema import Comparison, MethodResult
+from adaptlab.stats.intervals import Interval
 
 METHOD_COLORS = {"full": "#1f4e79", "lora": "#e07b39", "dora": "#8e5fbf", "qlora": "#2a9d8f"}
 TEXT_COLOR = "#1d2433"
@@ -35,12 +36,14 @@ def report_charts(comparison: Comparison) -> dict[str, str]:
         "peak_memory": bar_chart_svg("peak_memory", "Peak memory · lower is better", results, lambda r: r.peak_memory_bytes, format_bytes),
         "train_time": bar_chart_svg("train_time", "Training time · lower is better", results, lambda r: r.train_time_s, format_duration),
         "forgetting": bar_chart_svg(
-            "forgetting", "Forgetting: reference loss change · lower is better", results, lambda r: r.forgetting_percent, lambda p: f"{p:+.1f} %"
+            "forgetting", "Forgetting: reference loss change · lower is better", results, lambda r: r.forgetting_percent, lambda p: f"{p:+.1f} %",
+            interval=lambda r: r.intervals.forgetting_percent,
         ),
     }
     if all(r.relative_score is not None for r in results):
         charts["quality"] = bar_chart_svg(
-            "quality", "Relative score · full FT = 100 · higher is better", results, lambda r: r.relative_score, lambda s: f"{s:.1f}", reference_line=100.0
+            "quality", "Relative score · full FT = 100 · higher is better", results, lambda r: r.relative_score, lambda s: f"{s:.1f}",
+            reference_line=100.0, interval=lambda r: r.intervals.relative_score,
         )
     return charts
 
@@ -84,8 +87,9 @@ def bar_chart_svg(
     value: Callable[[MethodResult], float],
     label: Callable[[float], str],
     reference_line: float | None = None,
+    interval: Callable[[MethodResult], Interval | None] = lambda r: None,
 ) -> str:
-    """One horizontal bar per method, its value written at the end of the bar."""
+    """One horizontal bar per method, its value written at the end of the bar; a 95 % error bar where it has an interval."""
     import matplotlib
     from matplotlib.figure import Figure
 
@@ -97,13 +101,19 @@ def bar_chart_svg(
         ax.barh(rows, values, color=[METHOD_COLORS[r.method] for r in results], height=0.62)
         ax.set_yticks(list(rows), [r.label for r in results])
         ax.invert_yaxis()
-        span = max([abs(v) for v in values] + [abs(reference_line or 0.0), 1e-12])
-        for row, v in zip(rows, values, strict=True):
+        bounds = [(row, v, interval(r)) for row, v, r in zip(rows, values, results, strict=True) if interval(r) is not None]
+        for row, v, bar in bounds:
+            ax.errorbar(v, row, xerr=[[v - bar.low], [bar.high - v]], fmt="none", ecolor=TEXT_COLOR, elinewidth=1.2, capsize=4)
+        ends = values + [bar.high for _, _, bar in bounds] + [bar.low for _, _, bar in bounds]
+        span = max([abs(v) for v in ends] + [abs(reference_line or 0.0), 1e-12])
+        for row, v, r in zip(rows, values, results, strict=True):
             inside = abs(v) > 0.3 * span  # long bars carry their label inside, clear of reference lines
             offset = 0.015 * span * (1 if v >= 0 else -1) * (-1 if inside else 1)
-            ax.text(v + offset, row, label(v), va="center", ha=("right" if v >= 0 else "left") if inside else ("left" if v >= 0 else "right"),
+            bar = interval(r)
+            anchor = v if inside or bar is None else (bar.high if v >= 0 else bar.low)  # outside labels clear the error bar
+            ax.text(anchor + offset, row, label(v), va="center", ha=("right" if v >= 0 else "left") if inside else ("left" if v >= 0 else "right"),
                     fontsize=9, color="white" if inside else TEXT_COLOR, fontweight="bold" if inside else "normal")
-        low, high = min(0.0, *values), max(0.0, *values, reference_line or 0.0)
+        low, high = min(0.0, *ends), max(0.0, *ends, reference_line or 0.0)
         ax.set_xlim(low - (0.2 * span if low < 0 else 0.0), high + 0.2 * span)
         ax.axvline(0.0, color="#9aa3b2", linewidth=0.8)
         if reference_line is not None:

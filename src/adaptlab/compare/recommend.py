@@ -13,30 +13,38 @@ LoRA leads because its adapters are small, swap per tenant and train fastest; Do
 compute for (sometimes) better quality; QLoRA trades speed and a lossy 4-bit base for the least
 memory; the hybrid and full fine-tuning keep every weight trainable and are chosen when the
 adapters miss a constraint (usually quality). The constraints decide, the order only breaks ties.
+
+Quality and forgetting are measured on a sample of examples, so they are checked against a bound of
+their 95 % interval (`quality_bound`, `forgetting_bound`): by default a candidate fails only when the
+whole interval misses (quality: the upper bound is below the requirement; forgetting: the lower bound
+is above the limit), i.e. when the data rule it out. `lower` for quality / `upper` for forgetting asks
+the data to prove the constraint instead; `point` ignores the interval. Memory, serving and cost are
+measured once, not sampled: they are checked on the figure itself. Without an interval (a schema
+version 1 report, or too few examples) the point is used.
 """
 
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field
-from rich.console import Console
-from rich.panel import Panel
-from rich.table import Table
 
-from adaptlab.compare.formatting import format_bytes, format_usd
-from adaptlab.compare.schema import METHOD_LABELS, Comparison, Method
+from adaptlab.compare.formatting import format_bytes, format_usd, format_with_interval
+from adaptlab.compare.schema import METHOD_LABELS, Comparison, Method, VersusFull
 from adaptlab.errors import ConfigError
 from adaptlab.methods import METHODS, get_method
+from adaptlab.stats.intervals import Interval
 
 Choice = str  # a method name, or "hybrid"
 Constraint = Literal["memory", "serving", "quality", "forgetting", "budget"]
+Bound = Literal["point", "lower", "upper"]
 PREFERENCE: tuple[Choice, ...] = (
     *(name for name, method in METHODS.items() if method.shares_base),
     "hybrid",
     *(name for name, method in METHODS.items() if not method.shares_base),
 )
 CHOICE_LABELS = METHOD_LABELS | {"hybrid": "Hybrid"}
+TEST_NAMES = {"mcnemar_exact": "exact McNemar test", "paired_bootstrap": "paired bootstrap"}
 CHOICE_DESCRIPTIONS = {name: method.description for name, method in METHODS.items()} | {
     "hybrid": "Hybrid (full fine-tuning of one shared base, then a LoRA adapter per tenant)",
 }
@@ -52,6 +60,14 @@ class Constraints(BaseModel):
     min_quality: float | None = Field(0.95, gt=0, description="relative score ≥ 100 × this (0.95: at least 95 % of full fine-tuning)")
     max_forgetting_percent: float | None = Field(None, description="forgetting (relative reference-loss increase, %) at most this")
     budget_usd: float | None = Field(None, ge=0, description="cost of one training run at most this")
+    quality_bound: Bound = Field(
+        "upper", description="which figure of the relative score's 95 % interval must meet --min-quality: upper (fail only when "
+                             "the whole interval is below), lower (the whole interval must be above), or the point"
+    )
+    forgetting_bound: Bound = Field(
+        "lower", description="which figure of forgetting's 95 % interval must meet --max-forgetting: lower (fail only when "
+                             "the whole interval is above), upper (the whole interval must be below), or the point"
+    )
 
 
 class DryRunEstimate(BaseModel):
@@ -117,6 +133,9 @@ class Figures:
     cost_usd: float | None
     estimated: bool
     artifact_size_bytes: int
+    relative_score_interval: Interval | None = None
+    forgetting_interval: Interval | None = None
+    versus_full: VersusFull | None = None
 
     @property
     def label(self) -> str:
@@ -161,9 +180,9 @@ def checks(f: Figures, constraints: Constraints, missing_quality: str) -> list[C
     if constraints.memory_budget_bytes is not None:
         result += _memory_checks(f, constraints.memory_budget_bytes, constraints.tenants)
     if constraints.min_quality is not None:
-        result.append(_quality_check(f, 100.0 * constraints.min_quality, missing_quality))
+        result.append(_quality_check(f, 100.0 * constraints.min_quality, constraints.quality_bound, missing_quality))
     if constraints.max_forgetting_percent is not None:
-        result.append(_forgetting_check(f, constraints.max_forgetting_percent))
+        result.append(_forgetting_check(f, constraints.max_forgetting_percent, constraints.forgetting_bound))
     if constraints.budget_usd is not None:
         result.append(_budget_check(f, constraints.budget_usd))
     return result
@@ -182,25 +201,58 @@ def _memory_checks(f: Figures, budget: int, tenants: int) -> list[Check]:
     return result
 
 
-def _quality_check(f: Figures, required_score: float, missing_quality: str) -> Check:
+def _quality_check(f: Figures, required_score: float, bound: Bound, missing_quality: str) -> Check:
     if f.relative_score is None:
         return Check(constraint="quality", status="unchecked",
                      detail=f"minimum quality {required_score:.1f} (relative score): not checked — {missing_quality}")
-    passed = f.relative_score >= required_score
-    detail = f"{f.label} relative score {f.relative_score:.1f} {'≥' if passed else '<'} {required_score:.1f} required"
+    score, which = bounded(f.relative_score, f.relative_score_interval, bound)
+    passed = score >= required_score
+    detail = (f"{f.label} relative score {format_with_interval(f.relative_score, f.relative_score_interval, _points)}{which}"
+              f" {'≥' if passed else '<'} {required_score:.1f} required")
     if f.choice == "hybrid":
         detail += " (the shared base's score; the per-tenant adapters on top are not measured here)"
     if not passed:
-        detail += f" (short by {required_score - f.relative_score:.1f} points)"
-    return Check(constraint="quality", status="pass" if passed else "fail", detail=detail)
+        detail += f" (short by {required_score - score:.1f} points)"
+    return Check(constraint="quality", status="pass" if passed else "fail", detail=detail + versus_full_text(f.versus_full))
 
 
-def _forgetting_check(f: Figures, limit: float) -> Check:
+def versus_full_text(versus: VersusFull | None) -> str:
+    """The paired test's verdict in words, with the examples a gap would need when it cannot tell."""
+    if versus is None:
+        return ""
+    test = versus.test
+    p_value = f"{TEST_NAMES[test.test]}, p = {test.p_value:.2g}"
+    if test.verdict == "indistinguishable":
+        text = f"; cannot be told from full FT with {test.examples:,} held-out examples ({p_value})"
+        if versus.examples_to_resolve_gap is not None:
+            text += f"; about {versus.examples_to_resolve_gap:,} examples would resolve a {versus.gap_points:g}-point gap"
+        return text
+    return f"; {test.verdict} than full FT on {test.examples:,} held-out examples ({p_value})"
+
+
+def _forgetting_check(f: Figures, limit: float, bound: Bound) -> Check:
     if f.forgetting_percent is None:
         return Check(constraint="forgetting", status="unchecked",
                      detail=f"maximum forgetting {limit:.1f} %: not checked — forgetting is measured only by `adaptlab compare`")
-    return _limit_check("forgetting", f"{f.label} forgetting {f.forgetting_percent:+.1f} %", f.forgetting_percent, limit,
-                        f"maximum {limit:.1f} %", lambda points: f"{points:.1f} points")
+    forgetting, which = bounded(f.forgetting_percent, f.forgetting_interval, bound)
+    figure = f"{f.label} forgetting {format_with_interval(f.forgetting_percent, f.forgetting_interval, _percent)}{which}"
+    return _limit_check("forgetting", figure, forgetting, limit, f"maximum {limit:.1f} %", lambda points: f"{points:.1f} points")
+
+
+def bounded(point: float, interval: Interval | None, bound: Bound) -> tuple[float, str]:
+    """The figure a constraint is checked on, and the words that say which one it is ("" for the point)."""
+    if interval is None or bound == "point":
+        return point, ""
+    value = interval.low if bound == "lower" else interval.high
+    return value, f", {bound} bound {value:.1f}"
+
+
+def _points(value: float) -> str:
+    return f"{value:.1f}"
+
+
+def _percent(value: float) -> str:
+    return f"{value:+.1f} %"
 
 
 def _budget_check(f: Figures, budget_usd: float) -> Check:
@@ -225,8 +277,12 @@ def _limit_check(constraint: Constraint, figure: str, value: float, limit: float
 def _measured_figures(comparison: Comparison, tenants: int) -> list[Figures]:
     base_bytes = comparison.base_model.weights_size_bytes
     figures = {
-        r.method: _method_figures(r.method, r.peak_memory_bytes, r.artifact_size_bytes, base_bytes, tenants,
-                                  r.relative_score, r.forgetting_percent, r.cost_usd, estimated=False)
+        r.method: replace(
+            _method_figures(r.method, r.peak_memory_bytes, r.artifact_size_bytes, base_bytes, tenants,
+                            r.relative_score, r.forgetting_percent, r.cost_usd, estimated=False),
+            relative_score_interval=r.intervals.relative_score, forgetting_interval=r.intervals.forgetting_percent,
+            versus_full=r.versus_full,
+        )
         for r in comparison.methods
     }
     return _with_hybrid(figures, tenants)
@@ -275,6 +331,7 @@ def _with_hybrid(figures: dict[str, Figures], tenants: int) -> list[Figures]:
             ),
             relative_score=full.relative_score,
             forgetting_percent=full.forgetting_percent,
+            forgetting_interval=full.forgetting_interval,
             cost_usd=None if full.cost_usd is None or adapter.cost_usd is None else max(full.cost_usd, adapter.cost_usd),
             estimated=full.estimated,
             artifact_size_bytes=adapter.artifact_size_bytes,
@@ -315,32 +372,3 @@ def _side_by_side(mine: Figures, theirs: Figures, tenants: int) -> list[str]:
         pairs.append((f"weights to serve {tenants} tenants", mine.serving_bytes, theirs.serving_bytes, format_bytes))
     return [f"{name} {fmt(a)} vs {fmt(b)}" for name, a, b, fmt in pairs if a is not None and b is not None and fmt(a) != fmt(b)]
 
-
-def recommendation_table(recommendation: Recommendation) -> Table:
-    marks = {"pass": "[green]✓[/]", "fail": "[red]✗[/]", "unchecked": "[yellow]?[/]"}
-    constraints = [c for c in ("memory", "serving", "quality", "forgetting", "budget")
-                   if any(check.constraint == c for cand in recommendation.candidates for check in cand.checks)]
-    table = Table(title="constraints per candidate", title_justify="left", header_style="bold")
-    table.add_column("candidate")
-    for name in constraints:
-        table.add_column(name, justify="center")
-    table.add_column("verdict")
-    for cand in recommendation.candidates:
-        status = {check.constraint: marks[check.status] for check in cand.checks}
-        verdict = "[bold green]recommended[/]" if cand.choice == recommendation.choice else ("fits" if cand.fits else "[red]fails[/]")
-        table.add_row(CHOICE_LABELS[cand.choice], *(status.get(name, "") for name in constraints), verdict)
-    return table
-
-
-def print_recommendation(recommendation: Recommendation, console: Console) -> None:
-    if recommendation.choice is None:
-        title = "[bold red]No method meets the constraints[/]"
-    else:
-        title = f"[bold]Recommendation: {CHOICE_LABELS[recommendation.choice]}[/]"
-    body = "\n".join(recommendation.reasons)
-    if recommendation.unchecked:
-        body += "\n\nNot checked:\n" + "\n".join(f"  {line}" for line in recommendation.unchecked)
-    basis = "measured comparison" if recommendation.basis == "comparison" else "dry-run estimates (nothing measured)"
-    console.print(Panel(body, title=title, subtitle=f"from {basis}", title_align="left", subtitle_align="left", expand=False), highlight=False)
-    if recommendation.candidates and any(c.checks for c in recommendation.candidates):
-        console.print(recommendation_table(recommendation))

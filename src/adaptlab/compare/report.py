@@ -1,7 +1,7 @@
 """The comparison as people read it: `report.md`, a self-contained `report.html`, `report.json`, and a terminal table.
 
-The content (table cells, setup facts, learning-rate notes, definitions, highlights) is built once by
-the pure functions here; the three renderers only lay it out.
+The content (the recommendation the reports open with, table cells, setup facts, learning-rate notes,
+definitions, highlights) is built once by the pure functions here; the three renderers only lay it out.
 """
 
 from collections.abc import Callable
@@ -12,8 +12,29 @@ from rich.console import Console
 from rich.table import Table
 
 from adaptlab import atomic
-from adaptlab.compare.formatting import format_bytes, format_count, format_duration, format_lr, format_share, format_usd
-from adaptlab.compare.schema import METHOD_LABELS, REPORT_JSON, Comparison, MethodResult, unequal_token_budgets
+from adaptlab.compare import recommendation_view
+from adaptlab.compare.formatting import (
+    format_bytes,
+    format_count,
+    format_duration,
+    format_lr,
+    format_share,
+    format_usd,
+    format_with_interval,
+)
+from adaptlab.compare.recommend import (
+    Constraints,
+    Recommendation,
+    recommend,
+    versus_full_text,
+)
+from adaptlab.compare.schema import (
+    METHOD_LABELS,
+    REPORT_JSON,
+    Comparison,
+    MethodResult,
+    unequal_token_budgets,
+)
 
 REPORT_MD = "report.md"
 REPORT_HTML = "report.html"
@@ -44,15 +65,18 @@ def columns(comparison: Comparison) -> list[Column]:
         ("Tokens/s", lambda r: f"{r.tokens_per_s:,.0f}" + mark),
         ("Tokens seen", lambda r: f"{r.tokens_seen:,}"),
         ("Artifact", lambda r: format_bytes(r.artifact_size_bytes)),
-        ("Eval loss", lambda r: f"{r.eval_loss:.4f}"),
+        ("Eval loss", lambda r: format_with_interval(r.eval_loss, r.intervals.eval_loss, lambda v: f"{v:.4f}", level=False)),
         ("Perplexity", lambda r: f"{r.eval_perplexity:.2f}"),
     ]
     if comparison.task_metric is not None:
         name = METRIC_LABELS[comparison.task_metric.name]
-        cols.append((name, lambda r: "–" if r.task_metric_value is None else f"{100 * r.task_metric_value:.1f} %"))
+        cols.append((name, lambda r: "–" if r.task_metric_value is None else format_with_interval(
+            r.task_metric_value, r.intervals.task_metric, lambda v: f"{100 * v:.1f} %", level=False)))
     cols += [
-        ("Relative score", lambda r: "–" if r.relative_score is None else f"{r.relative_score:.1f}"),
-        ("Forgetting", lambda r: f"{r.forgetting_percent:+.1f} %"),
+        ("Relative score", lambda r: "–" if r.relative_score is None else format_with_interval(
+            r.relative_score, r.intervals.relative_score, lambda v: f"{v:.1f}", level=False)),
+        ("Forgetting", lambda r: format_with_interval(r.forgetting_percent, r.intervals.forgetting_percent, lambda v: f"{v:+.1f} %",
+                                                      level=False)),
         ("Cost / run", lambda r: format_usd(r.cost_usd) + mark),
     ]
     return cols
@@ -73,9 +97,9 @@ def highlights(comparison: Comparison) -> list[str]:
     for r in comparison.methods:
         if r is full:
             continue
-        score = "–" if r.relative_score is None else f"{r.relative_score:.1f}"
+        score = "–" if r.relative_score is None else format_with_interval(r.relative_score, r.intervals.relative_score, lambda v: f"{v:.1f}")
         lines.append(
-            f"{r.label}: relative score {score} with {format_share(r.trainable_params, full.trainable_params)} of full FT's trainable "
+            f"{r.label}: relative score {score}{versus_full_text(r.versus_full)}; with {format_share(r.trainable_params, full.trainable_params)} of full FT's trainable "
             f"parameters, {format_share(r.peak_memory_bytes, full.peak_memory_bytes)} of its peak memory and "
             f"{format_share(r.train_time_s, full.train_time_s)} of its training time{timing_mark(comparison)}; artifact {format_bytes(r.artifact_size_bytes)} "
             f"vs {format_bytes(full.artifact_size_bytes)}; forgetting {r.forgetting_percent:+.1f} % vs {full.forgetting_percent:+.1f} %."
@@ -119,11 +143,23 @@ def setup_facts(comparison: Comparison) -> list[tuple[str, str]]:
         facts.append(("Task metric", f"{METRIC_LABELS[m.name]} ({'chosen by --metric auto' if m.chosen_by == 'auto' else 'set by --metric'}), "
                                      f"greedy decoding, at most {m.max_new_tokens} new tokens, over {m.examples:,} held-out rows"))
     facts += [
+        ("Uncertainty", uncertainty_fact(c)),
         ("Forgetting reference", f"{c.reference.description} ({c.reference.source}, {c.reference.tokens:,} tokens, sha256 {c.reference.sha256[:12]})"),
         ("Hardware", ", ".join(f"{k}: {v}" for k, v in c.hardware.items() if v is not None)),
         ("Price", f"{format_usd(c.price.per_hour_usd)} per hour — {c.price.source}"),
     ]
     return facts
+
+
+def uncertainty_fact(comparison: Comparison) -> str:
+    """How the intervals were computed, and what they do not cover."""
+    u = comparison.uncertainty
+    if u is None:
+        return "no intervals: this report (schema version 1) has no per-example scores to bootstrap from"
+    text = (f"{100 * u.level:.0f} % intervals by percentile bootstrap over the held-out examples and reference chunks "
+            f"({u.resamples:,} resamples, seed {u.bootstrap_seed}); relative scores and tests resample each method and full FT "
+            "on the same examples")
+    return text + "; one training run per method, so the intervals cover the sampling of examples only, not run-to-run variation"
 
 
 def learning_rate_notes(comparison: Comparison) -> list[tuple[str, str]]:
@@ -155,15 +191,36 @@ def definitions(comparison: Comparison) -> list[tuple[str, str]]:
         ("Forgetting", "100 × (after − before) / before of the per-token loss on the reference set; positive means the "
                        "model got worse at general text, negative that it got better."),
         ("Peak memory", "; ".join(memory[k] for k in memory_kinds) + "."),
+        ("Intervals", "figures in brackets are 95 % bootstrap intervals over the held-out examples (see Uncertainty under Setup)."),
+        ("Versus full FT", "a paired test of each method against full fine-tuning on the same examples: exact McNemar on "
+                           "0/1 task metrics, else a paired bootstrap of the relative score; better or worse at p < 0.05, "
+                           "otherwise indistinguishable at this sample size."),
         ("Cost / run", f"{COST_BASES[comparison.methods[0].cost_basis]}; model loading, evaluation and learning-rate sweeps are not included."),
         ("Artifact", "what the run saves: the adapter files for LoRA/DoRA/QLoRA, the whole model for full fine-tuning."),
     ]
 
 
-def render_markdown(comparison: Comparison) -> str:
+def decision(comparison: Comparison, constraints: Constraints | None = None) -> Recommendation:
+    """The recommendation the reports open with: `recommend` under the given constraints, or its defaults."""
+    return recommend(comparison, constraints or Constraints())
+
+
+def decision_lines(recommendation: Recommendation) -> list[tuple[int, str]]:
+    """The recommendation as (indent, text) lines: the constraints, the reasons, what could not be checked."""
+    lines = [(0, "Constraints: " + "; ".join(recommendation_view.constraints_summary(recommendation.constraints)) + ".")]
+    lines += [(1, reason.strip()) if reason.startswith("  ") else (0, reason) for reason in recommendation.reasons]
+    if recommendation.unchecked:
+        lines += [(0, "Not checked:")] + [(1, line) for line in recommendation.unchecked]
+    return lines
+
+
+def render_markdown(comparison: Comparison, recommendation: Recommendation | None = None) -> str:
     header, rows = table(comparison)
-    lines = [f"# Fine-tuning comparison: {comparison.base_model.model_id}", ""]
-    lines += [f"- {h}" for h in highlights(comparison)] + [""]
+    recommendation = recommendation or decision(comparison)
+    lines = [f"# Fine-tuning comparison: {comparison.base_model.model_id}", "", f"## {recommendation_view.title(recommendation)}", ""]
+    lines += [f"{'  ' * indent}- {text}" for indent, text in decision_lines(recommendation)]
+    lines += ["", "Re-render with your constraints: `adaptlab recommend <this folder> --memory-budget ... --write-report`.", ""]
+    lines += ["## Results", ""] + [f"- {h}" for h in highlights(comparison)] + [""]
     lines += ["| " + " | ".join(header) + " |", "|" + "|".join("---" if i == 0 else "---:" for i in range(len(header))) + "|"]
     lines += ["| " + " | ".join(row) + " |" for row in rows]
     if warnings(comparison):
@@ -181,7 +238,7 @@ def format_time(comparison: Comparison) -> str:
     return f"{comparison.created_at:%Y-%m-%d %H:%M %Z}".rstrip()
 
 
-def render_html(comparison: Comparison) -> str:
+def render_html(comparison: Comparison, recommendation: Recommendation | None = None) -> str:
     """One self-contained page: inline CSS and inline SVG charts, no external URL."""
     from jinja2 import Environment
 
@@ -190,8 +247,12 @@ def render_html(comparison: Comparison) -> str:
     template_text = resources.files("adaptlab.compare").joinpath("report.html.jinja").read_text(encoding="utf-8")
     template = Environment(autoescape=True, trim_blocks=True, lstrip_blocks=True).from_string(template_text)
     header, rows = table(comparison)
+    recommendation = recommendation or decision(comparison)
     return template.render(
         c=comparison,
+        decision_title=recommendation_view.title(recommendation),
+        decision=decision_lines(recommendation),
+        decided=recommendation.choice is not None,
         created=format_time(comparison),
         header=header,
         rows=list(zip(comparison.methods, rows, strict=True)),
@@ -206,17 +267,20 @@ def render_html(comparison: Comparison) -> str:
     )
 
 
-def write_reports(comparison: Comparison, out_dir: Path) -> dict[str, Path]:
-    """Render all three reports, then write each atomically: a failed render leaves the previous reports whole."""
+def write_reports(comparison: Comparison, out_dir: Path, constraints: Constraints | None = None, *, with_json: bool = True) -> dict[str, Path]:
+    """Render the reports, then write each atomically: a failed render leaves the previous reports whole.
+
+    `constraints` set the recommendation they open with (default: recommend's defaults); without `with_json`
+    only report.md and report.html are re-rendered (`recommend --write-report`), the data stays as measured.
+    """
     out_dir = Path(out_dir)
-    rendered = {
-        out_dir / REPORT_JSON: comparison.model_dump_json(indent=2) + "\n",
-        out_dir / REPORT_MD: render_markdown(comparison),
-        out_dir / REPORT_HTML: render_html(comparison),
-    }
-    for path, text in rendered.items():
+    recommendation = decision(comparison, constraints)
+    rendered = {"json": (out_dir / REPORT_JSON, comparison.model_dump_json(indent=2) + "\n")} if with_json else {}
+    rendered["markdown"] = (out_dir / REPORT_MD, render_markdown(comparison, recommendation))
+    rendered["html"] = (out_dir / REPORT_HTML, render_html(comparison, recommendation))
+    for path, text in rendered.values():
         atomic.write_text(path, text)
-    return dict(zip(("json", "markdown", "html"), rendered, strict=True))
+    return {kind: path for kind, (path, _) in rendered.items()}
 
 
 def comparison_table(comparison: Comparison) -> Table:

@@ -6,7 +6,8 @@ A comparison folder is data a script can regenerate (as in PEFT's method_compari
     configs/<method>.yaml   each run's exact training config
     runs/<method>/          each run (adaptlab train output)
     sweeps/<method>-lr<x>/  learning-rate trials, when --lr-sweep
-    evaluation/<name>.json  reference loss and task-metric answers per model (base, and base-4bit for methods on a 4-bit base)
+    evaluation/<name>.json  reference loss and task-metric answers per model (base, and base-4bit for methods on a 4-bit base),
+                            with the per-example scores the report's intervals are bootstrapped from
     report.{md,html,json}
 and in each run folder an `evaluation.json` with the run's gate metrics for the registry.
 Each method trains in its own process, so its peak memory is its own. Re-running the same command
@@ -17,6 +18,7 @@ import hashlib
 import json
 import subprocess
 import sys
+from collections.abc import Sequence
 from datetime import datetime, timezone
 from functools import partial
 from pathlib import Path
@@ -25,7 +27,11 @@ import yaml
 from rich.console import Console
 
 from adaptlab import atomic
-from adaptlab.compare.config import LR_SWEEP_BUDGET_FRACTION, LR_SWEEP_FACTORS, CompareConfig
+from adaptlab.compare.config import (
+    LR_SWEEP_BUDGET_FRACTION,
+    LR_SWEEP_FACTORS,
+    CompareConfig,
+)
 from adaptlab.compare.costs import default_price
 from adaptlab.compare.report import print_comparison_table, write_reports
 from adaptlab.compare.settings_checks import MethodSettings, SettingsWarning, settings_warnings
@@ -37,6 +43,7 @@ from adaptlab.compare.schema import (
     DataSummary,
     LrTrial,
     MethodResult,
+    PerExampleScores,
     PriceUsed,
     ReferenceSet,
     RelativeScoreBasis,
@@ -46,12 +53,13 @@ from adaptlab.compare.schema import (
     unequal_token_budgets,
     with_relative_scores,
 )
+from adaptlab.compare.uncertainty import uncertainty_setup, with_uncertainty
 from adaptlab.data import Example, PreparedData, prepare_data
-from adaptlab.errors import AdaptlabError, ConfigError
+from adaptlab.errors import AdaptlabError, ConfigError, DataError
 from adaptlab.eval import metrics as task_metrics
 from adaptlab.eval.forgetting import reference_examples, reference_text
 from adaptlab.eval.generation import greedy_answers, task_items
-from adaptlab.eval.loss import evaluate_loss
+from adaptlab.eval.loss import example_losses
 from adaptlab.methods import get_method
 from adaptlab.methods.base import FULL_PRECISION_BASE
 from adaptlab.models import load_causal_lm, load_tokenizer, resolve_model
@@ -61,6 +69,8 @@ from adaptlab.schemas.train_config import TrainConfig
 from adaptlab.train.batching import BatchPlan
 
 COMPARE_CONFIG_FILE = "compare.yaml"
+EVALUATION_CACHE_VERSION = 2  # 2: per-example scores; an older cache is measured again
+LOSS_DECIMALS = 6  # per-example losses as stored: compact, and well below any difference an interval can show
 
 
 def compare(config: CompareConfig, console: Console | None = None) -> Comparison:
@@ -70,6 +80,9 @@ def compare(config: CompareConfig, console: Console | None = None) -> Comparison
     base = resolve_model(config.model)  # converts a built-in once, before the runs start in parallel-free order
     tokenizer = load_tokenizer(base.path)
     data = prepare_data(config.data, config.eval_data, tokenizer, config)
+    contamination_warning = data.info.quality.contamination.warning()
+    if contamination_warning:
+        console.print(f"[yellow]warning:[/] {contamination_warning}", highlight=False)
     steps = total_steps(config, data.train, tokenizer.pad_token_id)
     eval_items = task_items(metric_examples(config, data, tokenizer), tokenizer)[: config.metric_examples]
     metric = task_metric_name(config, eval_items)
@@ -84,7 +97,8 @@ def compare(config: CompareConfig, console: Console | None = None) -> Comparison
     console.rule("evaluating")
     reference = reference_text(config.reference)
     reference_set = reference_examples(tokenizer, reference)
-    base_loss = base_reference_losses(out, base, tokenizer, reference_set, eval_items, metric, config)
+    base_evaluations = base_reference_evaluations(out, base, tokenizer, reference_set, eval_items, metric, config)
+    base_loss = {variant: evaluation["reference_loss"] for variant, evaluation in base_evaluations.items()}
     hardware = next(iter(runs.values()))[0].environment.hardware
     price = PriceUsed(per_hour_usd=config.price_per_hour, source="--price-per-hour") if config.price_per_hour is not None else price_from_default(hardware)
     results = []
@@ -92,8 +106,9 @@ def compare(config: CompareConfig, console: Console | None = None) -> Comparison
         run_dir = out / "runs" / method
         evaluation = evaluate_model(
             out / "evaluation" / f"{method}.json", record.run_id, lambda: get_method(method).load_trained(base, run_dir),
-            tokenizer, reference_set, eval_items, metric, config,
+            tokenizer, reference_set, eval_items, metric, config, held_out=data.eval,
         )
+        before = base_evaluations[get_method(method).base_variant]
         results.append(
             method_result_from_run(
                 record,
@@ -101,13 +116,23 @@ def compare(config: CompareConfig, console: Console | None = None) -> Comparison
                 learning_rate=learning_rate,
                 learning_rate_source=source,
                 lr_sweep=trials,
-                reference_loss_before=base_loss[get_method(method).base_variant],
+                reference_loss_before=before["reference_loss"],
                 reference_loss_after=evaluation["reference_loss"],
                 price_per_hour_usd=price.per_hour_usd,
                 task_metric_value=evaluation.get("task_metric"),
+                eval_loss=evaluation["eval_loss"],
+                per_example=PerExampleScores(
+                    task_metric=evaluation.get("task_metric_scores"),
+                    eval_losses=evaluation["eval_losses"],
+                    eval_tokens=evaluation["eval_tokens"],
+                    reference_losses_before=before["reference_losses"],
+                    reference_losses_after=evaluation["reference_losses"],
+                    reference_tokens=evaluation["reference_tokens"],
+                ),
             )
         )
     basis, results = with_relative_scores(results)
+    results = with_uncertainty(results, basis, seed=config.seed)
     results, timing_notes = with_comparable_costs(results, int(hardware.get("cpu_cores") or 1), bool(hardware.get("gpu")), price.per_hour_usd)
     for result in results:
         atomic.write_json(out / result.run_dir / EVALUATION_FILE, run_evaluation(result, metric, basis, base_loss).model_dump(mode="json"))
@@ -136,6 +161,7 @@ def compare(config: CompareConfig, console: Console | None = None) -> Comparison
         price=price,
         hardware=hardware,
         methods=results,
+        uncertainty=uncertainty_setup(seed=config.seed),
         timing_notes=timing_notes,
         settings_warnings=checked_settings(config, results, first.data.train_target_tokens),
     )
@@ -169,8 +195,8 @@ def task_metric_name(config: CompareConfig, eval_items: list) -> str | None:
     return task_metrics.choose_metric([item.reference for item in eval_items]) if config.metric == "auto" else config.metric
 
 
-def base_reference_losses(out: Path, base, tokenizer, reference_set, eval_items, metric, config: CompareConfig) -> dict[str, float]:
-    """Reference loss of each form of the base before training: the full-precision base always, the 4-bit one when a
+def base_reference_evaluations(out: Path, base, tokenizer, reference_set, eval_items, metric, config: CompareConfig) -> dict[str, dict]:
+    """Evaluation of each form of the base before training: the full-precision base always, the 4-bit one when a
     compared method trains on it. Each method's forgetting is measured against the form it trained on, so QLoRA's
     excludes quantization error. The task metric is measured on the full-precision base only."""
     quantized = {FULL_PRECISION_BASE: False} | {m.base_variant: m.quantized_base for m in map(get_method, config.methods)}
@@ -178,7 +204,7 @@ def base_reference_losses(out: Path, base, tokenizer, reference_set, eval_items,
         variant: evaluate_model(
             out / "evaluation" / f"{variant}.json", variant, partial(load_causal_lm, base.path, load_in_4bit=quantized[variant]),
             tokenizer, reference_set, eval_items, None if quantized[variant] else metric, config,
-        )["reference_loss"]
+        )
         for variant in sorted(quantized)
     }
 
@@ -282,22 +308,37 @@ def run_status(run_dir: Path) -> str | None:
         return None
 
 
-def evaluate_model(cache_file: Path, key: str, load_model, tokenizer, reference_set, eval_items, metric, config: CompareConfig) -> dict:
-    """Reference loss (for forgetting) and the task metric on greedy answers; cached per run id."""
+def evaluate_model(
+    cache_file: Path, key: str, load_model, tokenizer, reference_set, eval_items, metric, config: CompareConfig, held_out: Sequence[Example] = (),
+) -> dict:
+    """Reference loss (for forgetting), held-out loss and the task metric on greedy answers, each with its per-example
+    scores (rounded to LOSS_DECIMALS, the figures are their means); cached per run id."""
     if cache_file.is_file():
         cached = json.loads(cache_file.read_text())
-        if cached.get("key") == key and cached.get("metric") == metric:
+        if (cached.get("version"), cached.get("key"), cached.get("metric")) == (EVALUATION_CACHE_VERSION, key, metric):
             return cached
     model = load_model()
-    result: dict = {"key": key, "metric": metric}
-    result["reference_loss"] = evaluate_loss(model, reference_set, tokenizer.pad_token_id).loss
+    result: dict = {"version": EVALUATION_CACHE_VERSION, "key": key, "metric": metric}
+    result["reference_loss"], result["reference_losses"], result["reference_tokens"] = per_example_losses(model, reference_set, tokenizer)
+    if held_out:
+        result["eval_loss"], result["eval_losses"], result["eval_tokens"] = per_example_losses(model, held_out, tokenizer)
     if metric:
         predictions = greedy_answers(model, tokenizer, [item.prompt_ids for item in eval_items], config.max_new_tokens)
         references = [item.reference for item in eval_items]
-        result["task_metric"] = task_metrics.score(metric, predictions, references)
+        result["task_metric_scores"] = task_metrics.row_scores(metric, predictions, references)
+        result["task_metric"] = sum(result["task_metric_scores"]) / len(references)
         result["samples"] = [{"reference": r, "prediction": p} for r, p in zip(references, predictions)]
     atomic.write_json(cache_file, result)
     return result
+
+
+def per_example_losses(model, examples: Sequence[Example], tokenizer) -> tuple[float, list[float], list[int]]:
+    """The per-token loss, and each example's mean loss and target tokens (examples without targets left out)."""
+    measured = [r for r in example_losses(model, list(examples), tokenizer.pad_token_id) if r.target_tokens]
+    losses, tokens = [round(r.loss, LOSS_DECIMALS) for r in measured], [r.target_tokens for r in measured]
+    if not tokens:
+        raise DataError("no example has a target token to measure a loss on")
+    return sum(loss * count for loss, count in zip(losses, tokens)) / sum(tokens), losses, tokens
 
 
 def price_from_default(hardware: dict) -> PriceUsed:

@@ -1,8 +1,9 @@
 """`report.json`: one comparison of fine-tuning methods on the same base, data, seed and token budget.
 
 Schema documented in docs/compare.md; versioned with `schema_version`, readers refuse versions they
-do not know. Derived figures (relative score, forgetting, cost) are computed by the pure functions
-below, so a report can be regenerated from the measured ones.
+do not know (version 1, before intervals, is still read). Derived figures (relative score, forgetting,
+cost) are computed by the pure functions below, and their intervals by adaptlab.compare.uncertainty
+from the per-example scores, so a report can be regenerated from the measured ones.
 """
 
 import json
@@ -20,9 +21,12 @@ from adaptlab.errors import ArtifactError
 from adaptlab.eval.metrics import MetricName
 from adaptlab.methods import METHODS
 from adaptlab.schemas.run_record import EvalPoint, LossPoint, Method, RunRecord
+from adaptlab.stats.intervals import Interval
+from adaptlab.stats.paired_tests import PairedTest
 
 REPORT_JSON = "report.json"
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2
+READABLE_VERSIONS = (1, 2)  # 1: no per-example scores, intervals or paired tests
 
 RelativeScoreBasis = Literal["task_metric", "eval_loss"]
 METHOD_LABELS: dict[str, str] = {name: method.label for name, method in METHODS.items()}
@@ -78,6 +82,40 @@ class LrTrial(_Strict):
     tokens_seen: int = Field(ge=0)
 
 
+class PerExampleScores(_Strict):
+    """What the intervals are bootstrapped from, in the same example order for every method."""
+
+    task_metric: list[float] | None = Field(None, description="the task metric of each scored held-out row, 0..1")
+    eval_losses: list[float] = Field(description="mean per-token loss of each held-out example")
+    eval_tokens: list[int] = Field(description="target tokens of each held-out example (the loss is token-weighted)")
+    reference_losses_before: list[float] = Field(description="mean per-token loss of each reference chunk before fine-tuning")
+    reference_losses_after: list[float] = Field(description="the same after fine-tuning")
+    reference_tokens: list[int] = Field(description="target tokens of each reference chunk")
+
+
+class Intervals(_Strict):
+    """Bootstrap intervals over the examples (see Comparison.uncertainty); None where a figure has none."""
+
+    task_metric: Interval | None = None
+    eval_loss: Interval | None = None
+    relative_score: Interval | None = Field(None, description="paired: the method and full FT resampled on the same examples")
+    forgetting_percent: Interval | None = None
+
+
+class VersusFull(_Strict):
+    """The paired test of a method against full fine-tuning on the same examples."""
+
+    test: PairedTest
+    gap_points: float = Field(gt=0, description="a relative-score gap worth resolving")
+    examples_to_resolve_gap: int | None = Field(None, description="held-out examples that would resolve that gap (80 % power)")
+
+
+class UncertaintySetup(_Strict):
+    level: float = Field(gt=0, lt=1, description="0.95: 95 % intervals")
+    resamples: int = Field(gt=0)
+    bootstrap_seed: int
+
+
 class MethodResult(_Strict):
     method: Method
     run_dir: str = Field(description="the training run's folder, relative to the comparison folder when inside it")
@@ -108,6 +146,9 @@ class MethodResult(_Strict):
     cost_usd: float = Field(ge=0, description="train_time_s × price per hour; with cost_basis cpu_time, CPU time × price per core")
     loss_curve: list[LossPoint] = []
     eval_curve: list[EvalPoint] = []
+    per_example: PerExampleScores | None = Field(None, description="absent in schema version 1")
+    intervals: Intervals = Intervals()
+    versus_full: VersusFull | None = Field(None, description="None for full FT itself, without full FT, or without per-example scores")
 
     @model_validator(mode="after")
     def _sweep_matches_source(self) -> "MethodResult":
@@ -132,6 +173,7 @@ class Comparison(_Strict):
     price: PriceUsed
     hardware: dict[str, str | int | float | None] = Field(description="run.json environment.hardware of the runs")
     methods: list[MethodResult] = Field(min_length=1)
+    uncertainty: UncertaintySetup | None = Field(None, description="how the intervals were computed; None in schema version 1")
     timing_notes: list[str] = Field([], description="why the runs' timings and costs are not comparable; empty when they are")
     settings_warnings: list[SettingsWarning] = Field([], description="settings known to hold LoRA back, each with its source")
 
@@ -158,6 +200,7 @@ def method_result_from_run(
     lr_sweep: Sequence[LrTrial] = (),
     eval_loss: float | None = None,
     task_metric_value: float | None = None,
+    per_example: PerExampleScores | None = None,
 ) -> MethodResult:
     """One method's row from its finished run's `run.json` plus what the comparison measured around it.
 
@@ -195,6 +238,7 @@ def method_result_from_run(
         cost_usd=cost_usd(metrics.wall_time_s, price_per_hour_usd),
         loss_curve=record.loss_curve,
         eval_curve=record.eval_curve,
+        per_example=per_example,
     )
 
 
@@ -203,6 +247,11 @@ def forgetting_percent(before: float, after: float) -> float:
     if before <= 0:
         raise ValueError(f"reference loss before fine-tuning must be positive, got {before}")
     return 100.0 * (after - before) / before
+
+
+def full_fine_tuning(results: Sequence[MethodResult]) -> MethodResult | None:
+    """Full fine-tuning's result: by definition the reference (= 100) of relative scores and of the paired tests."""
+    return next((r for r in results if r.method == "full"), None)
 
 
 def relative_scores(results: Sequence[MethodResult]) -> tuple[RelativeScoreBasis | None, dict[str, float]]:
@@ -214,7 +263,7 @@ def relative_scores(results: Sequence[MethodResult]) -> tuple[RelativeScoreBasis
         100 × exp(loss(full) − loss(method)) = 100 × perplexity(full) / perplexity(method).
     Without a full fine-tuning run there is nothing to compare to: (None, {}).
     """
-    full = next((r for r in results if r.method == "full"), None)
+    full = full_fine_tuning(results)
     if full is None:
         return None, {}
     values = [r.task_metric_value for r in results]
@@ -245,8 +294,8 @@ def read_comparison(path: Path) -> Comparison:
     except ValueError as exc:
         raise ArtifactError(f"{file}: not valid JSON: {exc}") from exc
     version = raw.get("schema_version") if isinstance(raw, dict) else None
-    if version != SCHEMA_VERSION:
-        raise ArtifactError(f"{file}: report schema_version {version!r} is not supported (expected {SCHEMA_VERSION})")
+    if version not in READABLE_VERSIONS:
+        raise ArtifactError(f"{file}: report schema_version {version!r} is not supported (expected one of {READABLE_VERSIONS})")
     try:
         return Comparison.model_validate(raw)
     except ValueError as exc:

@@ -19,10 +19,11 @@ data_app = typer.Typer(help="Check training data files; write the built-in demo 
 
 def check_command(
     files: list[Path] = typer.Argument(..., help="training data files (JSONL, JSON, CSV/TSV, Parquet)"),
+    card: Path | None = typer.Option(None, "--card", help="also write a Markdown data card to this file"),
     **flags,
 ) -> None:
     """Validate and tokenize data exactly as `adaptlab train` would (same default model, so the same tokenizer and
-    chat template); list bad rows, counts and hashes."""
+    chat template); list bad rows, counts, hashes, PII findings, duplicates and contamination."""
     from pydantic import ValidationError
     from rich.console import Console
 
@@ -48,6 +49,16 @@ def check_command(
         console.print(f"[yellow]skipped[/] ... and {len(prepared.bad_rows) - SHOWN_BAD_ROWS} more")
     console.print(_files_table(prepared.info))
     console.print(_summary_table(prepared, model))
+    console.print(_quality_table(prepared.info.quality))
+    contamination_warning = prepared.info.quality.contamination.warning()
+    if contamination_warning:
+        console.print(f"[yellow]warning:[/] {contamination_warning}", highlight=False, soft_wrap=True)
+    if card is not None:
+        from adaptlab import atomic
+        from adaptlab.data.card import data_card
+
+        atomic.write_text(card, data_card(prepared.info, model, len(prepared.bad_rows)))
+        console.print(f"wrote the data card to {card}", highlight=False)
 
 
 def glossary_command(
@@ -101,6 +112,27 @@ def _summary_table(prepared, model: str):
         ("train target tokens", str(prepared.info.train_target_tokens)),
         ("skipped bad rows", str(len(prepared.bad_rows))),
         ("tokenized sha256", prepared.info.tokenized_sha256),
+    ):
+        table.add_row(what, value)
+    return table
+
+
+def _quality_table(quality):
+    from rich.table import Table
+
+    table = Table(title="Data checks", show_header=False)
+    table.add_column("what")
+    table.add_column("value", overflow="fold")
+    counts = ", ".join(f"{name} {count}" for name, count in quality.pii.findings_by_type.items()) or "none"
+    duplicates, contamination = quality.duplicates, quality.contamination
+    for what, value in (
+        (f"PII findings (pii={quality.pii.mode})", counts),
+        ("PII by field", ", ".join(f"{name} {count}" for name, count in quality.pii.findings_by_field.items()) or "none"),
+        (
+            f"duplicates (dedup={duplicates.mode})",
+            f"exact {duplicates.exact}, near {duplicates.near}, dropped {duplicates.dropped} ({duplicates.rate:.1%})",
+        ),
+        ("contamination", f"{contamination.contaminated} of {contamination.eval_rows} held-out rows, dropped {contamination.dropped}"),
     ):
         table.add_row(what, value)
     return table

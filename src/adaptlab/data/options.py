@@ -53,6 +53,23 @@ class DataOptions(BaseModel):
         description="longest row a data file may hold, in bytes: a JSONL/CSV/TSV line, a JSON list element "
         "or a Parquet row; files are streamed, so reading never holds more than one such row",
     )
+    pii: Literal["off", "report", "redact", "reject"] = Field(
+        default="report",
+        description="personal data and secrets (e-mail, phone, card, IBAN, IP, US SSN, API keys): report counts; "
+        "redact: replace each finding with <TYPE> before tokenization; reject: each finding is a bad row",
+    )
+    dedup: Literal["off", "report", "exact", "near"] = Field(
+        default="report",
+        description="duplicate training rows: report counts; exact: drop rows equal to an earlier one "
+        "(whitespace and case aside); near: also drop near-duplicates (see dedup_threshold)",
+    )
+    dedup_threshold: float = Field(
+        default=0.8, gt=0.0, le=1.0, description="Jaccard similarity of word 3-grams at which two rows are near-duplicates"
+    )
+    decontaminate: bool = Field(
+        default=False,
+        description="drop held-out rows that equal or nearly equal a training row (they inflate held-out scores)",
+    )
 
     @field_validator("columns")
     @classmethod

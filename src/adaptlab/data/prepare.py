@@ -17,6 +17,7 @@ from adaptlab.data.encode import SampleEncoder
 from adaptlab.data.example import Example
 from adaptlab.data.formats import FORMATS_HELP, RowRejected, Sample, detect_format, rename_columns, to_sample
 from adaptlab.data.options import DataOptions
+from adaptlab.data.quality import QualityPass, token_length_histogram
 from adaptlab.data.readers import SourceFile, read_source_file
 from adaptlab.data.split import held_out_indices
 from adaptlab.errors import ConfigError, DataError
@@ -73,10 +74,11 @@ def prepare_data(
     fmt = options.format if options.format != "auto" else _detected_format([source for source, _ in sources], options)
 
     encoder = SampleEncoder.for_tokenizer(tokenizer, options)
+    quality = QualityPass(options, check_contamination=bool(eval_files))
     with Progress(transient=True, disable=not show_progress) as progress:
         task = progress.add_task("Validating and tokenizing rows", total=sum(len(source.rows) for source, _ in sources))
         checked = [
-            _check_rows(source, role, fmt, encoder, options.columns, lambda: progress.advance(task))
+            _check_rows(source, role, fmt, encoder, quality, lambda: progress.advance(task))
             for source, role in sources
         ]
     bad_rows = [bad_row for file_check in checked for bad_row in file_check.bad_rows]
@@ -96,6 +98,7 @@ def prepare_data(
         eval_examples=len(eval_examples),
         train_target_tokens=sum(example.target_tokens for example in train),
         tokenized_sha256=tokenized_sha256(train, eval_examples),
+        quality=quality.summary(len(usable_train), token_length_histogram([len(example) for example in train])),
     )
     return PreparedData(train=train, eval=eval_examples, info=info, bad_rows=bad_rows)
 
@@ -114,20 +117,29 @@ def _check_rows(
     role: Literal["train", "eval"],
     fmt: str | None,
     encoder: SampleEncoder,
-    columns: dict[str, str],
+    quality: QualityPass,
     advance: Callable[[], None],
 ) -> _CheckedFile:
+    """Validate, screen for PII, tokenize, then drop duplicates: a bad row is never counted as a duplicate."""
     usable: list[_Usable] = []
     bad_rows: list[BadRow] = []
+    columns = quality.options.columns
     for row in source.rows:
+        advance()
         try:
             if row.record is None:
                 raise RowRejected(row.problem)
-            sample = to_sample(rename_columns(row.record, columns), fmt, columns)
-            usable.append(_Usable(sample, encoder.encode(sample)))
+            screened = quality.screen(rename_columns(row.record, columns), fmt)
+            if screened.rejections:
+                bad_rows += [BadRow(str(source.path), row.line, reason, source.unit) for reason in screened.rejections]
+                continue
+            sample = to_sample(screened.record, fmt, columns)
+            example = encoder.encode(sample)
         except RowRejected as exc:
             bad_rows.append(BadRow(str(source.path), row.line, str(exc), source.unit))
-        advance()
+            continue
+        if quality.keeps(screened.text, role, BadRow(str(source.path), row.line, "", source.unit).location):
+            usable.append(_Usable(sample, example))
     return _CheckedFile(source, role, usable, bad_rows)
 
 

@@ -35,3 +35,8 @@ def evaluate_loss(model: nn.Module, examples: list[Example], pad_token_id: int, 
         return LossResult(loss=float("nan"), perplexity=float("nan"), target_tokens=0)
     mean = total / tokens
     return LossResult(loss=mean, perplexity=math.exp(min(mean, 50.0)), target_tokens=tokens)
+
+
+def example_losses(model: nn.Module, examples: list[Example], pad_token_id: int, autocast_dtype=None) -> list[LossResult]:
+    """One result per example, in order: what a bootstrap over examples resamples (their token-weighted mean is evaluate_loss's)."""
+    return [evaluate_loss(model, [example], pad_token_id, batch_size=1, autocast_dtype=autocast_dtype) for example in examples]

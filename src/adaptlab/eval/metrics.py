@@ -79,10 +79,14 @@ def predicted_label(prediction: str, labels: Sequence[str]) -> str | None:
 
 def accuracy(predictions: Sequence[str], references: Sequence[str]) -> float:
     """Share of rows whose predicted label (among the references' labels) is the reference label."""
+    hits = _accuracy_rows(predictions, references)
+    return sum(hits) / len(hits)
+
+
+def _accuracy_rows(predictions: Sequence[str], references: Sequence[str]) -> list[float]:
     _check_pairs(predictions, references)
     labels = sorted(set(references))
-    hits = [predicted_label(p, labels) == normalize_answer(r) for p, r in zip(predictions, references, strict=True)]
-    return sum(hits) / len(hits)
+    return [float(predicted_label(p, labels) == normalize_answer(r)) for p, r in zip(predictions, references, strict=True)]
 
 
 PAIR_METRICS: dict[str, Callable[[str, str], float]] = {
@@ -92,13 +96,19 @@ PAIR_METRICS: dict[str, Callable[[str, str], float]] = {
 }
 
 
-def score(metric: MetricName, predictions: Sequence[str], references: Sequence[str]) -> float:
-    """Mean of `metric` over the rows, in [0, 1]."""
+def row_scores(metric: MetricName, predictions: Sequence[str], references: Sequence[str]) -> list[float]:
+    """`metric` of each row, in [0, 1]: what a bootstrap over examples resamples (adaptlab.stats)."""
     if metric == "accuracy":
-        return accuracy(predictions, references)
+        return _accuracy_rows(predictions, references)
     _check_pairs(predictions, references)
     pair_metric = PAIR_METRICS[metric]
-    return sum(pair_metric(p, r) for p, r in zip(predictions, references, strict=True)) / len(references)
+    return [pair_metric(p, r) for p, r in zip(predictions, references, strict=True)]
+
+
+def score(metric: MetricName, predictions: Sequence[str], references: Sequence[str]) -> float:
+    """Mean of `metric` over the rows, in [0, 1]."""
+    scores = row_scores(metric, predictions, references)
+    return sum(scores) / len(scores)
 
 
 def choose_metric(references: Sequence[str]) -> MetricName:

@@ -47,6 +47,17 @@ class Principal:
         return self.tenant is None and self.role is Role.admin
 
 
+def token_principal(tenant: str, token_name: str, role: Role) -> Principal:
+    """An API token's principal. Its name, recorded as actor, is tenant-qualified (`acme/rita`): no local
+    name (`local:user`, `--by` names) contains '/', and token names are unique in a tenant."""
+    return Principal(name=f"{tenant}/{token_name}", role=role, tenant=tenant)
+
+
+def unknown_token_name(token: str) -> str:
+    """How a refused, unknown token is named in the audit log: by a prefix of its hash, never the token."""
+    return f"unknown-token:{token_sha256(token)[:12]}"
+
+
 def local_admin(name: str | None = None) -> Principal:
     """The principal of someone with direct access to the registry's files and database."""
     return Principal(name=name or f"local:{getpass.getuser()}", role=Role.admin, tenant=None)

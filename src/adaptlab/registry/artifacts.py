@@ -1,5 +1,5 @@
 """A version's files outside the database: verified local checkouts, export/import bundles, and
-garbage collection of blobs no version references."""
+garbage collection of blobs no version references and of killed writers' temporaries."""
 
 import tempfile
 from pathlib import Path
@@ -8,7 +8,7 @@ from sqlalchemy import select
 
 from adaptlab import atomic
 from adaptlab.models.hashing import file_sha256
-from adaptlab.registry import bundle
+from adaptlab.registry import bundle, cleanup
 from adaptlab.registry.access import Action, Principal, require
 from adaptlab.registry.entities import GcReport, StoredFile, VersionRecord
 from adaptlab.registry.lineage import capture_run
@@ -47,9 +47,11 @@ class Artifacts(Versions):
                 principal, principal.name, model_ref, captured, parents=(), license=source.license, imported_from=origin
             )
 
-    def gc(self, principal: Principal) -> GcReport:
-        """Delete blobs no version references (left by interrupted registrations) and stale uploads."""
+    def gc(self, principal: Principal, older_than_s: float = cleanup.DEFAULT_OLDER_THAN_S) -> GcReport:
+        """Delete blobs no version references (left by interrupted registrations), and uploads and checkout
+        leftovers of killed writers last modified more than `older_than_s` ago (never a running writer's)."""
         require(principal, Action.manage, None)
+        uploads, leftovers = self.remove_stale_temporaries(older_than_s)
         deleted, freed = [], 0
         with self._writing() as tx:
             referenced = set(tx.session.scalars(select(VersionFile.sha256).distinct()))
@@ -58,23 +60,21 @@ class Artifacts(Versions):
                     freed += self.blobs.size_bytes(sha256)
                     self.blobs.delete(sha256)
                     deleted.append(sha256)
-            uploads = self.blobs.stale_uploads()
-            for path in uploads:
-                self.blobs.delete_path(path)
-            tx.audit(
-                principal.name,
-                None,
-                "blobs.gc",
-                self.blobs.url,
-                after={"deleted": deleted, "bytes_freed": freed, "uploads_deleted": len(uploads)},
+            report = GcReport(
+                blobs_deleted=deleted,
+                bytes_freed=freed,
+                uploads_deleted=uploads.count,
+                checkout_leftovers_deleted=leftovers.count,
+                temporary_bytes_freed=uploads.bytes_freed + leftovers.bytes_freed,
             )
-        return GcReport(blobs_deleted=deleted, bytes_freed=freed, uploads_deleted=len(uploads))
+            tx.audit(principal.name, None, "blobs.gc", self.blobs.url, after=report.model_dump())
+        return report
 
     def _materialise(self, record: VersionRecord) -> Path:
         folder = self.checkout_dir / record.tenant / record.name / f"v{record.version}"
         if _checkout_intact(folder, record.files):
             return folder
-        with atomic.staging_dir(folder) as staged:
+        with cleanup.writing(self.checkout_dir), atomic.staging_dir(folder) as staged:
             for stored in record.files:
                 destination = staged / stored.path
                 destination.parent.mkdir(parents=True, exist_ok=True)

@@ -5,9 +5,12 @@ from typing import Any
 
 from sqlalchemy import select
 
+from adaptlab.errors import ConfigError
 from adaptlab.registry.access import Action, Principal, require
 from adaptlab.registry.audit import first_break
 from adaptlab.registry.entities import AuditEntry, AuditVerification
+from adaptlab.registry.replay import REPLAYED_ACTIONS, differences, replayed_facts
+from adaptlab.registry.state import current_facts
 from adaptlab.registry.store import RegistryStore
 from adaptlab.registry.tables import AuditHead, AuditRow
 
@@ -16,7 +19,10 @@ class AuditLog(RegistryStore):
     def audit_event(
         self, principal: Principal, action: str, target: str, *, before: Any = None, after: Any = None, tenant: str | None = None
     ) -> None:
-        """Append an event from another component (e.g. the server loading a version) to the audit log."""
+        """Append an event from another component (e.g. the server loading a version) to the audit log;
+        a denial (`*.denied`) repeating one of the last minute only counts on that entry."""
+        if action in REPLAYED_ACTIONS:
+            raise ConfigError(f"audit action {action!r} is the registry's own; other components record their own actions")
         tenant = tenant or principal.tenant
         require(principal, Action.read, tenant)
         with self._writing() as tx:
@@ -35,10 +41,19 @@ class AuditLog(RegistryStore):
             return [row.to_entity() for row in reversed(session.scalars(query).all())]
 
     def verify_audit(self, principal: Principal) -> AuditVerification:
-        """Recompute the whole chain; names the first edited, deleted or reordered entry."""
+        """Recompute the whole chain, naming the first edited, deleted or reordered entry; then replay it and
+        name every table row (of the principal's tenant) it does not account for, differs from, or lacks."""
         require(principal, Action.manage, principal.tenant)
         with self._reading() as session:
             head = session.get(AuditHead, 1)
             entries = [row.to_chain_entry() for row in session.scalars(select(AuditRow).order_by(AuditRow.seq))]
             bad_seq, problem = first_break(entries, head.seq, head.hash)
-        return AuditVerification(ok=bad_seq is None, entries_checked=len(entries), first_bad_seq=bad_seq, problem=problem)
+            replayed, unaccounted = replayed_facts(entry for entry in entries if principal.tenant in (None, entry.tenant))
+            unaccounted += differences(replayed, current_facts(session), tenant=principal.tenant)
+        return AuditVerification(
+            ok=bad_seq is None and not unaccounted,
+            entries_checked=len(entries),
+            first_bad_seq=bad_seq,
+            problem=problem,
+            unaccounted=unaccounted,
+        )

@@ -5,23 +5,27 @@ import hashlib
 import time
 import uuid
 from collections.abc import Iterator
+from contextlib import AbstractContextManager, nullcontext
 from pathlib import Path
 
 import fsspec
+from fsspec.implementations.local import LocalFileSystem
 
 from adaptlab.errors import ArtifactError
+from adaptlab.registry import cleanup
 
 _CHUNK_BYTES = 1 << 20
-TMP_GRACE_S = 3600
 
 
 class BlobStore:
-    """Blobs live at `<url>/sha256/<first two hex>/<hash>`; uploads go to `<url>/tmp/` and are renamed in."""
+    """Blobs live at `<url>/sha256/<first two hex>/<hash>`; uploads go to `<url>/tmp/` and are renamed in
+    (on a local disk under the writer lock of `adaptlab.registry.cleanup`)."""
 
     def __init__(self, url: str):
         self.url = url
         self.fs, self.root = fsspec.core.url_to_fs(url)
         self.root = self.root.rstrip("/")
+        self._lock_area = Path(self.root) if isinstance(self.fs, LocalFileSystem) else None
 
     def blob_path(self, sha256: str) -> str:
         return f"{self.root}/sha256/{sha256[:2]}/{sha256}"
@@ -38,10 +42,11 @@ class BlobStore:
         if self.fs.exists(final):
             return
         tmp = f"{self.root}/tmp/{uuid.uuid4().hex}"
-        self.fs.makedirs(f"{self.root}/tmp", exist_ok=True)
-        self.fs.makedirs(final.rsplit("/", 1)[0], exist_ok=True)
-        self.fs.put_file(str(local_file), tmp)
-        self.fs.mv(tmp, final)
+        with self._uploading():
+            self.fs.makedirs(f"{self.root}/tmp", exist_ok=True)
+            self.fs.makedirs(final.rsplit("/", 1)[0], exist_ok=True)
+            self.fs.put_file(str(local_file), tmp)
+            self.fs.mv(tmp, final)
 
     def fetch(self, sha256: str, destination: Path, label: str) -> None:
         """Copy a blob to `destination`, failing (and leaving nothing there) if its content does not hash to `sha256`."""
@@ -79,13 +84,24 @@ class BlobStore:
     def delete(self, sha256: str) -> None:
         self.fs.rm_file(self.blob_path(sha256))
 
-    def stale_uploads(self, older_than_s: float = TMP_GRACE_S) -> list[str]:
-        """Upload leftovers of crashed writers (older than an hour, so running uploads are left alone)."""
+    def remove_stale_uploads(self, older_than_s: float) -> cleanup.Removed:
+        """Delete upload leftovers of crashed writers: untouched for `older_than_s`, and (on a local disk) only
+        while no upload is running in any process."""
         prefix = f"{self.root}/tmp"
         if not self.fs.exists(prefix):
-            return []
-        cutoff = time.time() - older_than_s
-        return [path for path in self.fs.find(prefix) if self.fs.modified(path).timestamp() < cutoff]
+            return cleanup.Removed()
+        with self._no_uploads() as free:
+            if not free:
+                return cleanup.Removed()
+            now, removed = time.time(), cleanup.Removed()
+            for path, info in self.fs.find(prefix, detail=True).items():
+                if cleanup.is_stale(self.fs.modified(path).timestamp(), older_than_s, now):
+                    self.fs.rm_file(path)
+                    removed += cleanup.Removed(1, info["size"])
+            return removed
 
-    def delete_path(self, path: str) -> None:
-        self.fs.rm_file(path)
+    def _uploading(self) -> AbstractContextManager:
+        return cleanup.writing(self._lock_area) if self._lock_area else nullcontext()
+
+    def _no_uploads(self) -> AbstractContextManager[bool]:
+        return cleanup.no_writers(self._lock_area) if self._lock_area else nullcontext(True)

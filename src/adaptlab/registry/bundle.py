@@ -1,21 +1,25 @@
 """Export/import bundles: a tar with `manifest.json` (the version, its lineage and every file's
-SHA-256) and `files/<path>`. Import checks every file against the manifest before anything is stored."""
+SHA-256) and `files/<path>`. Import checks every member's header against the manifest before it
+extracts a byte, extracts at most the manifest's sizes, and checks every file's hash before anything is stored."""
 
 import hashlib
 import io
+import shutil
 import tarfile
 from pathlib import Path, PurePosixPath
 from typing import Literal
 
 from pydantic import BaseModel, ValidationError
 
-from adaptlab.errors import ArtifactError
+from adaptlab.errors import ArtifactError, ConfigError
 from adaptlab.registry.audit import canonical_json
 from adaptlab.registry.entities import StoredFile, VersionRecord
+from adaptlab.registry.refs import check_name
 
 MANIFEST_NAME = "manifest.json"
 FILES_PREFIX = "files/"
 _CHUNK_BYTES = 1 << 20
+MAX_MANIFEST_BYTES = 16 << 20
 
 
 class BundleManifest(BaseModel):
@@ -55,25 +59,53 @@ def write_bundle(record: VersionRecord, bundle_path: Path, *, exported_by: str, 
         partial.unlink(missing_ok=True)
 
 
-def read_bundle(bundle_path: Path, destination: Path) -> BundleManifest:
-    """Unpack the bundle's files into `destination`, refusing anything not in the manifest or not matching its hash."""
+def read_bundle(bundle_path: Path, destination: Path, max_total_bytes: int | None = None) -> BundleManifest:
+    """Unpack the bundle's files into `destination`, refusing anything not in the manifest or not matching its hash.
+
+    Nothing is extracted unless every member is a plain file the manifest lists with the size its header
+    gives, and the manifest's total fits in `max_total_bytes` (default: the free space at `destination`).
+    """
     try:
         with tarfile.open(bundle_path, "r") as tar:
             manifest = _manifest(tar, bundle_path)
             expected = {FILES_PREFIX + f.path: f for f in manifest.version.files}
-            for member in tar.getmembers():
-                if member.name == MANIFEST_NAME:
-                    continue
-                if member.name not in expected or not member.isfile():
-                    raise ArtifactError(f"{bundle_path}: member {member.name!r} is not listed in {MANIFEST_NAME}; the bundle was altered")
-                _unpack(tar, member, expected.pop(member.name), destination, bundle_path)
+            members = [member for member in tar.getmembers() if member.name != MANIFEST_NAME]
+            for member in members:
+                _check_header(member, expected, bundle_path)
+            if len({member.name for member in members}) != len(members):
+                raise ArtifactError(f"{bundle_path}: a member appears twice; the bundle was altered")
+            if missing := sorted(set(expected) - {member.name for member in members}):
+                raise ArtifactError(f"{bundle_path}: files listed in {MANIFEST_NAME} are missing: {', '.join(missing)}")
+            _check_total(manifest.version.files, destination, max_total_bytes, bundle_path)
+            for member in members:
+                _unpack(tar, member, expected[member.name], destination, bundle_path)
     except (tarfile.TarError, OSError) as exc:
         raise ArtifactError(f"{bundle_path}: not a readable bundle tar ({exc})") from exc
-    if expected:
-        raise ArtifactError(f"{bundle_path}: files listed in {MANIFEST_NAME} are missing: {', '.join(sorted(expected))}")
     if files_digest(manifest.version.files) != manifest.bundle_files_sha256:
         raise ArtifactError(f"{bundle_path}: {MANIFEST_NAME} file list does not match its bundle_files_sha256; the manifest was altered")
     return manifest
+
+
+def _check_header(member: tarfile.TarInfo, expected: dict[str, StoredFile], bundle_path: Path) -> None:
+    """A member must be a plain (not sparse) file listed once in the manifest, with the manifest's size."""
+    if member.name not in expected or not member.isfile() or member.issparse():
+        raise ArtifactError(f"{bundle_path}: member {member.name!r} is not listed in {MANIFEST_NAME}; the bundle was altered")
+    stored = expected[member.name]
+    if member.size != stored.size_bytes:
+        raise ArtifactError(
+            f"{bundle_path}: member {member.name} claims {member.size} bytes in its tar header, but {MANIFEST_NAME} "
+            f"says {stored.size_bytes} bytes; the bundle was altered (nothing was extracted)"
+        )
+
+
+def _check_total(files: list[StoredFile], destination: Path, max_total_bytes: int | None, bundle_path: Path) -> None:
+    total = sum(f.size_bytes for f in files)
+    limit = shutil.disk_usage(destination).free if max_total_bytes is None else max_total_bytes
+    if total > limit:
+        raise ArtifactError(
+            f"{bundle_path}: its files add up to {total} bytes, more than the {limit} bytes allowed (free space) at {destination}; "
+            "nothing was extracted"
+        )
 
 
 def _manifest(tar: tarfile.TarFile, bundle_path: Path) -> BundleManifest:
@@ -81,10 +113,20 @@ def _manifest(tar: tarfile.TarFile, bundle_path: Path) -> BundleManifest:
         member = tar.getmember(MANIFEST_NAME)
     except KeyError as exc:
         raise ArtifactError(f"{bundle_path}: no {MANIFEST_NAME}; is this a bundle from `adaptlab registry export`?") from exc
+    if not member.isfile() or member.size > MAX_MANIFEST_BYTES:
+        raise ArtifactError(f"{bundle_path}: {MANIFEST_NAME} is not a file of at most {MAX_MANIFEST_BYTES} bytes; the bundle was altered")
     try:
         manifest = BundleManifest.model_validate_json(tar.extractfile(member).read())
     except ValidationError as exc:
         raise ArtifactError(f"{bundle_path}: invalid {MANIFEST_NAME}: {exc}") from exc
+    try:
+        check_name("tenant", manifest.version.tenant)
+        check_name("model name", manifest.version.name)
+    except ConfigError as exc:
+        raise ArtifactError(f"{bundle_path}: {MANIFEST_NAME}: {exc}") from exc
+    names = [stored.path for stored in manifest.version.files]
+    if len(set(names)) != len(names):
+        raise ArtifactError(f"{bundle_path}: {MANIFEST_NAME} lists a file twice")
     for stored in manifest.version.files:
         path = PurePosixPath(stored.path)
         if path.is_absolute() or ".." in path.parts:

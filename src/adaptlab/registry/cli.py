@@ -11,6 +11,7 @@ from rich.console import Console
 from adaptlab.errors import ConfigError
 from adaptlab.registry import display
 from adaptlab.registry.cli_options import RegistryGroup, open_registry, registry_options
+from adaptlab.registry.cleanup import DEFAULT_OLDER_THAN_S
 
 registry_app = typer.Typer(
     cls=RegistryGroup,
@@ -152,12 +153,32 @@ def rollback_command(
 @registry_app.command("lineage")
 def lineage_command(
     ctx: typer.Context,
-    ref: Annotated[str, typer.Argument(help="NAME@vN or NAME@ALIAS")],
+    ref: Annotated[Optional[str], typer.Argument(help="NAME@vN or NAME@ALIAS")] = None,
+    uses_data: Annotated[
+        Optional[str],
+        typer.Option(
+            "--uses-data",
+            help="SHA256|FILE: list every version whose training or held-out data included this file, "
+            "directly or through a parent version (for deletion requests)",
+        ),
+    ] = None,
     tenant: TenantOpt = None,
     as_json: AsJson = False,
 ) -> None:
     """Base model and hash, datasets and hashes, run config, metrics, environment, parent versions."""
+    if (ref is None) == (uses_data is None):
+        raise ConfigError("give a version (NAME@vN) or --uses-data SHA256|FILE, not both")
     reg, principal = open_registry(ctx)
+    if uses_data is not None:
+        from adaptlab.registry.data_use import data_sha256
+
+        sha256 = data_sha256(uses_data)
+        versions = reg.versions_using_data(principal, sha256)
+        if as_json:
+            typer.echo(json.dumps({"sha256": sha256, "versions": [version.ref for version in versions]}, indent=2))
+            return
+        console.print(display.data_users_table(sha256, versions))
+        return
     record = reg.get_version(principal, ref, tenant=tenant)
     lineage = record.lineage
     if as_json:
@@ -199,9 +220,13 @@ def audit_command(
     if verify:
         result = reg.verify_audit(principal)
         if result.ok:
-            console.print(f"[green]audit log intact[/]: {result.entries_checked} entries, hash chain verified")
+            console.print(f"[green]audit log intact[/]: {result.entries_checked} entries, hash chain verified, tables accounted for")
             return
-        Console(stderr=True).print(f"[bold red]audit log broken[/] at entry #{result.first_bad_seq}: {result.problem}", soft_wrap=True)
+        errors = Console(stderr=True, soft_wrap=True)
+        if result.problem:
+            errors.print(f"[bold red]audit log broken[/] at entry #{result.first_bad_seq}: {result.problem}")
+        for row in result.unaccounted:
+            errors.print(f"[bold red]state not in the audit log[/]: {row}")
         raise typer.Exit(1)
     console.print(display.audit_table(reg.audit_entries(principal, tenant=tenant, limit=limit or None)))
 
@@ -234,12 +259,19 @@ def import_command(
 
 
 @registry_app.command("gc")
-def gc_command(ctx: typer.Context) -> None:
-    """Delete artifact blobs that no version references (left by interrupted registrations)."""
+def gc_command(
+    ctx: typer.Context,
+    older_than: Annotated[
+        float,
+        typer.Option("--older-than", min=0, help="seconds since a temporary's last write before it counts as stale (0: now)"),
+    ] = DEFAULT_OLDER_THAN_S,
+) -> None:
+    """Delete artifact blobs no version references, and temporaries of killed writers (never a running one's)."""
     reg, principal = open_registry(ctx)
-    report = reg.gc(principal)
+    report = reg.gc(principal, older_than_s=older_than)
     console.print(
-        f"removed {len(report.blobs_deleted)} unreferenced blobs ({report.bytes_freed} bytes) and {report.uploads_deleted} stale uploads"
+        f"removed {len(report.blobs_deleted)} unreferenced blobs ({report.bytes_freed} bytes), {report.uploads_deleted} stale uploads "
+        f"and {report.checkout_leftovers_deleted} checkout leftovers ({report.temporary_bytes_freed} bytes)"
     )
 
 
@@ -307,6 +339,12 @@ def gates_set_command(
     max_metric: Annotated[
         Optional[list[str]], typer.Option("--max-metric", help="METRIC=VALUE: promotion needs metric ≤ value (repeatable)")
     ] = None,
+    require_pii_clean: Annotated[
+        bool, typer.Option("--require-pii-clean", help="promotion needs a PII check with no unredacted findings in the data")
+    ] = False,
+    max_duplicate_rate: Annotated[
+        Optional[float], typer.Option("--max-duplicate-rate", help="promotion needs a duplicate check with at most this rate (0-1)")
+    ] = None,
     approvals: Annotated[int, typer.Option("--approvals", help="approvals needed before promotion")] = 1,
     allow_self_approval: Annotated[bool, typer.Option("--allow-self-approval", help="let the registrant's own approval count")] = False,
     alias: Annotated[Optional[list[str]], typer.Option("--alias", help="guard only these aliases (repeatable; default: all)")] = None,
@@ -315,12 +353,12 @@ def gates_set_command(
     """Replace the promotion gates of a model name."""
     from pydantic import ValidationError
 
-    from adaptlab.registry.gates import GatePolicy
+    from adaptlab.registry.gates import GatePolicy, data_gate_bounds
 
     try:
         policy = GatePolicy(
             min_metrics=_metric_bounds("--min-metric", min_metric),
-            max_metrics=_metric_bounds("--max-metric", max_metric),
+            max_metrics=_metric_bounds("--max-metric", max_metric) | data_gate_bounds(require_pii_clean, max_duplicate_rate),
             required_approvals=approvals,
             approvers_distinct_from_registrant=not allow_self_approval,
             aliases=alias or [],

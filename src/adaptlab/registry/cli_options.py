@@ -1,16 +1,23 @@
 """The options of `adaptlab registry` itself: which registry (--registry, --db, --blobs) and who acts
 (--token; the local administrator without one). They are accepted before or after the command, and a
-command opens the registry once, on first use, so `--help` opens nothing; it is closed when the command ends."""
+command opens the registry once, on first use, so `--help` opens nothing; it is closed when the command ends.
+A refused command (unknown token, wrong role or tenant) is recorded in the audit log as `cli.denied`."""
 
 import functools
+import os
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Optional
 
 import typer
 from typer.core import TyperGroup
 
+from adaptlab.errors import ConfigError
+from adaptlab.registry.errors import AccessDeniedError, AuthenticationError
+
 if TYPE_CHECKING:
     from adaptlab.registry import Principal, Registry
+
+_OPENED = "adaptlab.registry"  # ctx.meta key of the opened Registry
 
 
 class RegistryGroup(TyperGroup):
@@ -20,6 +27,13 @@ class RegistryGroup(TyperGroup):
     def parse_args(self, ctx: typer.Context, args: list[str]) -> list[str]:
         own = {name for param in self.params if param.param_type_name == "option" for name in param.opts}
         return super().parse_args(ctx, options_first(args, own))
+
+    def invoke(self, ctx: typer.Context):
+        try:
+            return super().invoke(ctx)
+        except (AccessDeniedError, AuthenticationError) as exc:
+            _record_refusal(ctx, exc)
+            raise
 
 
 def options_first(args: list[str], names: set[str]) -> list[str]:
@@ -66,7 +80,11 @@ def registry_options(
     def connect():
         from adaptlab.registry import Registry, local_admin
 
-        opened = ctx.with_resource(Registry.open(registry, db=db, blobs=blobs))
+        if (token is not None and not token.strip()) or (token is None and os.environ.get("ADAPTLAB_TOKEN") == ""):
+            raise ConfigError(
+                "the API token is empty (--token or ADAPTLAB_TOKEN): pass a token, or unset both to act as the local administrator"
+            )
+        opened = ctx.meta[_OPENED] = ctx.with_resource(Registry.open(registry, db=db, blobs=blobs))
         return opened, opened.authenticate(token) if token else local_admin()
 
     ctx.obj = functools.cache(connect)
@@ -75,3 +93,17 @@ def registry_options(
 def open_registry(ctx: typer.Context) -> tuple["Registry", "Principal"]:
     """(Registry, acting Principal) as the group's options name them, closed when the command ends."""
     return ctx.obj()
+
+
+def _record_refusal(ctx: typer.Context, refusal: AccessDeniedError | AuthenticationError) -> None:
+    """Audit a refused command (identical repeats within a minute only count, see denials.py); never the token itself."""
+    from adaptlab.registry import local_admin
+    from adaptlab.registry.access import unknown_token_name
+
+    if _OPENED not in ctx.meta:
+        return
+    if isinstance(refusal, AuthenticationError):
+        registry, actor = ctx.meta[_OPENED], local_admin(unknown_token_name(ctx.params["token"]))
+    else:
+        registry, actor = open_registry(ctx)
+    registry.audit_event(actor, "cli.denied", f"registry {ctx.invoked_subcommand}", after={"reason": str(refusal)})

@@ -35,6 +35,14 @@ def versions_table(name: str, versions: list[VersionRecord]) -> Table:
     return table
 
 
+def data_users_table(sha256: str, versions: list[VersionRecord]) -> Table:
+    """Versions whose data included a file (directly, or through the parents listed beside them)."""
+    table = Table("version", "registered", "method", "parents", title=f"versions using data {sha256}")
+    for v in versions:
+        table.add_row(v.ref, v.created_at[:19], v.method, ", ".join(v.lineage.parent_versions) or "-")
+    return table
+
+
 def version_table(record: VersionRecord) -> Table:
     table = Table("", "", title=record.ref, show_header=False)
     table.add_row("registered", f"{record.created_at[:19]} by {record.created_by}")
@@ -93,7 +101,12 @@ def audit_table(entries: list[AuditEntry]) -> Table:
     table = Table("#", "when", "who", "action", "target", "before → after", title="audit log")
     for entry in entries:
         table.add_row(
-            str(entry.seq), entry.at[:19], entry.actor, entry.action, entry.target, f"{_brief(entry.before)} → {_brief(entry.after)}"
+            str(entry.seq),
+            entry.at[:19],
+            entry.actor,
+            entry.action if entry.occurrences == 1 else f"{entry.action} ×{entry.occurrences} (last {entry.last_at[:19]})",
+            entry.target,
+            f"{_brief(entry.before)} → {_brief(entry.after)}",
         )
     return table
 

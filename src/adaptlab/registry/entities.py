@@ -97,6 +97,8 @@ class AuditEntry(BaseModel):
     before: Any
     after: Any
     hash: str
+    occurrences: int = Field(default=1, description="repeats of an identical denial within the window (outside the hash chain)")
+    last_at: str | None = Field(default=None, description="when the last repeat happened")
 
 
 class AuditVerification(BaseModel):
@@ -104,9 +106,14 @@ class AuditVerification(BaseModel):
     entries_checked: int
     first_bad_seq: int | None = None
     problem: str | None = None
+    unaccounted: list[str] = Field(
+        default_factory=list, description="table rows the replayed chain does not account for, differs from, or lacks"
+    )
 
 
 class GcReport(BaseModel):
     blobs_deleted: list[str]
-    bytes_freed: int
+    bytes_freed: int = Field(description="bytes of the unreferenced blobs deleted")
     uploads_deleted: int
+    checkout_leftovers_deleted: int
+    temporary_bytes_freed: int = Field(description="bytes of the stale uploads and checkout leftovers deleted")

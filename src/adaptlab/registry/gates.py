@@ -2,6 +2,10 @@
 
 from pydantic import BaseModel, ConfigDict, Field
 
+# gate metrics from run.json data.quality (registry.lineage.data_quality_metrics)
+PII_GATE_METRIC = "pii_unredacted_findings"
+DUPLICATE_GATE_METRIC = "duplicate_rate"
+
 
 class GatePolicy(BaseModel):
     model_config = ConfigDict(extra="forbid")
@@ -30,6 +34,12 @@ def failed_gates(policy: GatePolicy, metrics: dict[str, float], approvers: list[
         distinct = " from someone other than the registrant" if policy.approvers_distinct_from_registrant else ""
         failures.append(f"approvals: {len(counted)} of {policy.required_approvals} required{distinct}")
     return failures
+
+
+def data_gate_bounds(require_pii_clean: bool, max_duplicate_rate: float | None) -> dict[str, float]:
+    """The data-check gates (`--require-pii-clean`, `--max-duplicate-rate`) as the metric bounds they are."""
+    bounds = {PII_GATE_METRIC: 0.0} if require_pii_clean else {}
+    return bounds | ({DUPLICATE_GATE_METRIC: max_duplicate_rate} if max_duplicate_rate is not None else {})
 
 
 def counted_approvers(policy: GatePolicy, approvers: list[str], registrant: str) -> list[str]:

@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
 from adaptlab.adapters.metadata import ADAPTER_METADATA_FILE, read_adapter_metadata
+from adaptlab.registry.gates import DUPLICATE_GATE_METRIC, PII_GATE_METRIC
 from adaptlab.errors import ArtifactError
 from adaptlab.schemas.run_record import (
     RUN_RECORD_FILE,
@@ -173,7 +174,21 @@ def gate_metrics(lineage: Lineage) -> dict[str, float]:
         for name, value in from_run.items()
         if isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value)
     }
-    return {**numbers, **lineage.evaluation_metrics}
+    return {**numbers, **data_quality_metrics(lineage.data), **lineage.evaluation_metrics}
+
+
+def data_quality_metrics(data: DataInfo) -> dict[str, float]:
+    """The data checks' gate numbers; a check that was off (or predates the checks) gives none, so a gate on it
+    fails as missing rather than passing on a zero nobody measured."""
+    quality = data.quality
+    if quality is None:
+        return {}
+    numbers = {}
+    if quality.pii.mode != "off":
+        numbers[PII_GATE_METRIC] = float(quality.pii.unredacted_findings)
+    if quality.duplicates.mode != "off":
+        numbers[DUPLICATE_GATE_METRIC] = quality.duplicates.rate
+    return numbers
 
 
 def read_evaluation(run_dir: Path) -> EvaluationFile | None:

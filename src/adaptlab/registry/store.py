@@ -8,15 +8,16 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any, Self
 
-from sqlalchemy import Engine, Select, select
+from sqlalchemy import Engine, Select, func, select
 from sqlalchemy.orm import Session, contains_eager, selectinload
 
 from adaptlab.errors import ConfigError
+from adaptlab.registry import cleanup, denials
 from adaptlab.registry.access import Principal
 from adaptlab.registry.audit import canonical_json, entry_hash
 from adaptlab.registry.blobs import BlobStore
 from adaptlab.registry.database import database_url, open_engine, write_engine
-from adaptlab.registry.errors import AccessDeniedError, NotFoundError
+from adaptlab.registry.errors import AccessDeniedError, NotFoundError, RegistryError
 from adaptlab.registry.refs import ModelRef, VersionRef, check_name
 from adaptlab.registry.tables import AliasAssignment, AuditHead, AuditRow, ModelVersion, RegisteredModel, Tenant
 
@@ -41,7 +42,12 @@ class AuditWriter:
         self.head = head
 
     def audit(self, actor: str, tenant: str | None, action: str, target: str, before: Any = None, after: Any = None) -> None:
+        """Append an entry; a denial repeating one of the last minute only counts on that entry (see denials.py)."""
         seq, at = self.head.seq + 1, now()
+        identical = {"actor": actor, "tenant": tenant, "action": action, "target": target, "after_json": canonical_json(after)}
+        if denials.is_denial(action) and (repeated := denials.repeat_of(self.session, **identical, now=at)):
+            repeated.occurrences, repeated.last_at = repeated.occurrences + 1, at
+            return
         digest = entry_hash(
             seq=seq, at=at, actor=actor, tenant=tenant, action=action, target=target, before=before, after=after, prev_hash=self.head.hash
         )
@@ -77,7 +83,13 @@ class RegistryStore:
         root = Path(root)
         root.mkdir(parents=True, exist_ok=True)
         engine = open_engine(database_url(db, root))
-        return cls(engine, BlobStore(blobs or str((root / "blobs").resolve())), root / "checkouts")
+        store = cls(engine, BlobStore(blobs or str((root / "blobs").resolve())), root / "checkouts")
+        store.remove_stale_temporaries(cleanup.DEFAULT_OLDER_THAN_S)
+        return store
+
+    def remove_stale_temporaries(self, older_than_s: float) -> tuple[cleanup.Removed, cleanup.Removed]:
+        """(stale uploads, checkout leftovers) removed: temporaries of writers killed midway (see cleanup.py)."""
+        return self.blobs.remove_stale_uploads(older_than_s), cleanup.remove_checkout_leftovers(self.checkout_dir, older_than_s)
 
     def close(self) -> None:
         self.engine.dispose()
@@ -123,6 +135,7 @@ def model_row_or_new(session: Session, ref: ModelRef, creator: str) -> Registere
     model = find_model(session, ref)
     if model is None:
         tenant = tenant_row(session, ref.tenant)
+        refuse_lookalike(session, "model", RegisteredModel.name, ref.name, RegisteredModel.tenant_id == tenant.id, prefix=f"{ref.tenant}/")
         model = RegisteredModel(tenant=tenant, name=ref.name, latest_version=0, created_at=now(), created_by=creator)
         session.add(model)
         session.flush()
@@ -149,6 +162,13 @@ def version_row(session: Session, ref: VersionRef) -> ModelVersion:
 
 def find_model(session: Session, ref: ModelRef) -> RegisteredModel | None:
     return session.scalar(models_query().where(Tenant.name == ref.tenant, RegisteredModel.name == ref.name))
+
+
+def refuse_lookalike(session: Session, kind: str, column, name: str, *where, prefix: str = "") -> None:
+    """Names are case-sensitive, so a new name equal to an existing one but for case would be a look-alike: refused."""
+    other = session.scalar(select(column).where(func.lower(column) == name.lower(), column != name, *where))
+    if other is not None:
+        raise RegistryError(f"{kind} {prefix + name!r} differs from {kind} {prefix + other!r} only by case; use {prefix + other!r}")
 
 
 def models_query() -> Select[tuple[RegisteredModel]]:

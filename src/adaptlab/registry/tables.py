@@ -4,7 +4,7 @@ the service returns. Schema changes go through an Alembic migration in migration
 import json
 from typing import Any
 
-from sqlalchemy import BigInteger, ForeignKey, Integer, String, Text, UniqueConstraint
+from sqlalchemy import BigInteger, ForeignKey, Index, Integer, String, Text, UniqueConstraint, text
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
 
 from adaptlab.registry.audit import ChainEntry
@@ -192,9 +192,11 @@ class AliasAssignment(Base):
 
 
 class AuditRow(Base):
-    """Append-only; see adaptlab.registry.audit for the hash chain."""
+    """Append-only; see adaptlab.registry.audit for the hash chain. `occurrences` and `last_at` count
+    repeats of an identical denial (adaptlab.registry.denials) and are outside the hash."""
 
     __tablename__ = "audit_log"
+    __table_args__ = (Index("ix_audit_log_actor_action", "actor", "action"),)
 
     seq: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=False)
     at: Mapped[str] = mapped_column(String(40))
@@ -206,9 +208,11 @@ class AuditRow(Base):
     after_json: Mapped[str] = mapped_column(Text)
     prev_hash: Mapped[str] = mapped_column(String(64))
     hash: Mapped[str] = mapped_column(String(64))
+    occurrences: Mapped[int] = mapped_column(Integer, server_default=text("1"))
+    last_at: Mapped[str | None] = mapped_column(String(40))
 
     def to_entity(self) -> AuditEntry:
-        return AuditEntry(**self._content(), hash=self.hash)
+        return AuditEntry(**self._content(), hash=self.hash, occurrences=self.occurrences, last_at=self.last_at)
 
     def to_chain_entry(self) -> ChainEntry:
         return ChainEntry(**self._content(), prev_hash=self.prev_hash, hash=self.hash)

@@ -3,11 +3,11 @@
 from sqlalchemy import select
 from sqlalchemy.orm import joinedload
 
-from adaptlab.registry.access import Action, Principal, Role, new_token, require, token_sha256
+from adaptlab.registry.access import Action, Principal, Role, new_token, require, token_principal, token_sha256
 from adaptlab.registry.entities import TokenRecord
 from adaptlab.registry.errors import AuthenticationError, NotFoundError, RegistryError
 from adaptlab.registry.refs import check_name
-from adaptlab.registry.store import RegistryStore, now, tenant_row
+from adaptlab.registry.store import RegistryStore, now, refuse_lookalike, tenant_row
 from adaptlab.registry.tables import ApiToken, Tenant
 
 
@@ -18,6 +18,7 @@ class Tenancy(RegistryStore):
         with self._writing() as tx:
             if tx.session.scalar(select(Tenant).where(Tenant.name == name)):
                 raise RegistryError(f"tenant {name!r} already exists")
+            refuse_lookalike(tx.session, "tenant", Tenant.name, name)
             tx.session.add(Tenant(name=name, created_at=now(), created_by=principal.name))
             tx.audit(principal.name, name, "tenant.create", name, after={"tenant": name})
 
@@ -33,11 +34,18 @@ class Tenancy(RegistryStore):
         check_name("token name", name)
         token = new_token()
         with self._writing() as tx:
+            owner = tenant_row(tx.session, tenant)
+            if tx.session.scalar(select(ApiToken.id).where(ApiToken.tenant_id == owner.id, ApiToken.name == name)):
+                raise RegistryError(
+                    f"{tenant} already has a token named {name!r}; token names are never reused, so that the audit log's "
+                    f"actor {tenant}/{name} names one token: choose another name (e.g. {name}-2)"
+                )
+            refuse_lookalike(tx.session, "token", ApiToken.name, name, ApiToken.tenant_id == owner.id, prefix=f"{tenant}/")
             row = ApiToken(
                 token_sha256=token_sha256(token),
                 name=name,
                 role=role.value,
-                tenant=tenant_row(tx.session, tenant),
+                tenant=owner,
                 created_at=now(),
                 created_by=principal.name,
             )
@@ -74,4 +82,4 @@ class Tenancy(RegistryStore):
             )
             if row is None or row.revoked_at is not None:
                 raise AuthenticationError("unknown or revoked API token; ask a tenant admin for one (`adaptlab registry token create`)")
-            return Principal(name=row.name, role=Role(row.role), tenant=row.tenant.name)
+            return token_principal(row.tenant.name, row.name, Role(row.role))

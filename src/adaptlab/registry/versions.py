@@ -12,6 +12,7 @@ from adaptlab.registry import card
 from adaptlab.registry.access import Action, Principal, require
 from adaptlab.registry.audit import canonical_json
 from adaptlab.registry.entities import ModelSummary, VersionRecord
+from adaptlab.registry.data_use import refs_using_data
 from adaptlab.registry.lineage import CapturedRun, Lineage, capture_run, gate_metrics
 from adaptlab.registry.refs import ModelRef, parse_model_ref, parse_version_ref
 from adaptlab.registry.store import VERSION_LOADING, RegistryStore, acting, model_row, model_row_or_new, models_query, now, version_row
@@ -97,6 +98,7 @@ class Versions(RegistryStore):
                     "version": row.version,
                     "run_id": row.run_id,
                     "files": {path: sha for path, (sha, _size) in sorted(stored.items())},
+                    "metrics": row.metrics,
                     "parents": lineage.parent_versions,
                     "imported_from": imported_from,
                 },
@@ -129,6 +131,15 @@ class Versions(RegistryStore):
         require(principal, Action.read, version_ref.model.tenant)
         with self._reading() as session:
             return version_row(session, version_ref).to_entity()
+
+    def versions_using_data(self, principal: Principal, sha256: str) -> list[VersionRecord]:
+        """Every version the principal may see whose training or held-out data included the file with this hash,
+        directly or through a parent version: the answer to a deletion request. Parents in other tenants count."""
+        require(principal, Action.read, principal.tenant)
+        with self._reading() as session:
+            records = [row.to_entity() for row in session.scalars(select(ModelVersion).order_by(ModelVersion.id).options(*VERSION_LOADING))]
+        using = refs_using_data({record.ref: record.lineage for record in records}, sha256)
+        return [record for record in records if record.ref in using and principal.tenant in (None, record.tenant)]
 
     def lineage(self, principal: Principal, ref: str, *, tenant: str | None = None) -> Lineage:
         return self.get_version(principal, ref, tenant=tenant).lineage

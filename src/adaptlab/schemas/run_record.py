@@ -10,6 +10,7 @@ from typing import Literal
 from pydantic import BaseModel, Field
 
 from adaptlab.errors import ArtifactError
+from adaptlab.schemas.data_quality import DataQuality
 
 RUN_RECORD_FILE = "run.json"
 SCHEMA_VERSION = 1
@@ -41,6 +42,7 @@ class DataInfo(BaseModel):
     eval_examples: int
     train_target_tokens: int = Field(description="tokens that carry loss in one epoch of the training split")
     tokenized_sha256: str = Field(description="hash of the tokenized training and eval examples")
+    quality: DataQuality | None = Field(None, description="PII, duplicates, contamination, token lengths (counts only)")
 
 
 class ParamCounts(BaseModel):

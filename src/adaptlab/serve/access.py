@@ -1,6 +1,6 @@
 """Who may call the server, and the audit trail of who may not: a bearer token's principal for `/v1/`,
 the operator's token for `/metrics` (when set), and every 401 and 403 written to the registry's audit
-log (`serve.unauthenticated`, `serve.denied`), so refused access is as visible as granted access."""
+log (`serve.auth.denied`, `serve.denied`), so refused access is as visible as granted access."""
 
 import hmac
 
@@ -56,7 +56,7 @@ async def audit_unauthenticated(runtime: Runtime, request: Request, refusal: Exc
         "token_sha256": token_sha256(token)[:TOKEN_HASH_CHARS] if token else None,
     }
     server = local_admin(SERVER_PRINCIPAL)
-    await run_in_threadpool(runtime.registry.audit_event, server, "serve.unauthenticated", request.url.path, after=after)
+    await run_in_threadpool(runtime.registry.audit_event, server, "serve.auth.denied", request.url.path, after=after)
 
 
 async def audit_denied(runtime: Runtime, caller: Principal, model: str, reason: str) -> None:

@@ -1,0 +1,52 @@
+"""The rows the audit log accounts for, read from the tables as `replay.Fact`s (each naming its row)."""
+
+import json
+from collections.abc import Iterator
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from adaptlab.registry.replay import Fact
+from adaptlab.registry.tables import AliasAssignment, ApiToken, Approval, ModelVersion, RegisteredModel, Tenant, VersionFile
+
+
+def current_facts(session: Session) -> Iterator[Fact]:
+    tenants = {row.id: row.name for row in session.scalars(select(Tenant))}
+    models = {row.id: row for row in session.scalars(select(RegisteredModel))}
+    versions = {row.id: row for row in session.scalars(select(ModelVersion))}
+
+    def model_key(model_id: int) -> tuple[str, str]:
+        return tenants[models[model_id].tenant_id], models[model_id].name
+
+    def version_key(version_id: int) -> tuple[str, str, int]:
+        return (*model_key(versions[version_id].model_id), versions[version_id].version)
+
+    for tenant_id, name in tenants.items():
+        yield Fact("tenants", (name,), {}, f"tenants row {tenant_id}")
+    for token in session.scalars(select(ApiToken)):
+        values = {"tenant": tenants[token.tenant_id], "name": token.name, "role": token.role, "revoked": token.revoked_at is not None}
+        yield Fact("api_tokens", (token.id,), values, f"api_tokens row {token.id}")
+    for model in models.values():
+        if model.gate_policy_json is not None:
+            yield Fact("models", model_key(model.id), {"gate_policy": json.loads(model.gate_policy_json)}, f"models row {model.id}")
+    files: dict[int, dict[str, str]] = {}
+    for file in session.scalars(select(VersionFile)):
+        files.setdefault(file.version_id, {})[file.path] = file.sha256
+    for row in versions.values():
+        values = {"created_by": row.created_by, "run_id": row.run_id, "files": files.get(row.id, {}), "metrics": row.metrics}
+        yield Fact("versions", version_key(row.id), values, f"versions row {row.id}")
+    for approval in session.scalars(select(Approval)):
+        key = (*version_key(approval.version_id), approval.approver)
+        yield Fact("approvals", key, {"note": approval.note}, f"approvals row {approval.id}")
+    counts: dict[tuple, int] = {}
+    for assignment in session.scalars(select(AliasAssignment).order_by(AliasAssignment.id)):
+        alias_key = (*model_key(assignment.model_id), assignment.alias)
+        counts[alias_key] = counts.get(alias_key, 0) + 1
+        version = versions[assignment.version_id]
+        values = {
+            "version": version.version if version.model_id == assignment.model_id else "/".join(map(str, version_key(version.id))),
+            "assigned_by": assignment.assigned_by,
+            "rolled_back": assignment.rolled_back_at is not None,
+            "rolled_back_by": assignment.rolled_back_by,
+        }
+        yield Fact("alias_history", (*alias_key, counts[alias_key]), values, f"alias_history row {assignment.id}")
