@@ -70,7 +70,7 @@ def test_server_is_healthy_after_fuzzing(fuzzed_server, world):
         for status, count in statuses.items():
             by_status[status] = by_status.get(status, 0) + count
     print(f"fuzzed requests by status: {dict(sorted(by_status.items()))}")
-    assert by_status.get("200", 0) >= 10 and by_status.get("400", 0) >= 10 and not any(s.startswith("5") for s in by_status)
+    assert by_status.get("200", 0) >= 3 and by_status.get("400", 0) >= 10 and not any(s.startswith("5") for s in by_status)
     headers = {"Authorization": f"Bearer {world.acme_token}"}
     assert httpx.get(f"{fuzzed_server.url}/readyz").status_code == 200
     answer = httpx.post(
