@@ -1,0 +1,212 @@
+"""Weight-space diagnostics of a fine-tuning update ΔW, per adapted module type (q_proj, …, down_proj)
+aggregated over layers:
+
+- relative update size ‖ΔW‖_F / ‖W₀‖_F;
+- effective rank: how many singular values of ΔW cover `energy_fraction` of its energy (Σσ²);
+- intruder dimensions (Shuttleworth et al. 2024, "LoRA vs Full Fine-tuning: An Illusion of Equivalence"):
+  among the top-`top_k` left singular vectors of W₀ + ΔW, those whose largest |cosine| with any left
+  singular vector of W₀ is below `cosine_threshold`. LoRA tends to create them, full fine-tuning does not.
+
+ΔW is W_ft − W₀ for full fine-tuning and, for the LoRA family, the scaled B·A (DoRA: including its
+magnitude rescaling) against the base the adapter trained on (the dequantized NF4 base for QLoRA).
+Decompositions run in float64 on the Gram matrix of the smaller side (exact); the top-k singular vectors
+of W₀ + ΔW come from the same exact decomposition or, with `svd="randomized"`, from torch.svd_lowrank.
+"""
+
+import time
+from collections import defaultdict
+from collections.abc import Iterator
+from dataclasses import dataclass
+from typing import Literal
+
+import torch
+from pydantic import BaseModel, ConfigDict, Field
+from torch import nn
+
+MODULE_TYPES = ("q_proj", "k_proj", "v_proj", "o_proj", "gate_proj", "up_proj", "down_proj")
+RANDOMIZED_OVERSAMPLING = 10
+RANDOMIZED_POWER_ITERATIONS = 4
+
+
+class DiagnosticsSettings(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    energy_fraction: float = Field(0.9, gt=0, le=1, description="share of ΔW's energy (Σσ²) the effective rank covers")
+    top_k: int = Field(10, ge=1, description="top singular vectors of W₀ + ΔW checked for intruders")
+    cosine_threshold: float = Field(0.5, gt=0, le=1, description="an intruder's largest |cosine| with W₀'s singular vectors is below this")
+    svd: Literal["exact", "randomized"] = Field("exact", description="how the top-k singular vectors of W₀ + ΔW are found")
+
+
+@dataclass(frozen=True)
+class MatrixDiagnostics:
+    relative_update: float
+    effective_rank: int
+    intruder_dimensions: int
+
+
+class ModuleTypeDiagnostics(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    module_type: str = Field(description="last name component of the adapted modules, e.g. q_proj")
+    matrices: int = Field(ge=1, description="adapted matrices of this type (one per layer)")
+    relative_update_mean: float = Field(ge=0, description="mean over layers of ‖ΔW‖_F / ‖W₀‖_F")
+    relative_update_max: float = Field(ge=0)
+    effective_rank_mean: float = Field(ge=0)
+    effective_rank_max: int = Field(ge=0)
+    intruder_dimensions_mean: float = Field(ge=0, description="mean over layers of the intruder count")
+    intruder_dimensions_total: int = Field(ge=0)
+
+
+class WeightDiagnostics(BaseModel):
+    """What report.json and `adaptlab adapters inspect --diagnostics` show about a model's weight update."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    settings: DiagnosticsSettings
+    decomposition: str = Field(description="which SVD computed the figures")
+    seconds: float = Field(ge=0, description="wall time of the decompositions")
+    by_module_type: list[ModuleTypeDiagnostics]
+
+
+def relative_update_size(base_weight: torch.Tensor, delta: torch.Tensor) -> float:
+    norm = float(torch.linalg.matrix_norm(base_weight.double()))
+    return float(torch.linalg.matrix_norm(delta.double())) / norm if norm > 0 else float("inf")
+
+
+def effective_rank(delta: torch.Tensor, energy_fraction: float = 0.9) -> int:
+    """The fewest singular values of `delta` whose squares reach `energy_fraction` of Σσ² (0 for a zero update)."""
+    energies = torch.linalg.eigvalsh(_gram(delta.double())).clamp(min=0).flip(0)
+    total = float(energies.sum())
+    if total == 0:
+        return 0
+    covered = energies.cumsum(0) / total
+    return int((covered < energy_fraction - 1e-12).sum()) + 1
+
+
+def left_singular_vectors(weight: torch.Tensor) -> torch.Tensor:
+    """All left singular vectors of a nonzero singular value, as columns, largest singular value first (float64)."""
+    weight = weight.double()
+    eigenvalues, eigenvectors = torch.linalg.eigh(_gram(weight))
+    eigenvalues, eigenvectors = eigenvalues.flip(0), eigenvectors.flip(1)
+    keep = eigenvalues > eigenvalues[0].clamp(min=0) * torch.finfo(torch.float64).eps * max(weight.shape)
+    eigenvalues, eigenvectors = eigenvalues[keep], eigenvectors[:, keep]
+    if weight.shape[0] <= weight.shape[1]:
+        return eigenvectors
+    return weight @ eigenvectors / eigenvalues.sqrt()  # U = W V Σ⁻¹ from the right singular vectors
+
+
+def top_left_singular_vectors(weight: torch.Tensor, k: int, svd: Literal["exact", "randomized"] = "exact") -> torch.Tensor:
+    if svd == "exact" or min(weight.shape) <= k + RANDOMIZED_OVERSAMPLING:
+        return left_singular_vectors(weight)[:, :k]
+    generator_state = torch.random.get_rng_state()
+    torch.manual_seed(0)
+    vectors, _, _ = torch.svd_lowrank(weight.double(), q=k + RANDOMIZED_OVERSAMPLING, niter=RANDOMIZED_POWER_ITERATIONS)
+    torch.random.set_rng_state(generator_state)
+    return vectors[:, :k]
+
+
+def intruder_dimensions(base_weight: torch.Tensor, base_vectors: torch.Tensor, delta: torch.Tensor, settings: DiagnosticsSettings) -> int:
+    """Top singular vectors of W₀ + ΔW whose largest |cosine| with any of W₀'s (`base_vectors`) is below the threshold."""
+    if not bool(delta.any()):
+        return 0
+    tuned = top_left_singular_vectors(base_weight.double() + delta.double(), settings.top_k, settings.svd)
+    largest_cosine = (base_vectors.T @ tuned).abs().amax(dim=0)
+    return int((largest_cosine < settings.cosine_threshold).sum())
+
+
+def matrix_diagnostics(base_weight: torch.Tensor, delta: torch.Tensor, settings: DiagnosticsSettings) -> MatrixDiagnostics:
+    return MatrixDiagnostics(
+        relative_update=relative_update_size(base_weight, delta),
+        effective_rank=effective_rank(delta, settings.energy_fraction),
+        intruder_dimensions=intruder_dimensions(base_weight, left_singular_vectors(base_weight), delta, settings),
+    )
+
+
+def summarize(per_matrix: dict[str, MatrixDiagnostics]) -> list[ModuleTypeDiagnostics]:
+    """Aggregate per-matrix figures over layers, by module type, in MODULE_TYPES order then by name."""
+    groups: dict[str, list[MatrixDiagnostics]] = defaultdict(list)
+    for name, figures in per_matrix.items():
+        groups[name.rsplit(".", 1)[-1]].append(figures)
+    order = {kind: index for index, kind in enumerate(MODULE_TYPES)}
+    return [
+        ModuleTypeDiagnostics(
+            module_type=kind,
+            matrices=len(rows),
+            relative_update_mean=sum(r.relative_update for r in rows) / len(rows),
+            relative_update_max=max(r.relative_update for r in rows),
+            effective_rank_mean=sum(r.effective_rank for r in rows) / len(rows),
+            effective_rank_max=max(r.effective_rank for r in rows),
+            intruder_dimensions_mean=sum(r.intruder_dimensions for r in rows) / len(rows),
+            intruder_dimensions_total=sum(r.intruder_dimensions for r in rows),
+        )
+        for kind, rows in sorted(groups.items(), key=lambda item: (order.get(item[0], len(order)), item[0]))
+    ]
+
+
+def weight_diagnostics(tuned: nn.Module, base: nn.Module | None = None, settings: DiagnosticsSettings | None = None) -> WeightDiagnostics:
+    """Diagnostics of a PEFT model's LoRA/DoRA updates, or of a fully fine-tuned model against `base`."""
+    settings = settings or DiagnosticsSettings()
+    started = time.perf_counter()
+    updates = lora_updates(tuned) if has_lora_layers(tuned) else full_updates(base, tuned)
+    per_matrix = {name: matrix_diagnostics(base_weight, delta, settings) for name, base_weight, delta in updates}
+    return WeightDiagnostics(
+        settings=settings,
+        decomposition=_decomposition(settings),
+        seconds=time.perf_counter() - started,
+        by_module_type=summarize(per_matrix),
+    )
+
+
+def has_lora_layers(model: nn.Module) -> bool:
+    from peft.tuners.lora import LoraLayer
+
+    return any(isinstance(module, LoraLayer) for module in model.modules())
+
+
+@torch.no_grad()
+def lora_updates(peft_model: nn.Module) -> Iterator[tuple[str, torch.Tensor, torch.Tensor]]:
+    """(module name, W₀, ΔW) for every LoRA layer's active adapter; W₀ dequantized on a 4-bit base."""
+    from peft.tuners.lora import LoraLayer
+    from peft.utils.integrations import dequantize_module_weight
+
+    for name, module in peft_model.named_modules():
+        if not isinstance(module, LoraLayer):
+            continue
+        for adapter in module.active_adapters:
+            if adapter not in module.lora_A:
+                continue
+            base_weight = dequantize_module_weight(module.get_base_layer()).double()
+            delta = module.get_delta_weight(adapter).double()
+            if module.use_dora.get(adapter):
+                delta = dora_delta(base_weight, delta, module.lora_magnitude_vector[adapter].weight.double())
+            yield name, base_weight, delta
+
+
+def dora_delta(base_weight: torch.Tensor, lora_delta: torch.Tensor, magnitude: torch.Tensor) -> torch.Tensor:
+    """DoRA's merged weight m · (W₀ + sBA) / ‖W₀ + sBA‖ (row norms), minus W₀."""
+    direction = base_weight + lora_delta
+    return magnitude.view(-1, 1) * direction / torch.linalg.vector_norm(direction, dim=1, keepdim=True) - base_weight
+
+
+@torch.no_grad()
+def full_updates(base: nn.Module | None, tuned: nn.Module) -> Iterator[tuple[str, torch.Tensor, torch.Tensor]]:
+    """(module name, W₀, W_ft − W₀) for every linear layer of a MODULE_TYPES kind."""
+    if base is None:
+        raise ValueError("diagnostics of a fully fine-tuned model need its base model")
+    base_modules = dict(base.named_modules())
+    for name, module in tuned.named_modules():
+        if isinstance(module, nn.Linear) and name.rsplit(".", 1)[-1] in MODULE_TYPES:
+            base_weight = base_modules[name].weight.detach().double()
+            yield name, base_weight, module.weight.detach().double() - base_weight
+
+
+def _gram(matrix: torch.Tensor) -> torch.Tensor:
+    """M Mᵀ or Mᵀ M, whichever is smaller: same nonzero eigenvalues (σ²), a cheaper decomposition."""
+    return matrix @ matrix.T if matrix.shape[0] <= matrix.shape[1] else matrix.T @ matrix
+
+
+def _decomposition(settings: DiagnosticsSettings) -> str:
+    exact = "exact (float64 eigendecomposition of the smaller Gram matrix)"
+    if settings.svd == "exact":
+        return exact
+    return f"{exact}; top-{settings.top_k} of W₀ + ΔW by randomized SVD (torch.svd_lowrank, {RANDOMIZED_POWER_ITERATIONS} power iterations)"
