@@ -156,14 +156,14 @@ def adaptlab_worker(spec: dict) -> dict:
     from adaptlab.eval.loss import evaluate_loss
     from adaptlab.models import load_tokenizer, resolve_model
     from adaptlab.schemas.train_config import TrainConfig
-    from adaptlab.train.loop import data_options, train
+    from adaptlab.train.loop import train
 
     config = TrainConfig(**spec["train_config"])
     runtime_rss_bytes = current_rss_bytes()  # the libraries alone, before any model is loaded
     trained = train(config, console=Console(quiet=True))
     metrics = trained.record.metrics
     tokenizer = load_tokenizer(resolve_model(config.model).path)
-    data = prepare_data(config.data, config.eval_data, tokenizer, data_options(config))
+    data = prepare_data(config.data, config.eval_data, tokenizer, config)
     eval_loss = evaluate_loss(trained.model, data.eval, tokenizer.pad_token_id, batch_size=4).loss if data.eval else None
     model = trained.model.get_base_model() if hasattr(trained.model, "get_base_model") else trained.model
     return {

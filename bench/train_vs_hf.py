@@ -76,15 +76,15 @@ def hf_worker(spec: dict) -> dict:
 
     from adaptlab.data import prepare_data
     from adaptlab.eval.loss import evaluate_loss
+    from adaptlab.methods import get_method
     from adaptlab.models import load_causal_lm, load_tokenizer, resolve_model
     from adaptlab.schemas.train_config import TrainConfig
-    from adaptlab.train.loop import data_options
 
     config = TrainConfig(**spec["train_config"])
     torch.manual_seed(config.seed)
     base = resolve_model(config.model)
     tokenizer = load_tokenizer(base.path)
-    data = prepare_data(config.data, config.eval_data, tokenizer, data_options(config))
+    data = prepare_data(config.data, config.eval_data, tokenizer, config)
     model = load_causal_lm(base.path)
     if config.method == "lora":
         lora = LoraConfig(r=config.rank, lora_alpha=config.alpha, lora_dropout=config.dropout, target_modules="all-linear", task_type="CAUSAL_LM")
@@ -103,7 +103,7 @@ def hf_worker(spec: dict) -> dict:
         output_dir=spec["workdir"],
         per_device_train_batch_size=config.micro_batch_size,
         num_train_epochs=1,
-        learning_rate=config.peak_learning_rate,
+        learning_rate=get_method(config.method).learning_rate(config),
         lr_scheduler_type="cosine",
         max_grad_norm=config.max_grad_norm,
         seed=config.seed,

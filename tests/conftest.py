@@ -26,3 +26,18 @@ def shared_data() -> Path:
     if not SHARED_DATA.is_dir():
         pytest.skip(f"real data folder {SHARED_DATA} is absent (it sits beside the repository in CI)")
     return SHARED_DATA
+
+
+@pytest.fixture(scope="session")
+def pickle_only_base(tiny_model, tmp_path_factory) -> Path:
+    """The tiny model with its weights in pytorch_model.bin only (as older hub models ship), tied weights shared."""
+    import torch
+
+    from adaptlab.models import load_causal_lm, load_tokenizer
+
+    folder = tmp_path_factory.mktemp("pickle-only-base")
+    model = load_causal_lm(tiny_model.path)
+    model.config.save_pretrained(folder)
+    load_tokenizer(tiny_model.path).save_pretrained(folder)
+    torch.save(model.state_dict(), folder / "pytorch_model.bin")
+    return folder

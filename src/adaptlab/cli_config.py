@@ -1,51 +1,68 @@
-"""Generate Typer options from a pydantic config, so CLI flags and YAML keys are one source of truth."""
+"""Typer options generated from a pydantic config, so CLI flags and YAML keys are one source of truth.
+
+Each field becomes one option with the field's type (int, float, Path, a Literal's choices), its description as
+help and its default shown. Lists and tuples are repeatable options, dicts repeatable KEY=VALUE, bools --x/--no-x.
+Options default to None, meaning "not given": the config (or a YAML file) then supplies the value.
+"""
 
 import inspect
 import types
 import typing
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
+from pathlib import Path
 
 import typer
 from pydantic import BaseModel
+from pydantic.fields import FieldInfo
 
 from adaptlab.errors import ConfigError
+
+SCALAR_TYPES = (str, int, float, bool, Path)
 
 
 def flag_name(field_name: str) -> str:
     return "--" + field_name.replace("_", "-")
 
 
-def config_parameters(config_class: type[BaseModel], exclude: tuple[str, ...] = ()) -> list[inspect.Parameter]:
-    """One keyword-only parameter per config field, each defaulting to None (= not given on the command line)."""
+def _negated_flag_name(field_name: str) -> str:
+    return "--no-" + field_name.replace("_", "-")
+
+
+def config_parameters(
+    config_class: type[BaseModel], fields: Iterable[str], envvars: dict[str, str] | None = None
+) -> list[inspect.Parameter]:
+    """One keyword-only, typed Typer parameter per named field of `config_class`."""
+    envvars = envvars or {}
     parameters = []
-    for name, field in config_class.model_fields.items():
-        if name in exclude:
-            continue
-        kind = _base_type(field.annotation)
-        if kind is bool:
-            option = typer.Option(None, f"{flag_name(name)}/--no-{name.replace('_', '-')}", help=field.description, show_default=False)
-            annotation = typing.Optional[bool]
-        elif kind in (list, dict):
-            option = typer.Option(None, flag_name(name), help=field.description + (" (KEY=VALUE, repeatable)" if kind is dict else " (repeatable)"), show_default=False)
-            annotation = typing.Optional[list[str]]
-        else:
-            option = typer.Option(None, flag_name(name), help=field.description, show_default=False)
-            annotation = typing.Optional[str]
+    for name in fields:
+        field = config_class.model_fields[name]
+        option = _option(name, field, envvars.get(name))
+        annotation = typing.Optional[cli_type(field.annotation)]
         parameters.append(inspect.Parameter(name, inspect.Parameter.KEYWORD_ONLY, default=option, annotation=annotation))
     return parameters
 
 
+def with_config_options(
+    config_class: type[BaseModel],
+    command: Callable,
+    fields: Iterable[str] | None = None,
+    envvars: dict[str, str] | None = None,
+) -> Callable:
+    """Give `command(**flags)` an option per config field (all, or `fields`) after its own parameters."""
+    own = [p for p in inspect.signature(command).parameters.values() if p.kind is not inspect.Parameter.VAR_KEYWORD]
+    generated = config_parameters(config_class, config_class.model_fields if fields is None else fields, envvars)
+    command.__signature__ = inspect.Signature(own + generated)
+    return command
+
+
 def overrides_from_flags(config_class: type[BaseModel], values: dict) -> dict:
-    """Flags the user gave, converted to what the config expects (KEY=VALUE lists become dicts)."""
+    """The flags the user gave, as the config expects them (KEY=VALUE lists become dicts)."""
     overrides = {}
     for name, field in config_class.model_fields.items():
         value = values.get(name)
         if value is None or value == []:
             continue
-        if _base_type(field.annotation) is dict:
-            overrides[name] = parse_key_values(name, value)
-        else:
-            overrides[name] = value
+        overrides[name] = parse_key_values(name, value) if typing.get_origin(_without_none(field.annotation)) is dict else value
     return overrides
 
 
@@ -59,18 +76,61 @@ def parse_key_values(name: str, items: list[str]) -> dict[str, str]:
     return parsed
 
 
-def with_config_options(config_class: type[BaseModel], command: Callable, exclude: tuple[str, ...] = ()) -> Callable:
-    """Give `command(**kwargs)` the config's options (less `exclude`) after its own parameters."""
-    own = [p for p in inspect.signature(command).parameters.values() if p.kind is not inspect.Parameter.VAR_KEYWORD]
-    command.__signature__ = inspect.Signature(own + config_parameters(config_class, exclude))
-    return command
+def cli_type(annotation) -> type:
+    """The type Typer parses a field's flag as: the field's own, less None; collections become repeatable strings
+    or items. A list of choices stays a list of strings so the config can also split 'a,b' (Typer checks no list
+    of Literals); the config validates them, naming the flag."""
+    kind = _without_none(annotation)
+    origin = typing.get_origin(kind)
+    if kind in SCALAR_TYPES or origin is typing.Literal:
+        return kind
+    if origin is dict:
+        return list[str]
+    if origin in (list, tuple):
+        item = typing.get_args(kind)[0]
+        return list[str if typing.get_origin(item) is typing.Literal else item]
+    raise TypeError(f"no command-line form for a field of type {annotation}")
 
 
-def _base_type(annotation) -> type | None:
-    origin = typing.get_origin(annotation)
-    if origin in (typing.Union, types.UnionType):
+def _option(name: str, field: FieldInfo, envvar: str | None):
+    kind = _without_none(field.annotation)
+    origin = typing.get_origin(kind)
+    declaration = f"{flag_name(name)}/{_negated_flag_name(name)}" if kind is bool else flag_name(name)
+    help_text, metavar = field.description or "", None
+    if origin is dict:
+        help_text, metavar = f"{help_text} (repeatable)", "KEY=VALUE"
+    elif origin in (list, tuple):
+        item = typing.get_args(kind)[0]
+        help_text += " (repeatable)"
+        if typing.get_origin(item) is typing.Literal:
+            metavar = "|".join(typing.get_args(item)) + ",..."
+    return typer.Option(
+        ... if field.is_required() else None,
+        declaration,
+        help=help_text,
+        metavar=metavar,
+        envvar=envvar,
+        show_default=_shown_default(name, field),
+    )
+
+
+def _shown_default(name: str, field: FieldInfo) -> str | bool:
+    """What `--help` shows as the default: the config's, since the option's own default (None) means 'not given'."""
+    if field.is_required():
+        return False
+    default = field.get_default(call_default_factory=True)
+    if isinstance(default, bool):
+        return flag_name(name) if default else _negated_flag_name(name)
+    if default is None or default in ([], (), {}):
+        return False
+    if isinstance(default, (list, tuple)):
+        return ", ".join(map(str, default))
+    return str(default)
+
+
+def _without_none(annotation):
+    if typing.get_origin(annotation) in (typing.Union, types.UnionType):
         non_none = [arg for arg in typing.get_args(annotation) if arg is not type(None)]
-        return _base_type(non_none[0]) if len(non_none) == 1 else None
-    if origin is typing.Literal:
-        return str
-    return origin or annotation
+        if len(non_none) == 1:
+            return non_none[0]
+    return annotation

@@ -57,7 +57,7 @@ def make_adapter(tiny_model: ResolvedModel, tmp_path: Path):
         if metadata:
             write_adapter_metadata(
                 out,
-                AdapterMetadata.for_base(base, "qlora" if qlora else "dora" if dora else "lora"),
+                AdapterMetadata.for_base(base, "qlora" if qlora else "dora" if dora else "lora", quantized_base=qlora),
             )
         return out
 

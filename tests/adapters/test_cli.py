@@ -61,10 +61,17 @@ def test_user_errors_surface_as_adaptlab_errors(invoke, make_adapter, other_base
     wrong_base = invoke("merge", a, "--out", tmp_path / "m", "--model", other_base.path)
     assert isinstance(wrong_base.exception, CompatibilityError)
     assert not (tmp_path / "m").exists()
-    bad_how = invoke("combine", a, a, "--how", "average", "--out", tmp_path / "c")
-    assert isinstance(bad_how.exception, ConfigError) and "linear" in str(bad_how.exception)
     weights_count = invoke("generate", "--adapter", a, "--adapter-weight", "1", "--adapter-weight", "2", "--prompt", "x")
     assert isinstance(weights_count.exception, ConfigError)
+
+
+def test_a_choice_outside_the_literal_is_a_usage_error_naming_the_flag_and_choices(invoke, make_adapter, tmp_path):
+    a = make_adapter("a", seed=1)
+    bad_how = invoke("combine", a, a, "--how", "average", "--out", tmp_path / "c")
+    assert bad_how.exit_code == 2 and "--how" in bad_how.output and "'linear'" in bad_how.output
+    bad_into = invoke("merge", a, "--into", "half", "--out", tmp_path / "m")
+    assert bad_into.exit_code == 2 and "--into" in bad_into.output and "'dequantized'" in bad_into.output
+    assert not (tmp_path / "c").exists() and not (tmp_path / "m").exists()
 
 
 def test_parse_weights():

@@ -9,6 +9,7 @@ from adaptlab.adapters.loading import load_base_with_adapters
 from adaptlab.adapters.metadata import read_adapter_metadata
 from adaptlab.errors import CompatibilityError, ConfigError
 from adaptlab.models import load_causal_lm
+from adaptlab.models.hashing import count_parameters
 from adaptlab.schemas.run_record import DataFileInfo, DataInfo
 from tests.adapters.helpers import logits, max_diff
 
@@ -131,3 +132,10 @@ def test_union_of_source_data_counts_each_tokenized_set_once():
     assert union_data([]) is None and union_data([None]) is None
     partly_known = union_data([data("a", "1" * 64, 5), None])
     assert partly_known.format == "chat+unknown" and partly_known.train_examples == 5
+
+
+def test_a_pickle_only_base_counts_its_parameters_with_allow_pickle(make_adapter, tiny_model, pickle_only_base, tmp_path):
+    a, b = make_adapter("a", seed=1), make_adapter("b", seed=2)
+    record = combine_adapters([a, b], [0.5, 0.5], "linear", tmp_path / "ab", model=str(pickle_only_base),
+                              allow_pickle=True, allow_base_mismatch=True)
+    assert record.params.total == count_parameters(tiny_model.path) + record.params.trainable

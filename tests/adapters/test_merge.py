@@ -9,6 +9,7 @@ from adaptlab.adapters.merge import (
     merge_adapter,
     read_merge_record,
 )
+from adaptlab.adapters.metadata import ADAPTER_METADATA_FILE, read_adapter_metadata
 from adaptlab.errors import ArtifactError, ConfigError
 from adaptlab.models import load_causal_lm, load_tokenizer
 from tests.adapters.helpers import logits, max_diff
@@ -50,6 +51,23 @@ def test_qlora_merges_into_the_full_precision_base_by_default(make_adapter, tiny
     # The full-precision base is not the NF4 base the adapter was trained on: the record says by how much.
     assert measured.max_abs_logit_diff > 1e-3
     assert max_diff(logits(merged), logits(on_4bit_base)) > 1e-3
+
+
+def test_the_recorded_4bit_base_not_the_method_name_decides_the_4bit_measurement(make_adapter, tmp_path):
+    adapter = make_adapter("renamed", seed=2, qlora=True, targets="all-linear")
+    metadata_file = adapter / ADAPTER_METADATA_FILE
+    metadata_file.write_text(json.dumps(json.loads(metadata_file.read_text()) | {"method": "combine:linear"}))
+    assert merge_adapter(adapter, tmp_path / "merged").vs_4bit_training_base is not None
+
+
+def test_metadata_written_before_the_flag_existed_marks_qlora_as_trained_on_4bit(make_adapter):
+    adapter = make_adapter("old-qlora", seed=2, qlora=True)
+    metadata_file = adapter / ADAPTER_METADATA_FILE
+    legacy = {key: value for key, value in json.loads(metadata_file.read_text()).items() if key != "quantized_base"}
+    metadata_file.write_text(json.dumps(legacy))
+    assert read_adapter_metadata(adapter).quantized_base
+    metadata_file.write_text(json.dumps(legacy | {"method": "lora"}))
+    assert not read_adapter_metadata(adapter).quantized_base
 
 
 def test_qlora_into_the_dequantized_base_is_closer_to_the_4bit_training_base(make_adapter, tiny_model, tmp_path):

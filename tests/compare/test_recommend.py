@@ -11,9 +11,10 @@ from pathlib import Path
 
 import pytest
 
-from adaptlab.compare.recommend import Constraints, DryRunEstimate, recommend
+from adaptlab.compare.recommend import PREFERENCE, Constraints, DryRunEstimate, recommend
 from adaptlab.compare.schema import read_comparison
 from adaptlab.errors import ConfigError
+from adaptlab.methods import METHODS, get_method
 
 FIXTURES = Path(__file__).parent / "fixtures"
 GiB = 1024**3
@@ -120,3 +121,9 @@ def test_dry_run_serving_uses_estimated_sizes():
 def test_nothing_to_recommend_from():
     with pytest.raises(ConfigError, match="pass a comparison folder"):
         recommend(None, Constraints())
+
+
+def test_every_registered_method_is_a_candidate_adapters_before_whole_models():
+    assert set(PREFERENCE) == set(METHODS) | {"hybrid"}
+    hybrid = PREFERENCE.index("hybrid")
+    assert all(get_method(name).shares_base == (index < hybrid) for index, name in enumerate(PREFERENCE) if name != "hybrid")

@@ -10,11 +10,13 @@ from safetensors.torch import load_file
 
 from adaptlab.compare.config import LR_SWEEP_FACTORS, LR_SWEEP_VALIDATION_FRACTION, CompareConfig
 from adaptlab.compare.formatting import format_lr
-from adaptlab.compare.runner import compare
+from adaptlab.compare.runner import compare, metric_examples, task_metric_name
 from adaptlab.compare.schema import read_comparison
+from adaptlab.data import prepare_data
 from adaptlab.data.glossary_task import glossary_task, write_jsonl
 from adaptlab.errors import AdaptlabError, ConfigError
 from adaptlab.eval.forgetting import reference_examples, reference_text
+from adaptlab.eval.generation import task_items
 from adaptlab.eval.loss import evaluate_loss
 from adaptlab.models import load_causal_lm, load_tokenizer
 from adaptlab.registry.lineage import capture_run
@@ -156,3 +158,24 @@ def test_rerun_resumes_an_interrupted_run_from_its_checkpoint(comparison_dir, mo
     resumed = load_file(str(run_dir / "adapter_model.safetensors"))
     assert uninterrupted.keys() == resumed.keys()
     assert all(torch.equal(uninterrupted[name], resumed[name]) for name in uninterrupted)
+
+
+def test_train_on_prompt_keeps_the_task_metric_on_the_same_prompts_and_answers(tmp_path, tiny_model):
+    tokenizer = load_tokenizer(tiny_model.path)
+    items = {}
+    for train_on_prompt in (False, True):
+        config = tiny_comparison(tmp_path, "out", train_on_prompt=train_on_prompt)
+        data = prepare_data(config.data, config.eval_data, tokenizer, config)
+        items[train_on_prompt] = task_items(metric_examples(config, data, tokenizer), tokenizer)
+        assert task_metric_name(config, items[train_on_prompt]) == "exact_match"
+    assert len(items[True]) == 8 and items[True] == items[False]
+
+
+def test_a_named_metric_without_answers_to_score_refuses_to_start(tmp_path):
+    write_jsonl([{"text": f"plain sentence number {i} without any prompt."} for i in range(24)], tmp_path / "text.jsonl")
+    config = tiny_comparison(tmp_path, "out", data=[tmp_path / "text.jsonl"], eval_data=[], eval_fraction=0.25)
+    with pytest.raises(ConfigError, match="--metric exact_match: the held-out rows have no prompt and answer"):
+        compare(config, QUIET)
+    assert not config.out.exists(), "nothing was trained or written"
+    auto = config.model_copy(update={"metric": "auto"})
+    assert task_metric_name(auto, []) is None

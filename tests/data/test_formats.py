@@ -77,6 +77,10 @@ CHAT_BAD_ROWS = [
         "message 1: content must be a string, got a list",
     ),
     ({"messages": ["hi"]}, "message 1: expected a {role, content} object, got a string"),
+    (
+        {"messages": [{"role": "user", "content": "hi"}, {"role": "assistant", "content": "\ud83d!"}]},
+        "message 2: content is not valid Unicode: a lone surrogate \\ud83d",
+    ),
 ]
 
 
@@ -94,6 +98,16 @@ def test_alpaca_input_must_be_text_when_present(tmp_path, tiny_tokenizer):
     with pytest.raises(DataError) as raised:
         prepare_data([path], [], tiny_tokenizer, DataOptions())
     assert str(raised.value).splitlines()[1:] == [f"  {path}:2: field 'input' must be a string, got a number"]
+
+
+def test_a_lone_surrogate_escape_is_a_bad_row_not_a_tokenizer_crash(tmp_path, tiny_tokenizer):
+    path = tmp_path / "rows.jsonl"
+    path.write_text('{"prompt": "a", "completion": "b"}\n{"prompt": "half \\udc00 a pair", "completion": "b"}\n')
+    with pytest.raises(DataError) as raised:
+        prepare_data([path], [], tiny_tokenizer, DataOptions())
+    assert str(raised.value).splitlines()[1:] == [
+        f"  {path}:2: field 'prompt' is not valid Unicode: a lone surrogate \\udc00 (half of a \\uXXXX\\uXXXX pair)"
+    ]
 
 
 def test_columns_rename_source_columns_and_missing_ones_are_named(tmp_path, tiny_tokenizer):

@@ -40,6 +40,13 @@ def test_one_bad_row_too_many_refuses_and_the_list_is_capped(tmp_path, tiny_toke
     assert prepare_data([path], [], tiny_tokenizer, DataOptions(max_bad_rows=60)).info.train_examples == 2
 
 
+def test_max_line_bytes_reaches_the_readers(tmp_path, tiny_tokenizer):
+    path = write_jsonl(tmp_path / "train.jsonl", [*rows(2), {"prompt": "long " * 20, "completion": "a"}])
+    prepared = prepare_data([path], [], tiny_tokenizer, DataOptions(max_line_bytes=60, max_bad_rows=1))
+    assert [str(bad_row) for bad_row in prepared.bad_rows] == [f"{path}:3: line longer than --max-line-bytes 60"]
+    assert prepared.info.train_examples == 2
+
+
 def test_no_usable_training_rows_is_an_error(tmp_path, tiny_tokenizer):
     path = write_jsonl(tmp_path / "train.jsonl", [{"prompt": "p"}])
     with pytest.raises(DataError, match="no usable training rows"):

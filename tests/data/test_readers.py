@@ -23,6 +23,16 @@ def test_jsonl_uses_physical_lines_and_skips_blank_ones(tmp_path):
     assert source.sha256 == hashlib.sha256(path.read_bytes()).hexdigest()
 
 
+@pytest.mark.parametrize("suffix", [".json", ".csv", ".parquet"])
+def test_the_hash_is_of_the_whole_file_as_read(tmp_path, suffix):
+    path = tmp_path / f"rows{suffix}"
+    if suffix == ".parquet":
+        pq.write_table(pa.table({"text": ["a", "b"]}), path)
+    else:
+        path.write_text('[{"text": "a"}]\n\n  \n' if suffix == ".json" else "text\na\n\n", encoding="utf-8")
+    assert read_source_file(path).sha256 == hashlib.sha256(path.read_bytes()).hexdigest()
+
+
 def test_jsonl_unreadable_lines_are_row_problems_not_file_errors(tmp_path):
     path = tmp_path / "rows.jsonl"
     path.write_text('{"text": "a"}\n{"text": \n[1, 2]\n"just a string"\n', encoding="utf-8")

@@ -9,9 +9,12 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
+import typer
+from typer.testing import CliRunner
 
 from adaptlab.models import ResolvedModel
 from adaptlab.registry import Registry, local_admin
+from adaptlab.registry import cli as registry_cli
 
 from .runs import make_run, save_lora_adapter, write_dataset
 
@@ -85,3 +88,21 @@ def new_run(lora_adapters, tiny_model: ResolvedModel, dataset_files, tmp_path: P
         return make_run(lora_adapters(adapter_seed), tiny_model, data_files or dataset_files, out, **options)
 
     return make
+
+
+@pytest.fixture
+def run_cli(registry_location):
+    """`run_cli(*args, ok=True)`: `adaptlab registry ARGS --registry ... [--db ...]` in-process; asserts exit 0 unless `ok=False`."""
+    app = typer.Typer()
+    registry_cli.register(app)
+    app.callback()(lambda: None)
+    runner = CliRunner(env={"COLUMNS": "250", "ADAPTLAB_TOKEN": None, "ADAPTLAB_TENANT": None})
+    where = ["--registry", str(registry_location.root)] + (["--db", registry_location.db] if registry_location.db else [])
+
+    def run(*args: str, ok: bool = True):
+        result = runner.invoke(app, ["registry", *args, *where])
+        if ok:
+            assert result.exit_code == 0, (result.output, result.exception)
+        return result
+
+    return run

@@ -38,11 +38,11 @@ def test_unknown_and_revoked_tokens_are_refused(two_tenants, admin):
     token = two_tenants.create_token(admin, "acme", Role.reader, "rita")
     with pytest.raises(AuthenticationError, match="unknown or revoked"):
         two_tenants.authenticate(token + "x")
-    token_id = two_tenants.list_tokens(admin, "acme")[0]["id"]
+    token_id = two_tenants.list_tokens(admin, "acme")[0].id
     two_tenants.revoke_token(admin, token_id)
     with pytest.raises(AuthenticationError):
         two_tenants.authenticate(token)
-    assert two_tenants.list_tokens(admin, "acme")[0]["revoked_at"] is not None
+    assert two_tenants.list_tokens(admin, "acme")[0].revoked_at is not None
 
 
 @pytest.mark.parametrize("role", [Role.reader, Role.trainer, Role.approver, Role.admin])
@@ -50,7 +50,7 @@ def test_access_from_another_tenant_is_refused(two_tenants, admin, new_run, role
     outsider = _principal(two_tenants, admin, "globex", role, "gus")
     calls = [
         lambda: two_tenants.get_version(outsider, "acme/bot@v1"),
-        lambda: two_tenants.resolve(outsider, "acme/bot@v1"),
+        lambda: two_tenants.checkout(outsider, "acme/bot@v1"),
         lambda: two_tenants.list_models(outsider, "acme"),
         lambda: two_tenants.list_versions(outsider, "acme/bot"),
         lambda: two_tenants.lineage(outsider, "acme/bot@v1"),

@@ -26,7 +26,7 @@ def test_roundtrip_into_another_registry(exported, admin, tmp_path):
     with Registry.open(tmp_path / "elsewhere") as target:
         target.create_tenant(admin, "acme")
         imported = target.import_bundle(admin, bundle)
-        copy = target.resolve(admin, imported.ref)
+        copy = target.checkout(admin, imported.ref)
     assert imported.ref == "acme/bot@v1"
     assert [(f.path, f.sha256) for f in imported.files] == [(f.path, f.sha256) for f in original.files]
     assert imported.lineage.model_dump(exclude={"imported_from"}) == original.lineage.model_dump(exclude={"imported_from"})

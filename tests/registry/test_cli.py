@@ -4,31 +4,14 @@ import json
 import subprocess
 import sys
 
-import pytest
 import typer
 import yaml
 from sqlalchemy import text
 from typer.testing import CliRunner
 
 from adaptlab.registry import cli as registry_cli
+from adaptlab.registry.cli_options import options_first
 from adaptlab.registry.errors import AccessDeniedError, GateRefusedError
-
-
-@pytest.fixture
-def run_cli(registry_location):
-    app = typer.Typer()
-    registry_cli.register(app)
-    app.callback()(lambda: None)
-    runner = CliRunner(env={"COLUMNS": "250", "ADAPTLAB_TOKEN": None, "ADAPTLAB_TENANT": None})
-    where = ["--registry", str(registry_location.root)] + (["--db", registry_location.db] if registry_location.db else [])
-
-    def run(*args: str, ok: bool = True):
-        result = runner.invoke(app, ["registry", *args, *where])
-        if ok:
-            assert result.exit_code == 0, (result.output, result.exception)
-        return result
-
-    return run
 
 
 def test_user_story(run_cli, new_run, tmp_path, tiny_model):
@@ -158,3 +141,35 @@ def test_real_entry_point_prints_errors_without_a_traceback(tmp_path):
     assert result.returncode == 2
     assert "error:" in result.stderr and "no model acme/bot" in result.stderr
     assert "Traceback" not in result.stderr
+
+
+def test_registry_options_are_taken_before_or_after_the_command(tmp_path):
+    app = typer.Typer()
+    registry_cli.register(app)
+    app.callback()(lambda: None)
+    runner = CliRunner(env={"ADAPTLAB_TOKEN": None, "ADAPTLAB_REGISTRY": None})
+    before, after = tmp_path / "before", tmp_path / "after"
+    assert runner.invoke(app, ["registry", "--registry", str(before), "tenant", "create", "acme"]).exit_code == 0
+    assert runner.invoke(app, ["registry", "tenant", "create", "globex", f"--registry={after}"]).exit_code == 0
+    assert "acme" in runner.invoke(app, ["registry", "tenant", "list", "--registry", str(before)]).output
+    assert "globex" in runner.invoke(app, ["registry", "--registry", str(after), "tenant", "list"]).output
+
+    untouched = tmp_path / "untouched"
+    helped = runner.invoke(app, ["registry", "show", "--help", "--registry", str(untouched), "--token", "adl_not-a-token"])
+    assert helped.exit_code == 0 and "versions, aliases and alias history" in helped.output
+    assert not untouched.exists()
+
+
+def test_options_first_moves_only_the_named_options():
+    names = {"--registry", "--token"}
+    assert options_first(["show", "bot@v1", "--registry", "r", "--tenant", "acme", "--token=t"], names) == [
+        "--registry",
+        "r",
+        "--token=t",
+        "show",
+        "bot@v1",
+        "--tenant",
+        "acme",
+    ]
+    assert options_first(["approve", "bot@v1", "--", "--token", "t"], names) == ["approve", "bot@v1", "--", "--token", "t"]
+    assert options_first(["list", "--registry"], names) == ["list", "--registry"]

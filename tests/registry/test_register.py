@@ -69,13 +69,13 @@ def test_versions_are_monotonic_per_name_and_blobs_deduplicated(acme, admin, new
 def test_resolve_materialises_a_verified_copy(acme, admin, new_run):
     run = new_run()
     acme.register(admin, run, "acme/bot")
-    resolved = acme.resolve(admin, "acme/bot@v1")
+    resolved = acme.checkout(admin, "acme/bot@v1")
 
     assert resolved.local_path is not None
     for name in ("adapter_config.json", "adapter_model.safetensors", "run.json"):
         assert (resolved.local_path / name).read_bytes() == (run / name).read_bytes()
     (resolved.local_path / "adapter_model.safetensors").write_bytes(b"tampered checkout")
-    again = acme.resolve(admin, "acme/bot@v1")
+    again = acme.checkout(admin, "acme/bot@v1")
     assert (again.local_path / "adapter_model.safetensors").read_bytes() == (run / "adapter_model.safetensors").read_bytes()
 
 
@@ -86,7 +86,7 @@ def test_resolved_adapter_loads_with_peft(acme, admin, new_run, tiny_model):
     from adaptlab.models import load_causal_lm
 
     acme.register(admin, new_run(), "acme/bot")
-    resolved = acme.resolve(admin, "acme/bot")
+    resolved = acme.checkout(admin, "acme/bot")
     model = PeftModel.from_pretrained(load_causal_lm(tiny_model.path), resolved.local_path)
     lora_b = [p for name, p in model.named_parameters() if "lora_B" in name]
     assert lora_b and all(torch.count_nonzero(p) > 0 for p in lora_b)
@@ -99,7 +99,7 @@ def test_corrupt_blob_fails_naming_file_and_expected_hash(acme, admin, new_run):
     blob.write_bytes(blob.read_bytes()[:-10] + b"0123456789")
 
     with pytest.raises(ArtifactError) as error:
-        acme.resolve(admin, "acme/bot@v1")
+        acme.checkout(admin, "acme/bot@v1")
     assert "adapter_model.safetensors" in str(error.value)
     assert weights.sha256 in str(error.value)
     assert "corrupt" in str(error.value)
@@ -111,7 +111,7 @@ def test_missing_blob_is_reported(acme, admin, new_run):
     config = next(f for f in record.files if f.path == "adapter_config.json")
     Path(acme.blobs.blob_path(config.sha256)).unlink()
     with pytest.raises(ArtifactError, match=f"adapter_config.json.*missing.*{config.sha256}"):
-        acme.resolve(admin, "acme/bot@v1")
+        acme.checkout(admin, "acme/bot@v1")
 
 
 def test_failure_inside_the_transaction_leaves_nothing_half_registered(acme, admin, new_run):
@@ -143,7 +143,7 @@ def test_failure_inside_the_transaction_leaves_nothing_half_registered(acme, adm
     assert report.bytes_freed == sum(f.stat().st_size for f in run.iterdir() if hashlib.sha256(f.read_bytes()).hexdigest() in orphans)
     assert set(acme.blobs.stored_hashes()) == referenced
     assert acme.register(admin, run, "acme/bot").version == 2
-    assert acme.resolve(admin, "acme/bot@v1").local_path.is_dir()
+    assert acme.checkout(admin, "acme/bot@v1").local_path.is_dir()
 
 
 def test_unfinished_or_incomplete_runs_are_refused(acme, admin, new_run):
@@ -190,7 +190,7 @@ def test_parent_from_the_flag(acme, admin, new_run, two_registered):
 
 
 def test_parent_from_the_adapter_metadata_by_weights_hash(acme, admin, new_run, two_registered):
-    facts_checkout = acme.resolve(admin, "acme/facts-bot@v1").local_path
+    facts_checkout = acme.checkout(admin, "acme/facts-bot@v1").local_path
     child = new_run(adapter_seed=3, parents=[str(facts_checkout), "/nowhere/unregistered-adapter"])
     record = acme.register(admin, child, "acme/derived-bot")
 
@@ -203,7 +203,7 @@ def test_combined_adapter_registers_with_its_sources_as_parents(acme, admin, new
 
     tone = acme.register(admin, new_run(adapter_seed=1), "acme/tone-bot")
     facts = acme.register(admin, new_run(adapter_seed=2, data_files=write_dataset(tmp_path / "other-data")), "acme/facts-bot")
-    sources = [acme.resolve(admin, version.ref).local_path for version in (tone, facts)]
+    sources = [acme.checkout(admin, version.ref).local_path for version in (tone, facts)]
     combined = tmp_path / "combined"
     combine_adapters(sources, [0.6, 0.4], "linear", combined)
     (combined / "evaluation.json").write_text(json.dumps({"metrics": {"relative_score": 98.0}}))
@@ -254,6 +254,6 @@ def test_artifacts_can_live_on_any_fsspec_url(tmp_path, admin, new_run):
         record = registry.register(admin, new_run(), "acme/bot")
         assert not (tmp_path / "registry" / "blobs").exists()
         assert registry.blobs.describe(record.files[0].sha256).startswith("memory:///adaptlab-test-blobs/sha256/")
-        resolved = registry.resolve(admin, "acme/bot@v1")
+        resolved = registry.checkout(admin, "acme/bot@v1")
         assert {p.name for p in resolved.local_path.iterdir()} == {f.path for f in record.files}
         assert registry.gc(admin).blobs_deleted == []

@@ -51,7 +51,7 @@ def test_register_and_serve_a_real_training_run(trained_run, tmp_path, tiny_mode
         version = registry.register(admin, trained_run, "acme/bot", by="trainer-1")
         registry.approve(admin, "acme/bot@v1", "loss went down", by="reviewer-1")
         registry.promote(admin, "acme/bot@v1", "production")
-        resolved = registry.resolve(admin, "acme/bot@production")
+        resolved = registry.checkout(admin, "acme/bot@production")
 
     assert version.lineage.run_id == record_on_disk.run_id
     assert version.base_weights_sha256 == tiny_model.weights_sha256

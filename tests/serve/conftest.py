@@ -22,6 +22,7 @@ ADAPTER_SEEDS = {"acme/bot": (11, 12), "acme/helper": (13,), "acme/writer": (14,
 HTTP_TIMEOUT_S = 60
 BROKEN_MODEL = "acme/misfit"  # registered fine, but its adapter targets modules the base lacks
 UNAPPROVED_MODEL = "acme/draft"  # registered, never approved nor promoted
+ALIAS_TTL_S = 0.5  # the test servers' `alias_ttl_s`: how long a promotion may take to be served
 
 
 @dataclass(frozen=True)
@@ -66,7 +67,7 @@ def _misfit_run(tiny_model: ResolvedModel, data_files, root: Path) -> Path:
 
 
 def serve_config(world: ServeWorld, **overrides) -> ServeConfig:
-    return ServeConfig(model="builtin:tiny", registry=world.registry_root, port=0, **{"max_wait_ms": 30, **overrides})
+    return ServeConfig(model="builtin:tiny", registry=world.registry_root, port=0, **{"max_wait_ms": 30, "alias_ttl_s": ALIAS_TTL_S, **overrides})
 
 
 @pytest.fixture(scope="session")

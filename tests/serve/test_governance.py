@@ -1,6 +1,8 @@
 """Aliases switch live, tenants are isolated (403, audited; merged mode too), merged mode answers like the adapter,
 only approved or aliased versions are served unless `allow_unapproved`."""
 
+import time
+
 import httpx
 import pytest
 
@@ -8,7 +10,7 @@ from adaptlab.registry import Registry, local_admin
 from adaptlab.serve.errors import ServeError
 from adaptlab.serve.server import running_server
 
-from .conftest import HTTP_TIMEOUT_S, UNAPPROVED_MODEL, serve_config
+from .conftest import ALIAS_TTL_S, HTTP_TIMEOUT_S, UNAPPROVED_MODEL, serve_config
 
 REQUEST = {"prompt": "switch", "max_tokens": 10}
 
@@ -20,6 +22,7 @@ def _answer(client, model: str) -> dict:
 
 
 def test_promote_and_rollback_switch_versions_without_restart(acme, world):
+    """Within the server's alias TTL, that is: the alias's version is cached until then."""
     admin = local_admin("release-manager")
     pinned = {version: _answer(acme, f"acme/bot@v{version}")["choices"][0]["text"] for version in (1, 2)}
     assert pinned[1] != pinned[2]
@@ -27,8 +30,10 @@ def test_promote_and_rollback_switch_versions_without_restart(acme, world):
         registry.promote(admin, "acme/bot@v1", "live")
         first = _answer(acme, "acme/bot@live")
         registry.promote(admin, "acme/bot@v2", "live")
+        time.sleep(ALIAS_TTL_S)
         promoted = _answer(acme, "acme/bot@live")
         registry.rollback(admin, "acme/bot", "live")
+        time.sleep(ALIAS_TTL_S)
         rolled_back = _answer(acme, "acme/bot@live")
     assert (first["model"], promoted["model"], rolled_back["model"]) == ("acme/bot@v1", "acme/bot@v2", "acme/bot@v1")
     assert [a["choices"][0]["text"] for a in (first, promoted, rolled_back)] == [pinned[1], pinned[2], pinned[1]]

@@ -6,6 +6,7 @@ import time
 import httpx
 from prometheus_client.parser import text_string_to_metric_families
 
+from adaptlab.serve.resolution import TOKEN_TTL_S
 from adaptlab.serve.server import running_server
 
 from .conftest import HTTP_TIMEOUT_S, serve_config
@@ -62,6 +63,7 @@ def test_latency_counts_from_http_arrival_including_authentication(acme, server,
         return authenticate(token)
 
     monkeypatch.setattr(server.runtime.registry, "authenticate", slow_authenticate)
+    time.sleep(TOKEN_TTL_S)  # the token's cached principal expires: this request authenticates
     before = _samples(acme)
     assert acme.post("/v1/completions", json={"model": "acme/writer@v1", "prompt": "slow auth", "max_tokens": 1}).status_code == 200
     after = _samples(acme)

@@ -7,13 +7,13 @@ from pathlib import Path
 from adaptlab.schemas.train_config import TrainConfig
 
 
-def write_copy_task(path: Path, rows: int = 48, seed: int = 0) -> Path:
+def write_copy_task(path: Path, rows: int = 48, seed: int = 0, word_lengths: tuple[int, int] = (3, 6)) -> Path:
     """Prompt/completion rows with a learnable rule: the completion is the prompt's word reversed."""
     rng = random.Random(seed)
     letters = "abcdefgh"
     with path.open("w") as handle:
         for _ in range(rows):
-            word = "".join(rng.choice(letters) for _ in range(rng.randint(3, 6)))
+            word = "".join(rng.choice(letters) for _ in range(rng.randint(*word_lengths)))
             handle.write(json.dumps({"prompt": f"reverse {word}", "completion": word[::-1]}) + "\n")
     return path
 

@@ -4,6 +4,8 @@ import json
 import subprocess
 import sys
 
+from adaptlab.schemas.train_config import TrainConfig
+from tests.cli_help import assert_every_field_has_a_typed_flag
 from tests.train.cli_runs import quiet_env, run, train_argv
 from tests.train.helpers import write_copy_task
 
@@ -61,3 +63,30 @@ def test_dry_run_prints_params_and_memory_without_training(tmp_path):
     result = run([*train_argv(data, out), "--dry-run"])
     assert "trainable params" in result.stdout and "estimated memory" in result.stdout
     assert not out.exists()
+
+
+def test_help_has_a_typed_flag_for_every_config_field():
+    assert_every_field_has_a_typed_flag("train", TrainConfig)
+
+
+def test_bad_flag_values_are_errors_naming_the_flag(tmp_path):
+    for flag, value in (("--rank", "eight"), ("--rank", "0"), ("--method", "lorax"), ("--learning-rate", "fast")):
+        result = adaptlab("train", flag, value, "--model", "builtin:tiny", "--data", "x.jsonl", "--out", str(tmp_path / "out"))
+        assert result.returncode == 2 and flag in result.stderr, (flag, value, result.stderr)
+        assert "Traceback" not in result.stderr
+    assert not (tmp_path / "out").exists()
+
+
+def test_resume_refuses_a_config_or_flags_that_would_change_the_run(tmp_path):
+    run_dir = tmp_path / "run"
+    run_dir.mkdir()
+    (run_dir / "run.json").write_text('{"status": "running"}')
+    config = tmp_path / "run.yaml"
+    config.write_text("rank: 2\n")
+    for extra, named in ((["--config", str(config)], "--config"), (["--rank", "2"], "--rank")):
+        result = adaptlab("train", "--resume", "--out", str(run_dir), *extra)
+        assert result.returncode == 2 and named in result.stderr and "run.json" in result.stderr, result.stderr
+    assert [path.name for path in run_dir.iterdir()] == ["run.json"]
+    assert (run_dir / "run.json").read_text() == '{"status": "running"}'
+    without_out = adaptlab("train", "--resume")
+    assert without_out.returncode == 2 and "--out" in without_out.stderr

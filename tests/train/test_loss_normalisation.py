@@ -15,7 +15,7 @@ from adaptlab.data import prepare_data
 from adaptlab.methods import get_method
 from adaptlab.models import load_tokenizer
 from adaptlab.train.batching import BatchPlan
-from adaptlab.train.loop import data_options, train, train_step
+from adaptlab.train.loop import train, train_step
 from adaptlab.train.loss import TargetTokenLoss
 from tests.train.helpers import tiny_config
 
@@ -35,7 +35,7 @@ def sgd_update(model, micro_batches) -> dict[str, torch.Tensor]:
 def setup(tmp_path, tiny_model):
     config = tiny_config(tmp_path, "lora", dropout=0.0)
     tokenizer = load_tokenizer(tiny_model.path)
-    data = prepare_data(config.data, [], tokenizer, data_options(config))
+    data = prepare_data(config.data, [], tokenizer, config)
     model = get_method("lora").prepare(tiny_model, config)
     for name, param in model.named_parameters():  # a fresh LoRA has B = 0; give B values so A gets gradients too
         if "lora_B" in name:

@@ -7,6 +7,7 @@ from rich.console import Console
 from safetensors.torch import load_file
 
 from adaptlab.models import load_causal_lm
+from adaptlab.models.hashing import count_parameters
 from adaptlab.train.loop import train
 from tests.train.helpers import tiny_config
 
@@ -72,3 +73,13 @@ def test_full_run_reloads_with_equal_logits(tmp_path):
         expected = run.model.eval()(input_ids=PROBE).logits
         actual = load_causal_lm(tmp_path / "run-full").eval()(input_ids=PROBE).logits
     torch.testing.assert_close(actual, expected, atol=1e-5, rtol=0)
+
+
+
+def test_a_pickle_only_base_counts_its_parameters(tmp_path, tiny_model, pickle_only_base):
+    base_params = count_parameters(tiny_model.path)
+    runs = {method: train(tiny_config(tmp_path, method, model=str(pickle_only_base), allow_pickle=True, max_steps=2), console=QUIET)
+            for method in ("full", "lora")}
+    full, lora = runs["full"].record.params, runs["lora"].record.params
+    assert full.trainable == full.total == base_params and full.trainable_percent == 100
+    assert lora.total == base_params + lora.trainable and 0 < lora.trainable_percent < 100

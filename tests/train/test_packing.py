@@ -6,7 +6,6 @@ import torch
 
 from adaptlab.data import pack_examples, packed_batch, pad_batch, prepare_data
 from adaptlab.models import load_causal_lm, load_tokenizer
-from adaptlab.train.loop import data_options
 from adaptlab.train.loss import TargetTokenLoss
 from tests.train.helpers import tiny_config
 
@@ -15,7 +14,7 @@ from tests.train.helpers import tiny_config
 def test_packed_loss_equals_padded_loss(tmp_path, tiny_model, attention):
     config = tiny_config(tmp_path, "full", train_on_prompt=True)
     tokenizer = load_tokenizer(tiny_model.path)
-    examples = prepare_data(config.data, [], tokenizer, data_options(config)).train[:12]
+    examples = prepare_data(config.data, [], tokenizer, config).train[:12]
     model = load_causal_lm(tiny_model.path)
     model.config._attn_implementation = attention
     loss = TargetTokenLoss(model).eval()

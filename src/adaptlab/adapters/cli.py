@@ -6,12 +6,12 @@ import warnings
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import get_args
 
 import typer
 from rich.console import Console
 from rich.table import Table
 
+from adaptlab.adapters.choices import CombinationType, MergeInto
 from adaptlab.errors import ConfigError
 
 ALLOW_PICKLE_HELP = "also read pickle weights (adapter_model.bin, pytorch_model.bin); only for files you trust"
@@ -58,7 +58,7 @@ def merge_command(
     path: Path = typer.Argument(..., help="adapter folder to merge"),
     out: Path = typer.Option(..., "--out", help="folder for the merged Hugging Face model"),
     model: str | None = typer.Option(None, "--model", help="base model spec; default: the base the adapter records"),
-    into: str = typer.Option("full", "--into", help="full: merge into the full-precision base; dequantized: into the dequantized NF4 base (QLoRA)"),
+    into: MergeInto = typer.Option("full", "--into", help="full: merge into the full-precision base; dequantized: into the dequantized NF4 base (QLoRA)"),
     verify: bool = typer.Option(True, "--verify/--no-verify", help="reload the merged folder and compare its logits with the unmerged adapter"),
     tolerance: float | None = typer.Option(None, "--tolerance", help="largest accepted |logit difference| when verifying (default 1e-3)"),
     overwrite: bool = typer.Option(False, "--overwrite", help="replace --out if it exists"),
@@ -68,8 +68,6 @@ def merge_command(
     """Merge a LoRA/DoRA/QLoRA adapter into its base: a standalone safetensors model folder."""
     from adaptlab.adapters.merge import DEFAULT_LOGIT_TOLERANCE, merge_adapter
 
-    if into not in ("full", "dequantized"):
-        raise ConfigError(f"--into {into!r}: choose full or dequantized")
     console = Console()
     with _quiet_libraries(console), console.status("merging") as status:
         record = merge_adapter(
@@ -99,7 +97,7 @@ def merge_command(
 def combine_command(
     paths: list[Path] = typer.Argument(..., help="two or more adapter folders"),
     out: Path = typer.Option(..., "--out", help="folder for the combined adapter"),
-    how: str = typer.Option("linear", "--how", help="linear, cat, svd, ties, ties_svd, dare_linear, dare_ties or magnitude_prune"),
+    how: CombinationType = typer.Option("linear", "--how", help="how PEFT's add_weighted_adapter combines the adapters"),
     weights: str | None = typer.Option(None, "--weights", help="comma-separated, one per adapter (default: 1 each)"),
     density: float | None = typer.Option(None, "--density", help="fraction of values kept for ties, dare_*, magnitude_prune (default 0.5)"),
     svd_rank: int | None = typer.Option(None, "--svd-rank", help="rank of the result for svd types (default: largest parent rank)"),
@@ -110,14 +108,8 @@ def combine_command(
     allow_base_mismatch: bool = typer.Option(False, "--allow-base-mismatch", help=ALLOW_MISMATCH_HELP),
 ) -> None:
     """Combine adapters into one PEFT adapter (PEFT's add_weighted_adapter), refusing incompatible ones."""
-    from adaptlab.adapters.combine import (
-        DENSITY_COMBINATIONS,
-        CombinationType,
-        combine_adapters,
-    )
+    from adaptlab.adapters.combine import DENSITY_COMBINATIONS, combine_adapters
 
-    if how not in get_args(CombinationType):
-        raise ConfigError(f"--how {how!r}: choose one of {', '.join(get_args(CombinationType))}")
     parsed_weights = parse_weights(weights, len(paths))
     console = Console()
     with _quiet_libraries(console), console.status("combining") as status:

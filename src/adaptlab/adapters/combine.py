@@ -10,12 +10,12 @@ import uuid
 from collections.abc import Callable
 from datetime import datetime, timezone
 from pathlib import Path
-from typing import Literal
 
 from pydantic import BaseModel, Field
 
 from adaptlab import atomic
 from adaptlab.adapters import compat
+from adaptlab.adapters.choices import CombinationType
 from adaptlab.adapters.files import SAFETENSORS_WEIGHTS_FILE, AdapterFolder, open_adapter_folder
 from adaptlab.adapters.loading import (
     adapter_name,
@@ -27,7 +27,7 @@ from adaptlab.adapters.loading import (
 )
 from adaptlab.adapters.metadata import AdapterMetadata, write_adapter_metadata
 from adaptlab.adapters.outputs import check_output_folder
-from adaptlab.adapters.records import read_record, write_record
+from adaptlab.adapters.sidecar_json import read_record, write_record
 from adaptlab.errors import ConfigError
 from adaptlab.models import ResolvedModel, load_causal_lm, load_tokenizer
 from adaptlab.models.hashing import count_parameters, file_sha256
@@ -38,7 +38,6 @@ COMBINE_RECORD_FILE = "adaptlab_combine.json"
 COMBINED_ADAPTER = "default"  # PEFT saves the "default" adapter at the folder's top level
 DEFAULT_DENSITY = 0.5
 
-CombinationType = Literal["linear", "cat", "svd", "ties", "ties_svd", "dare_linear", "dare_ties", "magnitude_prune"]
 DENSITY_COMBINATIONS = ("ties", "ties_svd", "dare_linear", "dare_ties", "magnitude_prune")
 RANDOM_COMBINATIONS = ("dare_linear", "dare_ties")
 
@@ -169,7 +168,7 @@ def combine_adapters(
             base_model_id=base.model_id,
             base_model_path=str(base.path),
             base_weights_sha256=base.weights_sha256,
-            params=_param_counts(staged, base),
+            params=_param_counts(staged, base, allow_pickle),
             artifact=ArtifactInfo(
                 kind="peft_adapter",
                 files=sorted(p.name for p in staged.iterdir()),
@@ -192,9 +191,9 @@ def _source(folder: AdapterFolder) -> CombineSource:
     return CombineSource(path=str(folder.path.resolve()), weights_sha256=file_sha256(folder.weights_file), method=folder.method, data=data)
 
 
-def _param_counts(adapter_dir: Path, base: ResolvedModel) -> ParamCounts:
+def _param_counts(adapter_dir: Path, base: ResolvedModel, allow_pickle: bool) -> ParamCounts:
     adapter = count_parameters(adapter_dir)
-    total = count_parameters(base.path) + adapter
+    total = count_parameters(base.path, allow_pickle=allow_pickle) + adapter
     return ParamCounts(trainable=adapter, total=total, trainable_percent=100.0 * adapter / total)
 
 

@@ -2,19 +2,19 @@
 
 The merged folder is verified by reloading it from disk and comparing its logits with the unmerged
 adapter's; a merge that changed no weight is an error, never a silently written copy of the base.
-QLoRA adapters merge into the full-precision base by default (`into="full"`) or into the
-dequantized NF4 base (`into="dequantized"`); either way the logit difference against the adapter
-on its 4-bit training base is measured and recorded.
+Adapters trained on a 4-bit base (QLoRA; `quantized_base` in their adaptlab_adapter.json) merge into
+the full-precision base by default (`into="full"`) or into the dequantized NF4 base (`into="dequantized"`);
+either way the logit difference against the adapter on its 4-bit training base is measured and recorded.
 """
 
 from collections.abc import Callable
 from datetime import datetime, timezone
 from pathlib import Path
-from typing import Literal
 
 from pydantic import BaseModel, Field
 
 from adaptlab import __version__, atomic
+from adaptlab.adapters.choices import MergeInto
 from adaptlab.adapters.files import open_adapter_folder
 from adaptlab.adapters.loading import (
     attach_adapters,
@@ -29,15 +29,13 @@ from adaptlab.adapters.probe import (
     probe_inputs,
     probe_logits,
 )
-from adaptlab.adapters.records import read_record, write_record
+from adaptlab.adapters.sidecar_json import read_record, write_record
 from adaptlab.errors import ArtifactError
 from adaptlab.models import ResolvedModel, load_causal_lm, load_tokenizer
 
 MERGE_RECORD_FILE = "adaptlab_merge.json"
 DEFAULT_LOGIT_TOLERANCE = 1e-3
 NO_EFFECT_RELATIVE_CHANGE = 1e-6
-
-MergeInto = Literal["full", "dequantized"]
 
 
 class LogitComparison(BaseModel):
@@ -108,7 +106,8 @@ def merge_adapter(
             progress("verifying: reloading the merged folder")
             merged_logits = probe_logits(load_causal_lm(staged), inputs)
             verification = _verified(adapter, merged_logits, unmerged_logits, tolerance)
-            if folder.method == "qlora" or into == "dequantized":
+            trained_on_4bit = folder.metadata is not None and folder.metadata.quantized_base
+            if trained_on_4bit or into == "dequantized":
                 progress("measuring against the adapter on its 4-bit training base")
                 vs_4bit = _compare_with_4bit_base(base, adapter, merged_logits, inputs, allow_pickle, allow_base_mismatch)
         record = MergeRecord(

@@ -70,12 +70,13 @@ def recommend_command(
 
 def dry_run_estimates(model: str, data: list[Path], config: Path | None) -> list[DryRunEstimate]:
     """Every method's `adaptlab train --dry-run` figures on this base and data."""
+    from adaptlab.methods import METHODS
     from adaptlab.schemas.train_config import build_config
     from adaptlab.train.dry_run import dry_run
 
     estimates = []
-    with Console(stderr=True).status("estimating full, lora, dora and qlora (dry run)…"), tempfile.TemporaryDirectory() as unused_out:
-        for method in ("full", "lora", "dora", "qlora"):
+    with Console(stderr=True).status(f"estimating {', '.join(METHODS)} (dry run)…"), tempfile.TemporaryDirectory() as unused_out:
+        for method in METHODS:
             plan = dry_run(build_config(config, {"model": model, "data": data or None, "method": method, "out": Path(unused_out)}))
             estimates.append(DryRunEstimate(method=method, trainable_params=plan.trainable_params, total_params=plan.total_params,
                                             estimated_peak_memory_bytes=plan.memory.total_bytes))
@@ -109,6 +110,7 @@ def demo_command(
 def register(app: typer.Typer) -> None:
     from adaptlab.compare.config import PER_METHOD_FIELDS, CompareConfig
 
-    app.command("compare")(with_config_options(CompareConfig, compare_command, exclude=PER_METHOD_FIELDS))
+    shared_fields = [name for name in CompareConfig.model_fields if name not in PER_METHOD_FIELDS]
+    app.command("compare")(with_config_options(CompareConfig, compare_command, fields=shared_fields))
     app.command("recommend")(recommend_command)
     app.command("demo")(demo_command)

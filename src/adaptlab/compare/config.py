@@ -5,7 +5,9 @@ from typing import Literal
 
 from pydantic import Field, field_validator, model_validator
 
-from adaptlab.schemas.train_config import DEFAULT_LEARNING_RATES, Method, TrainConfig
+from adaptlab.methods import METHODS, get_method
+from adaptlab.schemas.run_record import Method
+from adaptlab.schemas.train_config import TrainConfig
 
 # TrainConfig fields that the comparison sets per method instead of taking from the user.
 PER_METHOD_FIELDS = ("method", "learning_rate")
@@ -15,7 +17,7 @@ LR_SWEEP_VALIDATION_FRACTION = 0.1
 
 
 class CompareConfig(TrainConfig):
-    methods: list[Method] = Field(["full", "lora", "qlora"], description="methods to compare, comma-separated or repeated")
+    methods: list[Method] = Field(["full", "lora", "qlora"], description="methods to compare; one flag may also list several, comma-separated")
     learning_rates: dict[str, float] = Field({}, description="per-method learning rate, e.g. full=1e-5 lora=2e-4 (default: each method's own)")
     lr_sweep: bool = Field(
         False,
@@ -32,7 +34,7 @@ class CompareConfig(TrainConfig):
     def _check_compare(self) -> "CompareConfig":
         if not self.eval_data and self.eval_fraction == 0:
             self.eval_fraction = 0.1
-        unknown = set(self.learning_rates) - set(DEFAULT_LEARNING_RATES)
+        unknown = set(self.learning_rates) - set(METHODS)
         if unknown:
             raise ValueError(f"learning_rates: unknown methods {sorted(unknown)}")
         return self
@@ -46,7 +48,7 @@ class CompareConfig(TrainConfig):
     def learning_rate_for(self, method: str) -> tuple[float, Literal["method_default", "user"]]:
         if method in self.learning_rates:
             return self.learning_rates[method], "user"
-        return DEFAULT_LEARNING_RATES[method], "method_default"
+        return get_method(method).default_learning_rate, "method_default"
 
     def train_config(self, method: str, learning_rate: float, out: Path, **overrides) -> TrainConfig:
         shared = self.model_dump(include=set(TrainConfig.model_fields) - set(PER_METHOD_FIELDS))

@@ -3,7 +3,9 @@
 Every candidate — each measured method, plus the hybrid "full FT of a shared base, LoRA per tenant"
 when more than one tenant is served — is checked against every constraint that was set, and each
 check states the figure behind it. The recommendation is the first candidate that passes them all
-in this order of preference (cheapest to store, serve and retrain first):
+in this order of preference (cheapest to store, serve and retrain first): the methods whose artifact is
+an adapter on a shared base, in registry order (adaptlab.methods.METHODS), then the hybrid, then the
+methods that ship a whole model; today
 
     lora → dora → qlora → hybrid → full
 
@@ -25,17 +27,17 @@ from rich.table import Table
 from adaptlab.compare.formatting import format_bytes, format_usd
 from adaptlab.compare.schema import METHOD_LABELS, Comparison, Method
 from adaptlab.errors import ConfigError
+from adaptlab.methods import METHODS, get_method
 
-Choice = Literal["lora", "dora", "qlora", "hybrid", "full"]
+Choice = str  # a method name, or "hybrid"
 Constraint = Literal["memory", "serving", "quality", "forgetting", "budget"]
-PREFERENCE: tuple[Choice, ...] = ("lora", "dora", "qlora", "hybrid", "full")
-ADAPTER_METHODS = ("lora", "dora", "qlora")
+PREFERENCE: tuple[Choice, ...] = (
+    *(name for name, method in METHODS.items() if method.shares_base),
+    "hybrid",
+    *(name for name, method in METHODS.items() if not method.shares_base),
+)
 CHOICE_LABELS = METHOD_LABELS | {"hybrid": "Hybrid"}
-CHOICE_DESCRIPTIONS = {
-    "full": "Full fine-tuning",
-    "lora": "LoRA",
-    "dora": "DoRA",
-    "qlora": "QLoRA (LoRA on a 4-bit base)",
+CHOICE_DESCRIPTIONS = {name: method.description for name, method in METHODS.items()} | {
     "hybrid": "Hybrid (full fine-tuning of one shared base, then a LoRA adapter per tenant)",
 }
 
@@ -64,8 +66,13 @@ class DryRunEstimate(BaseModel):
 
     @property
     def artifact_size_bytes(self) -> int:
-        """fp32 safetensors: every parameter for full fine-tuning, the trainable ones for an adapter."""
-        return 4 * (self.total_params if self.method == "full" else self.trainable_params)
+        """fp32 safetensors: the trainable parameters of an adapter, every parameter of a whole model."""
+        return 4 * (self.trainable_params if get_method(self.method).shares_base else self.total_params)
+
+    @property
+    def base_size_bytes(self) -> int:
+        """fp32 weights of the base alone: the total less what an adapter adds to it."""
+        return 4 * (self.total_params - self.trainable_params if get_method(self.method).shares_base else self.total_params)
 
 
 class Check(BaseModel):
@@ -101,6 +108,7 @@ class Figures:
     """One candidate's figures, measured or estimated, in the units the checks compare."""
 
     choice: Choice
+    shares_base: bool
     peak_memory_bytes: int
     serving_bytes: int
     serving_formula: str
@@ -225,8 +233,7 @@ def _measured_figures(comparison: Comparison, tenants: int) -> list[Figures]:
 
 
 def _estimated_figures(estimates: Sequence[DryRunEstimate], tenants: int) -> list[Figures]:
-    first = estimates[0]
-    base_bytes = 4 * (first.total_params if first.method == "full" else first.total_params - first.trainable_params)
+    base_bytes = estimates[0].base_size_bytes
     figures = {
         e.method: _method_figures(e.method, e.estimated_peak_memory_bytes, e.artifact_size_bytes, base_bytes, tenants,
                                   None, None, None, estimated=True)
@@ -239,24 +246,27 @@ def _method_figures(
     method: Method, peak_memory_bytes: int, artifact_bytes: int, base_bytes: int, tenants: int,
     relative_score: float | None, forgetting: float | None, cost: float | None, *, estimated: bool,
 ) -> Figures:
-    """Serving weights for N tenants: a whole model per tenant for full FT, one base plus N adapters otherwise."""
-    serving = tenants * artifact_bytes if method == "full" else base_bytes + tenants * artifact_bytes
-    if method == "full":
-        formula = f"{tenants} × {format_bytes(artifact_bytes)} models = {format_bytes(serving)} of weights"
-    else:
+    """Serving weights for N tenants: one shared base plus N adapters, or a whole model per tenant."""
+    shares_base = get_method(method).shares_base
+    if shares_base:
+        serving = base_bytes + tenants * artifact_bytes
         formula = f"{format_bytes(base_bytes)} base + {tenants} × {format_bytes(artifact_bytes)} adapters = {format_bytes(serving)} of weights"
-    return Figures(choice=method, peak_memory_bytes=peak_memory_bytes, serving_bytes=serving, serving_formula=formula,
+    else:
+        serving = tenants * artifact_bytes
+        formula = f"{tenants} × {format_bytes(artifact_bytes)} models = {format_bytes(serving)} of weights"
+    return Figures(choice=method, shares_base=shares_base, peak_memory_bytes=peak_memory_bytes, serving_bytes=serving, serving_formula=formula,
                    relative_score=relative_score, forgetting_percent=forgetting, cost_usd=cost, estimated=estimated,
                    artifact_size_bytes=artifact_bytes)
 
 
 def _with_hybrid(figures: dict[str, Figures], tenants: int) -> list[Figures]:
     """The measured candidates in order of preference, plus the hybrid when several tenants share a deployment."""
-    adapter = next((figures[m] for m in ADAPTER_METHODS if m in figures), None)
-    full = figures.get("full")
+    adapter = next((figures[c] for c in PREFERENCE if c in figures and figures[c].shares_base), None)
+    full = figures.get("full")  # the hybrid's shared base is full fine-tuning's
     if tenants > 1 and full is not None and adapter is not None:
         figures["hybrid"] = Figures(
             choice="hybrid",
+            shares_base=True,
             peak_memory_bytes=max(full.peak_memory_bytes, adapter.peak_memory_bytes),
             serving_bytes=full.artifact_size_bytes + tenants * adapter.artifact_size_bytes,
             serving_formula=(

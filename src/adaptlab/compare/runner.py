@@ -6,13 +6,14 @@ A comparison folder is data a script can regenerate (as in PEFT's method_compari
     configs/<method>.yaml   each run's exact training config
     runs/<method>/          each run (adaptlab train output)
     sweeps/<method>-lr<x>/  learning-rate trials, when --lr-sweep
-    evaluation/<name>.json  reference loss and task-metric answers per model (base, and base-4bit with QLoRA)
+    evaluation/<name>.json  reference loss and task-metric answers per model (base, and base-4bit for methods on a 4-bit base)
     report.{md,html,json}
 and in each run folder an `evaluation.json` with the run's gate metrics for the registry.
 Each method trains in its own process, so its peak memory is its own. Re-running the same command
 skips finished runs and resumes interrupted ones.
 """
 
+import hashlib
 import json
 import subprocess
 import sys
@@ -43,19 +44,19 @@ from adaptlab.compare.schema import (
     unequal_token_budgets,
     with_relative_scores,
 )
-from adaptlab.data import prepare_data
+from adaptlab.data import Example, PreparedData, prepare_data
 from adaptlab.errors import AdaptlabError, ConfigError
 from adaptlab.eval import metrics as task_metrics
 from adaptlab.eval.forgetting import reference_examples, reference_text
 from adaptlab.eval.generation import greedy_answers, task_items
 from adaptlab.eval.loss import evaluate_loss
 from adaptlab.methods import get_method
+from adaptlab.methods.base import FULL_PRECISION_BASE
 from adaptlab.models import load_causal_lm, load_tokenizer, resolve_model
 from adaptlab.registry.lineage import EVALUATION_FILE, EvaluationFile
-from adaptlab.train.batching import BatchPlan
-from adaptlab.schemas.train_config import TrainConfig
-from adaptlab.train.loop import data_options
 from adaptlab.schemas.run_record import RunRecord, read_run_record
+from adaptlab.schemas.train_config import TrainConfig
+from adaptlab.train.batching import BatchPlan
 
 COMPARE_CONFIG_FILE = "compare.yaml"
 
@@ -64,12 +65,13 @@ def compare(config: CompareConfig, console: Console | None = None) -> Comparison
     console = console or Console()
     out = Path(config.out)
     check_compare_dir(out, config)
-    atomic.write_text(out / COMPARE_CONFIG_FILE, yaml.safe_dump(config.model_dump(mode="json"), sort_keys=False))
-
     base = resolve_model(config.model)  # converts a built-in once, before the runs start in parallel-free order
     tokenizer = load_tokenizer(base.path)
-    data = prepare_data(config.data, config.eval_data, tokenizer, data_options(config))
+    data = prepare_data(config.data, config.eval_data, tokenizer, config)
     steps = total_steps(config, data.train, tokenizer.pad_token_id)
+    eval_items = task_items(metric_examples(config, data, tokenizer), tokenizer)[: config.metric_examples]
+    metric = task_metric_name(config, eval_items)
+    atomic.write_text(out / COMPARE_CONFIG_FILE, yaml.safe_dump(config.model_dump(mode="json"), sort_keys=False))
 
     runs: dict[str, tuple[RunRecord, float, str, list[LrTrial]]] = {}
     for method in config.methods:
@@ -80,10 +82,6 @@ def compare(config: CompareConfig, console: Console | None = None) -> Comparison
     console.rule("evaluating")
     reference = reference_text(config.reference)
     reference_set = reference_examples(tokenizer, reference)
-    eval_items = task_items(data.eval, tokenizer)[: config.metric_examples]
-    metric = None if config.metric == "none" or not eval_items else (
-        task_metrics.choose_metric([item.reference for item in eval_items]) if config.metric == "auto" else config.metric
-    )
     base_loss = base_reference_losses(out, base, tokenizer, reference_set, eval_items, metric, config)
     hardware = next(iter(runs.values()))[0].environment.hardware
     price = PriceUsed(per_hour_usd=config.price_per_hour, source="--price-per-hour") if config.price_per_hour is not None else price_from_default(hardware)
@@ -101,7 +99,7 @@ def compare(config: CompareConfig, console: Console | None = None) -> Comparison
                 learning_rate=learning_rate,
                 learning_rate_source=source,
                 lr_sweep=trials,
-                reference_loss_before=base_loss[base_variant(method)],
+                reference_loss_before=base_loss[get_method(method).base_variant],
                 reference_loss_after=evaluation["reference_loss"],
                 price_per_hour_usd=price.per_hour_usd,
                 task_metric_value=evaluation.get("task_metric"),
@@ -127,7 +125,7 @@ def compare(config: CompareConfig, console: Console | None = None) -> Comparison
         reference=ReferenceSet(
             description="adaptlab's built-in general-English text" if config.reference is None else f"user reference text {config.reference}",
             source="builtin" if config.reference is None else str(config.reference),
-            sha256=atomic_sha256(reference),
+            sha256=text_sha256(reference),
             tokens=sum(len(e.input_ids) for e in reference_set),
         ),
         task_metric=TaskMetricSetup(name=metric, chosen_by="auto" if config.metric == "auto" else "flag", max_new_tokens=config.max_new_tokens, examples=len(eval_items)) if metric else None,
@@ -145,21 +143,38 @@ def compare(config: CompareConfig, console: Console | None = None) -> Comparison
     return comparison
 
 
-def base_variant(method: str) -> str:
-    """The form of the base a method is trained and measured on: `base` (full precision) or `base-4bit` (QLoRA)."""
-    return "base-4bit" if getattr(get_method(method), "quantize_base", False) else "base"
+def metric_examples(config: CompareConfig, data: PreparedData, tokenizer) -> list[Example]:
+    """The held-out examples with their prompts masked, which is how task items find prompt and answer.
+    With --train-on-prompt the training examples carry no mask, so the held-out rows are tokenized again without it."""
+    if not config.train_on_prompt:
+        return data.eval
+    masked = config.model_copy(update={"train_on_prompt": False})
+    return prepare_data(config.data, config.eval_data, tokenizer, masked).eval
+
+
+def task_metric_name(config: CompareConfig, eval_items: list) -> str | None:
+    """The task metric to compute: none when asked for none, or when `auto` finds no prompt/answer rows to score.
+    A metric named with --metric is never dropped: without rows to score it on, the comparison refuses to start."""
+    if config.metric == "none":
+        return None
+    if not eval_items:
+        if config.metric == "auto":
+            return None
+        raise ConfigError(f"--metric {config.metric}: the held-out rows have no prompt and answer to score; use --metric none")
+    return task_metrics.choose_metric([item.reference for item in eval_items]) if config.metric == "auto" else config.metric
 
 
 def base_reference_losses(out: Path, base, tokenizer, reference_set, eval_items, metric, config: CompareConfig) -> dict[str, float]:
-    """Reference loss of each form of the base before training: `base` always, `base-4bit` when QLoRA is compared.
-    Each method's forgetting is measured against the form it trained on, so QLoRA's excludes quantization error."""
-    variants = {"base"} | {base_variant(method) for method in config.methods}
+    """Reference loss of each form of the base before training: the full-precision base always, the 4-bit one when a
+    compared method trains on it. Each method's forgetting is measured against the form it trained on, so QLoRA's
+    excludes quantization error. The task metric is measured on the full-precision base only."""
+    quantized = {FULL_PRECISION_BASE: False} | {m.base_variant: m.quantized_base for m in map(get_method, config.methods)}
     return {
         variant: evaluate_model(
-            out / "evaluation" / f"{variant}.json", variant, partial(load_causal_lm, base.path, load_in_4bit=variant != "base"),
-            tokenizer, reference_set, eval_items, metric if variant == "base" else None, config,
+            out / "evaluation" / f"{variant}.json", variant, partial(load_causal_lm, base.path, load_in_4bit=quantized[variant]),
+            tokenizer, reference_set, eval_items, None if quantized[variant] else metric, config,
         )["reference_loss"]
-        for variant in sorted(variants)
+        for variant in sorted(quantized)
     }
 
 
@@ -173,8 +188,8 @@ def run_evaluation(result: MethodResult, metric: str | None, basis: RelativeScor
     }
     if metric:
         metrics[metric] = result.task_metric_value
-    if base_variant(result.method) != "base":
-        metrics["quantization_error_percent"] = forgetting_percent(base_loss["base"], result.reference_loss_before)
+    if get_method(result.method).quantized_base:
+        metrics["quantization_error_percent"] = forgetting_percent(base_loss[FULL_PRECISION_BASE], result.reference_loss_before)
     return EvaluationFile(
         metrics={name: value for name, value in metrics.items() if value is not None},
         measured_by="adaptlab compare",
@@ -238,7 +253,7 @@ def run_method(train_config: TrainConfig, console: Console) -> RunRecord:
         return read_run_record(run_dir)
     command = [sys.executable, "-m", "adaptlab", "train"]
     command += ["--resume", "--out", str(run_dir)] if status == "running" else ["--config", str(config_file)]
-    console.rule(f"{train_config.method}  (lr {train_config.peak_learning_rate:g})")
+    console.rule(f"{train_config.method}  (lr {get_method(train_config.method).learning_rate(train_config):g})")
     console.file.flush()
     result = subprocess.run(command)
     if result.returncode != 0:
@@ -279,7 +294,6 @@ def price_from_default(hardware: dict) -> PriceUsed:
     return PriceUsed(per_hour_usd=price.per_hour_usd, source=price.source)
 
 
-def atomic_sha256(text: str) -> str:
-    import hashlib
-
+def text_sha256(text: str) -> str:
+    """SHA-256 of the text's UTF-8 bytes."""
     return hashlib.sha256(text.encode("utf-8")).hexdigest()

@@ -17,14 +17,14 @@ from pydantic import BaseModel, ConfigDict, Field, model_validator
 from adaptlab.compare.costs import cost_usd
 from adaptlab.errors import ArtifactError
 from adaptlab.eval.metrics import MetricName
-from adaptlab.schemas.run_record import EvalPoint, LossPoint, RunRecord
+from adaptlab.methods import METHODS
+from adaptlab.schemas.run_record import EvalPoint, LossPoint, Method, RunRecord
 
 REPORT_JSON = "report.json"
 SCHEMA_VERSION = 1
 
-Method = Literal["full", "lora", "dora", "qlora"]
 RelativeScoreBasis = Literal["task_metric", "eval_loss"]
-METHOD_LABELS: dict[str, str] = {"full": "Full FT", "lora": "LoRA", "dora": "DoRA", "qlora": "QLoRA"}
+METHOD_LABELS: dict[str, str] = {name: method.label for name, method in METHODS.items()}
 
 
 class _Strict(BaseModel):

@@ -7,6 +7,10 @@ import typer
 
 from adaptlab.cli_config import overrides_from_flags, with_config_options
 from adaptlab.data.options import DataOptions
+from adaptlab.schemas.train_config import TrainConfig
+
+# `adaptlab train`'s own flags for what `check` needs: the data options, the model and the held-out files.
+CHECK_FIELDS = (*DataOptions.model_fields, "model", "eval_data")
 
 SHOWN_BAD_ROWS = 20
 
@@ -15,11 +19,10 @@ data_app = typer.Typer(help="Check training data files; write the built-in demo 
 
 def check_command(
     files: list[Path] = typer.Argument(..., help="training data files (JSONL, JSON, CSV/TSV, Parquet)"),
-    eval_files: list[Path] = typer.Option([], "--eval-data", help="held-out data files; repeat for several"),
-    model: str = typer.Option("builtin:tiny", "--model", help="model whose tokenizer and chat template to use"),
     **flags,
 ) -> None:
-    """Validate and tokenize data exactly as `adaptlab train` would; list bad rows, counts and hashes."""
+    """Validate and tokenize data exactly as `adaptlab train` would (same default model, so the same tokenizer and
+    chat template); list bad rows, counts and hashes."""
     from pydantic import ValidationError
     from rich.console import Console
 
@@ -28,8 +31,11 @@ def check_command(
     from adaptlab.models import load_tokenizer, resolve_model
     from adaptlab.schemas.config_files import format_validation_error
 
+    given = overrides_from_flags(TrainConfig, flags)
+    model = given.pop("model", TrainConfig.model_fields["model"].default)
+    eval_files = given.pop("eval_data", [])
     try:
-        options = DataOptions.model_validate(overrides_from_flags(DataOptions, flags))
+        options = DataOptions.model_validate(given)
     except ValidationError as exc:
         raise ConfigError(format_validation_error(exc)) from exc
     console = Console()
@@ -101,6 +107,6 @@ def _summary_table(prepared, model: str):
 
 
 def register(app: typer.Typer) -> None:
-    data_app.command("check")(with_config_options(DataOptions, check_command))
+    data_app.command("check")(with_config_options(TrainConfig, check_command, fields=CHECK_FIELDS))
     data_app.command("glossary")(glossary_command)
     app.add_typer(data_app, name="data")

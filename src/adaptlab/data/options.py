@@ -12,6 +12,7 @@ FORMAT_FIELDS: dict[str, tuple[str, ...]] = {
     "chat": ("messages",),
 }
 KNOWN_FIELDS = tuple(field for fields in FORMAT_FIELDS.values() for field in fields)
+MAX_LINE_BYTES = 1 << 20  # far above any max_seq_len's worth of text, far below what tokenizing would choke on
 
 
 class DataOptions(BaseModel):
@@ -46,6 +47,12 @@ class DataOptions(BaseModel):
         default=0, ge=0, description="how many bad rows may be skipped before the run refuses to start"
     )
     seed: int = Field(default=0, description="seed of the held-out split")
+    max_line_bytes: int = Field(
+        default=MAX_LINE_BYTES,
+        ge=1,
+        description="longest row a data file may hold, in bytes: a JSONL/CSV/TSV line, a JSON list element "
+        "or a Parquet row; files are streamed, so reading never holds more than one such row",
+    )
 
     @field_validator("columns")
     @classmethod

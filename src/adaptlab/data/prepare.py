@@ -68,8 +68,8 @@ def prepare_data(
     if not train_files:
         raise DataError("no training data files given")
     _refuse_overlap(train_files, eval_files)
-    sources = [(read_source_file(path), "train") for path in train_files]
-    sources += [(read_source_file(path), "eval") for path in eval_files]
+    sources = [(read_source_file(path, options.max_line_bytes), "train") for path in train_files]
+    sources += [(read_source_file(path, options.max_line_bytes), "eval") for path in eval_files]
     fmt = options.format if options.format != "auto" else _detected_format([source for source, _ in sources], options)
 
     encoder = SampleEncoder.for_tokenizer(tokenizer, options)

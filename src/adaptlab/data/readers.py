@@ -4,25 +4,35 @@ JSONL (`.jsonl`, `.ndjson`): one object per physical line, blank lines skipped. 
 objects; a row's line is where its element starts. CSV (`.csv`, RFC 4180 quoting) and TSV (`.tsv`, one row per
 line, no quoting: quote characters are text): the header is line 1. Parquet (`.parquet`): rows numbered from 1.
 
-A file that cannot be read as a whole (missing, not UTF-8, broken JSON or CSV quoting) is a DataError naming the
-file; a row that cannot be read (one invalid JSONL line, a non-object, a wrong field count) comes back with its
-problem so validation can report it beside the others.
+Files are streamed (Parquet batch by batch) and no row may be longer than max_line_bytes, so reading holds one
+row's text at a time, never the whole file. A file that cannot be read as a whole (missing, not a regular file, not
+UTF-8, broken JSON or CSV quoting, a JSON element or CSV/TSV row over the cap) is a DataError naming the file; a row
+that cannot be read (an invalid or over-long JSONL line, a non-object, a wrong field count, an over-long Parquet
+row) comes back with its problem so validation can report it beside the others.
 """
 
 import csv
-import hashlib
-import io
 import json
-import re
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Literal
+from typing import BinaryIO, Literal, TextIO
 
+from adaptlab.data.json_list import json_list_elements
+from adaptlab.data.options import MAX_LINE_BYTES
+from adaptlab.data.text_source import (
+    HashingReader,
+    capped_lines,
+    require_regular_file,
+    text_stream,
+    utf8_error,
+    utf8_length,
+)
 from adaptlab.errors import DataError
 
 JSONL_SUFFIXES = (".jsonl", ".ndjson")
 SUFFIXES = (*JSONL_SUFFIXES, ".json", ".csv", ".tsv", ".parquet")
-_JSON_WHITESPACE = re.compile(r"[ \t\n\r]*")
+PARQUET_BATCH_ROWS = 256
 
 
 @dataclass(frozen=True)
@@ -40,102 +50,80 @@ class SourceFile:
     rows: list[SourceRow]
 
 
-def read_source_file(path: Path) -> SourceFile:
+def read_source_file(path: Path, max_line_bytes: int = MAX_LINE_BYTES) -> SourceFile:
     path = Path(path)
     name = str(path)
     suffix = path.suffix.lower()
     if suffix not in SUFFIXES:
         raise DataError(f"{name}: unsupported file type {path.suffix or '(none)'!r}; use one of {', '.join(SUFFIXES)}")
-    if path.is_dir():
-        raise DataError(f"{name}: is a folder; pass the data files themselves")
+    require_regular_file(path, name)
     try:
-        data = path.read_bytes()
-    except FileNotFoundError:
-        raise DataError(f"{name}: no such file") from None
+        with path.open("rb", buffering=0) as raw:
+            sha256, rows = _read(raw, path, suffix, max_line_bytes)
     except OSError as exc:
-        raise DataError(f"{name}: cannot be read ({exc.strerror})") from exc
-    sha256 = hashlib.sha256(data).hexdigest()
-    rows = _parse(data, name, suffix)
+        raise DataError(f"{name}: cannot be read ({exc.strerror or exc})") from None
     if not rows:
         raise DataError(f"{name}: contains no rows")
     return SourceFile(path, sha256, "row" if suffix == ".parquet" else "line", rows)
 
 
-def _parse(data: bytes, name: str, suffix: str) -> list[SourceRow]:
-    if suffix == ".parquet":
-        return parse_parquet(data, name)
-    text = decode_utf8(data, name)
-    if suffix in JSONL_SUFFIXES:
-        return parse_jsonl(text)
-    if suffix == ".json":
-        return parse_json_list(text, name)
-    return parse_delimited(text, name, tab_separated=suffix == ".tsv")
-
-
-def decode_utf8(data: bytes, name: str) -> str:
+def _read(raw: BinaryIO, path: Path, suffix: str, max_line_bytes: int) -> tuple[str, list[SourceRow]]:
+    """(sha256 of the file's bytes, rows)."""
+    name = str(path)
+    hashing = HashingReader(raw)
+    if suffix == ".parquet":  # random access: hash first, then read the same open file
+        sha256 = hashing.hexdigest()
+        raw.seek(0)
+        return sha256, parse_parquet(raw, name, max_line_bytes)
+    text = text_stream(hashing, newline="" if suffix in (".csv", ".tsv") else "\n")
     try:
-        return data.decode("utf-8-sig")
-    except UnicodeDecodeError as exc:
-        line = data[: exc.start].count(b"\n") + 1
-        raise DataError(
-            f"{name}:{line}: not valid UTF-8 (byte 0x{data[exc.start]:02x} at offset {exc.start}); save the file as UTF-8"
-        ) from None
-
-
-def parse_jsonl(text: str) -> list[SourceRow]:
-    rows = []
-    for line_number, line in enumerate(text.split("\n"), start=1):
-        if not line.strip():
-            continue
-        try:
-            value = json.loads(line)
-        except json.JSONDecodeError as exc:
-            rows.append(SourceRow(line_number, None, f"invalid JSON: {exc.msg} (column {exc.colno})"))
-            continue
-        rows.append(_object_row(line_number, value))
-    return rows
-
-
-def parse_json_list(text: str, name: str) -> list[SourceRow]:
-    """Walk the top-level list element by element so each row knows the line it starts on."""
-    decoder = json.JSONDecoder()
-    lines = _LineCounter(text)
-    pos = _JSON_WHITESPACE.match(text).end()
-    if not text.startswith("[", pos):
-        raise DataError(
-            f"{name}: expected a JSON list of objects ([{{...}}, ...]); for one object per line name the file .jsonl"
-        )
-    pos = _JSON_WHITESPACE.match(text, pos + 1).end()
-    rows: list[SourceRow] = []
-    closed = text.startswith("]", pos)
-    while not closed:
-        try:
-            value, end = decoder.raw_decode(text, pos)
-        except json.JSONDecodeError as exc:
-            raise DataError(f"{name}:{exc.lineno}: invalid JSON: {exc.msg} (column {exc.colno})") from None
-        rows.append(_object_row(lines.line_at(pos), value))
-        pos = _JSON_WHITESPACE.match(text, end).end()
-        if text.startswith(",", pos):
-            pos = _JSON_WHITESPACE.match(text, pos + 1).end()
-        elif text.startswith("]", pos):
-            closed = True
+        if suffix in JSONL_SUFFIXES:
+            rows = parse_jsonl(text, max_line_bytes)
+        elif suffix == ".json":
+            rows = [_object_row(line, value) for line, value in json_list_elements(text, name, max_line_bytes)]
         else:
-            raise DataError(f"{name}:{lines.line_at(pos)}: invalid JSON: expected ',' or ']' after a list element")
-    if text[pos + 1 :].strip():
-        raise DataError(f"{name}:{lines.line_at(pos + 1)}: invalid JSON: text after the closing ']'")
+            rows = parse_delimited(text, name, max_line_bytes, tab_separated=suffix == ".tsv")
+    except UnicodeDecodeError:
+        raise utf8_error(path, name) from None
+    return hashing.hexdigest(), rows
+
+
+def parse_jsonl(text: TextIO, max_line_bytes: int) -> list[SourceRow]:
+    rows = []
+    for line_number, line in enumerate(capped_lines(text, max_line_bytes), start=1):
+        if line is None:
+            rows.append(SourceRow(line_number, None, f"line longer than --max-line-bytes {max_line_bytes}"))
+        elif line.strip():
+            rows.append(_jsonl_row(line_number, line))
     return rows
 
 
-def parse_delimited(text: str, name: str, *, tab_separated: bool) -> list[SourceRow]:
+def _jsonl_row(line_number: int, line: str) -> SourceRow:
+    try:
+        value = json.loads(line)
+    except json.JSONDecodeError as exc:
+        return SourceRow(line_number, None, f"invalid JSON: {exc.msg} (column {exc.colno})")
+    except RecursionError:
+        return SourceRow(line_number, None, "invalid JSON: nested too deeply")
+    except ValueError as exc:  # valid syntax Python refuses, e.g. an integer of more than 4300 digits
+        return SourceRow(line_number, None, f"invalid JSON: {exc}")
+    return _object_row(line_number, value)
+
+
+def parse_delimited(text: TextIO, name: str, max_line_bytes: int, *, tab_separated: bool) -> list[SourceRow]:
     """CSV with RFC 4180 quoting, or TSV without quoting; rows become {header: value} objects."""
     options = {"delimiter": "\t", "quoting": csv.QUOTE_NONE} if tab_separated else {"strict": True}
-    reader = csv.reader(io.StringIO(text, newline=""), **options)
+    # the row cap bounds a field; csv's own (process-wide) field limit must not be the lower one
+    csv.field_size_limit(max(csv.field_size_limit(), max_line_bytes))
+    feed = _RowFeed(text, max_line_bytes)
+    reader = csv.reader(feed, **options)
     rows: list[SourceRow] = []
     header: list[str] | None = None
     start_line = 1
     try:
         for values in reader:
             line, start_line = start_line, reader.line_num + 1
+            feed.row_bytes = 0
             if not values:
                 continue
             if header is None:
@@ -148,20 +136,72 @@ def parse_delimited(text: str, name: str, *, tab_separated: bool) -> list[Source
     except csv.Error as exc:
         kind = "TSV" if tab_separated else "CSV"
         raise DataError(f"{name}:{start_line}: broken {kind} in the row starting here: {exc}") from None
+    except _RowTooLong:
+        raise DataError(
+            f"{name}:{start_line}: a row longer than --max-line-bytes {max_line_bytes}; "
+            "shorten the row or raise --max-line-bytes"
+        ) from None
     if header is None:
         raise DataError(f"{name}: empty file; expected a header line with column names")
     return rows
 
 
-def parse_parquet(data: bytes, name: str) -> list[SourceRow]:
+class _RowTooLong(Exception):
+    """Raised by _RowFeed from inside csv.reader; parse_delimited names the row's first line."""
+
+
+class _RowFeed:
+    """Lines for csv.reader; a row (which quoting may spread over lines) longer than the cap stops the read.
+    The reader of rows sets row_bytes to 0 where a row ends."""
+
+    def __init__(self, text: TextIO, max_line_bytes: int):
+        self._text = text
+        self._max_line_bytes = max_line_bytes
+        self.row_bytes = 0
+
+    def __iter__(self) -> Iterator[str]:
+        return self
+
+    def __next__(self) -> str:
+        line = self._text.readline(self._max_line_bytes + 1)
+        if not line:
+            raise StopIteration
+        self.row_bytes += utf8_length(line.rstrip("\r\n"))
+        if self.row_bytes > self._max_line_bytes:
+            raise _RowTooLong
+        return line
+
+
+def parse_parquet(handle: BinaryIO, name: str, max_line_bytes: int) -> list[SourceRow]:
+    """Batch by batch; a row over the cap (or one pyarrow cannot turn into Python values) is a row problem."""
     import pyarrow as pa
     import pyarrow.parquet as pq
 
+    rows: list[SourceRow] = []
     try:
-        table = pq.read_table(io.BytesIO(data))
-    except (pa.ArrowException, OSError) as exc:
+        for batch in pq.ParquetFile(handle).iter_batches(batch_size=PARQUET_BATCH_ROWS):
+            rows += _parquet_rows(batch, len(rows) + 1, max_line_bytes)
+    except (pa.ArrowException, OSError, ValueError) as exc:
         raise DataError(f"{name}: not a readable Parquet file ({exc})") from None
-    return [SourceRow(row_number, record) for row_number, record in enumerate(table.to_pylist(), start=1)]
+    return rows
+
+
+def _parquet_rows(batch, first_row: int, max_line_bytes: int) -> list[SourceRow]:
+    if batch.nbytes <= max_line_bytes:
+        try:
+            return [SourceRow(number, record) for number, record in enumerate(batch.to_pylist(), start=first_row)]
+        except (ValueError, OverflowError):
+            pass  # some value has no Python equivalent: find out which rows, one by one
+    return [_parquet_row(batch.slice(index, 1), first_row + index, max_line_bytes) for index in range(batch.num_rows)]
+
+
+def _parquet_row(row, number: int, max_line_bytes: int) -> SourceRow:
+    if row.nbytes > max_line_bytes:
+        return SourceRow(number, None, f"row of {row.nbytes} bytes, longer than --max-line-bytes {max_line_bytes}")
+    try:
+        return SourceRow(number, row.to_pylist()[0])
+    except (ValueError, OverflowError) as exc:
+        return SourceRow(number, None, f"a value cannot be read ({exc})")
 
 
 def _header(values: list[str], name: str) -> list[str]:
@@ -193,17 +233,3 @@ def json_type_name(value: object) -> str:
     if isinstance(value, dict):
         return "an object"
     return type(value).__name__
-
-
-class _LineCounter:
-    """Line numbers of increasing offsets in one pass over the text."""
-
-    def __init__(self, text: str):
-        self._text = text
-        self._offset = 0
-        self._line = 1
-
-    def line_at(self, offset: int) -> int:
-        self._line += self._text.count("\n", self._offset, offset)
-        self._offset = offset
-        return self._line

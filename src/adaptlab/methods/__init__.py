@@ -1,15 +1,19 @@
 """Fine-tuning methods. Each prepares a trainable model from a base folder and saves its artifact;
-the training loop is the same for all of them."""
+the training loop is the same for all of them. Adding a method: one module here, one entry below,
+and its name in adaptlab.schemas.run_record.Method (the vocabulary of the records, which sit below methods)."""
 
 from adaptlab.methods.base import FineTuningMethod
 from adaptlab.methods.full import FullFineTuning
 from adaptlab.methods.lora import LoraFamily
 
 METHODS: dict[str, FineTuningMethod] = {
-    "full": FullFineTuning(),
-    "lora": LoraFamily(use_dora=False, quantize_base=False),
-    "dora": LoraFamily(use_dora=True, quantize_base=False),
-    "qlora": LoraFamily(use_dora=False, quantize_base=True),
+    method.name: method
+    for method in (
+        FullFineTuning(),
+        LoraFamily(name="lora", label="LoRA", description="LoRA"),
+        LoraFamily(name="dora", label="DoRA", description="DoRA", use_dora=True),
+        LoraFamily(name="qlora", label="QLoRA", description="QLoRA (LoRA on a 4-bit base)", quantized_base=True),
+    )
 }
 
 

@@ -1,28 +1,69 @@
-"""What every fine-tuning method provides."""
+"""What every fine-tuning method provides. The loop, the dry run, the comparison and the recommender
+ask the method object these questions; none of them tests a method's name.
 
+Imports stay light (no torch, no transformers at import time) so records and reports can ask a
+method its facts without loading a model stack.
+"""
+
+from abc import ABC, abstractmethod
 from pathlib import Path
-from typing import Literal, Protocol
+from typing import TYPE_CHECKING, ClassVar
 
-from torch import nn
-
-from adaptlab.models import ResolvedModel
+from adaptlab.schemas.run_record import ArtifactKind, ParamCounts
 from adaptlab.schemas.train_config import TrainConfig
 
+if TYPE_CHECKING:
+    from torch import nn
 
-class FineTuningMethod(Protocol):
-    artifact_kind: Literal["peft_adapter", "hf_model"]
+    from adaptlab.models import ResolvedModel
 
-    def prepare(self, base: ResolvedModel, config: TrainConfig) -> nn.Module:
+FULL_PRECISION_BASE = "base"
+QUANTIZED_BASE = "base-4bit"
+
+
+class FineTuningMethod(ABC):
+    """One way to fine-tune: how to prepare, count, save and reload it, and the facts reports need."""
+
+    name: ClassVar[str]  # the registry key; run.json and report.json record it as `method`
+    label: ClassVar[str]  # short name in tables and plots
+    description: ClassVar[str]  # one line for recommendations
+    default_learning_rate: ClassVar[float]
+    artifact_kind: ClassVar[ArtifactKind]
+    shares_base: ClassVar[bool]  # the artifact is served on one shared base (an adapter), not a whole model per tenant
+    quantized_base: bool = False  # trains on, and is measured against, a frozen 4-bit (NF4) copy of the base
+
+    @abstractmethod
+    def prepare(self, base: "ResolvedModel", config: TrainConfig) -> "nn.Module":
         """Load the base and return it ready to train (only the method's parameters require grad)."""
 
-    def save(self, model: nn.Module, out_dir: Path) -> None:
-        """Write the method's artifact (safetensors) into out_dir."""
+    @abstractmethod
+    def save(self, model: "nn.Module", out_dir: Path, base: "ResolvedModel") -> None:
+        """Write the method's artifact (safetensors, plus any record a later load checks) into out_dir."""
 
-    def load_trained(self, base: ResolvedModel, run_dir: Path) -> nn.Module:
+    @abstractmethod
+    def load_trained(self, base: "ResolvedModel", run_dir: Path) -> "nn.Module":
         """Load what `save` wrote, on the base it was trained on, ready for inference."""
 
+    @abstractmethod
+    def total_parameters(self, base_params: int, trainable_params: int) -> int:
+        """Parameters of the trained model: the base's own, plus any the method adds."""
+
+    def parameter_counts(self, model: "nn.Module", base_params: int) -> ParamCounts:
+        """Trainable parameters of the prepared model and their share of the whole."""
+        trainable = sum(p.numel() for p in model.parameters() if p.requires_grad)
+        total = self.total_parameters(base_params, trainable)
+        return ParamCounts(trainable=trainable, total=total, trainable_percent=100.0 * trainable / total)
+
+    def learning_rate(self, config: TrainConfig) -> float:
+        """The peak learning rate: the config's, or this method's default."""
+        return config.learning_rate or self.default_learning_rate
+
+    @property
+    def base_variant(self) -> str:
+        """The form of the base this method trains on, against which its forgetting is measured."""
+        return QUANTIZED_BASE if self.quantized_base else FULL_PRECISION_BASE
 
 
-def enable_gradient_checkpointing(model: nn.Module) -> None:
+def enable_gradient_checkpointing(model: "nn.Module") -> None:
     model.gradient_checkpointing_enable(gradient_checkpointing_kwargs={"use_reentrant": False})
     model.config.use_cache = False

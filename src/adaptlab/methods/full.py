@@ -1,26 +1,35 @@
-"""Full fine-tuning: every weight of the base is trainable."""
+"""Full fine-tuning: every weight of the base is trainable, and the artifact is a whole model."""
 
 from pathlib import Path
 
-from torch import nn
-
-from adaptlab.methods.base import enable_gradient_checkpointing
-from adaptlab.models import ResolvedModel, load_causal_lm
+from adaptlab.methods.base import FineTuningMethod, enable_gradient_checkpointing
 from adaptlab.schemas.train_config import TrainConfig
 
 
-class FullFineTuning:
+class FullFineTuning(FineTuningMethod):
+    name = "full"
+    label = "Full FT"
+    description = "Full fine-tuning"
+    default_learning_rate = 1e-5  # about a tenth of LoRA's best rate (Biderman et al. 2024; PEFT's method comparison)
     artifact_kind = "hf_model"
+    shares_base = False
 
-    def prepare(self, base: ResolvedModel, config: TrainConfig) -> nn.Module:
+    def prepare(self, base, config: TrainConfig):
+        from adaptlab.models import load_causal_lm
+
         model = load_causal_lm(base.path, allow_pickle=config.allow_pickle)
         model.requires_grad_(True)
         if config.gradient_checkpointing:
             enable_gradient_checkpointing(model)
         return model
 
-    def save(self, model: nn.Module, out_dir: Path) -> None:
+    def save(self, model, out_dir: Path, base) -> None:
         model.save_pretrained(out_dir, safe_serialization=True)
 
-    def load_trained(self, base: ResolvedModel, run_dir: Path) -> nn.Module:
+    def load_trained(self, base, run_dir: Path):
+        from adaptlab.models import load_causal_lm
+
         return load_causal_lm(run_dir)
+
+    def total_parameters(self, base_params: int, trainable_params: int) -> int:
+        return base_params

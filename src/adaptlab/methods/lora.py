@@ -3,10 +3,9 @@
 from dataclasses import dataclass
 from pathlib import Path
 
-from torch import nn
-
-from adaptlab.methods.base import enable_gradient_checkpointing
-from adaptlab.models import ResolvedModel, load_causal_lm
+from adaptlab.errors import ConfigError
+from adaptlab.methods.base import FineTuningMethod, enable_gradient_checkpointing
+from adaptlab.schemas.adapter_metadata import AdapterMetadata, write_adapter_metadata
 from adaptlab.schemas.train_config import TrainConfig
 
 
@@ -26,32 +25,48 @@ def lora_config(config: TrainConfig, use_dora: bool):
 
 
 @dataclass(frozen=True)
-class LoraFamily:
-    use_dora: bool
-    quantize_base: bool
+class LoraFamily(FineTuningMethod):
+    name: str
+    label: str
+    description: str
+    use_dora: bool = False
+    quantized_base: bool = False
+    default_learning_rate = 2e-4
     artifact_kind = "peft_adapter"
+    shares_base = True
 
-    def prepare(self, base: ResolvedModel, config: TrainConfig) -> nn.Module:
+    def prepare(self, base, config: TrainConfig):
         from peft import get_peft_model, prepare_model_for_kbit_training
+
+        from adaptlab.models import load_causal_lm
 
         # a bf16 run computes the 4-bit matmuls in bf16 too; an fp32 compute dtype would keep fp32 copies of every input
         compute_dtype = "bfloat16" if config.precision == "bf16" else "float32"
-        model = load_causal_lm(base.path, load_in_4bit=self.quantize_base, compute_dtype=compute_dtype, allow_pickle=config.allow_pickle)
-        if self.quantize_base:
+        model = load_causal_lm(base.path, load_in_4bit=self.quantized_base, compute_dtype=compute_dtype, allow_pickle=config.allow_pickle)
+        if self.quantized_base:
             model = prepare_model_for_kbit_training(model, use_gradient_checkpointing=config.gradient_checkpointing)
         elif config.gradient_checkpointing:
             enable_gradient_checkpointing(model)
             model.enable_input_require_grads()
-        peft_model = get_peft_model(model, lora_config(config, self.use_dora))
+        try:
+            peft_model = get_peft_model(model, lora_config(config, self.use_dora))
+        except ValueError as exc:  # PEFT's NoMatchingPeftModuleError, or a module type it cannot adapt
+            raise ConfigError(f"--target-modules {' '.join(config.target_modules)}: {exc}") from None
         peft_model.peft_config["default"].base_model_name_or_path = base.model_id  # a hub id, not our cache path
         return peft_model
 
-    def save(self, model: nn.Module, out_dir: Path) -> None:
+    def save(self, model, out_dir: Path, base) -> None:
         # embedding layers are never adapted here; "auto" would look the base up on the hub
         model.save_pretrained(out_dir, safe_serialization=True, save_embedding_layers=False)
+        write_adapter_metadata(out_dir, AdapterMetadata.for_base(base, self.name, quantized_base=self.quantized_base))
 
-    def load_trained(self, base: ResolvedModel, run_dir: Path) -> nn.Module:
+    def load_trained(self, base, run_dir: Path):
         from peft import PeftModel
 
-        model = load_causal_lm(base.path, load_in_4bit=self.quantize_base)
+        from adaptlab.models import load_causal_lm
+
+        model = load_causal_lm(base.path, load_in_4bit=self.quantized_base)
         return PeftModel.from_pretrained(model, run_dir)
+
+    def total_parameters(self, base_params: int, trainable_params: int) -> int:
+        return base_params + trainable_params

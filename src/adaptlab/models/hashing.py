@@ -2,6 +2,7 @@
 
 import hashlib
 import json
+import math
 from pathlib import Path
 
 from safetensors import safe_open
@@ -75,15 +76,39 @@ def _read_cache(path: Path) -> dict[str, str]:
         return {}
 
 
-def count_parameters(model_dir: Path) -> int:
-    """Parameters stored in the folder's safetensors (tied weights are stored, and counted, once)."""
-    total = 0
-    for file in sorted(Path(model_dir).glob("*.safetensors")):
-        with safe_open(str(file), framework="pt") as handle:
-            for name in handle.keys():
-                shape = handle.get_slice(name).get_shape()
-                count = 1
-                for dim in shape:
-                    count *= dim
-                total += count
+def count_parameters(model_dir: Path, *, allow_pickle: bool = False) -> int:
+    """Parameters stored in the folder's weights (tied weights are stored, and counted, once): the
+    safetensors, else with `allow_pickle` the pytorch_model*.bin files (tensors only, shared storage once)."""
+    safetensors_files = sorted(Path(model_dir).glob("*.safetensors"))
+    pickle_files = sorted(Path(model_dir).glob("pytorch_model*.bin"))
+    if safetensors_files:
+        total = sum(_safetensors_parameters(file) for file in safetensors_files)
+    elif pickle_files and allow_pickle:
+        total = sum(_pickle_parameters(file) for file in pickle_files)
+    elif pickle_files:
+        raise ArtifactError(f"{model_dir}: the weights are pickle files (pytorch_model*.bin); pass --allow-pickle only if you trust them")
+    else:
+        raise ArtifactError(f"{model_dir}: no weight files (*.safetensors or pytorch_model*.bin) to count parameters in")
+    if total == 0:
+        raise ArtifactError(f"{model_dir}: the weight files hold no parameters")
     return total
+
+
+def _safetensors_parameters(file: Path) -> int:
+    with safe_open(str(file), framework="pt") as handle:
+        return sum(math.prod(handle.get_slice(name).get_shape()) for name in handle.keys())
+
+
+def _pickle_parameters(file: Path) -> int:
+    """Tensors only (`weights_only`); views of one storage, as torch.save keeps tied weights, count once."""
+    import torch
+
+    try:
+        state = torch.load(file, map_location="cpu", mmap=True, weights_only=True)
+    except Exception as exc:  # torch raises several types for damaged or non-tensor pickles
+        raise ArtifactError(f"{file}: cannot read the weights ({type(exc).__name__}: {exc})") from exc
+    storages = {}
+    for tensor in state.values():
+        storage = tensor.untyped_storage()
+        storages[(storage.data_ptr(), tensor.storage_offset(), tuple(tensor.shape))] = tensor.numel()
+    return sum(storages.values())

@@ -13,11 +13,12 @@ _EXPORTS = {
     "local_admin": "adaptlab.registry.access",
     "GatePolicy": "adaptlab.registry.gates",
     "Lineage": "adaptlab.registry.lineage",
-    "VersionRecord": "adaptlab.registry.records",
-    "ModelSummary": "adaptlab.registry.records",
-    "AliasChange": "adaptlab.registry.records",
-    "AuditEntry": "adaptlab.registry.records",
-    "AuditVerification": "adaptlab.registry.records",
+    "VersionRecord": "adaptlab.registry.entities",
+    "ModelSummary": "adaptlab.registry.entities",
+    "AliasChange": "adaptlab.registry.entities",
+    "AuditEntry": "adaptlab.registry.entities",
+    "AuditVerification": "adaptlab.registry.entities",
+    "TokenRecord": "adaptlab.registry.entities",
 }
 __all__ = list(_EXPORTS)
 

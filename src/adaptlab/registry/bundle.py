@@ -11,7 +11,7 @@ from pydantic import BaseModel, ValidationError
 
 from adaptlab.errors import ArtifactError
 from adaptlab.registry.audit import canonical_json
-from adaptlab.registry.records import StoredFile, VersionRecord
+from adaptlab.registry.entities import StoredFile, VersionRecord
 
 MANIFEST_NAME = "manifest.json"
 FILES_PREFIX = "files/"
@@ -33,7 +33,7 @@ def files_digest(files: list[StoredFile]) -> str:
 
 
 def write_bundle(record: VersionRecord, bundle_path: Path, *, exported_by: str, exported_at: str) -> None:
-    """`record.local_path` must be a verified local copy (Registry.resolve)."""
+    """`record.local_path` must be a verified local copy (Registry.checkout)."""
     manifest = BundleManifest(
         exported_at=exported_at,
         exported_by=exported_by,

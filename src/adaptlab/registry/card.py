@@ -5,7 +5,7 @@ from pathlib import Path, PurePath
 
 import yaml
 
-from adaptlab.registry.records import VersionRecord
+from adaptlab.registry.entities import VersionRecord
 
 TEMPLATE = Path(__file__).with_name("card_template.md.jinja")
 QUALITY_METRICS = ("eval_loss", "eval_perplexity")
@@ -19,7 +19,7 @@ def render_card(record: VersionRecord) -> str:
     quality = {name: value for name, value in record.metrics.items() if name in QUALITY_METRICS or name in lineage.evaluation_metrics}
     data = ModelCardData(
         base_model=lineage.base_model.model_id,
-        library_name="peft" if record.artifact_kind == "peft_adapter" else "transformers",
+        library_name="peft" if record.is_adapter else "transformers",
         datasets=sorted({PurePath(f.path).name for f in lineage.data.files}),
         license=record.license or "other",
         model_name=record.ref,

@@ -6,6 +6,8 @@ from adaptlab.errors import AdaptlabError
 class RegistryError(AdaptlabError):
     """A registry operation was refused; the message says why and what to do."""
 
+    http_status, error_code = 409, "registry_conflict"
+
 
 class NotFoundError(RegistryError):
     """No such tenant, model name, version or alias."""

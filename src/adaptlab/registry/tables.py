@@ -1,7 +1,24 @@
-"""Database tables (SQLAlchemy 2 ORM). Schema changes go through an Alembic migration in migrations/versions/."""
+"""Database tables (SQLAlchemy 2 ORM), their relationships, and one `to_entity()` per row class that
+the service returns. Schema changes go through an Alembic migration in migrations/versions/."""
+
+import json
+from typing import Any
 
 from sqlalchemy import BigInteger, ForeignKey, Integer, String, Text, UniqueConstraint
-from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
+
+from adaptlab.registry.audit import ChainEntry
+from adaptlab.registry.entities import (
+    AliasEvent,
+    ApprovalRecord,
+    AuditEntry,
+    ModelSummary,
+    StoredFile,
+    TokenRecord,
+    VersionRecord,
+)
+from adaptlab.registry.gates import GatePolicy
+from adaptlab.registry.lineage import Lineage
 
 
 class Base(DeclarativeBase):
@@ -29,6 +46,11 @@ class ApiToken(Base):
     created_by: Mapped[str] = mapped_column(String(200))
     revoked_at: Mapped[str | None] = mapped_column(String(40))
 
+    tenant: Mapped[Tenant] = relationship()
+
+    def to_entity(self) -> TokenRecord:
+        return TokenRecord(id=self.id, name=self.name, role=self.role, created_at=self.created_at, revoked_at=self.revoked_at)
+
 
 class RegisteredModel(Base):
     __tablename__ = "models"
@@ -41,6 +63,27 @@ class RegisteredModel(Base):
     gate_policy_json: Mapped[str | None] = mapped_column(Text, doc="GatePolicy as JSON; NULL means the default policy")
     created_at: Mapped[str] = mapped_column(String(40))
     created_by: Mapped[str] = mapped_column(String(200))
+
+    tenant: Mapped[Tenant] = relationship()
+    alias_assignments: Mapped[list["AliasAssignment"]] = relationship(order_by="AliasAssignment.id", viewonly=True)
+
+    @property
+    def gate_policy(self) -> GatePolicy:
+        return GatePolicy.model_validate_json(self.gate_policy_json) if self.gate_policy_json else GatePolicy()
+
+    def current_aliases(self) -> dict[str, "AliasAssignment"]:
+        """alias -> the assignment it follows now: its newest one not rolled back."""
+        return {row.alias: row for row in self.alias_assignments if row.rolled_back_at is None}
+
+    def to_entity(self) -> ModelSummary:
+        return ModelSummary(
+            tenant=self.tenant.name,
+            name=self.name,
+            latest_version=self.latest_version,
+            aliases={alias: row.version.version for alias, row in self.current_aliases().items()},
+            created_at=self.created_at,
+            created_by=self.created_by,
+        )
 
 
 class ModelVersion(Base):
@@ -61,6 +104,38 @@ class ModelVersion(Base):
     metrics_json: Mapped[str] = mapped_column(Text, doc="gate metrics: name -> number")
     lineage_json: Mapped[str] = mapped_column(Text, doc="Lineage as JSON, captured from the run folder")
 
+    model: Mapped[RegisteredModel] = relationship()
+    files: Mapped[list["VersionFile"]] = relationship(order_by="VersionFile.path")
+    approvals: Mapped[list["Approval"]] = relationship(order_by="Approval.id")
+
+    @property
+    def ref(self) -> str:
+        return f"{self.model.tenant.name}/{self.model.name}@v{self.version}"
+
+    @property
+    def metrics(self) -> dict[str, float]:
+        return json.loads(self.metrics_json)
+
+    def to_entity(self) -> VersionRecord:
+        return VersionRecord(
+            tenant=self.model.tenant.name,
+            name=self.model.name,
+            version=self.version,
+            created_at=self.created_at,
+            created_by=self.created_by,
+            run_id=self.run_id,
+            method=self.method,
+            artifact_kind=self.artifact_kind,
+            base_model_id=self.base_model_id,
+            base_weights_sha256=self.base_weights_sha256,
+            license=self.license,
+            metrics=self.metrics,
+            files=[row.to_entity() for row in self.files],
+            approvals=[row.to_entity() for row in self.approvals],
+            aliases=sorted(alias for alias, row in self.model.current_aliases().items() if row.version_id == self.id),
+            lineage=Lineage.model_validate_json(self.lineage_json),
+        )
+
 
 class VersionFile(Base):
     __tablename__ = "version_files"
@@ -69,6 +144,9 @@ class VersionFile(Base):
     path: Mapped[str] = mapped_column(String(300), primary_key=True)
     sha256: Mapped[str] = mapped_column(String(64), index=True)
     size_bytes: Mapped[int] = mapped_column(BigInteger)
+
+    def to_entity(self) -> StoredFile:
+        return StoredFile(path=self.path, sha256=self.sha256, size_bytes=self.size_bytes)
 
 
 class Approval(Base):
@@ -80,6 +158,9 @@ class Approval(Base):
     approver: Mapped[str] = mapped_column(String(200))
     note: Mapped[str] = mapped_column(Text)
     created_at: Mapped[str] = mapped_column(String(40))
+
+    def to_entity(self) -> ApprovalRecord:
+        return ApprovalRecord(approver=self.approver, note=self.note, at=self.created_at)
 
 
 class AliasAssignment(Base):
@@ -96,6 +177,18 @@ class AliasAssignment(Base):
     assigned_by: Mapped[str] = mapped_column(String(200))
     rolled_back_at: Mapped[str | None] = mapped_column(String(40))
     rolled_back_by: Mapped[str | None] = mapped_column(String(200))
+
+    version: Mapped[ModelVersion] = relationship()
+
+    def to_entity(self) -> AliasEvent:
+        return AliasEvent(
+            alias=self.alias,
+            version=self.version.version,
+            assigned_at=self.assigned_at,
+            assigned_by=self.assigned_by,
+            rolled_back_at=self.rolled_back_at,
+            rolled_back_by=self.rolled_back_by,
+        )
 
 
 class AuditRow(Base):
@@ -114,6 +207,24 @@ class AuditRow(Base):
     prev_hash: Mapped[str] = mapped_column(String(64))
     hash: Mapped[str] = mapped_column(String(64))
 
+    def to_entity(self) -> AuditEntry:
+        return AuditEntry(**self._content(), hash=self.hash)
+
+    def to_chain_entry(self) -> ChainEntry:
+        return ChainEntry(**self._content(), prev_hash=self.prev_hash, hash=self.hash)
+
+    def _content(self) -> dict[str, Any]:
+        return dict(
+            seq=self.seq,
+            at=self.at,
+            actor=self.actor,
+            tenant=self.tenant,
+            action=self.action,
+            target=self.target,
+            before=_loads(self.before_json),
+            after=_loads(self.after_json),
+        )
+
 
 class AuditHead(Base):
     """A single row (id 1): the last appended entry. Every write transaction locks it first, which
@@ -124,3 +235,11 @@ class AuditHead(Base):
     id: Mapped[int] = mapped_column(primary_key=True)
     seq: Mapped[int] = mapped_column(Integer)
     hash: Mapped[str] = mapped_column(String(64))
+
+
+def _loads(text: str) -> Any:
+    """Stored JSON; text that no longer parses (tampering) is returned as-is so the hash check flags it."""
+    try:
+        return json.loads(text)
+    except ValueError:
+        return text

@@ -1,2 +1,2 @@
-"""Records and configs that several layers share (run.json, the train config). They import only `errors`
-and `data.options`, so data/, methods/, train/, compare/, adapters/ and registry/ may all import them."""
+"""Records and configs that several layers share (run.json, adaptlab_adapter.json, the train config). They
+import only `errors`, `atomic` and `data.options`, so every layer from data/ up may import them."""

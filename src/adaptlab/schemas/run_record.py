@@ -14,6 +14,10 @@ from adaptlab.errors import ArtifactError
 RUN_RECORD_FILE = "run.json"
 SCHEMA_VERSION = 1
 
+# The methods' names (one entry per adaptlab.methods.METHODS key) and what their artifacts are.
+Method = Literal["full", "lora", "dora", "qlora"]
+ArtifactKind = Literal["peft_adapter", "hf_model"]
+
 
 class BaseModelInfo(BaseModel):
     spec: str = Field(description="what the user passed to --model")
@@ -72,7 +76,7 @@ class RunMetrics(BaseModel):
 
 
 class ArtifactInfo(BaseModel):
-    kind: Literal["peft_adapter", "hf_model"]
+    kind: ArtifactKind
     files: list[str]
     size_bytes: int
 
@@ -90,7 +94,7 @@ class RunRecord(BaseModel):
     created_at: datetime
     finished_at: datetime | None = None
     status: Literal["running", "completed"]
-    method: Literal["full", "lora", "dora", "qlora"]
+    method: Method
     config: dict = Field(description="the full TrainConfig as used")
     base_model: BaseModelInfo
     data: DataInfo

@@ -11,8 +11,7 @@ from pydantic import ConfigDict, Field, ValidationError, model_validator
 from adaptlab.data.options import DataOptions
 from adaptlab.errors import ConfigError
 from adaptlab.schemas.config_files import format_validation_error, read_yaml
-
-Method = Literal["full", "lora", "dora", "qlora"]
+from adaptlab.schemas.run_record import Method
 
 
 class TrainConfig(DataOptions):
@@ -25,7 +24,7 @@ class TrainConfig(DataOptions):
     method: Method = Field("lora", description="full | lora | dora | qlora")
     out: Path | None = Field(None, description="output folder of the run (required)")
     # data
-    data: list[Path] = Field([], description="training data files (JSONL, JSON, CSV/TSV, Parquet); repeat for several")
+    data: list[Path] = Field([], description="training data files (JSONL, JSON, CSV/TSV, Parquet)")
     eval_data: list[Path] = Field([], description="held-out data files; otherwise --eval-fraction of the training rows")
     packing: bool = Field(False, description="pack several examples per row (attention never crosses example boundaries)")
     # LoRA family
@@ -59,14 +58,6 @@ class TrainConfig(DataOptions):
         if not self.data:
             raise ValueError("data: at least one training data file is required (--data)")
         return self
-
-    @property
-    def peak_learning_rate(self) -> float:
-        return self.learning_rate or DEFAULT_LEARNING_RATES[self.method]
-
-
-# The best LoRA rate is about 10x the best full fine-tuning rate (Biderman et al. 2024; PEFT's method comparison).
-DEFAULT_LEARNING_RATES: dict[str, float] = {"full": 1e-5, "lora": 2e-4, "dora": 2e-4, "qlora": 2e-4}
 
 
 def build_config(yaml_file: Path | None, overrides: dict, config_class: type[TrainConfig] = TrainConfig) -> TrainConfig:

@@ -1,7 +1,6 @@
 """The HTTP API: OpenAI-compatible `/v1/completions`, `/v1/chat/completions`, `/v1/models`, plus
 `/metrics`, `/healthz` and `/readyz`. Every refusal is a 4xx in OpenAI's error shape."""
 
-import json
 import time
 import uuid
 from collections.abc import AsyncIterator
@@ -11,35 +10,44 @@ from typing import Annotated
 from fastapi import Depends, FastAPI, Request
 from fastapi.concurrency import run_in_threadpool
 from fastapi.exceptions import RequestValidationError
-from fastapi.responses import JSONResponse, Response, StreamingResponse
+from fastapi.responses import (
+    JSONResponse,
+    PlainTextResponse,
+    Response,
+    StreamingResponse,
+)
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from adaptlab.errors import AdaptlabError
 from adaptlab.registry import Principal
 from adaptlab.registry.errors import AccessDeniedError
+from adaptlab.serve.access import audit_denied, caller_principal, check_metrics_token
 from adaptlab.serve.errors import ErrorBody, ServeError, error_body, validation_message
 from adaptlab.serve.generation import GenerationStream
 from adaptlab.serve.metrics import UNRESOLVED_ADAPTER
 from adaptlab.serve.protocol import (
+    EVENT_STREAM,
     AssistantMessage,
     ChatChoice,
-    ChatChunkChoice,
-    ChatCompletionChunk,
     ChatCompletionRequest,
     ChatCompletionResponse,
-    ChatDelta,
     CompletionChoice,
     CompletionRequest,
     CompletionResponse,
     ModelCard,
     ModelList,
     Usage,
+    documented_errors,
+    without_unused_422,
 )
-from adaptlab.serve.runtime import Runtime, is_approved
+from adaptlab.serve.resolution import servable_refusal
+from adaptlab.serve.runtime import Runtime
 from adaptlab.serve.scheduler import Job
+from adaptlab.serve.sse import chat_events, completion_events
 
 ALL_TENANTS = ""
 VERSION_HEADER = "X-Adaptlab-Model-Version"
+REQUEST_ERRORS = documented_errors(400, 401, 403, 404, 408, 409, 411, 413, 429, 503)
 
 
 @dataclass(frozen=True)
@@ -69,12 +77,7 @@ def create_app(runtime: Runtime) -> FastAPI:
         return response
 
     async def principal(request: Request) -> Principal:
-        scheme, _, token = request.headers.get("authorization", "").partition(" ")
-        if scheme.lower() != "bearer" or not token.strip():
-            raise ServeError(
-                401, "missing bearer token: send `Authorization: Bearer <token>` (`adaptlab registry token create`)", code="missing_api_key"
-            )
-        return await run_in_threadpool(runtime.registry.authenticate, token.strip())
+        return await caller_principal(runtime, request)
 
     Caller = Annotated[Principal, Depends(principal)]
 
@@ -82,32 +85,34 @@ def create_app(runtime: Runtime) -> FastAPI:
     async def healthz() -> dict:
         return {"status": "ok"}
 
-    @app.get("/readyz")
+    @app.get("/readyz", responses={503: {"description": "not ready"}})
     async def readyz() -> JSONResponse:
         ready = runtime.scheduler.is_running
         return JSONResponse({"status": "ready" if ready else "not ready", "model": runtime.base_name}, status_code=200 if ready else 503)
 
-    @app.get("/metrics")
-    async def metrics() -> Response:
+    @app.get("/metrics", response_class=PlainTextResponse, responses=documented_errors(401))
+    async def metrics(request: Request) -> Response:
+        await check_metrics_token(runtime, request)
         return Response(runtime.metrics.exposition(), media_type=runtime.metrics.content_type)
 
-    @app.get("/v1/models")
+    @app.get("/v1/models", responses=documented_errors(401))
     async def list_models(caller: Caller) -> ModelList:
         return ModelList(data=await run_in_threadpool(_model_cards, runtime, caller))
 
-    @app.post("/v1/completions")
+    @app.post("/v1/completions", responses={200: {"model": CompletionResponse, "content": EVENT_STREAM}, **REQUEST_ERRORS})
     async def completions(body: CompletionRequest, caller: Caller, request: Request):
-        target = await _resolve(runtime, caller, body.model, request)
+        target = await _request_target(runtime, caller, body.model, request)
         # Tokenized on the event loop: fast tokenizers are not safe to call from several threads at once.
         prompt_ids = runtime.tokenizer(body.prompt, add_special_tokens=True)["input_ids"]
-        return await _answer(runtime, caller, target, body, body.max_tokens, prompt_ids, request.state.received_at, chat=False)
+        return await _answer(runtime, caller, target, body, body.max_tokens, prompt_ids, request, chat=False)
 
-    @app.post("/v1/chat/completions")
+    @app.post("/v1/chat/completions", responses={200: {"model": ChatCompletionResponse, "content": EVENT_STREAM}, **REQUEST_ERRORS})
     async def chat_completions(body: ChatCompletionRequest, caller: Caller, request: Request):
-        target = await _resolve(runtime, caller, body.model, request)
+        target = await _request_target(runtime, caller, body.model, request)
         prompt_ids = _chat_prompt_ids(runtime.tokenizer, body)
-        return await _answer(runtime, caller, target, body, body.requested_max_tokens(), prompt_ids, request.state.received_at, chat=True)
+        return await _answer(runtime, caller, target, body, body.requested_max_tokens(), prompt_ids, request, chat=True)
 
+    app.openapi_schema = without_unused_422(app.openapi())
     return app
 
 
@@ -124,7 +129,9 @@ def _install_error_handlers(app: FastAPI, runtime: Runtime) -> None:
 
     async def on_http(request: Request, exc: StarletteHTTPException) -> JSONResponse:
         code = {404: "unknown_url", 405: "method_not_allowed"}.get(exc.status_code)
-        return await on_error(request, ServeError(exc.status_code, f"{request.method} {request.url.path}: {exc.detail}", code=code))
+        response = await on_error(request, ServeError(exc.status_code, f"{request.method} {request.url.path}: {exc.detail}", code=code))
+        response.headers.update(exc.headers or {})  # e.g. a 405's Allow
+        return response
 
     app.add_exception_handler(AdaptlabError, on_error)
     app.add_exception_handler(RequestValidationError, on_validation)
@@ -148,8 +155,8 @@ def _error_response(body: ErrorBody) -> JSONResponse:
     return JSONResponse(body.json(), status_code=body.status)
 
 
-async def _resolve(runtime: Runtime, caller: Principal, model: str, request: Request) -> Target:
-    """The base, the merged adapter, or a registry version this caller's tenant owns (403 and an audit entry otherwise)."""
+async def _request_target(runtime: Runtime, caller: Principal, model: str, request: Request) -> Target:
+    """The base, the merged adapter, or a servable registry version this caller's tenant owns (403 and an audit entry otherwise)."""
     if runtime.merged is not None:
         merged = runtime.merged
         if model not in (runtime.config.merge, merged.ref):
@@ -160,46 +167,24 @@ async def _resolve(runtime: Runtime, caller: Principal, model: str, request: Req
                 param="model",
             )
         if caller.tenant != merged.tenant:
-            await _audit_denied(runtime, caller, model, f"tenant {caller.tenant!r} may not use {merged.tenant!r}'s models")
+            await audit_denied(runtime, caller, model, f"tenant {caller.tenant!r} may not use {merged.tenant!r}'s models")
             raise AccessDeniedError(f"{caller.name} (tenant {caller.tenant!r}) may not use {model}")
         target = Target(merged.ref, None)
     elif model == runtime.base_name:
         target = Target(runtime.base_name, None)
     else:
         try:
-            record = await run_in_threadpool(runtime.registry.get_version, caller, model)
+            record = await run_in_threadpool(runtime.cached_registry.version, caller, model)
         except AccessDeniedError as exc:
-            await _audit_denied(runtime, caller, model, str(exc))
+            await audit_denied(runtime, caller, model, str(exc))
             raise
-        if record.artifact_kind != "peft_adapter":
-            raise ServeError(
-                409,
-                f"{record.ref} is a full model, not an adapter; serve it on its own with `adaptlab serve --model`",
-                code="model_not_servable",
-                param="model",
-            )
-        if record.base_weights_sha256 != runtime.base.weights_sha256:
-            raise ServeError(
-                409,
-                f"{record.ref} was trained on {record.base_model_id}, but this server's base is {runtime.base.model_id}",
-                code="model_not_servable",
-                param="model",
-            )
-        if not (runtime.config.allow_unapproved or is_approved(record)):
-            raise ServeError(
-                403,
-                f"{record.ref} has no approval and no alias; this server serves only approved versions "
-                f"(`adaptlab registry approve {record.ref}` or promote it)",
-                code="version_not_approved",
-                param="model",
-            )
+        if refusal := servable_refusal(record, runtime.base, allow_unapproved=runtime.config.allow_unapproved):
+            if refusal.status == 403:  # not approved: as much an access decision as another tenant's model
+                await audit_denied(runtime, caller, model, str(refusal))
+            raise refusal
         target = Target(record.ref, record.ref)
     request.state.adapter_label = target.label
     return target
-
-
-async def _audit_denied(runtime: Runtime, caller: Principal, model: str, reason: str) -> None:
-    await run_in_threadpool(runtime.registry.audit_event, caller, "serve.denied", model, after={"reason": reason})
 
 
 def _chat_prompt_ids(tokenizer, body: ChatCompletionRequest) -> list[int]:
@@ -280,13 +265,14 @@ async def _answer(
     body,
     requested_max_tokens: int | None,
     prompt_ids: list[int],
-    received_at: float,
+    request: Request,
     *,
     chat: bool,
 ):
     max_tokens = _checked_max_tokens(runtime, requested_max_tokens, len(prompt_ids))
     admission = InFlight(runtime, caller.tenant or ALL_TENANTS)
     try:
+        stream = GenerationStream(runtime.metrics, runtime.tokenizer, target.label)
         job = Job(
             prompt_ids=prompt_ids,
             adapter=target.adapter,
@@ -295,10 +281,10 @@ async def _answer(
             top_p=body.top_p,
             seed=body.seed,
             stop_token_ids=runtime.stop_token_ids,
-            on_event=lambda _event: None,
-            received_at=received_at,
+            on_event=stream.deliver,
+            received_at=request.state.received_at,
         )
-        stream = GenerationStream(runtime.scheduler, runtime.metrics, runtime.tokenizer, job, target.label)
+        stream.submit(runtime.scheduler, job)
         await stream.started()
     except BaseException:
         admission.release()
@@ -308,14 +294,14 @@ async def _answer(
     headers = {VERSION_HEADER: target.label}
     if body.stream:
         include_usage = bool(body.stream_options and body.stream_options.include_usage)
-        events = _chat_events if chat else _completion_events
+        events = chat_events if chat else completion_events
         return StreamingResponse(
             _released(admission, events(runtime, stream, response_id, created, target.label, include_usage)),
             media_type="text/event-stream",
             headers=headers,
         )
     try:
-        text = "".join([piece async for piece in stream.pieces()])
+        text = await stream.full_text(_client_gone(request))
     finally:
         admission.release()
     usage = Usage(
@@ -345,76 +331,18 @@ async def _answer(
     return JSONResponse(answer.model_dump(mode="json"), headers=headers)
 
 
+async def _client_gone(request: Request) -> None:
+    """Returns when the client closes the connection (its body has been read by now, so nothing else can arrive)."""
+    while (await request.receive())["type"] != "http.disconnect":
+        pass
+
+
 async def _released(admission: InFlight, events: AsyncIterator[str]) -> AsyncIterator[str]:
     try:
         async for event in events:
             yield event
     finally:
         admission.release()
-
-
-def _sse(payload: dict | str) -> str:
-    return f"data: {payload if isinstance(payload, str) else json.dumps(payload)}\n\n"
-
-
-async def _streamed(stream: GenerationStream, chunk, usage_chunk, include_usage: bool) -> AsyncIterator[str]:
-    """SSE lines: one chunk per text piece, a closing chunk with the finish reason, optional usage, [DONE].
-    A failure after the first byte can only be reported in-band, as an error event."""
-    try:
-        async for piece in stream.pieces():
-            yield _sse(chunk(piece, None))
-        yield _sse(chunk(None, stream.outcome.finish_reason))
-        if include_usage:
-            prompt = len(stream.job.prompt_ids)
-            completion = stream.outcome.completion_tokens
-            yield _sse(usage_chunk(Usage(prompt_tokens=prompt, completion_tokens=completion, total_tokens=prompt + completion)))
-    except Exception as exc:  # noqa: BLE001 - headers are sent; report in-band
-        yield _sse(error_body(exc).json())
-    yield _sse("[DONE]")
-
-
-def _completion_events(runtime: Runtime, stream: GenerationStream, response_id: str, created: int, label: str, include_usage: bool):
-    def chunk(piece: str | None, reason: str | None) -> dict:
-        return CompletionResponse(
-            id=response_id,
-            created=created,
-            model=label,
-            system_fingerprint=runtime.fingerprint,
-            choices=[CompletionChoice(text=piece or "", finish_reason=reason)],
-        ).model_dump(mode="json", exclude_none=False)
-
-    def usage_chunk(usage: Usage) -> dict:
-        return CompletionResponse(
-            id=response_id, created=created, model=label, system_fingerprint=runtime.fingerprint, choices=[], usage=usage
-        ).model_dump(mode="json")
-
-    return _streamed(stream, chunk, usage_chunk, include_usage)
-
-
-def _chat_events(runtime: Runtime, stream: GenerationStream, response_id: str, created: int, label: str, include_usage: bool):
-    def chunk_of(delta: ChatDelta, reason: str | None) -> dict:
-        return ChatCompletionChunk(
-            id=response_id,
-            created=created,
-            model=label,
-            system_fingerprint=runtime.fingerprint,
-            choices=[ChatChunkChoice(delta=delta, finish_reason=reason)],
-        ).model_dump(mode="json", exclude_none=True)
-
-    def chunk(piece: str | None, reason: str | None) -> dict:
-        return chunk_of(ChatDelta(content=piece) if piece is not None else ChatDelta(), reason)
-
-    def usage_chunk(usage: Usage) -> dict:
-        return ChatCompletionChunk(
-            id=response_id, created=created, model=label, system_fingerprint=runtime.fingerprint, choices=[], usage=usage
-        ).model_dump(mode="json")
-
-    async def events() -> AsyncIterator[str]:
-        yield _sse(chunk_of(ChatDelta(role="assistant", content=""), None))
-        async for line in _streamed(stream, chunk, usage_chunk, include_usage):
-            yield line
-
-    return events()
 
 
 def _model_cards(runtime: Runtime, caller: Principal) -> list[ModelCard]:
@@ -425,13 +353,7 @@ def _model_cards(runtime: Runtime, caller: Principal) -> list[ModelCard]:
             return []
         return [ModelCard(id=runtime.config.merge, created=now, owned_by=merged.tenant, parent=runtime.base_name, root=merged.ref)]
     cards = [ModelCard(id=runtime.base_name, created=now, owned_by="adaptlab", parent=None, root=runtime.base_name)]
-    for summary in runtime.registry.list_models(caller):
-        names = [f"{summary.tenant}/{summary.name}@{alias}" for alias in sorted(summary.aliases)] + [
-            f"{summary.tenant}/{summary.name}@v{summary.latest_version}"
-        ]
-        for name in names:
-            record = runtime.registry.get_version(caller, name)
-            servable = record.artifact_kind == "peft_adapter" and record.base_weights_sha256 == runtime.base.weights_sha256
-            if servable and (runtime.config.allow_unapproved or is_approved(record)):
-                cards.append(ModelCard(id=name, created=now, owned_by=summary.tenant, parent=runtime.base_name, root=record.ref))
+    for name, record in runtime.cached_registry.listed_versions(caller):
+        if servable_refusal(record, runtime.base, allow_unapproved=runtime.config.allow_unapproved) is None:
+            cards.append(ModelCard(id=name, created=now, owned_by=record.tenant, parent=runtime.base_name, root=record.ref))
     return cards

@@ -1,73 +1,31 @@
 """`adaptlab serve`: one base model, the registry's adapters, an OpenAI-compatible API."""
 
-from pathlib import Path
-
 import typer
 from rich.console import Console
 from rich.table import Table
 
+from adaptlab.cli_config import overrides_from_flags, with_config_options
 from adaptlab.serve.config import ServeConfig
 
-_DEFAULTS = ServeConfig.model_fields
+# The registry flags read the same environment variables as `adaptlab registry`.
+REGISTRY_ENVVARS = {"registry": "ADAPTLAB_REGISTRY", "db": "ADAPTLAB_REGISTRY_DB", "blobs": "ADAPTLAB_REGISTRY_BLOBS"}
 
 
-def _help(name: str) -> str:
-    return _DEFAULTS[name].description
-
-
-def serve_command(
-    model: str = typer.Option(..., "--model", help=_help("model")),
-    registry: Path = typer.Option(Path("registry"), "--registry", envvar="ADAPTLAB_REGISTRY", help=_help("registry")),
-    db: str | None = typer.Option(None, "--db", envvar="ADAPTLAB_REGISTRY_DB", help=_help("db")),
-    blobs: str | None = typer.Option(None, "--blobs", envvar="ADAPTLAB_REGISTRY_BLOBS", help=_help("blobs")),
-    host: str = typer.Option(_DEFAULTS["host"].default, "--host", help=_help("host")),
-    port: int = typer.Option(_DEFAULTS["port"].default, "--port", help=_help("port")),
-    merge: str | None = typer.Option(None, "--merge", help=_help("merge")),
-    allow_unapproved: bool = typer.Option(False, "--allow-unapproved", help=_help("allow_unapproved")),
-    pin: list[str] = typer.Option([], "--pin", help=_help("pin") + "; repeat for several"),
-    max_batch_size: int = typer.Option(_DEFAULTS["max_batch_size"].default, "--max-batch-size", help=_help("max_batch_size")),
-    max_wait_ms: float = typer.Option(_DEFAULTS["max_wait_ms"].default, "--max-wait-ms", help=_help("max_wait_ms")),
-    cache_bytes: int = typer.Option(_DEFAULTS["cache_bytes"].default, "--cache-bytes", help=_help("cache_bytes")),
-    max_tokens_limit: int = typer.Option(_DEFAULTS["max_tokens_limit"].default, "--max-tokens-limit", help=_help("max_tokens_limit")),
-    max_concurrent_requests: int = typer.Option(
-        _DEFAULTS["max_concurrent_requests"].default, "--max-concurrent-requests", help=_help("max_concurrent_requests")
-    ),
-    max_concurrent_per_tenant: int = typer.Option(
-        _DEFAULTS["max_concurrent_per_tenant"].default, "--max-concurrent-per-tenant", help=_help("max_concurrent_per_tenant")
-    ),
-    torch_threads: int | None = typer.Option(None, "--torch-threads", help=_help("torch_threads")),
-) -> None:
+def serve_command(**flags) -> None:
     """Serve a base model and the registry's adapters (OpenAI-compatible; see docs/serving.md)."""
     from pydantic import ValidationError
 
     from adaptlab.errors import ConfigError
+    from adaptlab.schemas.config_files import format_validation_error
     from adaptlab.serve.runtime import build_runtime
     from adaptlab.serve.server import serve_forever
 
     try:
-        config = ServeConfig(
-            model=model,
-            registry=registry,
-            db=db,
-            blobs=blobs,
-            host=host,
-            port=port,
-            merge=merge,
-            allow_unapproved=allow_unapproved,
-            pin=tuple(pin),
-            max_batch_size=max_batch_size,
-            max_wait_ms=max_wait_ms,
-            cache_bytes=cache_bytes,
-            max_tokens_limit=max_tokens_limit,
-            max_concurrent_requests=max_concurrent_requests,
-            max_concurrent_per_tenant=max_concurrent_per_tenant,
-            torch_threads=torch_threads,
-        )
+        config = ServeConfig.model_validate(overrides_from_flags(ServeConfig, flags))
     except ValidationError as exc:
-        first = exc.errors()[0]
-        raise ConfigError(f"--{str(first['loc'][0]).replace('_', '-')}: {first['msg']}") from exc
+        raise ConfigError(format_validation_error(exc)) from exc
     console = Console()
-    with console.status(f"loading {model}…"):
+    with console.status(f"loading {config.model}…"):
         runtime = build_runtime(config)
     table = Table(title="adaptlab serve", show_header=False)
     for key, value in {
@@ -98,4 +56,4 @@ def _print_summary(console: Console, requests: dict[str, dict[str, int]]) -> Non
 
 
 def register(app: typer.Typer) -> None:
-    app.command("serve")(serve_command)
+    app.command("serve")(with_config_options(ServeConfig, serve_command, envvars=REGISTRY_ENVVARS))

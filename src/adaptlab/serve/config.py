@@ -9,7 +9,7 @@ class ServeConfig(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
     model: str = Field(description="base model spec (builtin:tiny, builtin:smollm2-135m, a folder, a .gguf, a hub id)")
-    registry: Path = Field(description="registry folder the adapters and bearer tokens come from")
+    registry: Path = Field(default=Path("registry"), description="registry folder the adapters and bearer tokens come from")
     db: str | None = Field(default=None, description="registry database URL (default: SQLite inside --registry)")
     blobs: str | None = Field(default=None, description="registry blob store URL (default: <registry>/blobs)")
     host: str = Field(default="127.0.0.1", description="address to listen on")
@@ -20,6 +20,11 @@ class ServeConfig(BaseModel):
     allow_unapproved: bool = Field(
         default=False,
         description="also serve versions with no approval and no alias (development only; by default only approved or aliased versions)",
+    )
+    alias_ttl_s: float = Field(
+        default=2.0,
+        ge=0,
+        description="seconds an alias or latest version stays resolved before the registry is asked again (promote and rollback take effect within it)",
     )
     pin: tuple[str, ...] = Field(default=(), description="adapters (tenant/name@alias|vN) loaded at start and never evicted")
     max_batch_size: int = Field(default=8, ge=1, description="most requests decoded together in one forward pass")
@@ -36,3 +41,13 @@ class ServeConfig(BaseModel):
         description="CPU threads for torch's kernels (default: torch's choice); 1 is fastest for tiny models on small CPUs",
     )
     max_concurrent_per_tenant: int = Field(default=16, ge=1, description="requests in flight per tenant (HTTP 429 above)")
+    header_timeout_s: float = Field(
+        default=5.0, gt=0, description="seconds a client has to send a request's headers (from its first byte); 408 and close after"
+    )
+    body_timeout_s: float = Field(
+        default=10.0, gt=0, description="seconds a client has to send a request's body once its headers are in; 408 and close after"
+    )
+    metrics_token: str | None = Field(
+        default=None,
+        description="bearer token /metrics requires (default: /metrics is open; keep it behind the network boundary either way)",
+    )

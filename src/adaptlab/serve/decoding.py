@@ -1,12 +1,15 @@
 """Rows decoded together, token by token, each with its own adapter, sampling settings and stopping
 point. Rows join a running batch after their own prefill and leave as soon as they finish
 (continuous batching). Left padding plus explicit position ids keep every row's tokens the same as
-decoding it alone (greedy)."""
+decoding it alone (greedy). A failure that belongs to one row (its sampling, its callbacks) ends that
+row alone; the others decode on."""
 
+import logging
 from collections.abc import Callable, Sequence
-from contextlib import AbstractContextManager
+from contextlib import AbstractContextManager, suppress
 from dataclasses import dataclass, field
 
+log = logging.getLogger(__name__)
 Routed = Callable[[Sequence[str | None]], AbstractContextManager]  # the context a forward pass over these rows' adapters runs in
 
 
@@ -30,6 +33,23 @@ class DecodeRow:
 
     def __post_init__(self) -> None:
         self.generator = _generator(self.seed)
+
+    def advance(self, logits) -> int:
+        """Sample this row's next token from its logits and record it (unless cancelled); returns the token.
+        If anything here fails, the row is failed and done, and the batch carries on without it."""
+        token_id = 0  # any id will do for a failed row: it leaves the batch before the next step
+        try:
+            token_id = choose_token(logits, self.temperature, self.top_p, self.generator)
+            if self.is_cancelled():
+                self.done = True
+            else:
+                self.accept(token_id)
+        except Exception as exc:  # contained to this row
+            log.exception("one row of the batch failed; the others go on")
+            self.done = True
+            with suppress(Exception):  # a row that cannot even be told has nobody left to tell
+                self.fail(exc)
+        return token_id
 
     def accept(self, token_id: int) -> None:
         """Record one sampled token: emit it, or finish on a stop token or at max_new_tokens."""
@@ -104,9 +124,7 @@ class RunningBatch:
         input_ids, attention_mask, position_ids = left_padded([row.prompt_ids for row in rows], self.pad_token_id)
         with routed(routing):
             logits, cache = _forward(model, input_ids, attention_mask, position_ids, None)
-        first_tokens = [choose_token(logits[i], row.temperature, row.top_p, row.generator) for i, row in enumerate(rows)]
-        for row, token in zip(rows, first_tokens):
-            row.accept(token)
+        first_tokens = [row.advance(logits[i]) for i, row in enumerate(rows)]
         new_positions = position_ids[:, -1:] + 1
         new_tokens = torch.tensor(first_tokens, dtype=torch.long)[:, None]
         if self.cache is None:
@@ -126,14 +144,7 @@ class RunningBatch:
         self.attention_mask = torch.cat([self.attention_mask, torch.ones((len(self.rows), 1), dtype=torch.long)], dim=1)
         with routed(self.routing):
             logits, self.cache = _forward(model, self.last_tokens, self.attention_mask, self.next_positions, self.cache)
-        tokens = []
-        for index, row in enumerate(self.rows):
-            token = choose_token(logits[index], row.temperature, row.top_p, row.generator)
-            tokens.append(token)
-            if row.is_cancelled():
-                row.done = True
-            else:
-                row.accept(token)
+        tokens = [row.advance(logits[index]) for index, row in enumerate(self.rows)]
         self.last_tokens = torch.tensor(tokens, dtype=torch.long)[:, None]
         self.next_positions = self.next_positions + 1
         self._drop_finished()

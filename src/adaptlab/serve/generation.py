@@ -4,11 +4,12 @@ three from the request's HTTP arrival)."""
 
 import asyncio
 import time
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Awaitable
 from dataclasses import dataclass
 
+from adaptlab.serve.errors import ServeError
 from adaptlab.serve.metrics import ServeMetrics
-from adaptlab.serve.scheduler import Failed, Finished, Job, Scheduler, Started, Token
+from adaptlab.serve.scheduler import Event, Failed, Finished, Job, Scheduler, Started, Token
 
 
 class IncrementalText:
@@ -40,17 +41,23 @@ class Outcome:
 
 
 class GenerationStream:
-    """Submit a job; `await started()` raises a load failure before any byte is sent; then iterate `pieces()`."""
+    """`submit` a job whose `on_event` is `deliver`; `await started()` raises a load failure before any byte
+    is sent; then iterate `pieces()`."""
 
-    def __init__(self, scheduler: Scheduler, metrics: ServeMetrics, tokenizer, job: Job, label: str):
+    def __init__(self, metrics: ServeMetrics, tokenizer, label: str):
         self.loop = asyncio.get_running_loop()
         self.events: asyncio.Queue = asyncio.Queue()
         self.metrics = metrics
         self.label = label
-        self.job = job
         self.text = IncrementalText(tokenizer)
         self.outcome = Outcome()
-        job.on_event = lambda event: self.loop.call_soon_threadsafe(self.events.put_nowait, event)
+
+    def deliver(self, event: Event) -> None:
+        """Called on the scheduler's thread; hands the event to this stream's event loop."""
+        self.loop.call_soon_threadsafe(self.events.put_nowait, event)
+
+    def submit(self, scheduler: Scheduler, job: Job) -> None:
+        self.job = job
         scheduler.submit(job)
 
     async def started(self) -> None:
@@ -87,3 +94,20 @@ class GenerationStream:
             self.job.cancelled.set()
             self.metrics.tokens.labels(self.label, "output").inc(self.outcome.completion_tokens)
             self.metrics.request_duration.labels(self.label).observe(time.perf_counter() - self.job.received_at)
+
+    async def full_text(self, disconnected: Awaitable[None]) -> str:
+        """The whole answer, for a non-streamed response. If `disconnected` completes first (the client left),
+        decoding stops at once (the row leaves its batch, as a closed stream's does) and a 499 is raised."""
+        collecting = asyncio.ensure_future(self._joined())
+        watching = asyncio.ensure_future(disconnected)
+        try:
+            await asyncio.wait((collecting, watching), return_when=asyncio.FIRST_COMPLETED)
+            if collecting.done():
+                return collecting.result()
+            raise ServeError(499, "the client closed the connection before the answer was ready", code="client_closed_request")
+        finally:
+            collecting.cancel()
+            watching.cancel()
+
+    async def _joined(self) -> str:
+        return "".join([piece async for piece in self.pieces()])

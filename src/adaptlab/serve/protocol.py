@@ -1,13 +1,37 @@
 """OpenAI-compatible request and response bodies. Unknown fields are refused (HTTP 400 naming the
-field) rather than silently ignored, so a client never believes an unsupported option took effect."""
+field) rather than silently ignored, so a client never believes an unsupported option took effect;
+types are strict (`"max_tokens": "5"` or `true` is a 400, not 5 or 1)."""
 
-from typing import Literal
+from http import HTTPStatus
+from typing import Annotated, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, StrictBool, StrictStr
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    ConfigDict,
+    Field,
+    StrictBool,
+    StrictInt,
+    StrictStr,
+)
+
+INT64_MIN, INT64_MAX = -(2**63), 2**63 - 1
+
+
+def _encodable(text: str) -> str:
+    """Refuse a lone surrogate (JSON's `"\\ud800"`): it cannot be tokenized, stored or echoed back as UTF-8."""
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError as exc:
+        raise ValueError(f"contains an unpaired surrogate at character {exc.start}; send valid Unicode text") from None
+    return text
+
+
+Text = Annotated[StrictStr, AfterValidator(_encodable)]
 
 
 class _Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", strict=True)
 
 
 class StreamOptions(_Strict):
@@ -15,30 +39,31 @@ class StreamOptions(_Strict):
 
 
 class _SamplingRequest(_Strict):
-    model: StrictStr = Field(min_length=1, description="the base model's name, or tenant/name@alias|vN from the registry")
-    max_tokens: int | None = Field(default=None, ge=1, description="most new tokens (server default and limit apply)")
+    model: Text = Field(min_length=1, description="the base model's name, or tenant/name@alias|vN from the registry")
+    max_tokens: StrictInt | None = Field(default=None, ge=1, description="most new tokens (server default and limit apply)")
     temperature: float = Field(default=0.0, ge=0.0, le=2.0, description="0 decodes greedily")
     top_p: float = Field(default=1.0, gt=0.0, le=1.0, description="nucleus sampling mass (with temperature > 0)")
-    seed: int | None = Field(default=None, description="sampling seed, for reproducible samples")
-    n: Literal[1] = Field(default=1, description="only one choice per request is supported")
+    seed: StrictInt | None = Field(
+        default=None, ge=INT64_MIN, le=INT64_MAX, description="sampling seed (a signed 64-bit integer), for reproducible samples"
+    )
+    n: StrictInt = Field(default=1, ge=1, le=1, description="only one choice per request is supported")
     stream: StrictBool = Field(default=False, description="answer as server-sent events")
     stream_options: StreamOptions | None = None
-    user: StrictStr | None = Field(default=None, description="end-user id, recorded nowhere; accepted for client compatibility")
+    user: Text | None = Field(default=None, description="end-user id, recorded nowhere; accepted for client compatibility")
 
 
 class CompletionRequest(_SamplingRequest):
-    prompt: StrictStr = Field(description="the text to continue")
+    prompt: Text = Field(description="the text to continue")
 
 
 class ChatMessage(_Strict):
     role: Literal["system", "user", "assistant"]
-    content: StrictStr
-    name: StrictStr | None = None
+    content: Text
 
 
 class ChatCompletionRequest(_SamplingRequest):
     messages: list[ChatMessage] = Field(min_length=1, description="the conversation so far")
-    max_completion_tokens: int | None = Field(default=None, ge=1, description="newer name of max_tokens")
+    max_completion_tokens: StrictInt | None = Field(default=None, ge=1, description="newer name of max_tokens")
 
     def requested_max_tokens(self) -> int | None:
         return self.max_completion_tokens if self.max_completion_tokens is not None else self.max_tokens
@@ -124,3 +149,34 @@ class ModelCard(BaseModel):
 class ModelList(BaseModel):
     object: Literal["list"] = "list"
     data: list[ModelCard]
+
+
+class ErrorDetail(BaseModel):
+    message: str
+    type: str = Field(description="OpenAI's error type, from the status: invalid_request_error, authentication_error, ...")
+    param: str | None = Field(description="the request field at fault, if one is")
+    code: str | None = Field(description="adaptlab's machine-readable reason, e.g. model_not_found")
+
+
+class ErrorResponse(BaseModel):
+    """Every refusal's body, whatever the status."""
+
+    error: ErrorDetail
+
+
+def documented_errors(*statuses: int) -> dict[int, dict]:
+    """OpenAPI `responses` for these error statuses, all answered with an ErrorResponse body."""
+    return {status: {"model": ErrorResponse, "description": HTTPStatus(status).phrase} for status in statuses}
+
+
+# With `stream: true`: server-sent events, each one's `data` a JSON chunk (or an error body), the last one `[DONE]`.
+SSE_EVENT = {"type": "object", "properties": {"data": {"type": "string"}, "event": {"type": "string"}}, "required": ["data"]}
+EVENT_STREAM = {"text/event-stream": {"schema": SSE_EVENT}}
+
+
+def without_unused_422(openapi: dict) -> dict:
+    """FastAPI documents a 422 for every request body, but this server answers invalid bodies with a 400."""
+    for operations in openapi.get("paths", {}).values():
+        for operation in operations.values():
+            operation.get("responses", {}).pop("422", None)
+    return openapi

@@ -1,5 +1,5 @@
-"""Everything a running server holds: the registry, the base model and tokenizer, the adapter cache
-and the scheduler. `build_runtime` loads them (the slow part), `close` releases them."""
+"""Everything a running server holds: the registry (and its reads cached for requests), the base model
+and tokenizer, the adapter cache and the scheduler. `build_runtime` loads them (the slow part), `close` releases them."""
 
 import logging
 from collections import Counter
@@ -13,16 +13,17 @@ from adaptlab.serve.adapter_cache import AdapterCache
 from adaptlab.serve.config import ServeConfig
 from adaptlab.serve.errors import ServeError
 from adaptlab.serve.metrics import ServeMetrics
+from adaptlab.serve.resolution import SERVER_PRINCIPAL, CachedRegistry, servable_refusal
 from adaptlab.serve.scheduler import Scheduler
 
 log = logging.getLogger(__name__)
-SERVER_PRINCIPAL = "adaptlab-serve"
 
 
 @dataclass
 class Runtime:
     config: ServeConfig
     registry: Registry
+    cached_registry: CachedRegistry
     base: ResolvedModel
     tokenizer: object
     cache: AdapterCache
@@ -46,15 +47,10 @@ class Runtime:
         self.registry.close()
 
 
-def is_approved(record: VersionRecord) -> bool:
-    """Approved, or the target of an alias (promotion to an alias passes the model's gates)."""
-    return bool(record.approvals or record.aliases)
-
-
 def fetch_version(registry: Registry, version_ref: str):
     """A verified local copy of a registered version, read with the server's own (administrator) rights;
     tenancy is checked per request before a ref ever gets here."""
-    return registry.resolve(local_admin(SERVER_PRINCIPAL), version_ref).local_path
+    return registry.checkout(local_admin(SERVER_PRINCIPAL), version_ref).local_path
 
 
 def build_runtime(config: ServeConfig) -> Runtime:
@@ -87,6 +83,7 @@ def build_runtime(config: ServeConfig) -> Runtime:
     return Runtime(
         config=config,
         registry=registry,
+        cached_registry=CachedRegistry(registry, alias_ttl_s=config.alias_ttl_s),
         base=base,
         tokenizer=tokenizer,
         cache=cache,
@@ -102,12 +99,8 @@ def _merged_model(registry: Registry, base: ResolvedModel, model, ref: str, allo
     """(version, base with that adapter merged in by PEFT): the adapter's delta folded into the weights.
     Any adapter PEFT can merge works here (DoRA too), unlike per-row serving."""
     record = registry.get_version(local_admin(SERVER_PRINCIPAL), ref)
-    if not (allow_unapproved or is_approved(record)):
-        raise ServeError(
-            403, f"--merge {ref}: {record.ref} has no approval and no alias; approve or promote it (or pass --allow-unapproved)"
-        )
-    if record.artifact_kind != "peft_adapter":
-        raise ServeError(400, f"--merge {ref}: {record.ref} is a full model ({record.artifact_kind}); serve it with --model instead")
+    if refusal := servable_refusal(record, base, allow_unapproved=allow_unapproved):
+        raise ServeError(refusal.status, f"--merge {ref}: {refusal}", code=refusal.code)
     folder = open_adapter_folder(fetch_version(registry, record.ref))
     merged = attach_adapters(model, base, [folder]).merge_and_unload()
     merged.eval()

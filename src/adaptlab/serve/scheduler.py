@@ -151,15 +151,21 @@ class Scheduler:
         """Load the joining requests' adapters (keeping the running rows'), fail those that cannot load, prefill the rest."""
         adapters = [job.adapter for job in jobs if job.adapter is not None]
         failures = self.cache.ensure(adapters, keep=[ref for ref in batch.routing if ref is not None]) if adapters else {}
-        runnable = []
+        runnable, rows = [], []
         for job in jobs:
             if job.adapter in failures:
                 job.on_event(Failed(failures[job.adapter]))
             elif not job.cancelled.is_set():
+                try:
+                    rows.append(job.row())
+                except Exception as exc:  # e.g. a seed torch cannot take fails this request only
+                    log.exception("a request could not join the batch")
+                    job.on_event(Failed(exc))
+                    continue
                 runnable.append(job)
         if not runnable:
             return
         started = time.perf_counter()
         for job in runnable:
             job.on_event(Started(started - job.submitted_at))
-        batch.add(self.cache.model, [job.row() for job in runnable], [job.adapter for job in runnable], self.cache.lora.routed)
+        batch.add(self.cache.model, rows, [job.adapter for job in runnable], self.cache.lora.routed)

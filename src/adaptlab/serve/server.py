@@ -10,6 +10,7 @@ from dataclasses import dataclass
 from adaptlab.serve.app import create_app
 from adaptlab.serve.config import ServeConfig
 from adaptlab.serve.errors import ServeError
+from adaptlab.serve.read_deadlines import deadline_protocol
 from adaptlab.serve.runtime import Runtime, build_runtime
 
 STARTUP_TIMEOUT_S = 60
@@ -25,7 +26,16 @@ def _uvicorn_server(runtime: Runtime, log_level: str):
     import uvicorn
 
     config = runtime.config
-    return uvicorn.Server(uvicorn.Config(create_app(runtime), host=config.host, port=config.port, log_level=log_level, access_log=False))
+    return uvicorn.Server(
+        uvicorn.Config(
+            create_app(runtime),
+            host=config.host,
+            port=config.port,
+            http=deadline_protocol(config.header_timeout_s, config.body_timeout_s),
+            log_level=log_level,
+            access_log=False,
+        )
+    )
 
 
 def serve_forever(runtime: Runtime, log_level: str = "info") -> None:

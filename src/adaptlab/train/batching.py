@@ -1,5 +1,10 @@
 """The order of micro-batches: a pure function of (examples, seed, epoch), so a resumed run sees
-exactly the batches the interrupted one would have."""
+exactly the batches the interrupted one would have.
+
+With packing, the examples are packed once, in data order, and the packs are shuffled per (seed, epoch),
+as torchtune's `PackedDataset` does: the number of rows, hence of steps, is then the same for every seed,
+epoch and number of processes, and every process gets `grad_accum` micro-batches at every step. The rows
+that do not fill a last whole step are left out of that epoch (different rows each epoch)."""
 
 import random
 from dataclasses import dataclass, field
@@ -29,16 +34,22 @@ class BatchPlan:
     def micro_batches_per_step(self) -> int:
         return self.grad_accum * self.world_size
 
-    def epoch_micro_batches(self, examples: list[Example], seed: int, epoch: int) -> list[list]:
-        """The epoch's micro-batches in order: lists of examples (or of packed bins)."""
-        order = list(range(len(examples)))
-        random.Random(f"{seed}:{epoch}").shuffle(order)
-        shuffled = [examples[i] for i in order]
-        rows = pack_examples(shuffled, self.max_seq_len) if self.packing else shuffled
-        return [rows[i : i + self.micro_batch_size] for i in range(0, len(rows), self.micro_batch_size)]
+    def rows(self, examples: list[Example]) -> list:
+        """What a micro-batch holds rows of: packed bins (packed once, whatever the seed or epoch), or examples."""
+        return pack_examples(examples, self.max_seq_len) if self.packing else list(examples)
+
+    def epoch_micro_batches(self, rows: list, seed: int, epoch: int) -> list[list]:
+        """The epoch's micro-batches in order: the rows shuffled by (seed, epoch), cut into micro-batches."""
+        shuffled = list(rows)
+        random.Random(f"{seed}:{epoch}").shuffle(shuffled)
+        return [shuffled[i : i + self.micro_batch_size] for i in range(0, len(shuffled), self.micro_batch_size)]
 
     def steps_per_epoch(self, examples: list[Example]) -> int:
-        return len(self.epoch_micro_batches(examples, 0, 0)) // self.micro_batches_per_step
+        return self._steps_per_epoch(len(self.rows(examples)))
+
+    def _steps_per_epoch(self, row_count: int) -> int:
+        micro_batches = -(-row_count // self.micro_batch_size)
+        return micro_batches // self.micro_batches_per_step
 
     def collate(self, rows: list) -> "MicroBatch":
         examples = [example for row in rows for example in (row if self.packing else [row])]
@@ -50,13 +61,14 @@ class BatchPlan:
         )
 
     def iterate_steps(self, examples: list[Example], seed: int, start_step: int, total_steps: int, rank: int):
-        """Yield (step, this process's collated micro-batches) for steps start_step..total_steps-1."""
-        per_epoch = self.steps_per_epoch(examples)
+        """Yield (step, this process's `grad_accum` collated micro-batches) for steps start_step..total_steps-1."""
+        rows = self.rows(examples)
+        per_epoch = self._steps_per_epoch(len(rows))
         epoch, micro_batches = -1, []
         for step in range(start_step, total_steps):
             step_epoch, step_in_epoch = divmod(step, per_epoch)
             if step_epoch != epoch:
-                epoch, micro_batches = step_epoch, self.epoch_micro_batches(examples, seed, step_epoch)
+                epoch, micro_batches = step_epoch, self.epoch_micro_batches(rows, seed, step_epoch)
             first = step_in_epoch * self.micro_batches_per_step
             group = micro_batches[first : first + self.micro_batches_per_step]
-            yield step, [self.collate(rows) for rows in group[rank :: self.world_size]]
+            yield step, [self.collate(batch_rows) for batch_rows in group[rank :: self.world_size]]

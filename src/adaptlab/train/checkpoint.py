@@ -15,7 +15,7 @@ from safetensors.torch import load_file, save_file
 from torch import nn
 
 from adaptlab.atomic import remove_tree, staging_dir
-from adaptlab.errors import ArtifactError
+from adaptlab.errors import ArtifactError, ConfigError
 
 CHECKPOINTS_DIR = "checkpoints"
 KEEP_LAST = 2
@@ -46,6 +46,18 @@ def save_checkpoint(run_dir: Path, model: nn.Module, optimizer, scheduler, state
     for old in list_checkpoints(run_dir)[:-KEEP_LAST]:
         remove_tree(old)
     return final
+
+
+def create_run_dir(run_dir: Path) -> None:
+    """Make the output folder before anything is loaded, so an unusable --out (a file, a folder that cannot be
+    written) is a ConfigError naming it, not a traceback minutes later."""
+    try:
+        Path(run_dir).mkdir(parents=True, exist_ok=True)
+    except FileExistsError:
+        raise ConfigError(f"--out {run_dir}: is a file, not a folder; choose another --out") from None
+    except OSError as exc:
+        reason = f"cannot create the output folder ({exc.strerror})"
+        raise ConfigError(f"--out {run_dir}: {reason}; choose another --out") from None
 
 
 def list_checkpoints(run_dir: Path) -> list[Path]:

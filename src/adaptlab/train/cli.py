@@ -7,7 +7,7 @@ from typing import Optional
 import typer
 from rich.console import Console
 
-from adaptlab.cli_config import overrides_from_flags, with_config_options
+from adaptlab.cli_config import flag_name, overrides_from_flags, with_config_options
 from adaptlab.errors import ConfigError
 from adaptlab.schemas.train_config import TrainConfig, build_config
 
@@ -25,7 +25,7 @@ def train_command(
 
     overrides = overrides_from_flags(TrainConfig, flags)
     if resume:
-        train_config = stored_config(overrides)
+        train_config = stored_config(config, overrides)
     else:
         train_config = build_config(config, overrides)
     if dry_run:
@@ -34,12 +34,21 @@ def train_command(
     train(train_config, resume=resume)
 
 
-def stored_config(overrides: dict) -> TrainConfig:
-    """A resumed run uses the config it started with; only --out may (and must) be given."""
+def stored_config(yaml_file: Path | None, overrides: dict) -> TrainConfig:
+    """A resumed run uses the config it started with (in its run record); only --out may (and must) be given,
+    so no --config or flag can silently differ from what the checkpoint was trained with."""
     from adaptlab.schemas.run_record import RUN_RECORD_FILE
 
-    if set(overrides) != {"out"}:
-        raise ConfigError("--resume takes only --out: the run continues with the config it was started with")
+    changing = [flag_name(name) for name in overrides if name != "out"]
+    if yaml_file is not None:
+        changing.insert(0, "--config")
+    if changing:
+        raise ConfigError(
+            f"--resume takes only --out, not {', '.join(changing)}: the run continues with the config "
+            f"stored in its {RUN_RECORD_FILE}; start a new run in another --out to change it"
+        )
+    if "out" not in overrides:
+        raise ConfigError("--resume needs --out: the folder of the interrupted run")
     record_file = Path(overrides["out"]) / RUN_RECORD_FILE
     if not record_file.is_file():
         raise ConfigError(f"{overrides['out']}: nothing to resume (no {RUN_RECORD_FILE})")

@@ -30,27 +30,26 @@ class DryRun:
 
 
 def dry_run(config: TrainConfig) -> DryRun:
-    from adaptlab.train.loop import data_options
-
     base = resolve_model(config.model)
     tokenizer = load_tokenizer(base.path)
-    data = prepare_data(config.data, config.eval_data, tokenizer, data_options(config))
-    model = get_method(config.method).prepare(base, config)
-    trainable = sum(p.numel() for p in model.parameters() if p.requires_grad)
-    base_params = count_parameters(base.path)
+    data = prepare_data(config.data, config.eval_data, tokenizer, config)
+    method = get_method(config.method)
+    model = method.prepare(base, config)
+    base_params = count_parameters(base.path, allow_pickle=config.allow_pickle)
+    params = method.parameter_counts(model, base_params)
     model_config = model.config
     return DryRun(
         method=config.method,
         model_id=base.model_id,
-        trainable_params=trainable,
-        total_params=base_params if config.method == "full" else base_params + trainable,
+        trainable_params=params.trainable,
+        total_params=params.total,
         train_examples=len(data.train),
         eval_examples=len(data.eval),
         train_target_tokens=data.info.train_target_tokens,
         memory=estimate_training_memory(
             total_params=base_params,
-            quantized_params=quantized_linear_params(model) if config.method == "qlora" else 0,
-            trainable_params=trainable,
+            quantized_params=quantized_linear_params(model),
+            trainable_params=params.trainable,
             hidden_size=model_config.hidden_size,
             num_layers=model_config.num_hidden_layers,
             vocab_size=model_config.vocab_size,
@@ -63,7 +62,8 @@ def dry_run(config: TrainConfig) -> DryRun:
 
 
 def quantized_linear_params(model) -> int:
-    """Original element count of every 4-bit weight (bitsandbytes Params4bit keep their unpacked shape in quant_state)."""
+    """Original element count of every 4-bit weight (bitsandbytes Params4bit keep their unpacked shape in
+    quant_state); 0 for a model without any."""
     total = 0
     for param in model.parameters():
         quant_state = getattr(param, "quant_state", None)

@@ -1,14 +1,17 @@
-"""Facts about where a run happened, for run.json: library versions, code commit, hardware, peak memory."""
+"""Facts about where a run happened, for run.json: library versions, code commit, hardware, peak memory;
+and whether the launcher started the processes the run believes it has."""
 
 import ctypes
 import os
 import platform
 import resource
 import subprocess
+from collections.abc import Mapping
 from importlib import metadata
 from pathlib import Path
 
 import adaptlab
+from adaptlab.errors import ConfigError
 from adaptlab.schemas.run_record import EnvironmentInfo
 
 LIBRARIES = ("torch", "transformers", "peft", "accelerate", "bitsandbytes", "safetensors", "tokenizers")
@@ -32,6 +35,28 @@ def git_commit() -> str | None:
     except (OSError, subprocess.TimeoutExpired):
         return None
     return result.stdout.strip() or None if result.returncode == 0 else None
+
+
+WORLD_SIZE_VARIABLES = ("WORLD_SIZE", "PMI_SIZE", "OMPI_COMM_WORLD_SIZE", "MV2_COMM_WORLD_SIZE")  # torchrun, MPI
+DATA_PARALLEL_LAUNCH = "accelerate launch --multi_gpu --num_processes N (without a GPU it runs on CPU over gloo)"
+
+
+def check_world_size(processes: int, environ: Mapping[str, str] = os.environ) -> None:
+    """Refuse a launch whose processes do not form one data-parallel group: each would train alone on all
+    the data and write the same --out."""
+    launched = next((name for name in WORLD_SIZE_VARIABLES if name in environ), None)
+    if launched and int(environ[launched]) != processes:
+        raise ConfigError(
+            f"the launcher started {environ[launched]} processes ({launched}) but they did not join one group "
+            f"(this process sees {processes}); launch data-parallel runs with {DATA_PARALLEL_LAUNCH}"
+        )
+    # accelerate's single-process launcher sets ACCELERATE_USE_CPU, and MASTER_ADDR only when asked for several
+    if not launched and "ACCELERATE_USE_CPU" in environ and "MASTER_ADDR" in environ:
+        raise ConfigError(
+            "accelerate launch was asked for several processes but started this one alone (with --cpu, or with "
+            f"one GPU or none, it starts no others); use {DATA_PARALLEL_LAUNCH}, or --num_processes 1 "
+            "(MASTER_ADDR is set, WORLD_SIZE is not)"
+        )
 
 
 def hardware() -> dict[str, str | int | float | None]:

@@ -9,13 +9,12 @@ from adaptlab.errors import CompatibilityError
 from adaptlab.eval.loss import evaluate_loss
 from adaptlab.methods import get_method
 from adaptlab.models import load_tokenizer, resolve_model
-from adaptlab.schemas.train_config import TrainConfig
 from adaptlab.schemas.run_record import read_run_record
+from adaptlab.schemas.train_config import TrainConfig
 
 
 def evaluate_run(run_dir: Path, data_files: list[Path]) -> dict:
-    from adaptlab.train.loop import data_options
-
+    """Loss and perplexity of the trained run on every usable row of `data_files`."""
     record = read_run_record(run_dir)
     config = TrainConfig.model_validate(record.config)
     base = resolve_model(record.base_model.spec)
@@ -25,14 +24,15 @@ def evaluate_run(run_dir: Path, data_files: list[Path]) -> dict:
             f"but {record.base_model.spec} now resolves to weights {base.weights_sha256[:12]}"
         )
     tokenizer = load_tokenizer(run_dir)
-    options = data_options(config).model_copy(update={"eval_fraction": 0.0, "max_bad_rows": config.max_bad_rows})
-    data = prepare_data(data_files, [], tokenizer, options)
+    # prepare_data's first split is every row when nothing is held out; here all of them are evaluated
+    data = prepare_data(data_files, [], tokenizer, config.model_copy(update={"eval_fraction": 0.0}))
+    evaluated = data.train
     model = get_method(record.method).load_trained(base, Path(run_dir))
-    result = evaluate_loss(model, data.train, tokenizer.pad_token_id, batch_size=config.micro_batch_size)
+    result = evaluate_loss(model, evaluated, tokenizer.pad_token_id, batch_size=config.micro_batch_size)
     return {
         "run_dir": str(run_dir),
         "method": record.method,
-        "examples": len(data.train),
+        "examples": len(evaluated),
         "target_tokens": result.target_tokens,
         "loss": result.loss,
         "perplexity": result.perplexity,

@@ -14,20 +14,19 @@ import torch
 from rich.console import Console
 
 from adaptlab import atomic
-from adaptlab.adapters.metadata import AdapterMetadata, write_adapter_metadata
-from adaptlab.data import DataOptions, PreparedData, prepare_data
+from adaptlab.data import PreparedData, prepare_data
 from adaptlab.errors import ConfigError
 from adaptlab.eval.loss import evaluate_loss
-from adaptlab.methods import get_method
+from adaptlab.methods import FineTuningMethod, get_method
 from adaptlab.models import ResolvedModel, load_tokenizer, resolve_model
 from adaptlab.models.hashing import count_parameters
-from adaptlab.train.batching import BatchPlan
-from adaptlab.train.checkpoint import CHECKPOINTS_DIR, LoopState, list_checkpoints, load_checkpoint, save_checkpoint
+from adaptlab.schemas.run_record import RUN_RECORD_FILE, ArtifactInfo, BaseModelInfo, RunMetrics, RunRecord, read_run_record
 from adaptlab.schemas.train_config import TrainConfig
-from adaptlab.train.environment import environment_info, peak_memory, reset_peak_memory
+from adaptlab.train.batching import BatchPlan
+from adaptlab.train.checkpoint import CHECKPOINTS_DIR, LoopState, create_run_dir, list_checkpoints, load_checkpoint, save_checkpoint
+from adaptlab.train.environment import check_world_size, environment_info, peak_memory, reset_peak_memory
 from adaptlab.train.loss import TargetTokenLoss
 from adaptlab.train.progress import summary_table, training_progress
-from adaptlab.schemas.run_record import RUN_RECORD_FILE, ArtifactInfo, BaseModelInfo, ParamCounts, RunMetrics, RunRecord, read_run_record
 
 ARTIFACT_COMPLETE_MARKERS = ("adapter_config.json", "config.json", RUN_RECORD_FILE)
 
@@ -46,6 +45,7 @@ def train(config: TrainConfig, *, resume: bool = False, console: Console | None 
     # bf16 autocast is ours (train_step), not accelerate's: its precision is process-global state,
     # and several runs with different precision may share one process.
     accelerator = Accelerator(cpu=not torch.cuda.is_available())
+    check_world_size(accelerator.num_processes)
     console = console or Console()
     is_main = accelerator.is_main_process
     run_dir = Path(config.out)
@@ -55,7 +55,7 @@ def train(config: TrainConfig, *, resume: bool = False, console: Console | None 
     torch.manual_seed(config.seed)
     base = resolve_model(config.model)
     tokenizer = load_tokenizer(base.path)
-    data = prepare_data(config.data, config.eval_data, tokenizer, data_options(config))
+    data = prepare_data(config.data, config.eval_data, tokenizer, config)
     method = get_method(config.method)
     model = method.prepare(base, config)
     plan = BatchPlan(
@@ -68,7 +68,7 @@ def train(config: TrainConfig, *, resume: bool = False, console: Console | None 
     )
     total_steps = planned_steps(config, plan, data)
     trainable = [p for p in model.parameters() if p.requires_grad]
-    optimizer = torch.optim.AdamW(trainable, lr=config.peak_learning_rate, weight_decay=config.weight_decay)
+    optimizer = torch.optim.AdamW(trainable, lr=method.learning_rate(config), weight_decay=config.weight_decay)
     scheduler_name = {"constant": "constant_with_warmup"}.get(config.lr_schedule, config.lr_schedule)
     scheduler = get_scheduler(scheduler_name, optimizer, num_warmup_steps=config.warmup_steps, num_training_steps=total_steps)
     state = LoopState()
@@ -77,7 +77,7 @@ def train(config: TrainConfig, *, resume: bool = False, console: Console | None 
         state = load_checkpoint(checkpoints[-1], model, optimizer, scheduler)
     loss_module, optimizer = accelerator.prepare(TargetTokenLoss(model), optimizer)
 
-    record = new_record(config, base, data, model)
+    record = new_record(config, base, data, method, model)
     if state.step == 0 and is_main:
         atomic.write_json(run_dir / RUN_RECORD_FILE, record.model_dump(mode="json"))
 
@@ -170,10 +170,6 @@ def planned_steps(config: TrainConfig, plan: BatchPlan, data: PreparedData) -> i
     return config.max_steps or per_epoch * config.epochs
 
 
-def data_options(config: TrainConfig) -> DataOptions:
-    return DataOptions(**{name: getattr(config, name) for name in DataOptions.model_fields})
-
-
 def evaluation_point(step: int, loss_module, data: PreparedData, plan: BatchPlan, config: TrainConfig) -> dict:
     autocast = torch.bfloat16 if config.precision == "bf16" else None
     unwrapped = loss_module.module if hasattr(loss_module, "module") else loss_module
@@ -188,16 +184,15 @@ def check_run_dir(run_dir: Path, resume: bool) -> None:
             raise ConfigError(f"{run_dir}: nothing to resume (no {RUN_RECORD_FILE})")
         if read_run_record(run_dir).status == "completed":
             raise ConfigError(f"{run_dir}: the run has completed; there is nothing to resume")
-    elif run_dir.exists() and not all(map(atomic.is_leftover, run_dir.iterdir())):
-        raise ConfigError(f"{run_dir}: output folder is not empty; choose another --out, or --resume an interrupted run")
+    else:
+        create_run_dir(run_dir)
+        if not all(map(atomic.is_leftover, run_dir.iterdir())):
+            raise ConfigError(f"{run_dir}: output folder is not empty; choose another --out, or --resume an interrupted run")
     for folder in (run_dir, run_dir / CHECKPOINTS_DIR):
         atomic.remove_leftovers(folder)
 
 
-def new_record(config: TrainConfig, base: ResolvedModel, data: PreparedData, model) -> RunRecord:
-    trainable = sum(p.numel() for p in model.parameters() if p.requires_grad)
-    base_params = count_parameters(base.path)
-    total = base_params if config.method == "full" else base_params + trainable
+def new_record(config: TrainConfig, base: ResolvedModel, data: PreparedData, method: FineTuningMethod, model) -> RunRecord:
     return RunRecord(
         run_id=uuid.uuid4().hex,
         created_at=datetime.now(timezone.utc),
@@ -206,7 +201,7 @@ def new_record(config: TrainConfig, base: ResolvedModel, data: PreparedData, mod
         config=config.model_dump(mode="json"),
         base_model=BaseModelInfo(spec=base.spec, model_id=base.model_id, path=str(base.path), weights_sha256=base.weights_sha256),
         data=data.info,
-        params=ParamCounts(trainable=trainable, total=total, trainable_percent=100.0 * trainable / total),
+        params=method.parameter_counts(model, count_parameters(base.path, allow_pickle=config.allow_pickle)),
         environment=environment_info(),
     )
 
@@ -238,18 +233,13 @@ def finished_record(record: RunRecord, state: LoopState, train_time_s: float, pe
     )
 
 
-def save_artifact(run_dir: Path, model, method, tokenizer, base: ResolvedModel, record: RunRecord) -> None:
+def save_artifact(run_dir: Path, model, method: FineTuningMethod, tokenizer, base: ResolvedModel, record: RunRecord) -> None:
     """Stage every file, then move them in by rename: the loader's entry file (adapter_config.json or
     config.json) after every other artifact file, run.json last. After a kill midway no loader finds a
     partial artifact, run.json still says `running`, and `--resume` publishes the artifact again."""
     staged = Path(atomic.make_staging_dir(run_dir))
-    method.save(model, staged)
+    method.save(model, staged, base)
     tokenizer.save_pretrained(staged)
-    if method.artifact_kind == "peft_adapter":
-        write_adapter_metadata(
-            staged,
-            AdapterMetadata.for_base(base, record.method),
-        )
     files = sorted(p.name for p in staged.iterdir())
     size = sum(p.stat().st_size for p in staged.iterdir() if p.is_file() and p.suffix == ".safetensors")
     finished = record.model_copy(update={"artifact": ArtifactInfo(kind=method.artifact_kind, files=files, size_bytes=size)})

@@ -1,4 +1,5 @@
-"""What the registry returns: typed, read-only views of its rows (also the serving layer's response models)."""
+"""What the registry returns: typed, read-only views of its rows (also the serving layer's response models);
+each table row maps to its view with `to_entity()` (registry/tables.py)."""
 
 from pathlib import Path
 from typing import Any
@@ -37,11 +38,16 @@ class VersionRecord(BaseModel):
     approvals: list[ApprovalRecord]
     aliases: list[str] = Field(description="aliases that point at this version now")
     lineage: Lineage
-    local_path: Path | None = Field(default=None, description="verified local copy of the artifact (set by Registry.resolve)")
+    local_path: Path | None = Field(default=None, description="verified local copy of the artifact (set by Registry.checkout)")
 
     @property
     def ref(self) -> str:
         return f"{self.tenant}/{self.name}@v{self.version}"
+
+    @property
+    def is_adapter(self) -> bool:
+        """A PEFT adapter that loads on a shared base (as opposed to a whole fine-tuned model)."""
+        return self.artifact_kind == "peft_adapter"
 
 
 class ModelSummary(BaseModel):
@@ -69,6 +75,16 @@ class AliasChange(BaseModel):
     from_version: int | None
     to_version: int
     changed: bool = Field(description="False when the alias already pointed at the version")
+
+
+class TokenRecord(BaseModel):
+    """An API token as listed: never the token itself."""
+
+    id: int
+    name: str
+    role: str
+    created_at: str
+    revoked_at: str | None
 
 
 class AuditEntry(BaseModel):

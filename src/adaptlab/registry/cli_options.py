@@ -1,0 +1,77 @@
+"""The options of `adaptlab registry` itself: which registry (--registry, --db, --blobs) and who acts
+(--token; the local administrator without one). They are accepted before or after the command, and a
+command opens the registry once, on first use, so `--help` opens nothing; it is closed when the command ends."""
+
+import functools
+from pathlib import Path
+from typing import TYPE_CHECKING, Annotated, Optional
+
+import typer
+from typer.core import TyperGroup
+
+if TYPE_CHECKING:
+    from adaptlab.registry import Principal, Registry
+
+
+class RegistryGroup(TyperGroup):
+    """Takes the group's own options (--registry, --db, --blobs, --token) anywhere on the command line,
+    e.g. `adaptlab registry show acme/bot --registry /srv/registry`, as every command did when each declared them."""
+
+    def parse_args(self, ctx: typer.Context, args: list[str]) -> list[str]:
+        own = {name for param in self.params if param.param_type_name == "option" for name in param.opts}
+        return super().parse_args(ctx, options_first(args, own))
+
+
+def options_first(args: list[str], names: set[str]) -> list[str]:
+    """`args` with each `--name VALUE` / `--name=VALUE` of `names` moved to the front (none after `--`;
+    a name missing its value stays where it is, for click to report)."""
+    front, rest, position = [], [], 0
+    while position < len(args):
+        arg = args[position]
+        if arg == "--":
+            rest += args[position:]
+            break
+        width = 1 if "=" in arg else 2
+        if arg.split("=", 1)[0] in names and position + width <= len(args):
+            front += args[position : position + width]
+            position += width
+        else:
+            rest.append(arg)
+            position += 1
+    return front + rest
+
+
+def registry_options(
+    ctx: typer.Context,
+    registry: Annotated[
+        Path, typer.Option("--registry", envvar="ADAPTLAB_REGISTRY", help="registry folder: SQLite file, blobs/, checkouts/")
+    ] = Path("registry"),
+    db: Annotated[
+        Optional[str],
+        typer.Option(
+            "--db", envvar="ADAPTLAB_REGISTRY_DB", help="database URL, e.g. postgresql://user:pass@host/db (default: SQLite in --registry)"
+        ),
+    ] = None,
+    blobs: Annotated[
+        Optional[str],
+        typer.Option("--blobs", envvar="ADAPTLAB_REGISTRY_BLOBS", help="fsspec URL for artifact blobs (default: <registry>/blobs)"),
+    ] = None,
+    token: Annotated[
+        Optional[str],
+        typer.Option("--token", envvar="ADAPTLAB_TOKEN", help="act as this API token's principal instead of the local administrator"),
+    ] = None,
+) -> None:
+    """Which registry, and who acts; opened by the command on first use (so `--help` opens nothing)."""
+
+    def connect():
+        from adaptlab.registry import Registry, local_admin
+
+        opened = ctx.with_resource(Registry.open(registry, db=db, blobs=blobs))
+        return opened, opened.authenticate(token) if token else local_admin()
+
+    ctx.obj = functools.cache(connect)
+
+
+def open_registry(ctx: typer.Context) -> tuple["Registry", "Principal"]:
+    """(Registry, acting Principal) as the group's options name them, closed when the command ends."""
+    return ctx.obj()

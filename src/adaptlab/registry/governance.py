@@ -1,0 +1,125 @@
+"""Governance: promotion gates, approvals, aliases that move only when the gates pass, rollback, and
+the alias history. Refusals are audited like changes."""
+
+from adaptlab.registry.access import Action, Principal, require
+from adaptlab.registry.entities import AliasChange, AliasEvent, VersionRecord
+from adaptlab.registry.errors import AccessDeniedError, GateRefusedError, RegistryError
+from adaptlab.registry.gates import GatePolicy, failed_gates
+from adaptlab.registry.refs import check_alias, parse_model_ref, parse_version_ref
+from adaptlab.registry.store import RegistryStore, acting, explicit, model_row, model_row_or_new, now, version_row
+from adaptlab.registry.tables import AliasAssignment, Approval
+
+
+class Governance(RegistryStore):
+    def set_gates(self, principal: Principal, name: str, policy: GatePolicy, *, tenant: str | None = None) -> None:
+        """Set the promotion gates of a model name (created, without versions, if it has none yet)."""
+        model_ref = parse_model_ref(name, tenant or principal.tenant)
+        require(principal, Action.manage, model_ref.tenant)
+        for alias in policy.aliases:
+            check_alias(alias)
+        with self._writing() as tx:
+            model = model_row_or_new(tx.session, model_ref, creator=principal.name)
+            before = model.gate_policy.model_dump()
+            model.gate_policy_json = policy.model_dump_json()
+            tx.audit(principal.name, model_ref.tenant, "gates.set", str(model_ref), before=before, after=policy.model_dump())
+
+    def get_gates(self, principal: Principal, name: str, *, tenant: str | None = None) -> GatePolicy:
+        model_ref = parse_model_ref(name, tenant or principal.tenant)
+        require(principal, Action.read, model_ref.tenant)
+        with self._reading() as session:
+            return model_row(session, model_ref).gate_policy
+
+    def approve(self, principal: Principal, ref: str, note: str, *, tenant: str | None = None, by: str | None = None) -> VersionRecord:
+        version_ref = explicit(parse_version_ref(ref, tenant or principal.tenant), "approve")
+        require(principal, Action.approve, version_ref.model.tenant)
+        approver = acting(principal, by)
+        with self._writing() as tx:
+            row = version_row(tx.session, version_ref)
+            if row.model.gate_policy.approvers_distinct_from_registrant and approver == row.created_by:
+                raise AccessDeniedError(
+                    f"{approver} registered {row.ref} and may not approve it; the gates of {version_ref.model} require a different approver"
+                )
+            if any(approval.approver == approver for approval in row.approvals):
+                raise RegistryError(f"{row.ref} is already approved by {approver}")
+            row.approvals.append(Approval(approver=approver, note=note, created_at=now()))
+            tx.audit(approver, version_ref.model.tenant, "version.approve", row.ref, after={"approver": approver, "note": note})
+            tx.session.flush()
+            return row.to_entity()
+
+    def promote(self, principal: Principal, ref: str, alias: str, *, tenant: str | None = None, by: str | None = None) -> AliasChange:
+        """Point `alias` at the version, if the model's gates allow; a refusal is audited and names each failed gate."""
+        version_ref = explicit(parse_version_ref(ref, tenant or principal.tenant), "promote")
+        check_alias(alias)
+        require(principal, Action.promote, version_ref.model.tenant)
+        actor = acting(principal, by)
+        refusal = None
+        with self._writing() as tx:
+            row = version_row(tx.session, version_ref)
+            model = row.model
+            current = model.current_aliases().get(alias)
+            current_version = current.version.version if current else None
+            policy = model.gate_policy
+            failures = []
+            if policy.guards(alias):
+                failures = failed_gates(policy, row.metrics, [approval.approver for approval in row.approvals], row.created_by)
+            changed = not failures and current_version != row.version
+            if failures:
+                tx.audit(
+                    actor,
+                    version_ref.model.tenant,
+                    "alias.promote_refused",
+                    row.ref,
+                    before={"alias": alias, "version": current_version},
+                    after={"failed_gates": failures},
+                )
+                refusal = GateRefusedError(f"promotion of {row.ref} to {alias!r} refused: " + "; ".join(failures), failures)
+            elif changed:
+                tx.session.add(AliasAssignment(model_id=model.id, alias=alias, version=row, assigned_at=now(), assigned_by=actor))
+                tx.audit(
+                    actor,
+                    version_ref.model.tenant,
+                    "alias.promote",
+                    f"{version_ref.model}@{alias}",
+                    before={"version": current_version},
+                    after={"version": row.version},
+                )
+        if refusal:
+            raise refusal
+        model_ref = version_ref.model
+        return AliasChange(
+            tenant=model_ref.tenant, name=model_ref.name, alias=alias, from_version=current_version, to_version=row.version, changed=changed
+        )
+
+    def rollback(self, principal: Principal, name: str, alias: str, *, tenant: str | None = None, by: str | None = None) -> AliasChange:
+        """Point `alias` back at the version it pointed at before its current one."""
+        model_ref = parse_model_ref(name, tenant or principal.tenant)
+        check_alias(alias)
+        require(principal, Action.promote, model_ref.tenant)
+        actor = acting(principal, by)
+        with self._writing() as tx:
+            model = model_row(tx.session, model_ref)
+            active = [row for row in model.alias_assignments if row.alias == alias and row.rolled_back_at is None][::-1]
+            if len(active) < 2:
+                state = f"points at v{active[0].version.version} only" if active else "was never set"
+                raise RegistryError(f"{model_ref}@{alias} {state}; there is no earlier version to roll back to")
+            current, previous = active[:2]
+            current.rolled_back_at, current.rolled_back_by = now(), actor
+            from_version, to_version = current.version.version, previous.version.version
+            tx.audit(
+                actor,
+                model_ref.tenant,
+                "alias.rollback",
+                f"{model_ref}@{alias}",
+                before={"version": from_version},
+                after={"version": to_version},
+            )
+        return AliasChange(
+            tenant=model_ref.tenant, name=model_ref.name, alias=alias, from_version=from_version, to_version=to_version, changed=True
+        )
+
+    def alias_history(self, principal: Principal, name: str, *, tenant: str | None = None, alias: str | None = None) -> list[AliasEvent]:
+        model_ref = parse_model_ref(name, tenant or principal.tenant)
+        require(principal, Action.read, model_ref.tenant)
+        with self._reading() as session:
+            rows = model_row(session, model_ref).alias_assignments
+            return [row.to_entity() for row in rows if alias in (None, row.alias)]

@@ -1,0 +1,104 @@
+"""What a request's token and `model` name mean, read from the registry once and then kept: a token's
+principal for under a second (a revocation takes effect within it), an approved `@vN` record for as
+long as the server runs (its files, base and approvals never change), anything an alias or the latest
+version decides for `alias_ttl_s`. Plus the one check of whether a version may be served here."""
+
+import math
+import threading
+import time
+from collections.abc import Callable, Hashable
+
+from cachetools import Cache, TLRUCache, TTLCache
+
+from adaptlab.models import ResolvedModel
+from adaptlab.registry import Principal, Registry, VersionRecord, local_admin
+from adaptlab.registry.access import Action, require, token_sha256
+from adaptlab.registry.refs import parse_version_ref
+from adaptlab.serve.errors import ServeError
+
+SERVER_PRINCIPAL = "adaptlab-serve"
+TOKEN_TTL_S = 0.5  # under a second: a revoked token stops working within it
+MAX_CACHED = 4096  # entries per cache (tokens, versions, tenants' model lists); least recently used go first
+
+
+def servable_refusal(record: VersionRecord, base: ResolvedModel, *, allow_unapproved: bool) -> ServeError | None:
+    """Why a server on `base` may not serve `record` (None if it may): it must be an adapter trained on these exact
+    weights, and approved or the target of an alias (promotion passes the model's gates) unless `allow_unapproved`."""
+    if not record.is_adapter:
+        return ServeError(
+            409,
+            f"{record.ref} is a full model, not an adapter; serve it on its own with `adaptlab serve --model`",
+            code="model_not_servable",
+            param="model",
+        )
+    if record.base_weights_sha256 != base.weights_sha256:
+        return ServeError(
+            409,
+            f"{record.ref} was trained on {record.base_model_id}, but this server's base is {base.model_id}",
+            code="model_not_servable",
+            param="model",
+        )
+    if not (allow_unapproved or record.approvals or record.aliases):
+        return ServeError(
+            403,
+            f"{record.ref} has no approval and no alias; this server serves only approved versions "
+            f"(`adaptlab registry approve {record.ref}` or promote it; a development server may pass --allow-unapproved)",
+            code="version_not_approved",
+            param="model",
+        )
+    return None
+
+
+class CachedRegistry:
+    """The registry reads every request makes, each done once per cache lifetime. Thread-safe: the
+    caches are guarded by one lock, held only around the dictionary operations, never a database read."""
+
+    def __init__(self, registry: Registry, *, alias_ttl_s: float, timer: Callable[[], float] = time.monotonic):
+        self.registry = registry
+        self.reader = local_admin(SERVER_PRINCIPAL)  # tenancy is checked with the caller's principal first
+        self.alias_ttl_s = alias_ttl_s
+        self._lock = threading.Lock()
+        self._principals = TTLCache(MAX_CACHED, TOKEN_TTL_S, timer)
+        self._versions = TLRUCache(MAX_CACHED, self._version_expiry, timer)
+        self._models = TTLCache(MAX_CACHED, alias_ttl_s, timer)
+
+    def principal(self, token: str) -> Principal:
+        """The token's principal; an unknown or revoked token raises AuthenticationError (401), which is not cached."""
+        return self._cached(self._principals, token_sha256(token), lambda: self.registry.authenticate(token))
+
+    def version(self, caller: Principal, model: str) -> VersionRecord:
+        """The version `model` (`[tenant/]name[@vN|@alias]`) names now; AccessDeniedError outside the caller's tenant."""
+        ref = parse_version_ref(model, caller.tenant)
+        require(caller, Action.read, ref.model.tenant)
+        return self._record(str(ref))
+
+    def listed_versions(self, caller: Principal) -> list[tuple[str, VersionRecord]]:
+        """(name, version) for every alias and latest version of the caller's tenant's models (none for a model
+        that has gates but no versions yet)."""
+        require(caller, Action.read, caller.tenant)
+        summaries = self._cached(self._models, caller.tenant, lambda: self.registry.list_models(caller))
+        listed = []
+        for summary in summaries:
+            model = f"{summary.tenant}/{summary.name}"
+            named = {f"{model}@{alias}": version for alias, version in sorted(summary.aliases.items())}
+            if summary.latest_version:
+                named[f"{model}@v{summary.latest_version}"] = summary.latest_version
+            listed += [(name, self._record(f"{model}@v{version}")) for name, version in named.items()]
+        return listed
+
+    def _record(self, ref: str) -> VersionRecord:
+        return self._cached(self._versions, ref, lambda: self.registry.get_version(self.reader, ref))
+
+    def _version_expiry(self, ref: str, record: VersionRecord, now: float) -> float:
+        """An approved version named by its number is final; an alias, the latest version and approval by
+        alias alone can change, so they are read again after `alias_ttl_s`."""
+        return math.inf if ref == record.ref and record.approvals else now + self.alias_ttl_s
+
+    def _cached(self, cache: Cache, key: Hashable, read: Callable[[], object]):
+        with self._lock:
+            value = cache.get(key)
+        if value is None:
+            value = read()
+            with self._lock:
+                cache[key] = value
+        return value
