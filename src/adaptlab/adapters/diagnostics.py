@@ -22,19 +22,12 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 
 import torch
-from pydantic import BaseModel, ConfigDict, Field
 from torch import nn
+
+from adaptlab.schemas.forgetting import DiagnosticsSettings, ModuleTypeDiagnostics, WeightDiagnostics
 
 MODULE_TYPES = ("q_proj", "k_proj", "v_proj", "o_proj", "gate_proj", "up_proj", "down_proj")
 DECOMPOSITION = "exact (eigendecomposition of the smaller Gram matrix; QR first for tall matrices)"
-
-
-class DiagnosticsSettings(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-
-    energy_fraction: float = Field(0.9, gt=0, le=1, description="share of ΔW's energy (Σσ²) the effective rank covers")
-    top_k: int = Field(10, ge=1, description="top singular vectors of W₀ + ΔW checked for intruders")
-    cosine_threshold: float = Field(0.5, gt=0, le=1, description="an intruder's largest |cosine| with W₀'s singular vectors is below this")
 
 
 @dataclass(frozen=True)
@@ -42,30 +35,6 @@ class MatrixDiagnostics:
     relative_update: float
     effective_rank: int
     intruder_dimensions: int
-
-
-class ModuleTypeDiagnostics(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-
-    module_type: str = Field(description="last name component of the adapted modules, e.g. q_proj")
-    matrices: int = Field(ge=1, description="adapted matrices of this type (one per layer)")
-    relative_update_mean: float = Field(ge=0, description="mean over layers of ‖ΔW‖_F / ‖W₀‖_F")
-    relative_update_max: float = Field(ge=0)
-    effective_rank_mean: float = Field(ge=0)
-    effective_rank_max: int = Field(ge=0)
-    intruder_dimensions_mean: float = Field(ge=0, description="mean over layers of the intruder count")
-    intruder_dimensions_total: int = Field(ge=0)
-
-
-class WeightDiagnostics(BaseModel):
-    """What report.json and `adaptlab adapters inspect --diagnostics` show about a model's weight update."""
-
-    model_config = ConfigDict(extra="forbid")
-
-    settings: DiagnosticsSettings
-    decomposition: str = Field(description="which SVD computed the figures")
-    seconds: float = Field(ge=0, description="wall time of the decompositions")
-    by_module_type: list[ModuleTypeDiagnostics]
 
 
 def relative_update_size(base_weight: torch.Tensor, delta: torch.Tensor) -> float:

@@ -27,6 +27,7 @@ from rich.console import Console
 from adaptlab import atomic
 from adaptlab.compare.config import LR_SWEEP_BUDGET_FRACTION, LR_SWEEP_FACTORS, CompareConfig
 from adaptlab.compare.costs import default_price
+from adaptlab.compare.forgetting import check_forgetting_tasks, evaluate_forgetting
 from adaptlab.compare.report import print_comparison_table, write_reports
 from adaptlab.compare.schema import (
     BaseModelSummary,
@@ -71,6 +72,7 @@ def compare(config: CompareConfig, console: Console | None = None) -> Comparison
     steps = total_steps(config, data.train, tokenizer.pad_token_id)
     eval_items = task_items(metric_examples(config, data, tokenizer), tokenizer)[: config.metric_examples]
     metric = task_metric_name(config, eval_items)
+    check_forgetting_tasks(config)
     atomic.write_text(out / COMPARE_CONFIG_FILE, yaml.safe_dump(config.model_dump(mode="json"), sort_keys=False))
 
     runs: dict[str, tuple[RunRecord, float, str, list[LrTrial]]] = {}
@@ -103,6 +105,9 @@ def compare(config: CompareConfig, console: Console | None = None) -> Comparison
                 reference_loss_after=evaluation["reference_loss"],
                 price_per_hour_usd=price.per_hour_usd,
                 task_metric_value=evaluation.get("task_metric"),
+                forgetting=evaluate_forgetting(
+                    out, method, record.run_id, base, tokenizer, reference_set, metric_examples(config, data, tokenizer)[: config.metric_examples], config,
+                ),
             )
         )
     basis, results = with_relative_scores(results)

@@ -18,10 +18,12 @@ from adaptlab.compare.costs import cost_usd
 from adaptlab.errors import ArtifactError
 from adaptlab.eval.metrics import MetricName
 from adaptlab.methods import METHODS
+from adaptlab.schemas.forgetting import MethodForgetting
 from adaptlab.schemas.run_record import EvalPoint, LossPoint, Method, RunRecord
 
 REPORT_JSON = "report.json"
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2
+READABLE_SCHEMA_VERSIONS = (1, 2)  # 2 added methods[].forgetting; a version-1 report reads with it absent
 
 RelativeScoreBasis = Literal["task_metric", "eval_loss"]
 METHOD_LABELS: dict[str, str] = {name: method.label for name, method in METHODS.items()}
@@ -102,6 +104,7 @@ class MethodResult(_Strict):
     cost_usd: float = Field(ge=0, description="train_time_s × price per hour")
     loss_curve: list[LossPoint] = []
     eval_curve: list[EvalPoint] = []
+    forgetting: MethodForgetting | None = Field(None, description="forgetting with intervals, KL, tasks and weight diagnostics")
 
     @model_validator(mode="after")
     def _sweep_matches_source(self) -> "MethodResult":
@@ -150,6 +153,7 @@ def method_result_from_run(
     lr_sweep: Sequence[LrTrial] = (),
     eval_loss: float | None = None,
     task_metric_value: float | None = None,
+    forgetting: MethodForgetting | None = None,
 ) -> MethodResult:
     """One method's row from its finished run's `run.json` plus what the comparison measured around it.
 
@@ -185,6 +189,7 @@ def method_result_from_run(
         cost_usd=cost_usd(metrics.wall_time_s, price_per_hour_usd),
         loss_curve=record.loss_curve,
         eval_curve=record.eval_curve,
+        forgetting=forgetting,
     )
 
 
@@ -235,8 +240,8 @@ def read_comparison(path: Path) -> Comparison:
     except ValueError as exc:
         raise ArtifactError(f"{file}: not valid JSON: {exc}") from exc
     version = raw.get("schema_version") if isinstance(raw, dict) else None
-    if version != SCHEMA_VERSION:
-        raise ArtifactError(f"{file}: report schema_version {version!r} is not supported (expected {SCHEMA_VERSION})")
+    if version not in READABLE_SCHEMA_VERSIONS:
+        raise ArtifactError(f"{file}: report schema_version {version!r} is not supported (expected one of {READABLE_SCHEMA_VERSIONS})")
     try:
         return Comparison.model_validate(raw)
     except ValueError as exc:

@@ -7,13 +7,13 @@ KL of the tuned model's next-token distributions from the base's (adaptlab.eval.
 from importlib import resources
 from pathlib import Path
 
-from pydantic import BaseModel, ConfigDict, Field
 from torch import nn
 
 from adaptlab.data import Example
 from adaptlab.errors import DataError
-from adaptlab.eval.intervals import Estimate, per_token_mean, relative_change_percent
+from adaptlab.eval.intervals import per_token_mean, relative_change_percent
 from adaptlab.eval.kl import paired_token_sums
+from adaptlab.schemas.forgetting import ForgettingSignals
 
 REFERENCE_CHUNK_TOKENS = 256
 
@@ -35,18 +35,6 @@ def reference_examples(tokenizer, text: str, chunk_tokens: int = REFERENCE_CHUNK
     ids = tokenizer(text, add_special_tokens=False)["input_ids"]
     chunks = [ids[start : start + chunk_tokens] for start in range(0, len(ids), chunk_tokens)]
     return [Example(input_ids=chunk, labels=list(chunk)) for chunk in chunks if len(chunk) > 1]
-
-
-class ForgettingSignals(BaseModel):
-    """Forgetting of one tuned model against the base it trained on, with bootstrap intervals (docs/compare.md)."""
-
-    model_config = ConfigDict(extra="forbid")
-
-    reference_loss_before: Estimate = Field(description="per-token loss of the bare base on the reference text")
-    reference_loss_after: Estimate = Field(description="the same for the tuned model")
-    forgetting_percent: Estimate = Field(description="100 × (after − before) / before, paired over reference chunks")
-    kl_reference: Estimate = Field(description="mean per-token KL(base ‖ tuned), nats, on the reference text")
-    kl_held_out: Estimate | None = Field(None, description="the same on the held-out examples' target tokens")
 
 
 def forgetting_signals(base: nn.Module, tuned: nn.Module, reference_set: list[Example], held_out: list[Example],

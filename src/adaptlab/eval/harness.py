@@ -11,28 +11,14 @@ loaded for the other figures (a PEFT model for the LoRA family, the 4-bit base f
 import logging
 from pathlib import Path
 
-from pydantic import BaseModel, ConfigDict, Field
-
 from adaptlab.errors import ConfigError, DataError
-from adaptlab.eval.intervals import Estimate, bootstrap_estimate, mean
+from adaptlab.eval.intervals import bootstrap_estimate, mean
+from adaptlab.schemas.forgetting import TASK_METRIC, TaskForgetting
 
-TASK_METRIC = "acc"
 HARNESS_BATCH_SIZE = 8
 
 TaskScores = dict[str, list[float]]
 """Per task, the accuracy (0 or 1) of each document, in document order."""
-
-
-class TaskForgetting(BaseModel):
-    """One general-ability task before and after fine-tuning, on the same documents."""
-
-    model_config = ConfigDict(extra="forbid")
-
-    task: str
-    metric: str = Field(TASK_METRIC, description="lm-eval's per-document metric, averaged")
-    before: Estimate
-    after: Estimate
-    change: Estimate = Field(description="after − before, paired over documents; negative = forgot")
 
 
 def task_manager(task_dir: Path | None):

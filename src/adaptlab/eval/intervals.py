@@ -8,24 +8,12 @@ held-out examples) with their token counts, and paired samples (before/after on 
 from collections.abc import Callable
 
 import numpy as np
-from pydantic import BaseModel, ConfigDict, Field
 from scipy import stats
 
-CONFIDENCE_LEVEL = 0.95
+from adaptlab.schemas.forgetting import CONFIDENCE_LEVEL, Estimate
+
 BOOTSTRAP_RESAMPLES = 2000
 BOOTSTRAP_SEED = 0
-
-
-class Estimate(BaseModel):
-    """A figure with its bootstrap interval; low/high are None when fewer than two examples were measured."""
-
-    model_config = ConfigDict(extra="forbid")
-
-    value: float
-    low: float | None = None
-    high: float | None = None
-    level: float = Field(CONFIDENCE_LEVEL, description="confidence level of [low, high]")
-    examples: int = Field(ge=0, description="units resampled: reference chunks, held-out examples or task documents")
 
 
 def bootstrap_estimate(statistic: Callable[..., np.ndarray], *samples, level: float = CONFIDENCE_LEVEL) -> Estimate:
