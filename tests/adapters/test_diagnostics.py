@@ -1,5 +1,7 @@
 """Weight-space diagnostics: known answers on planted updates, and the LoRA/DoRA/full update extraction."""
 
+import json
+
 import pytest
 import torch
 
@@ -110,3 +112,21 @@ def test_low_rank_factors_give_the_dense_effective_rank():
     for fraction in (0.5, 0.9, 0.99, 1.0):
         assert effective_rank(left @ right, fraction, factors=(left, right)) == effective_rank(left @ right, fraction)
     assert effective_rank(left @ right, 1.0, factors=(left, right)) == 5
+
+
+@pytest.mark.parametrize("method", ["lora", "qlora"])
+def test_adapters_inspect_diagnostics(make_adapter, method):
+    from typer.testing import CliRunner
+
+    from adaptlab.cli import app
+
+    adapter = make_adapter(method, seed=2, rank=2, qlora=method == "qlora")
+    plain = CliRunner().invoke(app, ["adapters", "inspect", str(adapter), "--json"])
+    assert plain.exit_code == 0 and json.loads(plain.stdout)["diagnostics"] is None
+    result = CliRunner().invoke(app, ["adapters", "inspect", str(adapter), "--diagnostics", "--json"])
+    assert result.exit_code == 0, result.output
+    rows = json.loads(result.stdout)["diagnostics"]["by_module_type"]
+    assert [row["module_type"] for row in rows] == ["q_proj", "v_proj"]
+    assert all(row["matrices"] == 2 and 1 <= row["effective_rank_max"] <= 2 and row["relative_update_mean"] > 0 for row in rows)
+    table = CliRunner().invoke(app, ["adapters", "inspect", str(adapter), "--diagnostics"])
+    assert table.exit_code == 0 and "weight-space diagnostics" in table.stdout and "intruders" in table.stdout
