@@ -30,6 +30,11 @@ def test_unknown_task_names_are_refused_naming_the_flag(local_task_dir):
         check_task_names([LOCAL_TASK, "no_such_task"], local_task_dir)
 
 
+def test_task_groups_are_refused_with_a_hint(local_task_dir):
+    with pytest.raises(ConfigError, match="aclue is a group or tag"):
+        check_task_names(["aclue"], local_task_dir)
+
+
 def test_a_missing_task_folder_is_refused(tmp_path):
     with pytest.raises(ConfigError, match="--forgetting-task-dir"):
         check_task_names([LOCAL_TASK], tmp_path / "absent")

@@ -23,17 +23,22 @@ TaskScores = dict[str, list[float]]
 
 def task_manager(task_dir: Path | None):
     """lm-eval's task index: its built-in task definitions plus the YAML files under `task_dir`."""
-    from lm_eval.tasks import TaskManager
-
+    try:
+        from lm_eval.tasks import TaskManager
+    except ImportError as exc:
+        raise ConfigError("--forgetting-tasks needs lm-evaluation-harness: pip install 'adaptlab[forgetting]'") from exc
     if task_dir is not None and not Path(task_dir).is_dir():
         raise ConfigError(f"--forgetting-task-dir {task_dir}: not a folder of lm-eval task YAML files")
     return TaskManager(include_path=str(task_dir) if task_dir else None)
 
 
 def check_task_names(tasks: list[str], task_dir: Path | None, manager=None) -> None:
-    """Refuse unknown task names before any training or evaluation starts."""
-    known = set((manager or task_manager(task_dir)).all_tasks)
-    unknown = [name for name in tasks if name not in known]
+    """Refuse unknown task names, and groups or tags (list their tasks instead), before anything trains."""
+    manager = manager or task_manager(task_dir)
+    groups = [name for name in tasks if name in manager.all_tasks and name not in manager.all_subtasks]
+    if groups:
+        raise ConfigError(f"--forgetting-tasks: {', '.join(groups)} is a group or tag of lm-eval tasks; list its tasks instead")
+    unknown = [name for name in tasks if name not in manager.all_tasks]
     if unknown:
         where = f" or in {task_dir}" if task_dir else "; local YAML task definitions go in --forgetting-task-dir"
         raise ConfigError(f"--forgetting-tasks: unknown task(s) {', '.join(unknown)} (not an lm-eval task{where})")
