@@ -75,6 +75,7 @@ def test_unknown_forgetting_tasks_are_refused_before_training(tmp_path, local_ta
 
 
 @pytest.mark.integration
+@pytest.mark.timeout(3600)  # two SmolLM2 trainings, paired passes and lm-eval on both models, on CPU
 def test_smollm2_compare_shows_the_three_signals_and_the_diagnostics(tmp_path, shared_data, local_task_dir):
     import json as json_module
 
