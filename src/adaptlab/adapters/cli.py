@@ -22,11 +22,17 @@ def inspect_command(
     path: Path = typer.Argument(..., help="adapter folder (a lora/dora/qlora run, or any PEFT LoRA folder)"),
     allow_pickle: bool = typer.Option(False, "--allow-pickle", help=ALLOW_PICKLE_HELP),
     as_json: bool = typer.Option(False, "--json", help="print JSON instead of a table"),
+    diagnostics: bool = typer.Option(False, "--diagnostics", help="load the adapter on its base and add weight-space diagnostics per module type"),
+    model: str | None = typer.Option(None, "--model", help="with --diagnostics: base model spec; default: the base the adapter records"),
 ) -> None:
-    """Rank, alpha, targets, size, base model + hash, trainable params, and what looks wrong."""
-    from adaptlab.adapters.inspection import inspect_adapter
+    """Rank, alpha, targets, size, base model + hash, trainable params, what looks wrong, and optionally weight diagnostics."""
+    from adaptlab.adapters.inspection import adapter_diagnostics, inspect_adapter
 
     info = inspect_adapter(path, allow_pickle=allow_pickle)
+    if diagnostics:
+        progress = Console(stderr=True)
+        with _quiet_libraries(progress), progress.status("computing weight-space diagnostics"):
+            info.diagnostics = adapter_diagnostics(path, model, allow_pickle=allow_pickle)
     if as_json:
         typer.echo(info.model_dump_json(indent=2))
         return
@@ -50,8 +56,22 @@ def inspect_command(
         table.add_row(key, value)
     console = Console()
     console.print(table)
+    if info.diagnostics is not None:
+        console.print(_diagnostics_table(info.diagnostics))
     for flag in info.warnings:
         console.print(f"[yellow]warning:[/] {flag}", highlight=False)
+
+
+def _diagnostics_table(diagnostics) -> Table:
+    settings = diagnostics.settings
+    table = Table(title=f"weight-space diagnostics ({diagnostics.seconds:.1f} s; {diagnostics.decomposition})", title_justify="left")
+    for column in ("module", "matrices", "‖ΔW‖/‖W₀‖ mean (max)", f"effective rank ({settings.energy_fraction:.0%} energy) mean (max)",
+                   f"intruders (top-{settings.top_k}, |cos| < {settings.cosine_threshold:g}) total"):
+        table.add_column(column, justify="left" if column == "module" else "right")
+    for row in diagnostics.by_module_type:
+        table.add_row(row.module_type, str(row.matrices), f"{row.relative_update_mean:.2e} ({row.relative_update_max:.2e})",
+                      f"{row.effective_rank_mean:.1f} ({row.effective_rank_max})", str(row.intruder_dimensions_total))
+    return table
 
 
 def merge_command(

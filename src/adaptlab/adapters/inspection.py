@@ -11,6 +11,7 @@ from pathlib import Path
 from pydantic import BaseModel, Field
 
 from adaptlab.adapters.files import open_adapter_folder, read_adapter_tensors
+from adaptlab.schemas.forgetting import WeightDiagnostics
 
 EMBEDDING_NAME_PARTS = ("embed", "lm_head", "wte", "wpe", "output_layer")
 LORA_TENSOR_MARKER = ".lora_"
@@ -43,6 +44,7 @@ class AdapterInfo(BaseModel):
     full_copy_tensors: list[str]
     all_lora_b_zero: bool | None = Field(description="every lora_B is zero: a plain LoRA then has no effect")
     warnings: list[str]
+    diagnostics: WeightDiagnostics | None = Field(None, description="weight-space diagnostics per module type (--diagnostics)")
 
 
 def inspect_adapter(path: Path, *, allow_pickle: bool = False) -> AdapterInfo:
@@ -87,6 +89,18 @@ def inspect_adapter(path: Path, *, allow_pickle: bool = False) -> AdapterInfo:
     )
     info.warnings = adapter_warnings(info, pickle_unread=not readable)
     return info
+
+
+def adapter_diagnostics(path: Path, model: str | None = None, *, allow_pickle: bool = False) -> WeightDiagnostics:
+    """Load the adapter on the base it trained on (4-bit for QLoRA) and measure its weight update."""
+    from adaptlab.adapters.diagnostics import weight_diagnostics
+    from adaptlab.adapters.loading import load_base_with_adapters
+    from adaptlab.methods import get_method
+
+    folder = open_adapter_folder(Path(path), allow_pickle=allow_pickle)
+    peft_model, _ = load_base_with_adapters(model, [folder.path], allow_pickle=allow_pickle,
+                                            load_in_4bit=get_method(folder.method).quantized_base)
+    return weight_diagnostics(peft_model)
 
 
 def adapter_warnings(info: AdapterInfo, *, pickle_unread: bool) -> list[str]:

@@ -29,6 +29,9 @@ class CompareConfig(TrainConfig):
     max_new_tokens: int = Field(32, ge=1, description="greedy decoding limit for the task metric")
     reference: Path | None = Field(None, description="general reference text for forgetting (default: adaptlab's built-in text)")
     price_per_hour: float | None = Field(None, ge=0, description="USD per hour of this machine (default: a documented price for the detected hardware)")
+    forgetting_tasks: list[str] = Field([], description="lm-eval tasks measured on the base and every trained model, e.g. hellaswag,arc_challenge,winogrande (needs the forgetting extra)")
+    forgetting_task_dir: Path | None = Field(None, description="folder of lm-eval YAML task definitions (local tasks for --forgetting-tasks)")
+    forgetting_task_limit: int | None = Field(None, ge=1, description="documents per --forgetting-tasks task (default: all)")
 
     @model_validator(mode="after")
     def _check_compare(self) -> "CompareConfig":
@@ -39,7 +42,7 @@ class CompareConfig(TrainConfig):
             raise ValueError(f"learning_rates: unknown methods {sorted(unknown)}")
         return self
 
-    @field_validator("methods", mode="before")
+    @field_validator("methods", "forgetting_tasks", mode="before")
     @classmethod
     def _split_commas(cls, value):
         entries = [value] if isinstance(value, str) else list(value)

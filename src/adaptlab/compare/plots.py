@@ -40,6 +40,8 @@ def report_charts(comparison: Comparison) -> dict[str, str]:
             interval=lambda r: r.intervals.forgetting_percent,
         ),
     }
+    if any(r.forgetting is not None for r in results):
+        charts["intruders"] = intruders_svg([r for r in results if r.forgetting is not None])
     if all(r.relative_score is not None for r in results):
         charts["quality"] = bar_chart_svg(
             "quality", "Relative score · full FT = 100 · higher is better", results, lambda r: r.relative_score, lambda s: f"{s:.1f}",
@@ -123,6 +125,29 @@ def bar_chart_svg(
         ax.tick_params(axis="y", length=0)
         ax.xaxis.set_visible(False)
         ax.spines["bottom"].set_visible(False)
+        return _to_svg(fig)
+
+
+def intruders_svg(results: Sequence[MethodResult]) -> str:
+    """Intruder dimensions per module type (summed over layers), one bar group per module type, one bar per method."""
+    import matplotlib
+    from matplotlib.figure import Figure
+
+    kinds = list(dict.fromkeys(row.module_type for r in results for row in r.forgetting.diagnostics.by_module_type))
+    width = 0.8 / len(results)
+    with matplotlib.rc_context(RC | {"svg.id": "chart-intruders"}):
+        fig = Figure(figsize=(9.0, 3.0), layout="constrained")
+        ax = fig.subplots()
+        for index, result in enumerate(results):
+            totals = {row.module_type: row.intruder_dimensions_total for row in result.forgetting.diagnostics.by_module_type}
+            ax.bar([k + index * width for k in range(len(kinds))], [totals.get(kind, 0) for kind in kinds], width,
+                   color=METHOD_COLORS[result.method], label=result.label)
+        ax.set_xticks([k + 0.4 - width / 2 for k in range(len(kinds))], kinds)
+        ax.set_title("Intruder dimensions per module type (summed over layers) · LoRA tends to create them")
+        ax.set_ylabel("intruder dimensions")
+        ax.grid(True, axis="y", color=GRID_COLOR, linewidth=0.8)
+        ax.set_axisbelow(True)
+        fig.legend(frameon=False, fontsize=8, loc="outside right upper")
         return _to_svg(fig)
 
 

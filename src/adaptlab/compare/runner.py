@@ -33,6 +33,7 @@ from adaptlab.compare.config import (
     CompareConfig,
 )
 from adaptlab.compare.costs import default_price
+from adaptlab.compare.forgetting import check_forgetting_tasks, evaluate_forgetting
 from adaptlab.compare.report import print_comparison_table, write_reports
 from adaptlab.compare.settings_checks import MethodSettings, SettingsWarning, settings_warnings
 from adaptlab.compare.timings import with_comparable_costs
@@ -86,6 +87,7 @@ def compare(config: CompareConfig, console: Console | None = None) -> Comparison
     steps = total_steps(config, data.train, tokenizer.pad_token_id)
     eval_items = task_items(metric_examples(config, data, tokenizer), tokenizer)[: config.metric_examples]
     metric = task_metric_name(config, eval_items)
+    check_forgetting_tasks(config)
     atomic.write_text(out / COMPARE_CONFIG_FILE, yaml.safe_dump(config.model_dump(mode="json"), sort_keys=False))
 
     runs: dict[str, tuple[RunRecord, float, str, list[LrTrial]]] = {}
@@ -128,6 +130,9 @@ def compare(config: CompareConfig, console: Console | None = None) -> Comparison
                     reference_losses_before=before["reference_losses"],
                     reference_losses_after=evaluation["reference_losses"],
                     reference_tokens=evaluation["reference_tokens"],
+                ),
+                forgetting=evaluate_forgetting(
+                    out, method, record.run_id, base, tokenizer, reference_set, metric_examples(config, data, tokenizer)[: config.metric_examples], config,
                 ),
             )
         )

@@ -20,6 +20,7 @@ from adaptlab.compare.settings_checks import SettingsWarning
 from adaptlab.errors import ArtifactError
 from adaptlab.eval.metrics import MetricName
 from adaptlab.methods import METHODS
+from adaptlab.schemas.forgetting import MethodForgetting
 from adaptlab.schemas.run_record import EvalPoint, LossPoint, Method, RunRecord
 from adaptlab.stats.intervals import Interval
 from adaptlab.stats.paired_tests import PairedTest
@@ -149,6 +150,7 @@ class MethodResult(_Strict):
     per_example: PerExampleScores | None = Field(None, description="absent in schema version 1")
     intervals: Intervals = Intervals()
     versus_full: VersusFull | None = Field(None, description="None for full FT itself, without full FT, or without per-example scores")
+    forgetting: MethodForgetting | None = Field(None, description="forgetting with intervals, KL, tasks and weight diagnostics")
 
     @model_validator(mode="after")
     def _sweep_matches_source(self) -> "MethodResult":
@@ -201,6 +203,7 @@ def method_result_from_run(
     eval_loss: float | None = None,
     task_metric_value: float | None = None,
     per_example: PerExampleScores | None = None,
+    forgetting: MethodForgetting | None = None,
 ) -> MethodResult:
     """One method's row from its finished run's `run.json` plus what the comparison measured around it.
 
@@ -239,6 +242,7 @@ def method_result_from_run(
         loss_curve=record.loss_curve,
         eval_curve=record.eval_curve,
         per_example=per_example,
+        forgetting=forgetting,
     )
 
 

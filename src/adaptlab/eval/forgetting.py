@@ -1,13 +1,19 @@
 """The general reference set that forgetting is measured on (adaptlab.compare.schema.forgetting_percent):
-per-token loss on a reference text (the built-in one, a few paragraphs of general knowledge and everyday English written for
-adaptlab, or the user's `--reference FILE`). Positive means the model forgot; negative means it improved.
+per-token loss on a reference text (the built-in one, general knowledge and everyday English written for adaptlab,
+or the user's `--reference FILE`). Positive means the model forgot; negative means it improved. Alongside it, the
+KL of the tuned model's next-token distributions from the base's (adaptlab.eval.kl), each with its interval.
 """
 
 from importlib import resources
 from pathlib import Path
 
+from torch import nn
+
 from adaptlab.data import Example
 from adaptlab.errors import DataError
+from adaptlab.eval.intervals import per_token_mean, relative_change_percent
+from adaptlab.eval.kl import paired_token_sums
+from adaptlab.schemas.forgetting import ForgettingSignals
 
 REFERENCE_CHUNK_TOKENS = 256
 
@@ -29,3 +35,17 @@ def reference_examples(tokenizer, text: str, chunk_tokens: int = REFERENCE_CHUNK
     ids = tokenizer(text, add_special_tokens=False)["input_ids"]
     chunks = [ids[start : start + chunk_tokens] for start in range(0, len(ids), chunk_tokens)]
     return [Example(input_ids=chunk, labels=list(chunk)) for chunk in chunks if len(chunk) > 1]
+
+
+def forgetting_signals(base: nn.Module, tuned: nn.Module, reference_set: list[Example], held_out: list[Example],
+                       pad_token_id: int) -> ForgettingSignals:
+    """Reference loss before/after and KL from the base, from paired passes of both models over the same tokens."""
+    reference = paired_token_sums(base, tuned, reference_set, pad_token_id)
+    held = paired_token_sums(base, tuned, held_out, pad_token_id) if held_out else None
+    return ForgettingSignals(
+        reference_loss_before=per_token_mean(reference.base_loss, reference.tokens),
+        reference_loss_after=per_token_mean(reference.tuned_loss, reference.tokens),
+        forgetting_percent=relative_change_percent(reference.base_loss, reference.tuned_loss),
+        kl_reference=per_token_mean(reference.kl, reference.tokens),
+        kl_held_out=per_token_mean(held.kl, held.tokens) if held is not None else None,
+    )

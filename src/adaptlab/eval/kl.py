@@ -1,0 +1,62 @@
+"""A tuned model's next-token distributions against its base's, on the same tokens.
+
+One paired pass gives, per example and summed over its target positions: KL(base ‖ tuned) of the
+next-token distributions (Shenfeld et al. 2025, "RL's Razor": this KL predicts forgetting better than
+weight-change measures) and both models' cross-entropy, so forgetting and KL come from the same tokens.
+"""
+
+from dataclasses import dataclass
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from adaptlab.data import Example, pad_batch
+from adaptlab.data.example import IGNORE_INDEX
+
+PAIRED_BATCH_SIZE = 4
+
+
+@dataclass(frozen=True)
+class PairedTokenSums:
+    """Per-example sums over target positions (one entry per example, in order)."""
+
+    base_loss: np.ndarray
+    tuned_loss: np.ndarray
+    kl: np.ndarray
+    tokens: np.ndarray
+
+
+@torch.no_grad()
+def paired_token_sums(base: nn.Module, tuned: nn.Module, examples: list[Example], pad_token_id: int,
+                      batch_size: int = PAIRED_BATCH_SIZE) -> PairedTokenSums:
+    """KL(base ‖ tuned) = Σ_v p_base(v) (log p_base(v) − log p_tuned(v)) at every target position, and both losses."""
+    columns: dict[str, list[torch.Tensor]] = {"base_loss": [], "tuned_loss": [], "kl": [], "tokens": []}
+    for start in range(0, len(examples), batch_size):
+        batch = pad_batch(examples[start : start + batch_size], pad_token_id)
+        targets = batch["labels"][:, 1:]
+        mask = targets != IGNORE_INDEX
+        base_log_probs = next_token_log_probs(base, batch)
+        tuned_log_probs = next_token_log_probs(tuned, batch)
+        kl = F.kl_div(tuned_log_probs, base_log_probs, log_target=True, reduction="none").sum(-1)
+        columns["kl"].append((kl * mask).sum(1))
+        columns["base_loss"].append(_target_loss(base_log_probs, targets, mask))
+        columns["tuned_loss"].append(_target_loss(tuned_log_probs, targets, mask))
+        columns["tokens"].append(mask.sum(1))
+    return PairedTokenSums(**{name: torch.cat(values).double().numpy() for name, values in columns.items()})
+
+
+def next_token_log_probs(model: nn.Module, batch: dict[str, torch.Tensor]) -> torch.Tensor:
+    """log softmax of the logits predicting positions 1..T (float32, on the CPU): [batch, T − 1, vocabulary]."""
+    was_training = model.training
+    model.eval()
+    device = next(model.parameters()).device
+    logits = model(input_ids=batch["input_ids"].to(device), attention_mask=batch["attention_mask"].to(device), use_cache=False).logits
+    model.train(was_training)
+    return torch.log_softmax(logits[:, :-1].float(), dim=-1).cpu()
+
+
+def _target_loss(log_probs: torch.Tensor, targets: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
+    picked = log_probs.gather(-1, targets.clamp(min=0).unsqueeze(-1)).squeeze(-1)
+    return -(picked * mask).sum(1)
