@@ -232,6 +232,8 @@ def test_contaminated_held_out_rows_are_warned_about_and_dropped_with_decontamin
     compare(config, console)
     assert "5 of 13 held-out rows equal (5) or nearly equal (0) a training row" in console.export_text()
     assert read_comparison(config.out).data.eval_examples == 13
+    assert "5 of 13 held-out rows equal (5) or nearly equal (0) a training row" in (config.out / "report.md").read_text()
+    assert "held-out contamination" in (config.out / "report.html").read_text()
 
     decontaminated = config.model_copy(update={"out": tmp_path / "clean", "decontaminate": True})
     console = Console(record=True, width=300)

@@ -109,7 +109,8 @@ def highlights(comparison: Comparison) -> list[str]:
 
 
 def warnings(comparison: Comparison) -> list[tuple[str, str]]:
-    """Why timings and costs are marked not comparable, and the settings known to hold LoRA back, with sources."""
+    """Why timings and costs are marked not comparable, held-out rows that copy training rows, and the settings
+    known to hold LoRA back, with sources."""
     items = []
     if comparison.timing_notes:
         bases = {r.cost_basis for r in comparison.methods}
@@ -117,6 +118,7 @@ def warnings(comparison: Comparison) -> list[tuple[str, str]]:
                       "; ".join(comparison.timing_notes) + ". Train time and tokens/s measure the machine as much as the method; "
                       f"cost uses {' and '.join(COST_BASES[b] for b in sorted(bases))}."))
     items += [(f"Settings: {w.rule}", f"{w.message} (source: {w.source})") for w in comparison.settings_warnings]
+    items += [("Data: held-out contamination", message) for message in comparison.data_warnings]
     return items
 
 

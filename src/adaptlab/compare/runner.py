@@ -169,6 +169,7 @@ def compare(config: CompareConfig, console: Console | None = None) -> Comparison
         uncertainty=uncertainty_setup(seed=config.seed),
         timing_notes=timing_notes,
         settings_warnings=checked_settings(config, results, first.data.train_target_tokens),
+        data_warnings=[contamination_warning] if contamination_warning else [],
     )
     unequal = unequal_token_budgets(comparison)
     if unequal:

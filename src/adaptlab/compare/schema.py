@@ -178,6 +178,7 @@ class Comparison(_Strict):
     uncertainty: UncertaintySetup | None = Field(None, description="how the intervals were computed; None in schema version 1")
     timing_notes: list[str] = Field([], description="why the runs' timings and costs are not comparable; empty when they are")
     settings_warnings: list[SettingsWarning] = Field([], description="settings known to hold LoRA back, each with its source")
+    data_warnings: list[str] = Field([], description="data problems that inflate the held-out figures (train/eval contamination)")
 
     @model_validator(mode="after")
     def _one_result_per_method(self) -> "Comparison":
