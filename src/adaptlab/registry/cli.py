@@ -9,7 +9,7 @@ import typer
 from rich.console import Console
 
 from adaptlab.errors import ConfigError
-from adaptlab.registry import display
+from adaptlab.registry import display, review_cli
 from adaptlab.registry.cli_options import RegistryGroup, open_registry, registry_options
 from adaptlab.registry.cleanup import DEFAULT_OLDER_THAN_S
 
@@ -19,7 +19,7 @@ registry_app = typer.Typer(
     no_args_is_help=True,
 )
 tenant_app = typer.Typer(help="Tenants (every model name belongs to one).", no_args_is_help=True)
-token_app = typer.Typer(help="API tokens scoped to a tenant and a role (reader, trainer, approver, admin).", no_args_is_help=True)
+token_app = typer.Typer(help="API tokens scoped to a tenant and a role (reader, reviewer, trainer, approver, admin).", no_args_is_help=True)
 gates_app = typer.Typer(help="Promotion gates of a model name.", no_args_is_help=True)
 registry_app.add_typer(tenant_app, name="tenant")
 registry_app.add_typer(token_app, name="token")
@@ -35,6 +35,7 @@ console = Console()
 
 def register(app: typer.Typer) -> None:
     app.add_typer(registry_app, name="registry")
+    review_cli.register(app)
 
 
 # --- versions ---------------------------------------------------------------------------------
@@ -297,7 +298,7 @@ def tenant_list_command(ctx: typer.Context) -> None:
 def token_create_command(
     ctx: typer.Context,
     tenant: Annotated[str, typer.Option("--tenant", help="tenant the token may act in")],
-    role: Annotated[str, typer.Option("--role", help="reader, trainer, approver or admin")],
+    role: Annotated[str, typer.Option("--role", help="reader, reviewer, trainer, approver or admin")],
     name: Annotated[str, typer.Option("--name", help="who holds the token; recorded as actor in the audit log")],
 ) -> None:
     """Create an API token; it is printed once and stored only as a hash."""
@@ -347,6 +348,11 @@ def gates_set_command(
     ] = None,
     approvals: Annotated[int, typer.Option("--approvals", help="approvals needed before promotion")] = 1,
     allow_self_approval: Annotated[bool, typer.Option("--allow-self-approval", help="let the registrant's own approval count")] = False,
+    min_review_win_rate: Annotated[
+        Optional[float],
+        typer.Option("--min-review-win-rate", help="promotion needs this win rate (0-1, ties half) in the version's newest review set"),
+    ] = None,
+    min_reviews: Annotated[int, typer.Option("--min-reviews", help="promotion needs this many votes in the version's newest review set")] = 0,
     alias: Annotated[Optional[list[str]], typer.Option("--alias", help="guard only these aliases (repeatable; default: all)")] = None,
     tenant: TenantOpt = None,
 ) -> None:
@@ -362,6 +368,8 @@ def gates_set_command(
             required_approvals=approvals,
             approvers_distinct_from_registrant=not allow_self_approval,
             aliases=alias or [],
+            min_review_win_rate=min_review_win_rate,
+            min_reviews=min_reviews,
         )
     except ValidationError as exc:
         raise ConfigError(f"invalid gates: {exc}") from exc

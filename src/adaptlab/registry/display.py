@@ -93,6 +93,9 @@ def gates_table(policy: GatePolicy, title: str = "promotion gates") -> Table:
         table.add_row(metric, f"≤ {bound:g}")
     distinct = " (not the registrant)" if policy.approvers_distinct_from_registrant else ""
     table.add_row("approvals", f"{policy.required_approvals}{distinct}")
+    if policy.min_review_win_rate is not None or policy.min_reviews:
+        win_rate = f"win rate ≥ {policy.min_review_win_rate:g}, " if policy.min_review_win_rate is not None else ""
+        table.add_row("human review", f"{win_rate}{policy.min_reviews} votes at least (newest review set)")
     table.add_row("guards aliases", ", ".join(policy.aliases) or "all")
     return table
 

@@ -35,3 +35,7 @@ class GateRefusedError(RegistryError):
     def __init__(self, message: str, failures: list[str]):
         super().__init__(message)
         self.failures = failures
+
+
+class AuditedDenialError(AccessDeniedError):
+    """An access refusal the service has already recorded in the audit log (callers do not record it again)."""

@@ -1,6 +1,8 @@
-"""Promotion gates, one policy per model name: metric thresholds and approvals. Pure functions."""
+"""Promotion gates, one policy per model name: metric thresholds, approvals and human review. Pure functions."""
 
 from pydantic import BaseModel, ConfigDict, Field
+
+from adaptlab.schemas.review import ReviewResults
 
 # gate metrics from run.json data.quality (registry.lineage.data_quality_metrics)
 PII_GATE_METRIC = "pii_unredacted_findings"
@@ -17,13 +19,20 @@ class GatePolicy(BaseModel):
         default=True, description="approvals by the person who registered the version do not count (and are refused)"
     )
     aliases: list[str] = Field(default=[], description="aliases the gates guard; empty means every alias")
+    min_review_win_rate: float | None = Field(
+        default=None, ge=0, le=1, description="the version's win rate in its newest review set (ties count half) must reach this"
+    )
+    min_reviews: int = Field(default=0, ge=0, description="votes the version's newest review set must have")
 
     def guards(self, alias: str) -> bool:
         return not self.aliases or alias in self.aliases
 
 
-def failed_gates(policy: GatePolicy, metrics: dict[str, float], approvers: list[str], registrant: str) -> list[str]:
-    """Each failed gate as a sentence; empty when the version may be promoted."""
+def failed_gates(
+    policy: GatePolicy, metrics: dict[str, float], approvers: list[str], registrant: str, review: ReviewResults | None = None
+) -> list[str]:
+    """Each failed gate as a sentence; empty when the version may be promoted. `review`: the results of the newest
+    review set with the version as candidate (None: there is none)."""
     failures = []
     for name, lowest in sorted(policy.min_metrics.items()):
         failures += _threshold_failure(name, metrics.get(name), lowest, "≥", lambda value, bound: value >= bound)
@@ -33,6 +42,28 @@ def failed_gates(policy: GatePolicy, metrics: dict[str, float], approvers: list[
     if len(counted) < policy.required_approvals:
         distinct = " from someone other than the registrant" if policy.approvers_distinct_from_registrant else ""
         failures.append(f"approvals: {len(counted)} of {policy.required_approvals} required{distinct}")
+    return failures + review_failures(policy, review)
+
+
+def review_failures(policy: GatePolicy, review: ReviewResults | None) -> list[str]:
+    """The review gate: enough votes, and a win rate (point estimate) at least the minimum."""
+    if policy.min_review_win_rate is None and not policy.min_reviews:
+        return []
+    if review is None:
+        return ["review: no review set judges this version; create one with `adaptlab review create VERSION --against BASELINE`"]
+    failures = []
+    if review.votes < policy.min_reviews:
+        failures.append(f"review #{review.review_id}: {review.votes} of {policy.min_reviews} votes required")
+    lowest = policy.min_review_win_rate
+    if lowest is not None and review.win_rate is None:
+        failures.append(f"review #{review.review_id}: no judged votes yet (win rate needs ≥ {lowest:g})")
+    elif lowest is not None and review.win_rate < lowest:
+        interval = review.win_rate_interval
+        shown = f" (95 % CI {interval.low:.2f}–{interval.high:.2f})" if interval else ""
+        failures.append(
+            f"review #{review.review_id}: win rate {review.win_rate:.2f}{shown} against {review.baseline} over "
+            f"{review.judged_votes} judged votes (needs ≥ {lowest:g})"
+        )
     return failures
 
 

@@ -6,6 +6,7 @@ from adaptlab.registry.entities import AliasChange, AliasEvent, VersionRecord
 from adaptlab.registry.errors import AccessDeniedError, GateRefusedError, RegistryError
 from adaptlab.registry.gates import GatePolicy, failed_gates
 from adaptlab.registry.refs import check_alias, parse_model_ref, parse_version_ref
+from adaptlab.registry.reviews import candidate_review_results
 from adaptlab.registry.store import RegistryStore, acting, explicit, model_row, model_row_or_new, now, version_row
 from adaptlab.registry.tables import AliasAssignment, Approval
 
@@ -61,7 +62,8 @@ class Governance(RegistryStore):
             policy = model.gate_policy
             failures = []
             if policy.guards(alias):
-                failures = failed_gates(policy, row.metrics, [approval.approver for approval in row.approvals], row.created_by)
+                approvers = [approval.approver for approval in row.approvals]
+                failures = failed_gates(policy, row.metrics, approvers, row.created_by, candidate_review_results(tx.session, row))
             changed = not failures and current_version != row.version
             if failures:
                 tx.audit(

@@ -1,5 +1,5 @@
 """Replay the audit log into the state it accounts for (tenants, tokens, versions, approvals, alias
-history, gates) and compare that with the tables, so a row inserted, edited or deleted by SQL behind
+history, gates, review sets and votes) and compare that with the tables, so a row inserted, edited or deleted by SQL behind
 the log's back is named. Pure functions; `adaptlab.registry.state` reads the tables' side."""
 
 from collections.abc import Iterable
@@ -19,6 +19,8 @@ REPLAYED_ACTIONS = frozenset(
         "alias.promote",
         "alias.rollback",
         "gates.set",
+        "review.create",
+        "review.vote",
     }
 )
 
@@ -29,7 +31,13 @@ _DESCRIBE = {
     "approvals": lambda key: f"approval of {key[0]}/{key[1]}@v{key[2]} by {key[3]}",
     "alias_history": lambda key: f"promotion #{key[3]} of {key[0]}/{key[1]}@{key[2]}",
     "models": lambda key: f"gates of {key[0]}/{key[1]}",
+    "review_sets": lambda key: f"review set {key[1]} of {key[0]}",
+    "review_votes": lambda key: f"vote of {key[3]} on item {key[2]} of review {key[1]}",
 }
+
+
+REVIEW_SET_VALUES = ("candidate", "baseline", "items", "source_sha256", "items_sha256")
+REVIEW_VOTE_VALUES = ("verdict", "comment", "corrected_answer")
 
 
 @dataclass
@@ -103,6 +111,12 @@ def _replay(entry: ChainEntry, facts: dict[tuple, Fact], promotions: dict[tuple,
     if entry.action == "gates.set":
         tenant, name = entry.target.split("/")
         return Fact("models", (tenant, name), {"gate_policy": after}, where)
+    if entry.action == "review.create":
+        values = {"created_by": entry.actor} | {name: after[name] for name in REVIEW_SET_VALUES}
+        return Fact("review_sets", (entry.tenant, int(entry.target.removeprefix("review:"))), values, where)
+    if entry.action == "review.vote":
+        key = (entry.tenant, int(entry.target.removeprefix("review:")), after["item"], entry.actor)
+        return Fact("review_votes", key, {name: after[name] for name in REVIEW_VOTE_VALUES}, where)
     (tenant, name), selector = _split_target(entry.target)
     if entry.action in ("version.register", "version.import"):
         values = {"created_by": entry.actor, "run_id": after["run_id"], "files": after["files"]}

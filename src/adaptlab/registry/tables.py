@@ -13,6 +13,7 @@ from adaptlab.registry.entities import (
     ApprovalRecord,
     AuditEntry,
     ModelSummary,
+    ReviewSetRecord,
     StoredFile,
     TokenRecord,
     VersionRecord,
@@ -189,6 +190,77 @@ class AliasAssignment(Base):
             rolled_back_at=self.rolled_back_at,
             rolled_back_by=self.rolled_back_by,
         )
+
+
+class ReviewSet(Base):
+    """A candidate judged blind against a baseline on stored prompts and answers (registry/reviews.py). The
+    candidate and baseline are versions, or (both NULL) two methods of the comparison in `comparison_dir`."""
+
+    __tablename__ = "review_sets"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    tenant_id: Mapped[int] = mapped_column(ForeignKey("tenants.id"))
+    candidate_version_id: Mapped[int | None] = mapped_column(ForeignKey("versions.id"), index=True)
+    baseline_version_id: Mapped[int | None] = mapped_column(ForeignKey("versions.id"))
+    candidate: Mapped[str] = mapped_column(String(300), doc="version ref, or the comparison's method")
+    baseline: Mapped[str] = mapped_column(String(300))
+    comparison_dir: Mapped[str | None] = mapped_column(Text)
+    source: Mapped[str] = mapped_column(Text, doc="where the prompts came from")
+    source_sha256: Mapped[str] = mapped_column(String(64))
+    max_new_tokens: Mapped[int] = mapped_column(Integer)
+    item_count: Mapped[int] = mapped_column(Integer)
+    blind_salt: Mapped[str] = mapped_column(String(64), doc="keys each reviewer's A/B order; never leaves the service")
+    created_at: Mapped[str] = mapped_column(String(40))
+    created_by: Mapped[str] = mapped_column(String(200))
+
+    tenant: Mapped[Tenant] = relationship()
+    candidate_version: Mapped[ModelVersion | None] = relationship(foreign_keys=[candidate_version_id])
+    baseline_version: Mapped[ModelVersion | None] = relationship(foreign_keys=[baseline_version_id])
+
+    def to_entity(self) -> ReviewSetRecord:
+        return ReviewSetRecord(
+            review_id=self.id,
+            tenant=self.tenant.name,
+            candidate=self.candidate,
+            baseline=self.baseline,
+            comparison_dir=self.comparison_dir,
+            source=self.source,
+            source_sha256=self.source_sha256,
+            max_new_tokens=self.max_new_tokens,
+            items=self.item_count,
+            created_at=self.created_at,
+            created_by=self.created_by,
+        )
+
+
+class ReviewItem(Base):
+    __tablename__ = "review_items"
+    __table_args__ = (UniqueConstraint("review_set_id", "position"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    review_set_id: Mapped[int] = mapped_column(ForeignKey("review_sets.id"))
+    position: Mapped[int] = mapped_column(Integer, doc="1..N, the item number reviewers see")
+    prompt_json: Mapped[str] = mapped_column(Text, doc='{"text": ...} or {"messages": [{"role", "content"}, ...]}')
+    reference: Mapped[str | None] = mapped_column(Text, doc="the prompt row's own answer, if it had one")
+    candidate_answer: Mapped[str] = mapped_column(Text)
+    baseline_answer: Mapped[str] = mapped_column(Text)
+
+
+class ReviewVote(Base):
+    """One reviewer's verdict on one item, stored unblinded (candidate/baseline/tie/both_bad)."""
+
+    __tablename__ = "review_votes"
+    __table_args__ = (UniqueConstraint("item_id", "reviewer"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    item_id: Mapped[int] = mapped_column(ForeignKey("review_items.id"))
+    reviewer: Mapped[str] = mapped_column(String(200))
+    verdict: Mapped[str] = mapped_column(String(20))
+    comment: Mapped[str | None] = mapped_column(Text)
+    corrected_answer: Mapped[str | None] = mapped_column(Text)
+    created_at: Mapped[str] = mapped_column(String(40))
+
+    item: Mapped[ReviewItem] = relationship()
 
 
 class AuditRow(Base):
