@@ -7,7 +7,24 @@ from adaptlab.registry.errors import AccessDeniedError, GateRefusedError, Regist
 from adaptlab.registry.gates import GatePolicy, failed_gates
 from adaptlab.registry.refs import check_alias, parse_model_ref, parse_version_ref
 from adaptlab.registry.store import RegistryStore, acting, explicit, model_row, model_row_or_new, now, version_row
-from adaptlab.registry.tables import AliasAssignment, Approval
+from adaptlab.registry.tables import AliasAssignment, AliasCanary, Approval, ModelVersion, RegisteredModel
+
+
+def promotion_failures(row: ModelVersion, alias: str) -> list[str]:
+    """Each gate `row` fails for `alias` (a promotion's, and a canary candidate's), in words."""
+    policy = row.model.gate_policy
+    if not policy.guards(alias):
+        return []
+    return failed_gates(policy, row.metrics, [approval.approver for approval in row.approvals], row.created_by)
+
+
+def refuse_during_canary(model: RegisteredModel, model_ref, alias: str) -> None:
+    """An alias with a running canary moves only by `canary promote` or `canary abort`."""
+    if (canary := model.running_canary(alias)) is not None:
+        raise RegistryError(
+            f"{model_ref}@{alias} has a canary of v{canary.candidate.version} running; end it first with "
+            f"`adaptlab registry canary promote|abort {model_ref} --alias {alias}`"
+        )
 
 
 class Governance(RegistryStore):
@@ -56,12 +73,10 @@ class Governance(RegistryStore):
         with self._writing() as tx:
             row = version_row(tx.session, version_ref)
             model = row.model
+            refuse_during_canary(model, version_ref.model, alias)
             current = model.current_aliases().get(alias)
             current_version = current.version.version if current else None
-            policy = model.gate_policy
-            failures = []
-            if policy.guards(alias):
-                failures = failed_gates(policy, row.metrics, [approval.approver for approval in row.approvals], row.created_by)
+            failures = promotion_failures(row, alias)
             changed = not failures and current_version != row.version
             if failures:
                 tx.audit(
@@ -98,6 +113,7 @@ class Governance(RegistryStore):
         actor = acting(principal, by)
         with self._writing() as tx:
             model = model_row(tx.session, model_ref)
+            refuse_during_canary(model, model_ref, alias)
             active = [row for row in model.alias_assignments if row.alias == alias and row.rolled_back_at is None][::-1]
             if len(active) < 2:
                 state = f"points at v{active[0].version.version} only" if active else "was never set"
@@ -121,5 +137,27 @@ class Governance(RegistryStore):
         model_ref = parse_model_ref(name, tenant or principal.tenant)
         require(principal, Action.read, model_ref.tenant)
         with self._reading() as session:
-            rows = model_row(session, model_ref).alias_assignments
-            return [row.to_entity() for row in rows if alias in (None, row.alias)]
+            model = model_row(session, model_ref)
+            events = [row.to_entity() for row in model.alias_assignments] + [event for row in model.canaries for event in canary_events(row)]
+            return sorted((event for event in events if alias in (None, event.alias)), key=lambda event: (event.assigned_at, event.kind == "promote"))
+
+
+CANARY_END_EVENTS = {"promoted": "canary_promote", "aborted": "canary_abort"}
+
+
+def canary_events(row: AliasCanary) -> list[AliasEvent]:
+    """A canary in the alias history: its start (with its share now), and its promotion or abort once it ended."""
+    start = AliasEvent(
+        alias=row.alias,
+        version=row.candidate.version,
+        assigned_at=row.started_at,
+        assigned_by=row.started_by,
+        rolled_back_at=None,
+        rolled_back_by=None,
+        kind="canary_start",
+        share_percent=row.share_percent,
+    )
+    if row.outcome is None:
+        return [start]
+    end = start.model_copy(update={"assigned_at": row.ended_at, "assigned_by": row.ended_by, "kind": CANARY_END_EVENTS[row.outcome]})
+    return [start, end]
