@@ -9,7 +9,13 @@ from scipy import stats
 from adaptlab.registry import GatePolicy, local_admin
 from adaptlab.registry.access import Role, token_principal
 from adaptlab.registry.entities import CompletionRecord
-from adaptlab.registry.errors import CompletionNotFoundError, FeedbackExistsError, GateRefusedError, InvalidFeedbackError, RegistryError
+from adaptlab.registry.errors import (
+    CompletionNotFoundError,
+    FeedbackExistsError,
+    GateRefusedError,
+    InvalidFeedbackError,
+    RegistryError,
+)
 from adaptlab.registry.store import now
 
 SERVER = local_admin("adaptlab-serve")

@@ -148,8 +148,17 @@ def test_a_full_queue_drops_and_counts_instead_of_blocking(world):
 
         def record(completion_id: str) -> CompletionRecord:
             return CompletionRecord(
-                id=completion_id, tenant="hooli", version_ref=None, model="builtin:tiny", via_alias=None, created_at=now(),
-                prompt_tokens=1, completion_tokens=1, latency_s=0.01, first_token_s=0.005, error=False,
+                id=completion_id,
+                tenant="hooli",
+                version_ref=None,
+                model="builtin:tiny",
+                via_alias=None,
+                created_at=now(),
+                prompt_tokens=1,
+                completion_tokens=1,
+                latency_s=0.01,
+                first_token_s=0.005,
+                error=False,
             )
 
         started = time.perf_counter()

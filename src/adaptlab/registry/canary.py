@@ -15,9 +15,28 @@ from adaptlab.registry.entities import AliasChange, CanaryRecord, CanarySplit
 from adaptlab.registry.errors import GateRefusedError, NotFoundError, RegistryError
 from adaptlab.registry.feedback import arm_samples
 from adaptlab.registry.governance import promotion_failures
-from adaptlab.registry.refs import ModelRef, check_alias, parse_model_ref, parse_version_ref
-from adaptlab.registry.store import AuditWriter, RegistryStore, acting, explicit, model_row, now, version_row
-from adaptlab.registry.tables import AliasAssignment, AliasCanary, ModelVersion, RegisteredModel, Tenant
+from adaptlab.registry.refs import (
+    ModelRef,
+    check_alias,
+    parse_model_ref,
+    parse_version_ref,
+)
+from adaptlab.registry.store import (
+    AuditWriter,
+    RegistryStore,
+    acting,
+    explicit,
+    model_row,
+    now,
+    version_row,
+)
+from adaptlab.registry.tables import (
+    AliasAssignment,
+    AliasCanary,
+    ModelVersion,
+    RegisteredModel,
+    Tenant,
+)
 
 
 def check_share(share_percent: float) -> float:
@@ -91,7 +110,9 @@ class Canaries(RegistryStore):
             raise refusal
         return record
 
-    def promote_canary(self, principal: Principal, name: str, alias: str, *, tenant: str | None = None, by: str | None = None) -> AliasChange:
+    def promote_canary(
+        self, principal: Principal, name: str, alias: str, *, tenant: str | None = None, by: str | None = None
+    ) -> AliasChange:
         """End the canary on `alias` by pointing the alias at its candidate (the gates are checked again)."""
         ended = self._end_canary(principal, name, alias, "promoted", tenant=tenant, by=by)
         model_ref = parse_model_ref(name, tenant or principal.tenant)
@@ -104,7 +125,9 @@ class Canaries(RegistryStore):
             changed=True,
         )
 
-    def abort_canary(self, principal: Principal, name: str, alias: str, *, tenant: str | None = None, by: str | None = None) -> CanaryRecord:
+    def abort_canary(
+        self, principal: Principal, name: str, alias: str, *, tenant: str | None = None, by: str | None = None
+    ) -> CanaryRecord:
         """End the canary on `alias`; every user is answered by the stable version again."""
         return self._end_canary(principal, name, alias, "aborted", tenant=tenant, by=by)
 
@@ -128,8 +151,13 @@ class Canaries(RegistryStore):
         with self._reading() as session:
             row = _newest_canary(model_row(session, model_ref), alias)
             if row is None:
-                raise NotFoundError(f"{model_ref}@{alias} never had a canary; start one with `adaptlab registry promote NAME@vN --alias {alias} --canary 10`")
-            stable, candidate = (arm_samples(session, version_id, alias, row.started_at, row.ended_at) for version_id in (row.stable_version_id, row.candidate_version_id))
+                raise NotFoundError(
+                    f"{model_ref}@{alias} never had a canary; start one with `adaptlab registry promote NAME@vN --alias {alias} --canary 10`"
+                )
+            stable, candidate = (
+                arm_samples(session, version_id, alias, row.started_at, row.ended_at)
+                for version_id in (row.stable_version_id, row.candidate_version_id)
+            )
             report = canary_report(f"{model_ref}@v{row.stable.version}", f"{model_ref}@v{row.candidate.version}", stable, candidate, gap)
             return CanaryStatus(canary=row.to_entity(), report=report)
 
@@ -173,8 +201,12 @@ class Canaries(RegistryStore):
                 raise RegistryError(f"no canary is running on {model_ref}@{alias}; `adaptlab registry canary status` shows the last one")
             failures = promotion_failures(canary.candidate, alias) if outcome == "promoted" else []
             if failures:
-                tx.audit(actor, model_ref.tenant, "alias.canary_refused", canary.candidate.ref, after={"alias": alias, "failed_gates": failures})
-                refusal = GateRefusedError(f"promotion of the canary {canary.candidate.ref} to {alias!r} refused: " + "; ".join(failures), failures)
+                tx.audit(
+                    actor, model_ref.tenant, "alias.canary_refused", canary.candidate.ref, after={"alias": alias, "failed_gates": failures}
+                )
+                refusal = GateRefusedError(
+                    f"promotion of the canary {canary.candidate.ref} to {alias!r} refused: " + "; ".join(failures), failures
+                )
             else:
                 _close(tx, canary, model_ref, outcome, actor)
                 ended = canary.to_entity()
@@ -188,10 +220,26 @@ def _close(tx: AuditWriter, canary: AliasCanary, model_ref: ModelRef, outcome: s
     target, at = f"{model_ref}@{canary.alias}", now()
     canary.ended_at, canary.ended_by, canary.outcome = at, actor, outcome
     shown = {"stable": canary.stable.version, "candidate": canary.candidate.version, "share_percent": canary.share_percent}
-    tx.audit(actor, model_ref.tenant, f"alias.canary_{'promote' if outcome == 'promoted' else 'abort'}", target, before=shown, after={"outcome": outcome})
+    tx.audit(
+        actor,
+        model_ref.tenant,
+        f"alias.canary_{'promote' if outcome == 'promoted' else 'abort'}",
+        target,
+        before=shown,
+        after={"outcome": outcome},
+    )
     if outcome == "promoted":
-        tx.session.add(AliasAssignment(model_id=canary.model_id, alias=canary.alias, version=canary.candidate, assigned_at=at, assigned_by=actor))
-        tx.audit(actor, model_ref.tenant, "alias.promote", target, before={"version": canary.stable.version}, after={"version": canary.candidate.version})
+        tx.session.add(
+            AliasAssignment(model_id=canary.model_id, alias=canary.alias, version=canary.candidate, assigned_at=at, assigned_by=actor)
+        )
+        tx.audit(
+            actor,
+            model_ref.tenant,
+            "alias.promote",
+            target,
+            before={"version": canary.stable.version},
+            after={"version": canary.candidate.version},
+        )
 
 
 def _newest_canary(model: RegisteredModel, alias: str) -> AliasCanary | None:

@@ -108,7 +108,9 @@ _COMPARED = (
     _Compared("first_token_s", "higher", lambda a, b, alpha: mann_whitney_test(a.first_token_s, b.first_token_s, alpha)),
     _Compared("output_tokens", None, lambda a, b, alpha: mann_whitney_test(a.completion_tokens, b.completion_tokens, alpha)),
     _Compared("feedback_mean", "lower", lambda a, b, alpha: welch_t_test(a.scores, b.scores, alpha)),
-    _Compared("positive_rate", "lower", lambda a, b, alpha: fisher_exact_test(a.positives, len(a.scores), b.positives, len(b.scores), alpha)),
+    _Compared(
+        "positive_rate", "lower", lambda a, b, alpha: fisher_exact_test(a.positives, len(a.scores), b.positives, len(b.scores), alpha)
+    ),
 )
 
 
@@ -158,9 +160,12 @@ def canary_report(
     if worse:
         decision, reason = "abort", f"the candidate is significantly worse on {', '.join(worse)}"
     elif not enough:
-        decision, reason = "wait", (
-            f"not enough traffic to decide yet: telling a {gap:.0%} gap in positive feedback apart needs {needed} rated "
-            f"completions per arm; stable has {len(stable.scores)}, candidate {len(candidate.scores)}"
+        decision, reason = (
+            "wait",
+            (
+                f"not enough traffic to decide yet: telling a {gap:.0%} gap in positive feedback apart needs {needed} rated "
+                f"completions per arm; stable has {len(stable.scores)}, candidate {len(candidate.scores)}"
+            ),
         )
     elif better:
         decision, reason = "promote", f"the candidate is significantly better on {', '.join(better)} and worse on nothing"

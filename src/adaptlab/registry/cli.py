@@ -128,7 +128,9 @@ def promote_command(
     alias: Annotated[str, typer.Option("--alias", help="alias to point at the version, e.g. production")],
     canary: Annotated[
         Optional[float],
-        typer.Option("--canary", help="PERCENT: send only this share of the alias's users to the version (a canary; see `registry canary`)"),
+        typer.Option(
+            "--canary", help="PERCENT: send only this share of the alias's users to the version (a canary; see `registry canary`)"
+        ),
     ] = None,
     by: By = None,
     tenant: TenantOpt = None,

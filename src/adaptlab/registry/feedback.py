@@ -15,10 +15,20 @@ from sqlalchemy.orm import Session, joinedload
 from adaptlab.registry.access import Action, Principal, require
 from adaptlab.registry.canary_figures import ArmSamples
 from adaptlab.registry.entities import CompletionRecord, FeedbackRecord
-from adaptlab.registry.errors import CompletionNotFoundError, FeedbackExistsError, InvalidFeedbackError
+from adaptlab.registry.errors import (
+    CompletionNotFoundError,
+    FeedbackExistsError,
+    InvalidFeedbackError,
+)
 from adaptlab.registry.refs import parse_version_ref
 from adaptlab.registry.store import RegistryStore, now
-from adaptlab.registry.tables import Completion, Feedback, ModelVersion, RegisteredModel, Tenant
+from adaptlab.registry.tables import (
+    Completion,
+    Feedback,
+    ModelVersion,
+    RegisteredModel,
+    Tenant,
+)
 
 log = logging.getLogger(__name__)
 
@@ -47,7 +57,9 @@ class CompletionLog(RegistryStore):
             for record in records:
                 tenant_id, version_id = tenant_ids.get(record.tenant), version_ids.get(record.version_ref)
                 if tenant_id is None or (record.version_ref and version_id is None):
-                    log.warning("completion %s names an unknown tenant or version (%s, %s); not recorded", record.id, record.tenant, record.model)
+                    log.warning(
+                        "completion %s names an unknown tenant or version (%s, %s); not recorded", record.id, record.tenant, record.model
+                    )
                     continue
                 fields = record.model_dump(exclude={"tenant", "version_ref"})
                 rows.append(Completion(**fields, tenant_id=tenant_id, version_id=version_id))
@@ -129,5 +141,9 @@ def _version_id(session: Session, ref: str) -> int | None:
         select(ModelVersion.id)
         .join(RegisteredModel, RegisteredModel.id == ModelVersion.model_id)
         .join(Tenant, Tenant.id == RegisteredModel.tenant_id)
-        .where(Tenant.name == version_ref.model.tenant, RegisteredModel.name == version_ref.model.name, ModelVersion.version == version_ref.version)
+        .where(
+            Tenant.name == version_ref.model.tenant,
+            RegisteredModel.name == version_ref.model.name,
+            ModelVersion.version == version_ref.version,
+        )
     )

@@ -138,8 +138,11 @@ class Governance(RegistryStore):
         require(principal, Action.read, model_ref.tenant)
         with self._reading() as session:
             model = model_row(session, model_ref)
-            events = [row.to_entity() for row in model.alias_assignments] + [event for row in model.canaries for event in canary_events(row)]
-            return sorted((event for event in events if alias in (None, event.alias)), key=lambda event: (event.assigned_at, event.kind == "promote"))
+            events = [row.to_entity() for row in model.alias_assignments]
+            events += [event for row in model.canaries for event in canary_events(row)]
+            # at the same instant, a canary's promotion comes before the promotion row it adds
+            events.sort(key=lambda event: (event.assigned_at, event.kind == "promote"))
+            return [event for event in events if alias in (None, event.alias)]
 
 
 CANARY_END_EVENTS = {"promoted": "canary_promote", "aborted": "canary_abort"}

@@ -1,8 +1,9 @@
 """`Registry`: the governed registry's Python API, one class assembled from its concerns — tenants and
 tokens (tenancy.py), versions (versions.py), governance (governance.py), canaries on aliases (canary.py),
-live completions and feedback (feedback.py), the audit log (audit_log.py) and artifacts (artifacts.py), all sharing the transactions and lookups of store.py. Every call takes
-the acting `Principal`; every change is one database transaction that also appends to the hash-chained
-audit log."""
+live completions and feedback (feedback.py), the audit log (audit_log.py) and artifacts (artifacts.py),
+all sharing the transactions and lookups of store.py. Every call takes the acting `Principal`; every
+change is one database transaction that also appends to the hash-chained audit log (the server's
+completion records and ratings, telemetry, are written outside it: see feedback.py)."""
 
 from adaptlab.registry.artifacts import Artifacts
 from adaptlab.registry.audit_log import AuditLog

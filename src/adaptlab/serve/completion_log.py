@@ -60,7 +60,9 @@ class CompletionRecorder:
         with self._written:
             self._written.wait_for(lambda: completion_id not in self._pending, timeout_s)
 
-    def on_done(self, *, completion_id: str, tenant: str, version_ref: str | None, model: str, alias: str | None, body) -> Callable[[GenerationStream], None]:
+    def on_done(
+        self, *, completion_id: str, tenant: str, version_ref: str | None, model: str, alias: str | None, body
+    ) -> Callable[[GenerationStream], None]:
         """The `on_done` of a GenerationStream: records its completion when it was answered or failed (not when the client left)."""
 
         def done(stream: GenerationStream) -> None:
@@ -91,7 +93,9 @@ class CompletionRecorder:
         try:
             self.queue.put(_STOP, timeout=timeout_s)
         except queue.Full:
-            log.warning("completion log: the writer did not drain its queue in %.0f s; %d records not written", timeout_s, self.queue.qsize())
+            log.warning(
+                "completion log: the writer did not drain its queue in %.0f s; %d records not written", timeout_s, self.queue.qsize()
+            )
             return
         self._thread.join(timeout_s)
 

@@ -49,13 +49,14 @@ class ServeConfig(BaseModel):
     )
     record_completions: bool = Field(
         default=True,
-        description="record each answered completion (id, tenant, version, time, token counts, latency, error) in the registry, for feedback and canary figures",
+        description="record each answered completion (id, tenant, version, time, token counts, latency, error) in the registry, "
+        "for feedback and canary figures",
     )
-    record_text: bool = Field(
-        default=False, description="also record each completion's prompt and answer text (off: no text is ever stored)"
-    )
+    record_text: bool = Field(default=False, description="also record each completion's prompt and answer text (off: no text is ever stored)")
     completion_queue_size: int = Field(
-        default=10000, ge=1, description="completion records waiting for the background writer; beyond it they are dropped and counted, never waited for"
+        default=10000,
+        ge=1,
+        description="completion records waiting for the background writer; beyond that, dropped and counted (never waited for)",
     )
     metrics_token: str | None = Field(
         default=None,

@@ -54,7 +54,8 @@ class _SamplingRequest(_Strict):
     stream_options: StreamOptions | None = None
     user: Text | None = Field(
         default=None,
-        description="end-user id: through an alias with a canary it picks the user's arm, the same every time (default: the token's); never stored",
+        description="end-user id: through an alias with a canary it picks the user's arm, the same every time "
+        "(default: the token's); never stored",
     )
 
 
@@ -178,7 +179,9 @@ class FeedbackRequest(_Strict):
     score: Annotated[float, AfterValidator(_rating)] = Field(
         ge=-1, le=1, allow_inf_nan=False, description="-1, 0 or 1 (thumbs down, neutral, up), or a number in [0, 1]"
     )
-    comment: Annotated[Text, AfterValidator(_storable)] | None = Field(default=None, max_length=MAX_COMMENT_CHARS, description="optional, kept with the rating")
+    comment: Annotated[Text, AfterValidator(_storable)] | None = Field(
+        default=None, max_length=MAX_COMMENT_CHARS, description="optional, kept with the rating"
+    )
 
 
 class FeedbackResponse(BaseModel):

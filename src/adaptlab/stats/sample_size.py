@@ -24,9 +24,9 @@ def examples_to_resolve(standard_error: float, examples: int, gap: float, alpha:
 
 
 def per_group_to_resolve_rates(reference_rate: float, gap: float, alpha: float = 0.05, power: float = POWER) -> int:
-    """Observations per group for a true gap of `gap` between two independent rates (the reference's and one
-    `gap` below it, or above where below is impossible) to test significant at `alpha` with probability `power`:
-    n = (z(1 − alpha/2)·√(2·p̄(1 − p̄)) + z(power)·√(p₁(1 − p₁) + p₂(1 − p₂)))² / gap²  (normal approximation)."""
+    """Observations per group for a true gap of `gap` between two independent rates (the reference's and
+    one `gap` below it, or above where below is impossible) to test significant at `alpha` with probability
+    `power`: n = (z(1 − alpha/2)·√(2·p̄(1 − p̄)) + z(power)·√(p₁(1 − p₁) + p₂(1 − p₂)))² / gap²  (normal approximation)."""
     if not 0 < gap < 1 or not 0 <= reference_rate <= 1:
         raise ValueError(f"gap must be in (0, 1) and the reference rate in [0, 1], got gap={gap}, rate={reference_rate}")
     first = reference_rate

@@ -73,7 +73,9 @@ def fisher_exact_test(successes_a: int, trials_a: int, successes_b: int, trials_
         return None
     table = [[successes_a, trials_a - successes_a], [successes_b, trials_b - successes_b]]
     p_value = float(stats.fisher_exact(table).pvalue)
-    return GroupTest(test="fisher_exact", difference=successes_b / trials_b - successes_a / trials_a, p_value=min(p_value, 1.0), alpha=alpha)
+    return GroupTest(
+        test="fisher_exact", difference=successes_b / trials_b - successes_a / trials_a, p_value=min(p_value, 1.0), alpha=alpha
+    )
 
 
 def welch_t_test(a: Sequence[float], b: Sequence[float], alpha: float = ALPHA) -> GroupTest | None:
