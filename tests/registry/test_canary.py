@@ -14,6 +14,7 @@ from adaptlab.registry.errors import (
     FeedbackExistsError,
     GateRefusedError,
     InvalidFeedbackError,
+    NotFoundError,
     RegistryError,
 )
 from adaptlab.registry.store import now
@@ -44,7 +45,8 @@ def test_a_canary_needs_a_stable_alias_and_the_promotion_gates(bot, admin):
     with pytest.raises(GateRefusedError, match="approvals: 0 of 1"):
         bot.start_canary(admin, "acme/bot@v3", "production", 10)
     assert bot.audit_entries(admin)[-1].action == "alias.canary_refused"
-    assert bot.canary(admin, "acme/bot", "production") is None
+    with pytest.raises(NotFoundError, match="never had a canary"):
+        bot.canary_status(admin, "acme/bot", "production")
 
 
 def test_start_share_promote_and_history(bot, admin):

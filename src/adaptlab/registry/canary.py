@@ -131,14 +131,6 @@ class Canaries(RegistryStore):
         """End the canary on `alias`; every user is answered by the stable version again."""
         return self._end_canary(principal, name, alias, "aborted", tenant=tenant, by=by)
 
-    def canary(self, principal: Principal, name: str, alias: str, *, tenant: str | None = None) -> CanaryRecord | None:
-        """The alias's newest canary, running or ended; None if it never had one."""
-        model_ref = parse_model_ref(name, tenant or principal.tenant)
-        require(principal, Action.read, model_ref.tenant)
-        with self._reading() as session:
-            row = _newest_canary(model_row(session, model_ref), alias)
-            return row.to_entity() if row else None
-
     def canary_status(
         self, principal: Principal, name: str, alias: str, *, tenant: str | None = None, gap: float = DEFAULT_GAP
     ) -> CanaryStatus:
