@@ -24,7 +24,8 @@ _STOP = object()
 
 
 class CompletionRecorder:
-    """Start with `start()`, stop with `close()` (which writes what is still queued)."""
+    """Start with `start()`, stop with `close()`, which writes what is still queued and closes `registry` (the
+    recorder's own: opened for it, so its writes never hold a connection the request path needs)."""
 
     def __init__(self, registry: Registry, metrics: CollectorRegistry, *, capacity: int, record_text: bool):
         self.registry = registry
@@ -90,14 +91,15 @@ class CompletionRecorder:
         return done
 
     def close(self, timeout_s: float = 30) -> None:
-        try:
-            self.queue.put(_STOP, timeout=timeout_s)
-        except queue.Full:
-            log.warning(
-                "completion log: the writer did not drain its queue in %.0f s; %d records not written", timeout_s, self.queue.qsize()
-            )
-            return
-        self._thread.join(timeout_s)
+        if self._thread.is_alive():
+            try:
+                self.queue.put(_STOP, timeout=timeout_s)
+                self._thread.join(timeout_s)
+            except queue.Full:
+                log.warning(
+                    "completion log: the writer did not drain its queue in %.0f s; %d records not written", timeout_s, self.queue.qsize()
+                )
+        self.registry.close()
 
     def _run(self) -> None:
         stopping = False

@@ -48,7 +48,6 @@ class Runtime:
         self.scheduler.stop()
         if self.completions is not None:
             self.completions.close()
-            self.completions.registry.close()
         self.registry.close()
 
 
@@ -65,6 +64,7 @@ def build_runtime(config: ServeConfig) -> Runtime:
 
         torch.set_num_threads(config.torch_threads)
     registry = Registry.open(config.registry, db=config.db, blobs=config.blobs)
+    completions = None
     try:
         base = resolve_model(config.model)
         model = load_causal_lm(base.path)
@@ -78,12 +78,14 @@ def build_runtime(config: ServeConfig) -> Runtime:
         for ref in config.pin:
             cache.pin(registry.get_version(local_admin(SERVER_PRINCIPAL), ref).ref)
         pad_token_id = tokenizer.pad_token_id if tokenizer.pad_token_id is not None else tokenizer.eos_token_id
+        completions = _completion_recorder(config, metrics)
         scheduler = Scheduler(
             cache, metrics, max_batch_size=config.max_batch_size, max_wait_s=config.max_wait_ms / 1000, pad_token_id=pad_token_id
         )
         scheduler.start()
-        completions = _completion_recorder(config, metrics)
     except BaseException:
+        if completions is not None:
+            completions.close()
         registry.close()
         raise
     return Runtime(
@@ -103,7 +105,7 @@ def build_runtime(config: ServeConfig) -> Runtime:
 
 
 def _completion_recorder(config: ServeConfig, metrics: ServeMetrics) -> CompletionRecorder | None:
-    """The background writer of completion records, on a registry connection pool of its own."""
+    """The background writer of completion records, on a registry connection pool of its own (closed with it)."""
     if not config.record_completions:
         return None
     recorder = CompletionRecorder(
