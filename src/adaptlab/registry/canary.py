@@ -4,9 +4,6 @@ moves the alias to the candidate, `canary abort` leaves it where it was. The can
 gates as a promotion (checked at the start and again at promotion); every change and refusal is audited;
 the server reads the split with `canary_split`, as it reads an alias."""
 
-from sqlalchemy import select
-from sqlalchemy.orm import joinedload
-
 from adaptlab.errors import ConfigError
 from adaptlab.registry.access import Action, Principal, require
 from adaptlab.registry.canary_assignment import new_assignment_key
@@ -15,28 +12,9 @@ from adaptlab.registry.entities import AliasChange, CanaryRecord, CanarySplit
 from adaptlab.registry.errors import GateRefusedError, NotFoundError, RegistryError
 from adaptlab.registry.feedback import arm_samples
 from adaptlab.registry.governance import promotion_failures
-from adaptlab.registry.refs import (
-    ModelRef,
-    check_alias,
-    parse_model_ref,
-    parse_version_ref,
-)
-from adaptlab.registry.store import (
-    AuditWriter,
-    RegistryStore,
-    acting,
-    explicit,
-    model_row,
-    now,
-    version_row,
-)
-from adaptlab.registry.tables import (
-    AliasAssignment,
-    AliasCanary,
-    ModelVersion,
-    RegisteredModel,
-    Tenant,
-)
+from adaptlab.registry.refs import ModelRef, check_alias, parse_model_ref, parse_version_ref
+from adaptlab.registry.store import AuditWriter, RegistryStore, acting, explicit, find_model, model_row, now, version_row
+from adaptlab.registry.tables import AliasAssignment, AliasCanary, ModelVersion, RegisteredModel
 
 
 def check_share(share_percent: float) -> float:
@@ -160,18 +138,8 @@ class Canaries(RegistryStore):
             raise ConfigError(f"{ref}: a canary split belongs to an alias (tenant/name@alias)")
         require(principal, Action.read, version_ref.model.tenant)
         with self._reading() as session:
-            row = session.scalar(
-                select(AliasCanary)
-                .join(RegisteredModel, RegisteredModel.id == AliasCanary.model_id)
-                .join(Tenant, Tenant.id == RegisteredModel.tenant_id)
-                .where(
-                    Tenant.name == version_ref.model.tenant,
-                    RegisteredModel.name == version_ref.model.name,
-                    AliasCanary.alias == version_ref.alias,
-                    AliasCanary.ended_at.is_(None),
-                )
-                .options(joinedload(AliasCanary.stable), joinedload(AliasCanary.candidate))
-            )
+            model = find_model(session, version_ref.model)
+            row = model.running_canary(version_ref.alias) if model is not None else None
             if row is None:
                 return None
             return CanarySplit(

@@ -15,20 +15,10 @@ from sqlalchemy.orm import Session, joinedload
 from adaptlab.registry.access import Action, Principal, require
 from adaptlab.registry.canary_figures import ArmSamples
 from adaptlab.registry.entities import CompletionRecord, FeedbackRecord
-from adaptlab.registry.errors import (
-    CompletionNotFoundError,
-    FeedbackExistsError,
-    InvalidFeedbackError,
-)
+from adaptlab.registry.errors import CompletionNotFoundError, FeedbackExistsError, InvalidFeedbackError, NotFoundError
 from adaptlab.registry.refs import parse_version_ref
-from adaptlab.registry.store import RegistryStore, now
-from adaptlab.registry.tables import (
-    Completion,
-    Feedback,
-    ModelVersion,
-    RegisteredModel,
-    Tenant,
-)
+from adaptlab.registry.store import RegistryStore, now, version_row
+from adaptlab.registry.tables import Completion, Feedback, Tenant
 
 log = logging.getLogger(__name__)
 
@@ -136,14 +126,7 @@ def _already_rated(completion_id: str) -> FeedbackExistsError:
 
 
 def _version_id(session: Session, ref: str) -> int | None:
-    version_ref = parse_version_ref(ref, None)
-    return session.scalar(
-        select(ModelVersion.id)
-        .join(RegisteredModel, RegisteredModel.id == ModelVersion.model_id)
-        .join(Tenant, Tenant.id == RegisteredModel.tenant_id)
-        .where(
-            Tenant.name == version_ref.model.tenant,
-            RegisteredModel.name == version_ref.model.name,
-            ModelVersion.version == version_ref.version,
-        )
-    )
+    try:
+        return version_row(session, parse_version_ref(ref, None)).id
+    except NotFoundError:
+        return None
