@@ -88,7 +88,7 @@ def _within_ttl(holds) -> None:
 
 def test_canary_over_http_sticky_arms_then_abort_and_promote_without_restart(server, client):
     registry = server.runtime.registry
-    users = [f"http-user-{i}" for i in range(24)]
+    users = [f"http-user-{i}" for i in range(16)]
     registry.start_canary(ADMIN, "hooli/bot@v2", "production", 50)
     split = registry.canary_split(ADMIN, "hooli/bot@production")
     expected = {user: split.arm_ref(user) for user in users}
