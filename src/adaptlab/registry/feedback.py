@@ -8,17 +8,17 @@ import logging
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 
-from sqlalchemy import select
+from sqlalchemy import select, tuple_
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, joinedload
 
 from adaptlab.registry.access import Action, Principal, require
 from adaptlab.registry.canary_figures import ArmSamples
 from adaptlab.registry.entities import CompletionRecord, FeedbackRecord
-from adaptlab.registry.errors import CompletionNotFoundError, FeedbackExistsError, InvalidFeedbackError, NotFoundError
+from adaptlab.registry.errors import CompletionNotFoundError, FeedbackExistsError, InvalidFeedbackError
 from adaptlab.registry.refs import parse_version_ref
-from adaptlab.registry.store import RegistryStore, now, version_row
-from adaptlab.registry.tables import Completion, Feedback, Tenant
+from adaptlab.registry.store import RegistryStore, now
+from adaptlab.registry.tables import Completion, Feedback, ModelVersion, RegisteredModel, Tenant
 
 log = logging.getLogger(__name__)
 
@@ -42,7 +42,7 @@ class CompletionLog(RegistryStore):
         require(principal, Action.manage, None)
         with self._plain_writing() as session:
             tenant_ids = dict(session.execute(select(Tenant.name, Tenant.id).where(Tenant.name.in_({r.tenant for r in records}))).all())
-            version_ids = {ref: _version_id(session, ref) for ref in {r.version_ref for r in records if r.version_ref}}
+            version_ids = _version_ids(session, {r.version_ref for r in records if r.version_ref})
             rows = []
             for record in records:
                 tenant_id, version_id = tenant_ids.get(record.tenant), version_ids.get(record.version_ref)
@@ -125,8 +125,16 @@ def _already_rated(completion_id: str) -> FeedbackExistsError:
     return FeedbackExistsError(f"completion {completion_id!r} has been rated already; a rating is never replaced")
 
 
-def _version_id(session: Session, ref: str) -> int | None:
-    try:
-        return version_row(session, parse_version_ref(ref, None)).id
-    except NotFoundError:
-        return None
+def _version_ids(session: Session, refs: set[str]) -> dict[str, int]:
+    """tenant/name@vN -> version row id, for those of `refs` that exist, in one query."""
+    parsed = {ref: parse_version_ref(ref, None) for ref in refs}
+    keys = {(version.model.tenant, version.model.name, version.version): ref for ref, version in parsed.items()}
+    if not keys:
+        return {}
+    rows = session.execute(
+        select(Tenant.name, RegisteredModel.name, ModelVersion.version, ModelVersion.id)
+        .join(RegisteredModel, RegisteredModel.id == ModelVersion.model_id)
+        .join(Tenant, Tenant.id == RegisteredModel.tenant_id)
+        .where(tuple_(Tenant.name, RegisteredModel.name, ModelVersion.version).in_(list(keys)))
+    )
+    return {keys[(tenant, name, version)]: version_id for tenant, name, version, version_id in rows}

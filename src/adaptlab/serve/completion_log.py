@@ -1,12 +1,14 @@
 """The server's record of each answered completion (registry.feedback), kept off the request path:
 `record` puts it on a bounded queue and returns at once; one background thread writes what has queued
-up in one transaction per batch, through its own registry connection pool. A full queue drops the
+up (for at most 0.1 s, at most 256 records) in one transaction per batch, through its own registry
+connection pool. A full queue drops the
 record and counts it (`adaptlab_serve_completion_records_dropped_total`) rather than slow decoding."""
 
 import json
 import logging
 import queue
 import threading
+import time
 from collections.abc import Callable
 
 from prometheus_client import CollectorRegistry, Counter
@@ -20,6 +22,7 @@ from adaptlab.serve.resolution import SERVER_PRINCIPAL
 log = logging.getLogger(__name__)
 
 BATCH_SIZE = 256
+BATCH_WAIT_S = 0.1  # after a batch's first record, how long the writer gathers more: fewer, larger transactions
 _STOP = object()
 
 
@@ -105,9 +108,10 @@ class CompletionRecorder:
         stopping = False
         while not stopping:
             batch = [self.queue.get()]
-            while len(batch) < BATCH_SIZE:
+            deadline = time.monotonic() + BATCH_WAIT_S
+            while len(batch) < BATCH_SIZE and batch[-1] is not _STOP:
                 try:
-                    batch.append(self.queue.get_nowait())
+                    batch.append(self.queue.get(timeout=max(0.0, deadline - time.monotonic())))
                 except queue.Empty:
                     break
             stopping = any(item is _STOP for item in batch)
