@@ -1,8 +1,9 @@
 """The production loop on loopback with builtin:tiny: a canary on an alias splits users by a keyed hash
 (10 % ± 3σ of 1,000 users, each always on one arm), promote and abort take effect without a restart,
-completions are recorded per version off the request path, and feedback is attributed to the version
-that answered and refused across tenants."""
+completions (streamed, failed) are recorded per version off the request path, without text unless the
+operator turns it on, and feedback is attributed to the version that answered and refused across tenants."""
 
+import json
 import math
 import time
 
@@ -17,9 +18,10 @@ from adaptlab.registry.store import now
 from adaptlab.registry.tables import Completion
 from adaptlab.serve.app import VERSION_HEADER
 from adaptlab.serve.completion_log import CompletionRecorder
+from adaptlab.serve.server import running_server
 from tests.registry.runs import make_run, save_lora_adapter, write_dataset
 
-from .conftest import ALIAS_TTL_S, HTTP_TIMEOUT_S
+from .conftest import ALIAS_TTL_S, BROKEN_MODEL, HTTP_TIMEOUT_S, serve_config
 
 ADMIN = local_admin("ops-admin")
 USERS = 1000
@@ -167,3 +169,39 @@ def test_a_full_queue_drops_and_counts_instead_of_blocking(world, hooli):
     recorder.wait_written("cmpl-q1", 10)
     recorder.close()
     assert metrics.get_sample_value("adaptlab_serve_completion_records_written_total") == 1
+
+
+def test_streamed_answers_and_server_failures_are_recorded(server, acme, world):
+    """A stream's id (in every chunk) can be rated once the stream ends; a version the server fails to load is
+    recorded with the error flag, so a broken candidate shows in its arm's error rate."""
+    body = {"model": "acme/bot@v1", "prompt": "stream it", "max_tokens": 2, "stream": True}
+    with acme.stream("POST", "/v1/completions", json=body) as response:
+        chunks = [json.loads(line[len("data: ") :]) for line in response.iter_lines() if line.startswith("data: {")]
+    completion_id = chunks[0]["id"]
+    rated = acme.post("/v1/feedback", json={"completion_id": completion_id, "score": 0.75})
+    assert rated.status_code == 201 and rated.json()["model"] == "acme/bot@v1"
+
+    failed = acme.post("/v1/completions", json={"model": f"{BROKEN_MODEL}@v1", "prompt": "hi", "max_tokens": 1})
+    assert failed.status_code == 409
+    registry = server.runtime.registry
+    deadline = time.monotonic() + 10
+    while not (rows := _completions_of(registry, f"{BROKEN_MODEL}@v1")):
+        assert time.monotonic() < deadline, "the failed request was not recorded"
+        time.sleep(0.1)
+    assert all(row.error and row.completion_tokens == 0 and row.first_token_s is None for row in rows)
+
+
+def _completions_of(registry: Registry, model: str) -> list:
+    with registry.engine.connect() as connection:
+        return connection.execute(Completion.__table__.select().where(Completion.model == model)).all()
+
+
+def test_text_is_recorded_only_when_the_operator_turns_it_on(world):
+    with running_server(serve_config(world, record_text=True)) as texts_on:
+        headers = {"Authorization": f"Bearer {world.acme_token}"}
+        body = {"model": "acme/bot@v1", "prompt": "hello there", "max_tokens": 3}
+        answer = httpx.post(f"{texts_on.url}/v1/completions", json=body, headers=headers, timeout=HTTP_TIMEOUT_S).json()
+        texts_on.runtime.completions.wait_written(answer["id"], 10)
+        with texts_on.runtime.registry.engine.connect() as connection:
+            row = connection.execute(Completion.__table__.select().where(Completion.id == answer["id"])).one()
+    assert (row.prompt_text, row.completion_text) == ("hello there", answer["choices"][0]["text"])
