@@ -159,7 +159,7 @@ def test_status_figures_match_a_hand_computation(bot, admin):
     by_figure = {comparison.figure: comparison for comparison in report.comparisons}
     assert by_figure["latency_s"].verdict == "worse"  # every candidate answer took 0.5 s, every stable one under 0.2 s
     assert by_figure["error_rate"].test.p_value == pytest.approx(stats.fisher_exact([[0, 10], [2, 6]]).pvalue)
-    assert report.decision == "abort" and "latency_s" in report.reason
+    assert report.decision == "abort" and "worse on latency" in report.reason
     assert not report.enough_traffic and report.rated_needed_per_arm > 100
 
 

@@ -98,18 +98,28 @@ class CanaryStatus(BaseModel):
 @dataclass(frozen=True)
 class _Compared:
     figure: str
+    label: str  # in the decision's words
     worse_when: Direction | None  # None: a difference is shown, not judged
     test: Callable[[ArmSamples, ArmSamples, float], GroupTest | None]
 
 
 _COMPARED = (
-    _Compared("error_rate", "higher", lambda a, b, alpha: fisher_exact_test(a.errors, a.requests, b.errors, b.requests, alpha)),
-    _Compared("latency_s", "higher", lambda a, b, alpha: mann_whitney_test(a.latencies_s, b.latencies_s, alpha)),
-    _Compared("first_token_s", "higher", lambda a, b, alpha: mann_whitney_test(a.first_token_s, b.first_token_s, alpha)),
-    _Compared("output_tokens", None, lambda a, b, alpha: mann_whitney_test(a.completion_tokens, b.completion_tokens, alpha)),
-    _Compared("feedback_mean", "lower", lambda a, b, alpha: welch_t_test(a.scores, b.scores, alpha)),
     _Compared(
-        "positive_rate", "lower", lambda a, b, alpha: fisher_exact_test(a.positives, len(a.scores), b.positives, len(b.scores), alpha)
+        "error_rate", "error rate", "higher", lambda a, b, alpha: fisher_exact_test(a.errors, a.requests, b.errors, b.requests, alpha)
+    ),
+    _Compared("latency_s", "latency", "higher", lambda a, b, alpha: mann_whitney_test(a.latencies_s, b.latencies_s, alpha)),
+    _Compared(
+        "first_token_s", "time to first token", "higher", lambda a, b, alpha: mann_whitney_test(a.first_token_s, b.first_token_s, alpha)
+    ),
+    _Compared(
+        "output_tokens", "output tokens", None, lambda a, b, alpha: mann_whitney_test(a.completion_tokens, b.completion_tokens, alpha)
+    ),
+    _Compared("feedback_mean", "feedback score", "lower", lambda a, b, alpha: welch_t_test(a.scores, b.scores, alpha)),
+    _Compared(
+        "positive_rate",
+        "positive feedback",
+        "lower",
+        lambda a, b, alpha: fisher_exact_test(a.positives, len(a.scores), b.positives, len(b.scores), alpha),
     ),
 )
 
@@ -155,8 +165,9 @@ def canary_report(
     reference_rate = stable_figures.positive_rate.value if stable.scores else UNKNOWN_RATE
     needed = per_group_to_resolve_rates(reference_rate, gap)
     enough = min(len(stable.scores), len(candidate.scores)) >= needed
-    worse = [c.figure for c in comparisons if c.verdict == "worse"]
-    better = [c.figure for c in comparisons if c.verdict == "better"]
+    labels = {compared.figure: compared.label for compared in _COMPARED}
+    worse = [labels[c.figure] for c in comparisons if c.verdict == "worse"]
+    better = [labels[c.figure] for c in comparisons if c.verdict == "better"]
     if worse:
         decision, reason = "abort", f"the candidate is significantly worse on {', '.join(worse)}"
     elif not enough:
