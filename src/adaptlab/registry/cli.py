@@ -9,8 +9,9 @@ import typer
 from rich.console import Console
 
 from adaptlab.errors import ConfigError
-from adaptlab.registry import display, review_cli
-from adaptlab.registry.cli_options import RegistryGroup, open_registry, registry_options
+from adaptlab.registry import canary_display, display, review_cli
+from adaptlab.registry.canary_cli import canary_app
+from adaptlab.registry.cli_options import AsJson, By, RegistryGroup, TenantOpt, open_registry, registry_options
 from adaptlab.registry.cleanup import DEFAULT_OLDER_THAN_S
 
 registry_app = typer.Typer(
@@ -24,11 +25,9 @@ gates_app = typer.Typer(help="Promotion gates of a model name.", no_args_is_help
 registry_app.add_typer(tenant_app, name="tenant")
 registry_app.add_typer(token_app, name="token")
 registry_app.add_typer(gates_app, name="gates")
+registry_app.add_typer(canary_app, name="canary")
 registry_app.callback()(registry_options)
 
-TenantOpt = Annotated[Optional[str], typer.Option("--tenant", envvar="ADAPTLAB_TENANT", help="tenant of names written without 'tenant/'")]
-By = Annotated[Optional[str], typer.Option("--by", help="name recorded as acting (local administrator acting for someone)")]
-AsJson = Annotated[bool, typer.Option("--json", help="print JSON instead of tables")]
 
 console = Console()
 
@@ -128,11 +127,21 @@ def promote_command(
     ctx: typer.Context,
     ref: Annotated[str, typer.Argument(help="NAME@vN to promote")],
     alias: Annotated[str, typer.Option("--alias", help="alias to point at the version, e.g. production")],
+    canary: Annotated[
+        Optional[float],
+        typer.Option(
+            "--canary", help="PERCENT: send only this share of the alias's users to the version (a canary; see `registry canary`)"
+        ),
+    ] = None,
     by: By = None,
     tenant: TenantOpt = None,
 ) -> None:
-    """Point an alias at a version, if the model's gates pass (a refusal names each failed gate)."""
+    """Point an alias at a version, or with --canary a share of its users, if the model's gates pass (a refusal names each failed gate)."""
     reg, principal = open_registry(ctx)
+    if canary is not None:
+        record = reg.start_canary(principal, ref, alias, canary, tenant=tenant, by=by)
+        console.print(canary_display.canary_line(ref, record))
+        return
     change = reg.promote(principal, ref, alias, tenant=tenant, by=by)
     console.print(display.change_line(change, "promoted"))
 

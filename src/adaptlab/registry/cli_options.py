@@ -19,6 +19,11 @@ if TYPE_CHECKING:
 
 _OPENED = "adaptlab.registry"  # ctx.meta key of the opened Registry
 
+# Options several commands share.
+TenantOpt = Annotated[Optional[str], typer.Option("--tenant", envvar="ADAPTLAB_TENANT", help="tenant of names written without 'tenant/'")]
+By = Annotated[Optional[str], typer.Option("--by", help="name recorded as acting (local administrator acting for someone)")]
+AsJson = Annotated[bool, typer.Option("--json", help="print JSON instead of tables")]
+
 
 class RegistryGroup(TyperGroup):
     """Takes the group's own options (--registry, --db, --blobs, --token) anywhere on the command line,

@@ -78,10 +78,11 @@ def lineage_table(record: VersionRecord) -> Table:
 
 
 def history_table(history: list[AliasEvent]) -> Table:
-    table = Table("alias", "version", "assigned", "by", "rolled back", title="alias history")
+    table = Table("alias", "event", "version", "at", "by", "rolled back", title="alias history")
     for event in history:
         rolled = f"{event.rolled_back_at[:19]} by {event.rolled_back_by}" if event.rolled_back_at else "-"
-        table.add_row(event.alias, f"v{event.version}", event.assigned_at[:19], event.assigned_by, rolled)
+        kind = event.kind.replace("_", " ") + (f" ({event.share_percent:g} %)" if event.kind == "canary_start" else "")
+        table.add_row(event.alias, kind, f"v{event.version}", event.assigned_at[:19], event.assigned_by, rolled)
     return table
 
 

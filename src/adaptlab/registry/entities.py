@@ -6,6 +6,7 @@ from typing import Any, Literal, get_args
 
 from pydantic import BaseModel, Field, computed_field
 
+from adaptlab.registry.canary_assignment import in_candidate_arm
 from adaptlab.registry.lineage import Lineage
 
 
@@ -66,6 +67,10 @@ class AliasEvent(BaseModel):
     assigned_by: str
     rolled_back_at: str | None
     rolled_back_by: str | None
+    kind: Literal["promote", "canary_start", "canary_promote", "canary_abort"] = Field(
+        default="promote", description="a promotion, or a canary of `version` starting, promoted or aborted"
+    )
+    share_percent: float | None = Field(default=None, description="the canary's share of traffic (canary events)")
 
 
 class AliasChange(BaseModel):
@@ -75,6 +80,58 @@ class AliasChange(BaseModel):
     from_version: int | None
     to_version: int
     changed: bool = Field(description="False when the alias already pointed at the version")
+
+
+class CanaryRecord(BaseModel):
+    alias: str
+    stable_version: int
+    candidate_version: int
+    share_percent: float = Field(description="share of the alias's users sent to the candidate, 0-100")
+    started_at: str
+    started_by: str
+    ended_at: str | None
+    ended_by: str | None
+    outcome: Literal["promoted", "aborted"] | None = Field(description="None while the canary runs")
+
+
+class CanarySplit(BaseModel):
+    """How the server splits an alias's traffic: the user's arm by a keyed hash (registry.canary_assignment)."""
+
+    stable_ref: str
+    candidate_ref: str
+    share_percent: float
+    assignment_key: str = Field(repr=False, exclude=True)
+
+    def arm_ref(self, user: str) -> str:
+        """The version (tenant/name@vN) that answers this end user, the same every time."""
+        return self.candidate_ref if in_candidate_arm(self.assignment_key, user, self.share_percent) else self.stable_ref
+
+
+class CompletionRecord(BaseModel):
+    """What the server records of one answered request (registry.feedback): never text unless asked to."""
+
+    id: str
+    tenant: str
+    version_ref: str | None = Field(description="tenant/name@vN that answered; None for the plain base model")
+    model: str = Field(description="what answered: the version ref or the base model's name")
+    via_alias: str | None = Field(description="the alias the request named, if any")
+    created_at: str
+    prompt_tokens: int
+    completion_tokens: int
+    latency_s: float
+    first_token_s: float | None
+    error: bool
+    prompt_text: str | None = None
+    completion_text: str | None = None
+
+
+class FeedbackRecord(BaseModel):
+    completion_id: str
+    model: str = Field(description="the version (tenant/name@vN), or base model, that produced the completion")
+    score: float
+    comment: str | None
+    created_at: str
+    created_by: str
 
 
 class TokenRecord(BaseModel):

@@ -1,5 +1,5 @@
 """Replay the audit log into the state it accounts for (tenants, tokens, versions, approvals, alias
-history, gates, review sets and votes) and compare that with the tables, so a row inserted, edited or deleted by SQL behind
+history, canaries, gates, review sets and votes) and compare that with the tables, so a row inserted, edited or deleted by SQL behind
 the log's back is named. Pure functions; `adaptlab.registry.state` reads the tables' side."""
 
 from collections.abc import Iterable
@@ -18,11 +18,16 @@ REPLAYED_ACTIONS = frozenset(
         "version.approve",
         "alias.promote",
         "alias.rollback",
+        "alias.canary_start",
+        "alias.canary_share",
+        "alias.canary_promote",
+        "alias.canary_abort",
         "gates.set",
         "review.create",
         "review.vote",
     }
 )
+_CANARY_ENDS = {"alias.canary_promote": "promoted", "alias.canary_abort": "aborted"}
 
 _DESCRIBE = {
     "tenants": lambda key: f"tenant {key[0]}",
@@ -33,6 +38,7 @@ _DESCRIBE = {
     "models": lambda key: f"gates of {key[0]}/{key[1]}",
     "review_sets": lambda key: f"review set {key[1]} of {key[0]}",
     "review_votes": lambda key: f"vote of {key[3]} on item {key[2]} of review {key[1]}",
+    "alias_canaries": lambda key: f"canary #{key[3]} of {key[0]}/{key[1]}@{key[2]}",
 }
 
 
@@ -61,15 +67,15 @@ class Fact:
 def replayed_facts(entries: Iterable[ChainEntry]) -> tuple[dict[tuple, Fact], list[str]]:
     """(the state the log accounts for, by (table, key); entries that cannot be replayed, in words)."""
     facts: dict[tuple, Fact] = {}
-    promotions: dict[tuple, list[tuple]] = {}  # (tenant, name, alias) -> its alias_history keys, oldest first
+    promotions: dict[tuple, list[tuple]] = {}  # (table, tenant, name, alias) -> its alias_history or alias_canaries keys, oldest first
     problems = []
     for entry in entries:
         if entry.action not in REPLAYED_ACTIONS:
             continue
         try:
             fact = _replay(entry, facts, promotions)
-            if fact.table == "alias_history" and fact.key not in promotions.setdefault(fact.key[:3], []):
-                promotions[fact.key[:3]].append(fact.key)
+            if fact.table in ("alias_history", "alias_canaries") and fact.key not in promotions.setdefault((fact.table, *fact.key[:3]), []):
+                promotions[(fact.table, *fact.key[:3])].append(fact.key)
             facts[(fact.table, fact.key)] = fact
         except (KeyError, TypeError, ValueError, AttributeError, IndexError) as exc:
             problems.append(f"audit entry #{entry.seq} ({entry.action} {entry.target}) cannot be replayed: {exc!r}")
@@ -125,7 +131,9 @@ def _replay(entry: ChainEntry, facts: dict[tuple, Fact], promotions: dict[tuple,
         return Fact("versions", (tenant, name, after["version"]), values, where)
     if entry.action == "version.approve":
         return Fact("approvals", (tenant, name, int(selector.removeprefix("v")), after["approver"]), {"note": after["note"]}, where)
-    history = promotions.get((tenant, name, selector), [])
+    if entry.action.startswith("alias.canary_"):
+        return _replay_canary(entry, facts, promotions.get(("alias_canaries", tenant, name, selector), []))
+    history = promotions.get(("alias_history", tenant, name, selector), [])
     if entry.action == "alias.promote":
         values = {"version": after["version"], "assigned_by": entry.actor, "rolled_back": False, "rolled_back_by": None}
         return Fact("alias_history", (tenant, name, selector, len(history) + 1), values, where)
@@ -133,6 +141,25 @@ def _replay(entry: ChainEntry, facts: dict[tuple, Fact], promotions: dict[tuple,
     current = [facts[("alias_history", key)] for key in history if not facts[("alias_history", key)].values["rolled_back"]][-1]
     values = {**current.values, "rolled_back": True, "rolled_back_by": entry.actor}
     return Fact("alias_history", current.key, values, f"{current.where} (rolled back by #{entry.seq})")
+
+
+def _replay_canary(entry: ChainEntry, facts: dict[tuple, Fact], canaries: list[tuple]) -> Fact:
+    (tenant, name), alias = _split_target(entry.target)
+    where, after = f"audit entry #{entry.seq}", entry.after
+    if entry.action == "alias.canary_start":
+        values = {
+            "stable": after["stable"],
+            "candidate": after["candidate"],
+            "share_percent": after["share_percent"],
+            "started_by": entry.actor,
+            "outcome": None,
+            "ended_by": None,
+        }
+        return Fact("alias_canaries", (tenant, name, alias, len(canaries) + 1), values, where)
+    running = facts[("alias_canaries", canaries[-1])]
+    if entry.action == "alias.canary_share":
+        return Fact("alias_canaries", running.key, {**running.values, "share_percent": after["share_percent"]}, where)
+    return Fact("alias_canaries", running.key, {**running.values, "outcome": _CANARY_ENDS[entry.action], "ended_by": entry.actor}, where)
 
 
 def _split_target(target: str) -> tuple[tuple[str, str], str]:

@@ -10,6 +10,7 @@ from adaptlab.registry.replay import Fact
 from adaptlab.registry.reviews import items_sha256
 from adaptlab.registry.tables import (
     AliasAssignment,
+    AliasCanary,
     ApiToken,
     Approval,
     ModelVersion,
@@ -62,6 +63,19 @@ def current_facts(session: Session) -> Iterator[Fact]:
             "rolled_back_by": assignment.rolled_back_by,
         }
         yield Fact("alias_history", (*alias_key, counts[alias_key]), values, f"alias_history row {assignment.id}")
+    canaries: dict[tuple, int] = {}
+    for canary in session.scalars(select(AliasCanary).order_by(AliasCanary.id)):
+        alias_key = (*model_key(canary.model_id), canary.alias)
+        canaries[alias_key] = canaries.get(alias_key, 0) + 1
+        values = {
+            "stable": versions[canary.stable_version_id].version,
+            "candidate": versions[canary.candidate_version_id].version,
+            "share_percent": canary.share_percent,
+            "started_by": canary.started_by,
+            "outcome": canary.outcome,
+            "ended_by": canary.ended_by,
+        }
+        yield Fact("alias_canaries", (*alias_key, canaries[alias_key]), values, f"alias_canaries row {canary.id}")
     yield from _review_facts(session, tenants)
 
 
