@@ -5,6 +5,7 @@ from adaptlab.registry.access import Action, Principal, require
 from adaptlab.registry.entities import AliasChange, AliasEvent, VersionRecord
 from adaptlab.registry.errors import AccessDeniedError, GateRefusedError, RegistryError
 from adaptlab.registry.gates import GatePolicy, failed_gates
+from adaptlab.registry.lineage import Lineage, missing_data_check_reasons
 from adaptlab.registry.refs import check_alias, parse_model_ref, parse_version_ref
 from adaptlab.registry.store import RegistryStore, acting, explicit, model_row, model_row_or_new, now, version_row
 from adaptlab.registry.tables import AliasAssignment, Approval
@@ -61,7 +62,9 @@ class Governance(RegistryStore):
             policy = model.gate_policy
             failures = []
             if policy.guards(alias):
-                failures = failed_gates(policy, row.metrics, [approval.approver for approval in row.approvals], row.created_by)
+                approvers = [approval.approver for approval in row.approvals]
+                missing = missing_data_check_reasons(Lineage.model_validate_json(row.lineage_json).data)
+                failures = failed_gates(policy, row.metrics, approvers, row.created_by, missing)
             changed = not failures and current_version != row.version
             if failures:
                 tx.audit(
