@@ -48,16 +48,21 @@ def normalised(text: str) -> str:
     return " ".join(text.lower().split())
 
 
-def shingle_hashes(normalised_text: str) -> np.ndarray:
+def shingle_hashes(normalised_text: bytes) -> np.ndarray:
     """Sorted distinct 32-bit hashes of a normalised text's word 3-grams (the whole text when shorter).
     Each word is hashed once (CRC-32); a 3-gram's hash mixes its three words' hashes, vectorised."""
-    words = np.fromiter(map(zlib.crc32, normalised_text.encode().split(b" ")), dtype=np.uint64)
+    words = np.fromiter(map(zlib.crc32, normalised_text.split(b" ")), dtype=np.uint64)
     if len(words) < SHINGLE_WORDS:
         words = np.concatenate([words, np.zeros(SHINGLE_WORDS - len(words), dtype=np.uint64)])
     grams = words[: len(words) - SHINGLE_WORDS + 1] * np.uint64(GRAM_MULTIPLIERS[0])
     for offset, multiplier in enumerate(GRAM_MULTIPLIERS[1:], start=1):
         grams += words[offset : offset + len(grams)] * np.uint64(multiplier)
-    return np.unique(((grams >> np.uint64(32)) ^ grams).astype(np.uint32))
+    grams ^= grams >> np.uint64(32)
+    hashes = np.sort(grams.astype(np.uint32))
+    distinct = np.empty(len(hashes), dtype=bool)  # np.unique does the same with three times the overhead
+    distinct[0] = True
+    np.not_equal(hashes[1:], hashes[:-1], out=distinct[1:])
+    return hashes[distinct]
 
 
 def lsh_bands(threshold: float, num_perm: int = NUM_PERM, recall: float = LSH_RECALL) -> tuple[int, int]:
@@ -92,8 +97,10 @@ class MinHasher:
 
     def band_keys(self, shingles: np.ndarray) -> np.ndarray:
         """One 64-bit key per band: rows whose signatures agree on a band share its key."""
-        hashed = (shingles.astype(np.uint64)[:, None] * self._multipliers + self._offsets) >> np.uint64(32)
-        signature = hashed.min(axis=0)[: self.bands * self.rows].reshape(self.bands, self.rows)
+        hashed = np.multiply.outer(shingles.astype(np.uint64), self._multipliers)
+        hashed += self._offsets
+        signature = hashed.min(axis=0) >> np.uint64(32)  # the shift is monotone, so it may follow the min
+        signature = signature[: self.bands * self.rows].reshape(self.bands, self.rows)
         return (signature * self._band_mix).sum(axis=1) + self._band_salt
 
 
@@ -105,7 +112,7 @@ class KeyTable:
         self._recent_keys = recent_keys
         self._keys = np.empty(0, dtype=np.uint64)
         self._rows = np.empty(0, dtype=np.uint32)
-        self._recent: dict[int, list[int]] = {}
+        self._recent: dict[int, int | list[int]] = {}  # a list only for a key that several rows share
         self._recent_entries = 0
 
     @classmethod
@@ -120,9 +127,21 @@ class KeyTable:
         merged = self._keys.nbytes + self._rows.nbytes + self._recent_keys * MERGED_ENTRY_BYTES
         return 2 * merged + self._recent_keys * RECENT_ENTRY_BYTES
 
+    @property
+    def merge_growth_bytes(self) -> int:
+        """How much peak_bytes grows when an `add` merges."""
+        return 2 * self._recent_keys * MERGED_ENTRY_BYTES
+
     def add(self, keys: list[int], row: int) -> None:
+        recent = self._recent
         for key in keys:
-            self._recent.setdefault(key, []).append(row)
+            earlier = recent.get(key)
+            if earlier is None:
+                recent[key] = row
+            elif isinstance(earlier, list):
+                earlier.append(row)
+            else:
+                recent[key] = [earlier, row]
         self._recent_entries += len(keys)
         if self._recent_entries >= self._recent_keys:
             self._merge()
@@ -135,12 +154,15 @@ class KeyTable:
             for start, end in zip(first[first < last].tolist(), last[first < last].tolist()):
                 found += self._rows[start:end].tolist()
         for key in keys.tolist():
-            found += self._recent.get(key, ())
+            rows = self._recent.get(key)
+            if rows is not None:
+                found += rows if isinstance(rows, list) else [rows]
         return found
 
     def _merge(self) -> None:
-        recent_keys = np.fromiter((key for key, rows in self._recent.items() for _ in rows), dtype=np.uint64, count=self._recent_entries)
-        recent_rows = np.fromiter((row for rows in self._recent.values() for row in rows), dtype=np.uint32, count=self._recent_entries)
+        recent = [(key, rows if isinstance(rows, list) else [rows]) for key, rows in self._recent.items()]
+        recent_keys = np.fromiter((key for key, rows in recent for _ in rows), dtype=np.uint64, count=self._recent_entries)
+        recent_rows = np.fromiter((row for _, rows in recent for row in rows), dtype=np.uint32, count=self._recent_entries)
         keys = np.concatenate([self._keys, recent_keys])
         order = np.argsort(keys, kind="stable")  # the arrays' rows are older than the dict's: stable keeps them first
         self._keys, self._rows = keys[order], np.concatenate([self._rows, recent_rows])[order]
@@ -166,7 +188,7 @@ class DuplicateIndex:
     @property
     def reserved_bytes(self) -> int:
         """The most the index can hold before the next row is added (key-table merges included); a row is added only
-        while this stays within max_bytes."""
+        if this stays within max_bytes after it, whether or not its keys trigger a merge."""
         return self._shingle_bytes + self._exact.peak_bytes + self._bands.peak_bytes
 
     def find(self, text: str) -> Match | None:
@@ -179,8 +201,9 @@ class DuplicateIndex:
         match = self._find(fingerprint)
         if match is not None and match.kind == "exact":
             return match
-        row_bytes = fingerprint.shingles.nbytes + ROW_OVERHEAD_BYTES + 2 * MERGED_ENTRY_BYTES * (1 + self._hasher.bands)
-        if self.reserved_bytes + row_bytes > self.max_bytes:
+        row_bytes = fingerprint.shingles.nbytes + ROW_OVERHEAD_BYTES
+        merges = self._exact.merge_growth_bytes + self._bands.merge_growth_bytes
+        if self.reserved_bytes + row_bytes + merges > self.max_bytes:
             self.unindexed += 1
             return match
         row = len(self._shingles)
@@ -211,7 +234,7 @@ class _Fingerprint:
 
     @classmethod
     def of(cls, text: str, hasher: MinHasher) -> "_Fingerprint":
-        normal = normalised(text)
-        exact_key = int.from_bytes(hashlib.blake2b(normal.encode(), digest_size=8).digest(), sys.byteorder)
+        normal = normalised(text).encode()
+        exact_key = int.from_bytes(hashlib.blake2b(normal, digest_size=8).digest(), sys.byteorder)
         shingles = shingle_hashes(normal)
         return cls(exact_key, shingles, hasher.band_keys(shingles))
