@@ -31,8 +31,9 @@ LSH_RECALL = 0.99  # least chance that a pair exactly at the threshold becomes a
 GRAM_MULTIPLIERS = (0x9E3779B1, 0x85EBCA77, 0xC2B2AE3D)  # odd 32-bit constants: word order matters
 HASH_SEED = 20260401  # fixed: the same rows give the same signatures in every run
 ROW_OVERHEAD_BYTES = 8 + 33 + 4  # a list slot and a bytes header for its 3-gram hashes; the caller's 4-byte row label
-RECENT_ENTRY_BYTES = 200  # a dict slot, a Python int key and a list with one row number, generously
+RECENT_ENTRY_BYTES = 200  # a dict slot, a Python int key and row, a share of a list for a shared key, generously
 MERGED_ENTRY_BYTES = 12  # a uint64 key and a uint32 row in the sorted arrays
+MERGE_SCRATCH_BYTES = 32  # per dict entry while merging: its key and row as arrays, their sort order, sorted copies
 RECENT_SHARE = 1 / 16  # of max_bytes, for each key table's dict (up to MAX_RECENT_KEYS entries)
 MIN_RECENT_KEYS, MAX_RECENT_KEYS = 256, 1 << 16
 
@@ -123,9 +124,10 @@ class KeyTable:
 
     @property
     def peak_bytes(self) -> int:
-        """The most this table holds at its next merge: old and merged arrays side by side, and a full dict."""
+        """The most this table holds at its next merge: old and merged arrays side by side, a full dict and the
+        merge's scratch arrays."""
         merged = self._keys.nbytes + self._rows.nbytes + self._recent_keys * MERGED_ENTRY_BYTES
-        return 2 * merged + self._recent_keys * RECENT_ENTRY_BYTES
+        return 2 * merged + self._recent_keys * (RECENT_ENTRY_BYTES + MERGE_SCRATCH_BYTES)
 
     @property
     def merge_growth_bytes(self) -> int:
@@ -163,9 +165,11 @@ class KeyTable:
         recent = [(key, rows if isinstance(rows, list) else [rows]) for key, rows in self._recent.items()]
         recent_keys = np.fromiter((key for key, rows in recent for _ in rows), dtype=np.uint64, count=self._recent_entries)
         recent_rows = np.fromiter((row for _, rows in recent for row in rows), dtype=np.uint32, count=self._recent_entries)
-        keys = np.concatenate([self._keys, recent_keys])
-        order = np.argsort(keys, kind="stable")  # the arrays' rows are older than the dict's: stable keeps them first
-        self._keys, self._rows = keys[order], np.concatenate([self._rows, recent_rows])[order]
+        order = np.argsort(recent_keys, kind="stable")
+        recent_keys, recent_rows = recent_keys[order], recent_rows[order]
+        # after the equal keys already merged: their rows are older; np.insert copies each array once
+        at = np.searchsorted(self._keys, recent_keys, "right")
+        self._keys, self._rows = np.insert(self._keys, at, recent_keys), np.insert(self._rows, at, recent_rows)
         self._recent, self._recent_entries = {}, 0
 
 

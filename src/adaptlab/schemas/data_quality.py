@@ -37,15 +37,14 @@ class DuplicateSummary(BaseModel):
         default=[], description="a combined adapter's sources whose data had no duplicate check; the counts leave them out"
     )
 
-
     def warning(self) -> str | None:
         """What a report must say when the index's memory bound left rows out; None when it did not."""
         if not self.unindexed_rows:
             return None
         return (
-            f"the duplicate index reached dedup_memory_mb: the last {self.unindexed_rows} training rows were checked "
-            "against the rows before them but not added, so their duplicates of each other are not counted; "
-            "raise --dedup-memory-mb to index every row"
+            f"the duplicate index reached dedup_memory_mb: {self.unindexed_rows} training rows after that point were "
+            "checked against the rows indexed before them but not added, so duplicates among those rows are not "
+            "counted; raise --dedup-memory-mb to index every row"
         )
 
 
