@@ -1,10 +1,10 @@
 """Rows per second of the data checks (PII + near-duplicates + contamination) and the memory they keep.
 
-    python bench/data_check.py [--rows 100000 --rows 300000] [--quick] [--out FILE]
+    python bench/data_check.py [--rows 100000 --rows 300000] [--dedup-memory-mb 256] [--quick] [--out FILE]
 
 Each data set in a fresh process: `../shared/data/alpaca_en_demo.json` and N generated prompt/completion rows (1%
 with planted PII, 2% exact and 2% near copies). The first 90% of each are the training rows, the last 10% the
-held-out rows checked for contamination. Generated rows are streamed from their JSONL file, so the bench itself
+held-out rows checked for contamination. Generated rows are streamed from their JSONL file, so the worker
 holds no more than one row. Timed: `QualityPass.screen` + `QualityPass.keeps` per row (reading and tokenizing are
 not part of the check). Kept: rows per second of process CPU time (less disturbed by other load on a shared machine)
 and of wall time, the ratio to the 5,000 rows/s target, and the peak RSS growth during the pass, checked against
