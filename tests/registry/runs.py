@@ -97,7 +97,8 @@ def make_run(
         config=config,
         base_model=BaseModelInfo(spec=base.spec, model_id=base.model_id, path=str(base.path), weights_sha256=base.weights_sha256),
         data=DataInfo(
-            format="chat", files=data_files, train_examples=12, eval_examples=4, train_target_tokens=96, tokenized_sha256="ab" * 32,
+            format="chat", files=data_files, train_examples=12, eval_examples=4, train_target_tokens=96,
+            tokenized_sha256=hashlib.sha256("".join(file.sha256 for file in data_files).encode()).hexdigest(),
             quality=data_quality,
         ),
         params=ParamCounts(trainable=1024, total=91_000, trainable_percent=100 * 1024 / 91_000),
@@ -125,10 +126,14 @@ def make_run(
     return out
 
 
-def data_quality(pii_mode: str = "report", unredacted: int = 0, dedup_mode: str = "report", duplicate_rate: float = 0.0) -> DataQuality:
+def data_quality(
+    pii_mode: str = "report", unredacted: int = 0, dedup_mode: str = "report", duplicate_rate: float = 0.0, checked_rows: int = 12
+) -> DataQuality:
     """The data-check summary a run.json carries, with the two numbers registry gates read."""
     return DataQuality(
         pii=PiiSummary(mode=pii_mode, findings_by_type={"EMAIL": unredacted} if unredacted else {}, unredacted_findings=unredacted),
-        duplicates=DuplicateSummary(mode=dedup_mode, threshold=0.8, rate=duplicate_rate),
+        duplicates=DuplicateSummary(
+            mode=dedup_mode, threshold=0.8, exact=round(duplicate_rate * checked_rows), rate=duplicate_rate, checked_rows=checked_rows
+        ),
         contamination=ContaminationSummary(),
     )

@@ -82,3 +82,38 @@ def test_uses_data_refuses_what_is_neither_a_hash_nor_a_file(run_cli, registry, 
     assert isinstance(result.exception, ConfigError) and "neither a SHA-256" in str(result.exception)
     both = run_cli("lineage", "acme/bot@v1", "--uses-data", "0" * 64, ok=False)
     assert isinstance(both.exception, ConfigError)
+
+
+def test_a_combination_is_gated_on_its_sources_data_checks(acme, admin, new_run, tmp_path, run_cli):
+    """Findings summed, duplicate rates weighted by checked rows; a source without a summary is named as missing."""
+    from adaptlab.adapters.combine import combine_adapters
+
+    def run(seed: int, quality):
+        return new_run(adapter_seed=seed, data_files=distinct_dataset(tmp_path / f"data{seed}", f"data{seed}"), data_quality=quality)
+
+    dirty = run(1, data_quality(unredacted=3, duplicate_rate=0.1, checked_rows=100))
+    clean = run(2, data_quality(pii_mode="redact", duplicate_rate=0.0, checked_rows=300))
+    unchecked = run(3, None)
+    combine_adapters([dirty, clean], [0.5, 0.5], "linear", tmp_path / "checked")
+    combine_adapters([clean, unchecked], [0.5, 0.5], "linear", tmp_path / "partly")
+    run_cli("gates", "set", "acme/mix", "--require-pii-clean", "--max-duplicate-rate", "0.05", "--approvals", "0")
+    checked = acme.register(admin, tmp_path / "checked", "acme/mix")
+    acme.register(admin, tmp_path / "partly", "acme/mix")
+
+    quality = checked.lineage.data.quality
+    assert (quality.pii.mode, quality.pii.findings_by_type, quality.pii.unredacted_findings) == ("redact+report", {"EMAIL": 3}, 3)
+    assert (quality.duplicates.checked_rows, quality.duplicates.rate) == (400, pytest.approx(10 / 400))
+    with pytest.raises(GateRefusedError) as dirty_combination:
+        acme.promote(admin, "acme/mix@v1", "production")
+    assert dirty_combination.value.failures == ["metric pii_unredacted_findings: 3 (needs ≤ 0)"]
+    with pytest.raises(GateRefusedError) as partly_checked:
+        acme.promote(admin, "acme/mix@v2", "production")
+    source = str(unchecked.resolve())
+    assert partly_checked.value.failures == [
+        f"metric duplicate_rate: missing (needs ≤ 0.05); no duplicate check on the data of source {source}",
+        f"metric pii_unredacted_findings: missing (needs ≤ 0); no PII check on the data of source {source}",
+    ]
+
+    run_cli("gates", "set", "acme/mix", "--max-duplicate-rate", "0.05", "--approvals", "0")
+    acme.promote(admin, "acme/mix@v1", "production")
+    assert acme.get_version(admin, "acme/mix@v1").aliases == ["production"]

@@ -16,6 +16,7 @@ from pydantic import BaseModel, Field
 from adaptlab import atomic
 from adaptlab.adapters import compat
 from adaptlab.adapters.choices import CombinationType
+from adaptlab.adapters.combined_quality import combined_quality
 from adaptlab.adapters.files import SAFETENSORS_WEIGHTS_FILE, AdapterFolder, open_adapter_folder
 from adaptlab.adapters.loading import (
     adapter_name,
@@ -31,6 +32,7 @@ from adaptlab.adapters.sidecar_json import read_record, write_record
 from adaptlab.errors import ConfigError
 from adaptlab.models import ResolvedModel, load_causal_lm, load_tokenizer
 from adaptlab.models.hashing import count_parameters, file_sha256
+from adaptlab.schemas.data_quality import DataQuality
 from adaptlab.train.environment import environment_info
 from adaptlab.schemas.run_record import RUN_RECORD_FILE, ArtifactInfo, DataInfo, EnvironmentInfo, ParamCounts, read_run_record
 
@@ -77,8 +79,15 @@ class CombineRecord(BaseModel):
 
     @property
     def data(self) -> DataInfo | None:
-        """The data behind the combination: the union of the sources' data, None when no source's is known."""
-        return union_data([source.data for source in self.sources])
+        """The data behind the combination: the union of the sources' data and their combined quality summary,
+        None when no source's data is known."""
+        union = union_data([source.data for source in self.sources])
+        return union.model_copy(update={"quality": self.quality}) if union else None
+
+    @property
+    def quality(self) -> DataQuality:
+        """The sources' data-quality summaries combined; sources without one are named as unchecked."""
+        return combined_quality([(source.path, source.data) for source in self.sources])
 
 
 def read_combine_record(folder: Path) -> CombineRecord | None:

@@ -38,6 +38,7 @@ def data_card(info: DataInfo, tokenizer: str, skipped_bad_rows: int) -> str:
         "",
         f"Exact: {duplicates.exact}, near: {duplicates.near}, dropped: {duplicates.dropped}, "
         f"rate: {duplicates.rate:.2%}.",
+        *([f"Note: {duplicates.warning()}."] if duplicates.warning() else []),
         *_listed(duplicates.pairs),
         "",
         f"## PII (`pii: {pii.mode}`)",

@@ -50,9 +50,10 @@ def check_command(
     console.print(_files_table(prepared.info))
     console.print(_summary_table(prepared, model))
     console.print(_quality_table(prepared.info.quality))
-    contamination_warning = prepared.info.quality.contamination.warning()
-    if contamination_warning:
-        console.print(f"[yellow]warning:[/] {contamination_warning}", highlight=False, soft_wrap=True)
+    quality = prepared.info.quality
+    for warning in (quality.duplicates.warning(), quality.contamination.warning()):
+        if warning:
+            console.print(f"[yellow]warning:[/] {warning}", highlight=False, soft_wrap=True)
     if card is not None:
         from adaptlab import atomic
         from adaptlab.data.card import data_card

@@ -66,6 +66,12 @@ class DataOptions(BaseModel):
     dedup_threshold: float = Field(
         default=0.8, gt=0.0, le=1.0, description="Jaccard similarity of word 3-grams at which two rows are near-duplicates"
     )
+    dedup_memory_mb: int = Field(
+        default=256,
+        ge=1,
+        description="most memory the duplicate index may hold, in MiB (about 0.5 KB per row of 60 words); rows past "
+        "it are still checked against the rows before but not added, and the summary counts them (unindexed_rows)",
+    )
     decontaminate: bool = Field(
         default=False,
         description="drop held-out rows that equal or nearly equal a training row (they inflate held-out scores)",

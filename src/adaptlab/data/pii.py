@@ -2,7 +2,10 @@
 
 Each recognizer runs only on text that could hold its entity (a cheap necessary condition, its gate: an `@` for
 e-mail, seven digits in a row, separators allowed, for a phone number), which keeps the scan at thousands of rows per
-second; the recognizers themselves (checksums such as Luhn and the IBAN mod-97 included) decide. Findings never carry the matched value.
+second; the recognizers themselves (checksums such as Luhn and the IBAN mod-97 included) decide. A whole row is
+first tested with ROW_PREFILTERS, four scans that every gate implies, instead of all seven gates. Gates start with a
+digit or a literal where they can: `re` then skips ahead to those characters instead of trying every position.
+Findings never carry the matched value.
 """
 
 import re
@@ -41,14 +44,23 @@ VERSION_CONTEXT_CHARS = 12
 # phonenumbers accepts "0.3571428571" as a number of some region; one decimal point makes it a decimal, not a phone
 DECIMAL = re.compile(r"\d+\.\d+")
 
-# Gates: what text must contain before a recognizer can match (looser than the recognizers' own patterns).
-EMAIL_GATE = r"@"
-PHONE_GATE = r"\d(?:[ ().\-/]{0,2}\d){6}"
-CARD_GATE = r"\d(?:[ -]?\d){11}"
-IBAN_GATE = r"[A-Za-z]{2}\d\d"
-IP_GATE = r"\d\.\d{1,3}\.\d|[0-9A-Fa-f]:[0-9A-Fa-f]{0,4}:"
-SSN_GATE = r"\d{3}[- .]\d\d[- .]\d{4}"
-SECRET_GATE = r"PRIVATE KEY|AKIA|ASIA|gh[pousr]_|github_pat_|sk-|k_live_|xox[abposr]-|AIza|hf_"
+# Gates: what text must contain before a recognizer can match (looser than the recognizers' own patterns); a
+# recognizer runs when any of its gates matches.
+EMAIL_GATES = (r"@",)
+PHONE_GATES = (r"\d(?:[ ().\-/]{0,2}\d){6}",)
+CARD_GATES = (r"\d(?:[ -]?\d){11}",)
+IBAN_GATES = (r"\d\d(?<=[A-Za-z]{2}\d\d)",)  # two letters, then two digits
+IP_GATES = (r"\d\.\d{1,3}\.\d", r":[0-9A-Fa-f]{0,4}:")  # IPv4, IPv6
+SSN_GATES = (r"\d\d\d[- .]\d\d[- .]\d\d\d\d",)
+SECRET_GATES = (r"PRIVATE KEY|AKIA|ASIA|gh[pousr]_|github_pat_|sk-|k_live_|xox[abposr]-|AIza|hf_",)
+# A row may hold a finding only if one of these matches: e-mail, IPv6 and secrets as above, and the digit gates in
+# one scan (the card and SSN gates' digit runs contain the phone gate's seven digits; then IBAN and IPv4).
+ROW_PREFILTERS = (
+    *EMAIL_GATES,
+    IP_GATES[1],
+    *SECRET_GATES,
+    r"\d(?:(?:[ ().\-/]{0,2}\d){6}|(?<=[A-Za-z]{2}\d)\d|\.\d{1,3}\.\d)",
+)
 
 
 @dataclass(frozen=True)
@@ -62,17 +74,21 @@ class PiiFinding:
 
 @dataclass(frozen=True)
 class _Gated:
-    """A recognizer and the condition text must meet before it can match anything."""
+    """A recognizer and the conditions text must meet (any of them) before it can match anything."""
 
     recognizer: object
-    gate: re.Pattern
+    gates: tuple[re.Pattern, ...]
 
     def may_match(self, text: str) -> bool:
-        return self.gate.search(text) is not None
+        return any(gate.search(text) is not None for gate in self.gates)
 
 
 class PiiScanner:
-    """Finds e-mail addresses, phone numbers, Luhn-valid card numbers, IBANs, IP addresses, US SSNs and secrets."""
+    """Finds e-mail addresses, phone numbers, Luhn-valid card numbers, IBANs, IP addresses, US SSNs and secrets.
+    `prefilter=False` runs every recognizer on every text: the same findings, slower (the gates' test)."""
+
+    def __init__(self, prefilter: bool = True):
+        self.prefilter = prefilter
 
     @cached_property
     def _recognizers(self) -> list[_Gated]:
@@ -90,19 +106,22 @@ class PiiScanner:
             patterns=[Pattern(name, regex, 1.0) for name, regex in SECRET_PATTERNS.items()],
             global_regex_flags=0,
         )
+        gates = (EMAIL_GATES, PHONE_GATES, CARD_GATES, IBAN_GATES, IP_GATES, SSN_GATES, SECRET_GATES)
+        recognizers = (
+            _offline_email_recognizer(), PhoneRecognizer(), CreditCardRecognizer(), IbanRecognizer(), IpRecognizer(), UsSsnRecognizer(), secrets
+        )
         return [
-            _Gated(_offline_email_recognizer(), re.compile(EMAIL_GATE)),
-            _Gated(PhoneRecognizer(), re.compile(PHONE_GATE)),
-            _Gated(CreditCardRecognizer(), re.compile(CARD_GATE)),
-            _Gated(IbanRecognizer(), re.compile(IBAN_GATE)),
-            _Gated(IpRecognizer(), re.compile(IP_GATE)),
-            _Gated(UsSsnRecognizer(), re.compile(SSN_GATE)),
-            _Gated(secrets, re.compile(SECRET_GATE)),
+            _Gated(recognizer, _compiled(recognizer_gates if self.prefilter else ("",)))
+            for recognizer, recognizer_gates in zip(recognizers, gates, strict=True)
         ]
 
+    @cached_property
+    def _row_prefilters(self) -> tuple[re.Pattern, ...]:
+        return _compiled(ROW_PREFILTERS if self.prefilter else ("",))
+
     def may_find(self, text: str) -> bool:
-        """False when no recognizer's gate passes: text (e.g. a whole row) certainly holds no finding."""
-        return any(gated.may_match(text) for gated in self._recognizers)
+        """False when no prefilter passes: text (e.g. a whole row) certainly holds no finding."""
+        return any(prefilter.search(text) is not None for prefilter in self._row_prefilters)
 
     def scan(self, text: str) -> list[PiiFinding]:
         """Findings in text order; where two overlap, the more certain one (then the longer one) wins."""
@@ -121,6 +140,10 @@ class PiiScanner:
             (PiiFinding(ENTITY_NAMES[result.entity_type], result.start, result.end) for result in kept),
             key=lambda finding: finding.start,
         )
+
+
+def _compiled(patterns: tuple[str, ...]) -> tuple[re.Pattern, ...]:
+    return tuple(re.compile(pattern) for pattern in patterns)
 
 
 def redact(text: str, findings: list[PiiFinding]) -> str:

@@ -139,7 +139,7 @@ def _check_rows(
         except RowRejected as exc:
             bad_rows.append(BadRow(str(source.path), row.line, str(exc), source.unit))
             continue
-        if quality.keeps(screened.text, role, BadRow(str(source.path), row.line, "", source.unit).location):
+        if quality.keeps(screened.text, role, BadRow(str(source.path), row.line, "", source.unit)):
             usable.append(_Usable(sample, example))
     return _CheckedFile(source, role, usable, bad_rows)
 

@@ -1,10 +1,13 @@
 """The data checks of one pass over the rows: PII (report, redact or reject), duplicates within the training rows,
 held-out rows that duplicate training rows (contamination). Rows come in file order, training files first."""
 
+from array import array
+from bisect import bisect_right
 from collections import Counter
 from dataclasses import dataclass, field
 from typing import Literal
 
+from adaptlab.data.bad_rows import BadRow
 from adaptlab.data.dedup import DuplicateIndex, Match
 from adaptlab.data.options import FORMAT_FIELDS, DataOptions
 from adaptlab.data.pii import PiiScanner, redact
@@ -26,6 +29,25 @@ class Screened:
     text: str  # the fields' text, what duplicates are judged on
 
 
+class RowLocations:
+    """`file:line` of each indexed training row in 4 bytes per row (its line) plus one entry per file."""
+
+    def __init__(self):
+        self._lines = array("I")
+        self._file_starts: list[int] = []  # the first row of each file, ascending
+        self._files: list[tuple[str, str]] = []  # (file, unit) from that row on
+
+    def add(self, row: BadRow) -> None:
+        if not self._files or self._files[-1] != (row.file, row.unit):
+            self._file_starts.append(len(self._lines))
+            self._files.append((row.file, row.unit))
+        self._lines.append(row.line)
+
+    def location(self, row: int) -> str:
+        file, unit = self._files[bisect_right(self._file_starts, row) - 1]
+        return BadRow(file, self._lines[row], "", unit).location
+
+
 @dataclass
 class QualityPass:
     options: DataOptions
@@ -36,14 +58,19 @@ class QualityPass:
     _pii_rows: int = 0
     _pii_unredacted: int = 0
     _index: DuplicateIndex | None = None
-    _locations: list[str] = field(default_factory=list)
+    _locations: RowLocations = field(default_factory=RowLocations)
     _duplicates: DuplicateSummary | None = None
     _contamination: ContaminationSummary = field(default_factory=ContaminationSummary)
 
     def __post_init__(self) -> None:
         if self.options.dedup != "off" or self.check_contamination:
-            self._index = DuplicateIndex(self.options.dedup_threshold)
+            self._index = DuplicateIndex(self.options.dedup_threshold, self.options.dedup_memory_mb * 2**20)
         self._duplicates = DuplicateSummary(mode=self.options.dedup, threshold=self.options.dedup_threshold)
+
+    @property
+    def index_reserved_bytes(self) -> int:
+        """Memory the duplicate index holds or has reserved (at most dedup_memory_mb)."""
+        return self._index.reserved_bytes if self._index else 0
 
     def screen(self, record: dict, fmt: str) -> Screened:
         """Find PII in the fields the format reads; redact it or turn each finding into a rejection."""
@@ -67,26 +94,31 @@ class QualityPass:
             record = with_field_texts(record, fmt, texts)
         return Screened(record, rejections if self.options.pii == "reject" else [], "\n".join(texts.values()))
 
-    def keeps(self, text: str, role: Role, location: str) -> bool:
-        """False when the row is a duplicate (training) or contaminated (held-out) row that the options drop."""
+    def keeps(self, text: str, role: Role, row: BadRow) -> bool:
+        """False when the row (where it is: a BadRow without a reason) is a duplicate (training) or contaminated
+        (held-out) row that the options drop."""
         if self._index is None:
             return True
         if role == "eval":
-            return self._keeps_held_out(self._index.find(text), location)
+            return self._keeps_held_out(self._index.find(text), row.location)
+        indexed = len(self._index)
         match = self._index.find_then_add(text)
-        self._locations.append(location)
+        if len(self._index) > indexed:
+            self._locations.add(row)
         if match is None or self.options.dedup == "off":
             return True
         summary = self._duplicates
         setattr(summary, match.kind, getattr(summary, match.kind) + 1)
-        _list_pair(summary.pairs, location, self._locations[match.row], match)
+        _list_pair(summary.pairs, row.location, self._locations, match)
         dropped = self.options.dedup == "near" or (self.options.dedup == "exact" and match.kind == "exact")
         summary.dropped += dropped
         return not dropped
 
     def summary(self, usable_train_rows: int, token_length_histogram: dict[str, int]) -> DataQuality:
         duplicates = self._duplicates.model_copy()
-        duplicates.rate = (duplicates.exact + duplicates.near) / max(1, usable_train_rows + duplicates.dropped)
+        duplicates.unindexed_rows = self._index.unindexed if self._index else 0
+        duplicates.checked_rows = usable_train_rows + duplicates.dropped
+        duplicates.rate = (duplicates.exact + duplicates.near) / max(1, duplicates.checked_rows)
         return DataQuality(
             pii=PiiSummary(
                 mode=self.options.pii,
@@ -106,7 +138,7 @@ class QualityPass:
         if match is None:
             return True
         setattr(summary, match.kind, getattr(summary, match.kind) + 1)
-        _list_pair(summary.pairs, location, self._locations[match.row], match)
+        _list_pair(summary.pairs, location, self._locations, match)
         summary.dropped += self.options.decontaminate
         return not self.options.decontaminate
 
@@ -147,7 +179,7 @@ def token_length_histogram(lengths: list[int]) -> dict[str, int]:
     return {f"{1 if upper == 16 else upper // 2 + 1}-{upper}": counts[upper] for upper in sorted(counts)}
 
 
-def _list_pair(pairs: list[str], later: str, earlier: str, match: Match) -> None:
+def _list_pair(pairs: list[str], later: str, locations: RowLocations, match: Match) -> None:
     if len(pairs) < LISTED_LOCATIONS:
         similarity = "=" if match.kind == "exact" else f"≈ ({match.similarity:.2f})"
-        pairs.append(f"{later} {similarity} {earlier}")
+        pairs.append(f"{later} {similarity} {locations.location(match.row)}")

@@ -29,15 +29,18 @@ class GatePolicy(BaseModel):
 
 
 def failed_gates(
-    policy: GatePolicy, metrics: dict[str, float], approvers: list[str], registrant: str, review: ReviewResults | None = None
+    policy: GatePolicy, metrics: dict[str, float], approvers: list[str], registrant: str, review: ReviewResults | None = None,
+    missing_reasons: dict[str, str] | None = None,
 ) -> list[str]:
     """Each failed gate as a sentence; empty when the version may be promoted. `review`: the results of the newest
-    review set with the version as candidate (None: there is none)."""
+    review set with the version as candidate (None: there is none); `missing_reasons` says, by metric, why a number
+    is missing (default: it is not in evaluation.json)."""
     failures = []
+    reasons = missing_reasons or {}
     for name, lowest in sorted(policy.min_metrics.items()):
-        failures += _threshold_failure(name, metrics.get(name), lowest, "≥", lambda value, bound: value >= bound)
+        failures += _threshold_failure(name, metrics.get(name), lowest, "≥", lambda value, bound: value >= bound, reasons.get(name))
     for name, highest in sorted(policy.max_metrics.items()):
-        failures += _threshold_failure(name, metrics.get(name), highest, "≤", lambda value, bound: value <= bound)
+        failures += _threshold_failure(name, metrics.get(name), highest, "≤", lambda value, bound: value <= bound, reasons.get(name))
     counted = counted_approvers(policy, approvers, registrant)
     if len(counted) < policy.required_approvals:
         distinct = " from someone other than the registrant" if policy.approvers_distinct_from_registrant else ""
@@ -80,9 +83,10 @@ def counted_approvers(policy: GatePolicy, approvers: list[str], registrant: str)
     return distinct
 
 
-def _threshold_failure(name: str, value: float | None, bound: float, sign: str, holds) -> list[str]:
+def _threshold_failure(name: str, value: float | None, bound: float, sign: str, holds, missing_reason: str | None) -> list[str]:
     if value is None:
-        return [f"metric {name}: missing (needs {sign} {bound:g}); add it to evaluation.json beside run.json and register again"]
+        reason = missing_reason or "add it to evaluation.json beside run.json and register again"
+        return [f"metric {name}: missing (needs {sign} {bound:g}); {reason}"]
     if not holds(value, bound):
         return [f"metric {name}: {value:g} (needs {sign} {bound:g})"]
     return []

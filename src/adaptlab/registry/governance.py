@@ -7,6 +7,7 @@ from adaptlab.registry.access import Action, Principal, require
 from adaptlab.registry.entities import AliasChange, AliasEvent, VersionRecord
 from adaptlab.registry.errors import AccessDeniedError, GateRefusedError, RegistryError
 from adaptlab.registry.gates import GatePolicy, failed_gates
+from adaptlab.registry.lineage import Lineage, missing_data_check_reasons
 from adaptlab.registry.refs import check_alias, parse_model_ref, parse_version_ref
 from adaptlab.registry.reviews import candidate_review_results
 from adaptlab.registry.store import RegistryStore, acting, explicit, model_row, model_row_or_new, now, version_row
@@ -19,7 +20,8 @@ def promotion_failures(session: Session, row: ModelVersion, alias: str) -> list[
     if not policy.guards(alias):
         return []
     approvers = [approval.approver for approval in row.approvals]
-    return failed_gates(policy, row.metrics, approvers, row.created_by, candidate_review_results(session, row))
+    missing = missing_data_check_reasons(Lineage.model_validate_json(row.lineage_json).data)
+    return failed_gates(policy, row.metrics, approvers, row.created_by, candidate_review_results(session, row), missing)
 
 
 def refuse_during_canary(model: RegisteredModel, model_ref, alias: str) -> None:

@@ -143,7 +143,7 @@ def _combination_lineage(record: "CombineRecord") -> Lineage:
             path=record.base_model_path,
             weights_sha256=record.base_weights_sha256,
         ),
-        data=record.data or UNKNOWN_DATA,
+        data=record.data or UNKNOWN_DATA.model_copy(update={"quality": record.quality}),
         config=record.model_dump(mode="json", include=COMBINE_INPUTS),
         params=record.params,
         run_metrics=None,
@@ -178,17 +178,32 @@ def gate_metrics(lineage: Lineage) -> dict[str, float]:
 
 
 def data_quality_metrics(data: DataInfo) -> dict[str, float]:
-    """The data checks' gate numbers; a check that was off (or predates the checks) gives none, so a gate on it
-    fails as missing rather than passing on a zero nobody measured."""
+    """The data checks' gate numbers; a check that was off, predates the checks or left out a combined adapter's
+    source gives none, so a gate on it fails as missing rather than passing on a zero nobody measured."""
     quality = data.quality
     if quality is None:
         return {}
     numbers = {}
-    if quality.pii.mode != "off":
+    if quality.pii.mode != "off" and not quality.pii.unchecked_sources:
         numbers[PII_GATE_METRIC] = float(quality.pii.unredacted_findings)
-    if quality.duplicates.mode != "off":
+    if quality.duplicates.mode != "off" and not quality.duplicates.unchecked_sources:
         numbers[DUPLICATE_GATE_METRIC] = quality.duplicates.rate
     return numbers
+
+
+def missing_data_check_reasons(data: DataInfo) -> dict[str, str]:
+    """Why a data gate's number is missing, by metric: the check was off, or which combined sources lacked it."""
+    quality = data.quality
+    if quality is None:
+        reason = "the version's data carries no data-check summary (run.json predates the checks, or the data is unknown)"
+        return {PII_GATE_METRIC: reason, DUPLICATE_GATE_METRIC: reason}
+    reasons = {}
+    for metric, check, summary in ((PII_GATE_METRIC, "PII", quality.pii), (DUPLICATE_GATE_METRIC, "duplicate", quality.duplicates)):
+        if summary.unchecked_sources:
+            reasons[metric] = f"no {check} check on the data of source {', '.join(summary.unchecked_sources)}"
+        elif summary.mode == "off":
+            reasons[metric] = f"the data was prepared with the {check} check off"
+    return reasons
 
 
 def read_evaluation(run_dir: Path) -> EvaluationFile | None:

@@ -16,6 +16,9 @@ class PiiSummary(BaseModel):
     unredacted_findings: int = Field(
         default=0, description="findings left in the data that training reads (report mode; redact and reject leave none)"
     )
+    unchecked_sources: list[str] = Field(
+        default=[], description="a combined adapter's sources whose data had no PII check; the counts leave them out"
+    )
 
 
 class DuplicateSummary(BaseModel):
@@ -24,8 +27,25 @@ class DuplicateSummary(BaseModel):
     exact: int = Field(default=0, description="training rows equal to an earlier one (whitespace and case aside)")
     near: int = Field(default=0, description="training rows near-duplicating an earlier one")
     dropped: int = 0
-    rate: float = Field(default=0.0, description="(exact + near) / usable training rows")
+    rate: float = Field(default=0.0, description="(exact + near) / checked_rows")
+    checked_rows: int | None = Field(default=None, description="training rows checked (None in summaries written before it was kept)")
+    unindexed_rows: int = Field(
+        default=0, description="training rows past the index's memory bound: checked against the rows before, not added"
+    )
     pairs: list[str] = Field(default=[], description="`later ≈ earlier` locations, the first few")
+    unchecked_sources: list[str] = Field(
+        default=[], description="a combined adapter's sources whose data had no duplicate check; the counts leave them out"
+    )
+
+    def warning(self) -> str | None:
+        """What a report must say when the index's memory bound left rows out; None when it did not."""
+        if not self.unindexed_rows:
+            return None
+        return (
+            f"the duplicate index reached dedup_memory_mb: {self.unindexed_rows} training rows after that point were "
+            "checked against the rows indexed before them but not added, so duplicates among those rows are not "
+            "counted; raise --dedup-memory-mb to index every row"
+        )
 
 
 class ContaminationSummary(BaseModel):
