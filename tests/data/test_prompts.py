@@ -46,7 +46,7 @@ def test_csv_prompts_a_limit_and_bad_rows_named_by_line(tmp_path):
 
 def test_a_prompt_is_encoded_as_training_encodes_the_turns_before_a_reply(tmp_path, tiny_tokenizer):
     row = {"prompt": "Rewrite: the cat", "completion": "The cat."}
-    example = prepare_rows(tmp_path, [row], tiny_tokenizer).train[0]
+    example = prepare_rows(tmp_path, [row], tiny_tokenizer, pii="off", dedup="off").train[0]
     first_target = next(index for index, label in enumerate(example.labels) if label != -100)
     prompt = read_prompts(write_jsonl(tmp_path / "prompts.jsonl", [row])).rows[0].prompt
     encoder = SampleEncoder.for_tokenizer(tiny_tokenizer, DataOptions())

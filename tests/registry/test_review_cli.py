@@ -41,6 +41,7 @@ def test_review_flow_from_the_command_line(registry, registry_location, admin, n
     queue = json.loads(run("review", "next", "1", "--json", "--token", rita).output)
     assert (queue["done"], queue["total"], queue["items"][0]["item"]) == (0, 2, 1)
     assert queue["items"][0]["prompt"] == [{"role": "user", "content": "Write item 1"}]
+    assert set(queue["items"][0]) == {"review_id", "item", "prompt", "answer_a", "answer_b", "my_verdict"}  # nothing says who wrote what
     assert "item 1 (0 of 2 done)" in run("review", "next", "1", "--token", rita).output
     assert "1 of 2 done" in run("review", "vote", "1", "1", "A", "--correct", "Item one.", "--token", rita).output
     assert "already voted" in refusal("review", "vote", "1", "1", "b", "--token", rita)

@@ -11,13 +11,15 @@ from sqlalchemy.orm import Session
 from adaptlab.data.prompts import read_prompts
 from adaptlab.registry import GatePolicy, Role
 from adaptlab.registry.blind import candidate_shown_first, shown_answers
+from adaptlab.registry.entities import Correction, PromptMessage
 from adaptlab.registry.errors import AccessDeniedError, AuditedDenialError, GateRefusedError, RegistryError
 from adaptlab.registry.review_answers import answers_of
+from adaptlab.registry.review_items import correction_rows
 from adaptlab.registry.review_results import CastVote, review_results
 from adaptlab.registry.tables import ReviewItem, ReviewSet, ReviewVote
 
-PROMPTS = [{"prompt": f"Rewrite in house style: item {i}", "completion": f"Item {i}."} for i in range(9)] + [{"prompt": "Say hello"}]
-MAX_NEW_TOKENS = 6
+PROMPTS = [{"prompt": f"Rewrite in house style: item {i}", "completion": f"Item {i}."} for i in range(7)] + [{"prompt": "Say hello"}]
+MAX_NEW_TOKENS = 4
 BATCH_SIZE = 4
 
 
@@ -44,7 +46,7 @@ def acme(registry, admin, new_run):
     return registry, principals
 
 
-def create(registry, principal, prompts_file, n=10):
+def create(registry, principal, prompts_file, n=8):
     return registry.create_review(
         principal, "acme/bot@v2", "acme/bot@production", prompts_file, n=n, max_new_tokens=MAX_NEW_TOKENS, batch_size=BATCH_SIZE
     )
@@ -53,7 +55,7 @@ def create(registry, principal, prompts_file, n=10):
 def test_answers_are_generated_once_by_the_versions_and_shown_blind(acme, prompts_file, admin):
     registry, who = acme
     record = create(registry, who["ann"], prompts_file)
-    assert (record.candidate, record.baseline, record.items) == ("acme/bot@v2", "acme/bot@v1 (production)", 10)
+    assert (record.candidate, record.baseline, record.items) == ("acme/bot@v2", "acme/bot@v1 (production)", 8)
     with Session(registry.engine) as session:
         stored = session.scalars(select(ReviewItem).order_by(ReviewItem.position)).all()
         salt = session.scalar(select(ReviewSet.blind_salt))
@@ -71,12 +73,12 @@ def test_answers_are_generated_once_by_the_versions_and_shown_blind(acme, prompt
             assert (view.answer_a, view.answer_b) == shown_answers(row.candidate_answer, row.baseline_answer, first)
             assert [message.model_dump() for message in view.prompt] == [{"role": "user", "content": PROMPTS[row.position - 1]["prompt"]}]
         orders[reviewer] = [candidate_shown_first(salt, row.id, f"acme/{reviewer}") for row in stored]
-        again = registry.next_review_items(who[reviewer], record.review_id, limit=10)
+        again = registry.next_review_items(who[reviewer], record.review_id, limit=8)
         assert [(v.answer_a, v.answer_b) for v in again.items] == [(v.answer_a, v.answer_b) for v in views]  # a reload shows the same
-        assert (again.done, again.total) == (0, 10)
+        assert (again.done, again.total) == (0, 8)
     assert not all(orders["rita"] + orders["rick"]), "the stored order (candidate first) must not be every display order"
     created = [entry for entry in registry.audit_entries(admin) if entry.action == "review.create"]
-    assert created[0].actor == "acme/ann" and created[0].after["items"] == 10
+    assert created[0].actor == "acme/ann" and created[0].after["items"] == 8
 
 
 def test_votes_are_mapped_back_audited_and_cast_once(acme, prompts_file, admin):
@@ -177,3 +179,14 @@ def test_corrections_export_as_training_rows(acme, prompts_file, tmp_path):
         {"prompt": "Rewrite in house style: item 1", "completion": "Item 1."}
     ]
     assert read_prompts(out).rows[0].prompt.reference == "Item 1."  # a file adaptlab reads back
+
+
+def test_corrections_of_multi_turn_prompts_become_chat_rows():
+    single = Correction(item=1, prompt=[PromptMessage(role="text", content="Once")], corrected_answer="upon", reviewer="r", comment=None)
+    turns = [PromptMessage(role="system", content="Be brief."), PromptMessage(role="user", content="Hi")]
+    multi = Correction(item=2, prompt=turns, corrected_answer="Hello.", reviewer="r", comment=None)
+    assert correction_rows([single]) == [{"prompt": "Once", "completion": "upon"}]
+    assert correction_rows([single, multi]) == [
+        {"messages": [{"role": "user", "content": "Once"}, {"role": "assistant", "content": "upon"}]},
+        {"messages": [*(message.model_dump() for message in turns), {"role": "assistant", "content": "Hello."}]},
+    ]

@@ -9,7 +9,7 @@ import typer
 from rich.console import Console
 from rich.progress import Progress
 
-from adaptlab.errors import ConfigError
+from adaptlab.errors import AdaptlabError, ConfigError
 from adaptlab.registry.cli_options import RegistryGroup, open_registry, registry_options
 from adaptlab.registry.entities import BLIND_VERDICTS, REVIEW_BATCH_SIZE, REVIEW_MAX_NEW_TOKENS
 
@@ -104,7 +104,11 @@ def status_command(
         console.print(f"no review set judges {target}; create one with `adaptlab review create {target} --against BASELINE --prompts FILE`")
     for result in [] if as_json else results:
         console.print(results_table(result))
-        folder = reg.publish_review(principal, result.review_id)
+        try:
+            folder = reg.publish_review(principal, result.review_id)
+        except (AdaptlabError, OSError) as exc:
+            console.print(f"[yellow]warning:[/] the comparison's reports were not updated: {exc}", highlight=False)
+            continue
         if folder is not None:
             console.print(f"updated the reports in {folder}")
 

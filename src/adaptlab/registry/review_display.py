@@ -26,13 +26,14 @@ def reviews_table(reviews: list[ReviewProgress], title: str = "review sets") -> 
 
 def results_table(results: ReviewResults) -> Group:
     """The results in one sentence, then votes per verdict and per reviewer."""
-    verdicts = Table("verdict", "votes", title=f"review {results.review_id}: {results.candidate} vs {results.baseline}", title_justify="left")
+    verdicts = Table("verdict", "votes")
     for verdict in VERDICTS:
         verdicts.add_row(VERDICT_WORDS[verdict], str(results.verdicts[verdict]))
     reviewers = Table("reviewer", "votes")
     for reviewer, votes in results.reviewers.items():
         reviewers.add_row(reviewer, str(votes))
-    return Group(Text(review_sentence(results)), verdicts, reviewers)
+    title = Text(f"review {results.review_id}: {results.candidate} vs {results.baseline}", style="bold")
+    return Group(title, Text(review_sentence(results)), verdicts, reviewers)
 
 
 def item_panel(view: ReviewItemView, done: int, total: int) -> Panel:

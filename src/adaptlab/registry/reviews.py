@@ -6,7 +6,6 @@ baseline here. Results (review_results.py), the review gate's evidence and revie
 training rows) come from the stored votes. Every write is audited; a principal that registered a judged version
 may not review it: the refusal is audited as `review.denied`."""
 
-import hashlib
 import json
 import logging
 from collections.abc import Sequence
@@ -18,21 +17,18 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, selectinload
 
 from adaptlab import atomic
-from adaptlab.data.formats import Prompt, Text
 from adaptlab.data.options import DataOptions
 from adaptlab.data.prompts import read_prompts
 from adaptlab.errors import AdaptlabError, ConfigError
 from adaptlab.registry.access import ALLOWED_ACTIONS, Action, Principal, local_admin, require
 from adaptlab.registry.artifacts import Artifacts
-from adaptlab.registry.audit import canonical_json
-from adaptlab.registry.blind import blind, candidate_shown_first, new_salt, shown_answers, unblind
+from adaptlab.registry.blind import candidate_shown_first, new_salt, unblind
 from adaptlab.registry.entities import (
     BLIND_VERDICTS,
     REVIEW_BATCH_SIZE,
     REVIEW_MAX_NEW_TOKENS,
     BlindVerdict,
     Correction,
-    PromptMessage,
     ReviewItemView,
     ReviewProgress,
     ReviewQueue,
@@ -43,6 +39,7 @@ from adaptlab.registry.entities import (
 from adaptlab.registry.errors import AuditedDenialError, NotFoundError, RegistryError
 from adaptlab.registry.refs import parse_version_ref
 from adaptlab.registry.review_answers import AnsweredPrompt, OnBatch, version_answers
+from adaptlab.registry.review_items import correction_rows, item_view, items_sha256, prompt_json, prompt_messages
 from adaptlab.registry.review_results import CastVote, review_results
 from adaptlab.registry.store import acting, explicit, now, tenant_row, version_row
 from adaptlab.registry.tables import ModelVersion, ReviewItem, ReviewSet, ReviewVote
@@ -202,7 +199,7 @@ class Reviews(Artifacts):
             ).all()
             done = _vote_counts(session, [review.id], reviewer=reviewer).get(review.id, 0)
             return ReviewQueue(
-                review_id=review.id, done=done, total=review.item_count, items=[_item_view(review, item, reviewer, None) for item in waiting]
+                review_id=review.id, done=done, total=review.item_count, items=[item_view(review, item, reviewer, None) for item in waiting]
             )
 
     def review_item(self, principal: Principal, review_id: int, item: int, *, by: str | None = None) -> ReviewItemView:
@@ -212,7 +209,7 @@ class Reviews(Artifacts):
             review = self._reviewable(session, principal, reviewer, review_id)
             row = _item_row(session, review, item)
             vote = session.scalar(select(ReviewVote).where(ReviewVote.item_id == row.id, ReviewVote.reviewer == reviewer))
-            return _item_view(review, row, reviewer, vote)
+            return item_view(review, row, reviewer, vote)
 
     def vote(
         self,
@@ -295,7 +292,7 @@ class Reviews(Artifacts):
             return [
                 Correction(
                     item=item.position,
-                    prompt=_prompt_messages(item.prompt_json),
+                    prompt=prompt_messages(item.prompt_json),
                     corrected_answer=vote.corrected_answer,
                     reviewer=vote.reviewer,
                     comment=vote.comment,
@@ -338,7 +335,7 @@ class Reviews(Artifacts):
                 ReviewItem(
                     review_set_id=review.id,
                     position=position,
-                    prompt_json=_prompt_json(answered.prompt),
+                    prompt_json=prompt_json(answered.prompt),
                     reference=answered.prompt.reference,
                     candidate_answer=answered.candidate_answer,
                     baseline_answer=answered.baseline_answer,
@@ -397,22 +394,6 @@ def candidate_review_results(session: Session, version: ModelVersion) -> ReviewR
         select(ReviewSet).where(ReviewSet.candidate_version_id == version.id).order_by(ReviewSet.id.desc()).limit(1)
     )
     return stored_results(session, review) if review is not None else None
-
-
-def correction_rows(corrections: Sequence[Correction]) -> list[dict]:
-    """prompt/completion rows when every corrected prompt is a single message, else chat rows (one format per file)."""
-    if all(len(correction.prompt) == 1 for correction in corrections):
-        return [{"prompt": correction.prompt[0].content, "completion": correction.corrected_answer} for correction in corrections]
-    return [
-        {"messages": [message.model_dump() for message in correction.prompt] + [{"role": "assistant", "content": correction.corrected_answer}]}
-        for correction in corrections
-    ]
-
-
-def items_sha256(items: Sequence[ReviewItem]) -> str:
-    """A hash of the stored prompts and answers, recorded when the set is created."""
-    content = [[item.position, item.prompt_json, item.reference, item.candidate_answer, item.baseline_answer] for item in items]
-    return hashlib.sha256(canonical_json(content).encode("utf-8")).hexdigest()
 
 
 def _label(record: VersionRecord, asked: str) -> str:
@@ -481,30 +462,3 @@ def _vote_counts(session: Session, review_ids: list[int], reviewer: str | None =
     if reviewer is not None:
         query = query.where(ReviewVote.reviewer == reviewer)
     return dict(session.execute(query).all())
-
-
-def _item_view(review: ReviewSet, item: ReviewItem, reviewer: str, vote: ReviewVote | None) -> ReviewItemView:
-    candidate_first = candidate_shown_first(review.blind_salt, item.id, reviewer)
-    answer_a, answer_b = shown_answers(item.candidate_answer, item.baseline_answer, candidate_first)
-    return ReviewItemView(
-        review_id=review.id,
-        item=item.position,
-        prompt=_prompt_messages(item.prompt_json),
-        answer_a=answer_a,
-        answer_b=answer_b,
-        my_verdict=blind(vote.verdict, candidate_first) if vote is not None else None,
-    )
-
-
-def _prompt_json(prompt: Prompt) -> str:
-    sample = prompt.sample
-    if isinstance(sample, Text):
-        return canonical_json({"text": sample.text})
-    return canonical_json({"messages": sample.as_dicts()})
-
-
-def _prompt_messages(prompt_json: str) -> list[PromptMessage]:
-    stored = json.loads(prompt_json)
-    if "text" in stored:
-        return [PromptMessage(role="text", content=stored["text"])]
-    return [PromptMessage(**message) for message in stored["messages"]]

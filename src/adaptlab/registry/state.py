@@ -7,7 +7,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from adaptlab.registry.replay import Fact
-from adaptlab.registry.reviews import items_sha256
+from adaptlab.registry.review_items import items_sha256
 from adaptlab.registry.tables import (
     AliasAssignment,
     AliasCanary,
