@@ -31,14 +31,14 @@ from adaptlab.compare.recommend import (
 )
 from adaptlab.compare.schema import (
     METHOD_LABELS,
+    REPORT_HTML,
     REPORT_JSON,
+    REPORT_MD,
     Comparison,
     MethodResult,
     unequal_token_budgets,
 )
 
-REPORT_MD = "report.md"
-REPORT_HTML = "report.html"
 METRIC_LABELS = {"exact_match": "Exact match", "contains": "Contains answer", "rouge_l": "ROUGE-L", "accuracy": "Accuracy"}
 LR_SOURCES = {"method_default": "default for the method", "user": "set by the user", "sweep": "best of a sweep"}
 LR_SOURCES_SHORT = {"method_default": "default", "user": "user", "sweep": "swept"}

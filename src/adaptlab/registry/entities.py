@@ -68,6 +68,16 @@ class AliasEvent(BaseModel):
     rolled_back_by: str | None
 
 
+class ReportAttachmentRecord(BaseModel):
+    """A comparison report stored with a version: its files, each a blob checked against its hash when read."""
+
+    id: int
+    source: str = Field(description="the comparison folder the files came from")
+    attached_at: str
+    attached_by: str
+    files: list[StoredFile]
+
+
 class AliasChange(BaseModel):
     tenant: str
     name: str
@@ -99,6 +109,15 @@ class AuditEntry(BaseModel):
     hash: str
     occurrences: int = Field(default=1, description="repeats of an identical denial within the window (outside the hash chain)")
     last_at: str | None = Field(default=None, description="when the last repeat happened")
+
+
+class AuditPage(BaseModel):
+    """One page of the audit log, newest first, and how many entries match the filter in all."""
+
+    entries: list[AuditEntry]
+    total: int
+    offset: int
+    limit: int
 
 
 class AuditVerification(BaseModel):

@@ -1,5 +1,7 @@
 """Promotion gates, one policy per model name: metric thresholds and approvals. Pure functions."""
 
+from dataclasses import dataclass
+
 from pydantic import BaseModel, ConfigDict, Field
 
 # gate metrics from run.json data.quality (registry.lineage.data_quality_metrics)
@@ -22,18 +24,36 @@ class GatePolicy(BaseModel):
         return not self.aliases or alias in self.aliases
 
 
+@dataclass(frozen=True)
+class GateCheck:
+    """One gate of a policy judged for one version: what it requires, and why it fails (None: it passes)."""
+
+    gate: str
+    requirement: str
+    failure: str | None
+
+    @property
+    def passes(self) -> bool:
+        return self.failure is None
+
+
+def gate_checks(policy: GatePolicy, metrics: dict[str, float], approvers: list[str], registrant: str) -> list[GateCheck]:
+    """Every gate of `policy`, passing or not, in the order `failed_gates` names them."""
+    checks = []
+    for name, lowest in sorted(policy.min_metrics.items()):
+        checks.append(_threshold_check(name, metrics.get(name), lowest, "≥", lambda value, bound: value >= bound))
+    for name, highest in sorted(policy.max_metrics.items()):
+        checks.append(_threshold_check(name, metrics.get(name), highest, "≤", lambda value, bound: value <= bound))
+    counted = counted_approvers(policy, approvers, registrant)
+    distinct = " from someone other than the registrant" if policy.approvers_distinct_from_registrant else ""
+    failure = f"approvals: {len(counted)} of {policy.required_approvals} required{distinct}"
+    checks.append(GateCheck("approvals", f"{policy.required_approvals}{distinct}", failure if len(counted) < policy.required_approvals else None))
+    return checks
+
+
 def failed_gates(policy: GatePolicy, metrics: dict[str, float], approvers: list[str], registrant: str) -> list[str]:
     """Each failed gate as a sentence; empty when the version may be promoted."""
-    failures = []
-    for name, lowest in sorted(policy.min_metrics.items()):
-        failures += _threshold_failure(name, metrics.get(name), lowest, "≥", lambda value, bound: value >= bound)
-    for name, highest in sorted(policy.max_metrics.items()):
-        failures += _threshold_failure(name, metrics.get(name), highest, "≤", lambda value, bound: value <= bound)
-    counted = counted_approvers(policy, approvers, registrant)
-    if len(counted) < policy.required_approvals:
-        distinct = " from someone other than the registrant" if policy.approvers_distinct_from_registrant else ""
-        failures.append(f"approvals: {len(counted)} of {policy.required_approvals} required{distinct}")
-    return failures
+    return [check.failure for check in gate_checks(policy, metrics, approvers, registrant) if check.failure]
 
 
 def data_gate_bounds(require_pii_clean: bool, max_duplicate_rate: float | None) -> dict[str, float]:
@@ -49,9 +69,10 @@ def counted_approvers(policy: GatePolicy, approvers: list[str], registrant: str)
     return distinct
 
 
-def _threshold_failure(name: str, value: float | None, bound: float, sign: str, holds) -> list[str]:
+def _threshold_check(name: str, value: float | None, bound: float, sign: str, holds) -> GateCheck:
+    requirement = f"{sign} {bound:g}"
     if value is None:
-        return [f"metric {name}: missing (needs {sign} {bound:g}); add it to evaluation.json beside run.json and register again"]
-    if not holds(value, bound):
-        return [f"metric {name}: {value:g} (needs {sign} {bound:g})"]
-    return []
+        failure = f"metric {name}: missing (needs {requirement}); add it to evaluation.json beside run.json and register again"
+    else:
+        failure = None if holds(value, bound) else f"metric {name}: {value:g} (needs {requirement})"
+    return GateCheck(f"metric {name}", requirement, failure)

@@ -1,14 +1,15 @@
 """`Registry`: the governed registry's Python API, one class assembled from its concerns — tenants and
-tokens (tenancy.py), versions (versions.py), governance (governance.py), the audit log (audit_log.py)
-and artifacts (artifacts.py), all sharing the transactions and lookups of store.py. Every call takes
+tokens (tenancy.py), versions (versions.py), governance (governance.py), the audit log (audit_log.py),
+artifacts (artifacts.py) and attached comparison reports (reports.py), all sharing the transactions and lookups of store.py. Every call takes
 the acting `Principal`; every change is one database transaction that also appends to the hash-chained
 audit log."""
 
 from adaptlab.registry.artifacts import Artifacts
 from adaptlab.registry.audit_log import AuditLog
 from adaptlab.registry.governance import Governance
+from adaptlab.registry.reports import Reports
 from adaptlab.registry.tenancy import Tenancy
 
 
-class Registry(Tenancy, Governance, AuditLog, Artifacts):
+class Registry(Tenancy, Governance, AuditLog, Artifacts, Reports):
     """Open with `Registry.open(folder, db=URL, blobs=URL)`; close (or use as a context manager) when done."""
