@@ -46,8 +46,11 @@ class Governance(RegistryStore):
             tx.session.flush()
             return row.to_entity()
 
-    def promote(self, principal: Principal, ref: str, alias: str, *, tenant: str | None = None, by: str | None = None) -> AliasChange:
-        """Point `alias` at the version, if the model's gates allow; a refusal is audited and names each failed gate."""
+    def promote(
+        self, principal: Principal, ref: str, alias: str, *, tenant: str | None = None, by: str | None = None, note: str | None = None
+    ) -> AliasChange:
+        """Point `alias` at the version, if the model's gates allow; a refusal is audited and names each failed gate.
+        A `note` (why) is recorded in the audit entry."""
         version_ref = explicit(parse_version_ref(ref, tenant or principal.tenant), "promote")
         check_alias(alias)
         require(principal, Action.promote, version_ref.model.tenant)
@@ -81,7 +84,7 @@ class Governance(RegistryStore):
                     "alias.promote",
                     f"{version_ref.model}@{alias}",
                     before={"version": current_version},
-                    after={"version": row.version},
+                    after={"version": row.version} | _noted(note),
                 )
         if refusal:
             raise refusal
@@ -90,8 +93,10 @@ class Governance(RegistryStore):
             tenant=model_ref.tenant, name=model_ref.name, alias=alias, from_version=current_version, to_version=row.version, changed=changed
         )
 
-    def rollback(self, principal: Principal, name: str, alias: str, *, tenant: str | None = None, by: str | None = None) -> AliasChange:
-        """Point `alias` back at the version it pointed at before its current one."""
+    def rollback(
+        self, principal: Principal, name: str, alias: str, *, tenant: str | None = None, by: str | None = None, note: str | None = None
+    ) -> AliasChange:
+        """Point `alias` back at the version it pointed at before its current one; a `note` (why) is audited with it."""
         model_ref = parse_model_ref(name, tenant or principal.tenant)
         check_alias(alias)
         require(principal, Action.promote, model_ref.tenant)
@@ -111,7 +116,7 @@ class Governance(RegistryStore):
                 "alias.rollback",
                 f"{model_ref}@{alias}",
                 before={"version": from_version},
-                after={"version": to_version},
+                after={"version": to_version} | _noted(note),
             )
         return AliasChange(
             tenant=model_ref.tenant, name=model_ref.name, alias=alias, from_version=from_version, to_version=to_version, changed=True
@@ -123,3 +128,8 @@ class Governance(RegistryStore):
         with self._reading() as session:
             rows = model_row(session, model_ref).alias_assignments
             return [row.to_entity() for row in rows if alias in (None, row.alias)]
+
+
+def _noted(note: str | None) -> dict[str, str]:
+    """The audited `note` of a promotion or rollback, when one was given (entries without one are unchanged)."""
+    return {"note": note} if note else {}
