@@ -39,3 +39,14 @@ def test_attach_needs_a_report_and_the_register_role(registry, admin, registered
 def test_attach_report_cli(run_cli, registered, tmp_path):
     result = run_cli("attach-report", registered.ref, str(write_report_folder(tmp_path / "cmp")))
     assert f"attached report #1 to {registered.ref}: report.html" in result.output
+
+
+def test_audit_verification_names_a_report_file_changed_behind_the_logs_back(registry, admin, registered, tmp_path):
+    from sqlalchemy import text
+
+    registry.attach_report(admin, registered.ref, write_report_folder(tmp_path / "cmp"))
+    assert registry.verify_audit(admin).ok
+    with registry.engine.begin() as connection:
+        connection.execute(text("UPDATE report_files SET sha256 = :forged WHERE path = 'report.html'"), {"forged": "f" * 64})
+    problems = registry.verify_audit(admin).unaccounted
+    assert len(problems) == 1 and f"report #1 attached to {registered.ref} has files" in problems[0]

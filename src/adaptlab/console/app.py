@@ -57,7 +57,7 @@ def create_console_app(registry: Registry, config: ConsoleConfig) -> FastAPI:
     def caller(request: Request) -> Caller:
         return signed_in_caller(registry, sessions, request)
 
-    def poster(request: Request, who: Annotated[Caller, Depends(caller)], csrf_token: Annotated[str, Form(alias=CSRF_FIELD)] = "") -> Caller:
+    def poster(who: Annotated[Caller, Depends(caller)], csrf_token: Annotated[str, Form(alias=CSRF_FIELD)] = "") -> Caller:
         """A signed-in caller whose form carries the session's CSRF token."""
         check_csrf(who.session, csrf_token)
         return who

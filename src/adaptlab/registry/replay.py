@@ -1,5 +1,5 @@
 """Replay the audit log into the state it accounts for (tenants, tokens, versions, approvals, alias
-history, gates) and compare that with the tables, so a row inserted, edited or deleted by SQL behind
+history, gates, attached reports) and compare that with the tables, so a row inserted, edited or deleted by SQL behind
 the log's back is named. Pure functions; `adaptlab.registry.state` reads the tables' side."""
 
 from collections.abc import Iterable
@@ -19,6 +19,7 @@ REPLAYED_ACTIONS = frozenset(
         "alias.promote",
         "alias.rollback",
         "gates.set",
+        "version.attach_report",
     }
 )
 
@@ -29,6 +30,7 @@ _DESCRIBE = {
     "approvals": lambda key: f"approval of {key[0]}/{key[1]}@v{key[2]} by {key[3]}",
     "alias_history": lambda key: f"promotion #{key[3]} of {key[0]}/{key[1]}@{key[2]}",
     "models": lambda key: f"gates of {key[0]}/{key[1]}",
+    "report_attachments": lambda key: f"report #{key[3]} attached to {key[0]}/{key[1]}@v{key[2]}",
 }
 
 
@@ -109,6 +111,9 @@ def _replay(entry: ChainEntry, facts: dict[tuple, Fact], promotions: dict[tuple,
         if "metrics" in after:  # entries of older registrations have none: their metrics are not compared
             values["metrics"] = after["metrics"]
         return Fact("versions", (tenant, name, after["version"]), values, where)
+    if entry.action == "version.attach_report":
+        values = {"files": after["files"], "attached_by": entry.actor}
+        return Fact("report_attachments", (tenant, name, int(selector.removeprefix("v")), after["attachment"]), values, where)
     if entry.action == "version.approve":
         return Fact("approvals", (tenant, name, int(selector.removeprefix("v")), after["approver"]), {"note": after["note"]}, where)
     history = promotions.get((tenant, name, selector), [])
