@@ -26,15 +26,15 @@ class GatePolicy(BaseModel):
 
 @dataclass(frozen=True)
 class GateCheck:
-    """One gate of a policy judged for one version: what it requires, and why it fails (None: it passes)."""
+    """One gate of a policy judged for one version: what it requires, and each way it fails (none: it passes)."""
 
     gate: str
     requirement: str
-    failure: str | None
+    failures: tuple[str, ...] = ()
 
     @property
     def passes(self) -> bool:
-        return self.failure is None
+        return not self.failures
 
 
 def gate_checks(policy: GatePolicy, metrics: dict[str, float], approvers: list[str], registrant: str) -> list[GateCheck]:
@@ -46,14 +46,15 @@ def gate_checks(policy: GatePolicy, metrics: dict[str, float], approvers: list[s
         checks.append(_threshold_check(name, metrics.get(name), highest, "≤", lambda value, bound: value <= bound))
     counted = counted_approvers(policy, approvers, registrant)
     distinct = " from someone other than the registrant" if policy.approvers_distinct_from_registrant else ""
-    failure = f"approvals: {len(counted)} of {policy.required_approvals} required{distinct}"
-    checks.append(GateCheck("approvals", f"{policy.required_approvals}{distinct}", failure if len(counted) < policy.required_approvals else None))
+    short = len(counted) < policy.required_approvals
+    failures = (f"approvals: {len(counted)} of {policy.required_approvals} required{distinct}",) if short else ()
+    checks.append(GateCheck("approvals", f"{policy.required_approvals}{distinct}", failures))
     return checks
 
 
 def failed_gates(policy: GatePolicy, metrics: dict[str, float], approvers: list[str], registrant: str) -> list[str]:
     """Each failed gate as a sentence; empty when the version may be promoted."""
-    return [check.failure for check in gate_checks(policy, metrics, approvers, registrant) if check.failure]
+    return [failure for check in gate_checks(policy, metrics, approvers, registrant) for failure in check.failures]
 
 
 def data_gate_bounds(require_pii_clean: bool, max_duplicate_rate: float | None) -> dict[str, float]:
@@ -72,7 +73,7 @@ def counted_approvers(policy: GatePolicy, approvers: list[str], registrant: str)
 def _threshold_check(name: str, value: float | None, bound: float, sign: str, holds) -> GateCheck:
     requirement = f"{sign} {bound:g}"
     if value is None:
-        failure = f"metric {name}: missing (needs {requirement}); add it to evaluation.json beside run.json and register again"
+        failures = (f"metric {name}: missing (needs {requirement}); add it to evaluation.json beside run.json and register again",)
     else:
-        failure = None if holds(value, bound) else f"metric {name}: {value:g} (needs {requirement})"
-    return GateCheck(f"metric {name}", requirement, failure)
+        failures = () if holds(value, bound) else (f"metric {name}: {value:g} (needs {requirement})",)
+    return GateCheck(f"metric {name}", requirement, failures)
