@@ -21,4 +21,24 @@ document.addEventListener("DOMContentLoaded", () => {
       }
     });
   }
+
+  // A review item: 1 / 2 / T / B choose a verdict, Enter sends it (not while typing a comment).
+  const voteForm = document.querySelector("form[data-keyboard-vote]");
+  if (voteForm) {
+    document.addEventListener("keydown", (event) => {
+      const typing = ["TEXTAREA", "INPUT", "SELECT"].includes(event.target.tagName) && event.target.type !== "radio";
+      if (typing || event.ctrlKey || event.metaKey || event.altKey) return;
+      if (event.key === "Enter") {
+        event.preventDefault();
+        voteForm.requestSubmit();
+        return;
+      }
+      const choice = voteForm.querySelector(`input[name=verdict][data-key="${event.key.toUpperCase()}"]`);
+      if (choice) {
+        event.preventDefault();
+        choice.checked = true;
+        choice.focus();
+      }
+    });
+  }
 });
