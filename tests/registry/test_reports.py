@@ -49,4 +49,4 @@ def test_audit_verification_names_a_report_file_changed_behind_the_logs_back(reg
     with registry.engine.begin() as connection:
         connection.execute(text("UPDATE report_files SET sha256 = :forged WHERE path = 'report.html'"), {"forged": "f" * 64})
     problems = registry.verify_audit(admin).unaccounted
-    assert len(problems) == 1 and f"report #1 attached to {registered.ref} has files" in problems[0]
+    assert len(problems) == 1 and f"report_attachments row 1 (report #1 attached to {registered.ref}) has files" in problems[0]
