@@ -82,7 +82,7 @@ def test_approver_approves_and_promotes_then_sees_the_audit_entry_and_signs_out(
     page.fill("#promote-note", "beats v0 on the review set")
     page.click("#promote")
     assert page.locator("#done").inner_text() == "Alias moved."
-    assert "production" in page.locator("h1").inner_text()
+    assert "production" in page.locator("main > h1").inner_text()
     screenshot(page, "version-promoted")
 
     page.click('nav a[href="/audit"]')
