@@ -40,9 +40,10 @@ def console(console_world):
 def screenshot(tmp_path):
     keep = os.environ.get("ADAPTLAB_TEST_ARTIFACTS")
 
-    def take(page, name: str) -> Path:
+    def take(target, name: str, **options) -> Path:
+        """`target`: a page (full_page=True for all of it) or one element's locator."""
         path = tmp_path / f"console-{name}.png"
-        page.screenshot(path=path, full_page=True)
+        target.screenshot(path=path, **options)
         if keep:
             Path(keep).mkdir(parents=True, exist_ok=True)
             shutil.copy(path, Path(keep) / path.name)
@@ -72,7 +73,8 @@ def test_approver_approves_and_promotes_then_sees_the_audit_entry_and_signs_out(
     report = page.frame_locator("iframe.report")
     assert report.locator("#verdict").inner_text() == "LoRA reaches 97 % of full FT."
     assert REPORT_SCRIPT_MARK not in page.title() and report.locator("h1").count() == 1  # the report's script never ran
-    screenshot(page, "version-before")
+    screenshot(page, "version-before", full_page=True)
+    screenshot(page.locator("iframe.report"), "report-in-place")  # full-page captures leave out the sandboxed frame
 
     page.fill("#approve-note", "read 50 outputs side by side")
     page.click("#approve")
@@ -83,13 +85,13 @@ def test_approver_approves_and_promotes_then_sees_the_audit_entry_and_signs_out(
     page.click("#promote")
     assert page.locator("#done").inner_text() == "Alias moved."
     assert "production" in page.locator("main > h1").inner_text()
-    screenshot(page, "version-promoted")
+    screenshot(page, "version-promoted", full_page=True)
 
     page.click('nav a[href="/audit"]')
     promoted = page.locator('tr[data-action="alias.promote"]')
     assert "acme/ann" in promoted.inner_text() and f"acme/{MODEL}@production" in promoted.inner_text()
     assert page.locator('tr[data-action="version.approve"]').count() == 1
-    screenshot(page, "audit")
+    screenshot(page, "audit", full_page=True)
 
     page.click("#sign-out")
     page.wait_for_url(f"{console}/signin")
@@ -102,7 +104,7 @@ def test_reader_sees_no_approve_button_and_forged_posts_are_refused_and_audited(
     page.goto(f"{console}{VERSION_PAGE}")
     assert page.locator("#approve").count() == 0 and page.locator("#promote").count() == 0
     assert page.evaluate("document.documentElement.scrollWidth <= window.innerWidth")  # no sideways scrolling on a phone
-    screenshot(page, "reader-phone")
+    screenshot(page, "reader-phone", full_page=True)
 
     post = """async ([url, csrf]) => {
         const body = new URLSearchParams({note: "forged"});
@@ -121,7 +123,7 @@ def test_reader_sees_no_approve_button_and_forged_posts_are_refused_and_audited(
     )
     page.wait_for_selector("#refusal")
     assert "has role reader" in page.locator("#refusal").inner_text()
-    screenshot(page, "reader-refused")
+    screenshot(page, "reader-refused", full_page=True)
 
     with console_world.open() as registry:
         refusals = [e for e in registry.audit_entries(local_admin("test")) if e.action == "console.denied"]
