@@ -1,6 +1,7 @@
 """`adaptlab compare` end to end on builtin:tiny: three real runs, three report files, fair by construction."""
 
 import json
+import shutil
 import subprocess
 
 import pytest
@@ -240,3 +241,31 @@ def test_contaminated_held_out_rows_are_warned_about_and_dropped_with_decontamin
     compare(decontaminated, console)
     assert "--decontaminate dropped them from the held-out set (8 left)" in console.export_text()
     assert read_comparison(decontaminated.out).data.eval_examples == 8
+
+
+def test_a_blind_human_review_of_two_methods_lands_in_the_reports_and_the_recommendation(comparison_dir, tmp_path):
+    from adaptlab.compare.human_review import earlier_human_reviews
+    from adaptlab.compare.recommend import Constraints, recommend
+    from adaptlab.registry import Registry, local_admin
+
+    source = comparison_dir[0] / "out"
+    out = tmp_path / "cmp"
+    shutil.copytree(source, out)  # the module's comparison stays as the other tests expect it
+    admin = local_admin()
+    with Registry.open(tmp_path / "registry") as registry:
+        registry.create_tenant(admin, "acme")
+        record = registry.create_comparison_review(admin, out, ["lora", "full"], n=3, max_new_tokens=4, tenant="acme")
+        assert (record.candidate, record.baseline, record.items, record.comparison_dir) == ("lora", "full", 3, str(out.resolve()))
+        assert read_comparison(out).human_reviews == []  # nothing to show before the first vote
+        for item, verdict in ((1, "tie"), (2, "tie"), (3, "both_bad")):
+            registry.vote(admin, record.review_id, item, verdict, by="rita")
+        prompt = registry.review_item(admin, record.review_id, 1, by="rita").prompt
+    first_held_out = json.loads((comparison_dir[0] / "eval.jsonl").read_text().splitlines()[0])
+    assert [message.model_dump() for message in prompt] == [{"role": "user", "content": first_held_out["prompt"]}]
+    results = read_comparison(out).human_reviews[0]
+    assert (results.votes, results.judged_votes, results.win_rate) == (3, 2, 0.5)
+    line = "Human review #1 (blind): LoRA better than Full FT in 50.0 % (95 % CI 50.0–50.0) of 2 judged votes (ties count half; 1 both bad left out)"
+    assert line in (out / "report.md").read_text()
+    assert "Human review #1 (blind): LoRA better than Full FT" in (out / "report.html").read_text()
+    assert recommend(read_comparison(out), Constraints()).reasons[-1].startswith(line)
+    assert earlier_human_reviews(out) == [results]  # what a re-run of the comparison keeps

@@ -30,6 +30,7 @@ from typing import Literal
 from pydantic import BaseModel, ConfigDict, Field
 
 from adaptlab.compare.formatting import format_bytes, format_usd, format_with_interval
+from adaptlab.compare.human_review import human_review_lines
 from adaptlab.compare.schema import METHOD_LABELS, Comparison, Method, VersusFull
 from adaptlab.errors import ConfigError
 from adaptlab.methods import METHODS, get_method
@@ -163,6 +164,8 @@ def recommend(
         ]
     else:
         reasons = _reasons_for(chosen, candidates, by_choice, constraints.tenants)
+    if comparison is not None:
+        reasons += human_review_lines(comparison)  # what people judged, beside what was measured (the reports open with these reasons)
     unchecked = sorted({check.detail for c in candidates for check in c.checks if check.status == "unchecked"})
     return Recommendation(
         choice=None if chosen is None else chosen.choice,

@@ -36,8 +36,10 @@ from adaptlab.compare.schema import (
     REPORT_MD,
     Comparison,
     MethodResult,
+    read_comparison,
     unequal_token_budgets,
 )
+from adaptlab.schemas.review import ReviewResults
 
 METRIC_LABELS = {"exact_match": "Exact match", "contains": "Contains answer", "rouge_l": "ROUGE-L", "accuracy": "Accuracy"}
 LR_SOURCES = {"method_default": "default for the method", "user": "set by the user", "sweep": "best of a sweep"}
@@ -300,6 +302,14 @@ def write_reports(comparison: Comparison, out_dir: Path, constraints: Constraint
     for path, text in rendered.values():
         atomic.write_text(path, text)
     return {kind: path for kind, (path, _) in rendered.items()}
+
+
+def attach_review_results(folder: Path, results: ReviewResults) -> None:
+    """Store a human review's results in the comparison's report.json (replacing earlier results of the same review)
+    and re-render report.md and report.html with the default constraints."""
+    comparison = read_comparison(folder)
+    reviews = [other for other in comparison.human_reviews if other.review_id != results.review_id] + [results]
+    write_reports(comparison.model_copy(update={"human_reviews": sorted(reviews, key=lambda r: r.review_id)}), folder)
 
 
 def comparison_table(comparison: Comparison) -> Table:

@@ -34,6 +34,7 @@ from adaptlab.compare.config import (
 )
 from adaptlab.compare.costs import default_price
 from adaptlab.compare.forgetting import check_forgetting_tasks, evaluate_forgetting
+from adaptlab.compare.human_review import earlier_human_reviews
 from adaptlab.compare.report import print_comparison_table, write_reports
 from adaptlab.compare.settings_checks import MethodSettings, SettingsWarning, settings_warnings
 from adaptlab.compare.timings import with_comparable_costs
@@ -170,6 +171,7 @@ def compare(config: CompareConfig, console: Console | None = None) -> Comparison
         timing_notes=timing_notes,
         settings_warnings=checked_settings(config, results, first.data.train_target_tokens),
         data_warnings=[contamination_warning] if contamination_warning else [],
+        human_reviews=earlier_human_reviews(out),
     )
     unequal = unequal_token_budgets(comparison)
     if unequal:

@@ -21,6 +21,7 @@ from adaptlab.errors import ArtifactError
 from adaptlab.eval.metrics import MetricName
 from adaptlab.methods import METHODS
 from adaptlab.schemas.forgetting import MethodForgetting
+from adaptlab.schemas.review import ReviewResults
 from adaptlab.schemas.run_record import EvalPoint, LossPoint, Method, RunRecord
 from adaptlab.stats.intervals import Interval
 from adaptlab.stats.paired_tests import PairedTest
@@ -181,6 +182,9 @@ class Comparison(_Strict):
     timing_notes: list[str] = Field([], description="why the runs' timings and costs are not comparable; empty when they are")
     settings_warnings: list[SettingsWarning] = Field([], description="settings known to hold LoRA back, each with its source")
     data_warnings: list[str] = Field([], description="data problems that inflate the held-out figures (train/eval contamination)")
+    human_reviews: list[ReviewResults] = Field(
+        [], description="blind human reviews of two of the methods on held-out rows (adaptlab review create --compare), as votes arrive"
+    )
 
     @model_validator(mode="after")
     def _one_result_per_method(self) -> "Comparison":

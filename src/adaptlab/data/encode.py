@@ -72,6 +72,13 @@ class SampleEncoder:
             input_ids, labels = self._tokenize_segments(segments)
         return fit_to_length(input_ids, labels, self.options)
 
+    def encode_prompt(self, sample: Sample) -> list[int]:
+        """The tokens a model is given to answer a prompt (formats.to_prompt), encoded as training encodes what
+        precedes a reply: a text with the tokenizer's own special tokens, a conversation rendered up to the reply."""
+        if isinstance(sample, Text):
+            return list(self.tokenizer(sample.text, add_special_tokens=True)["input_ids"])
+        return list(self.tokenizer(self.render(sample.as_dicts(), True), add_special_tokens=False)["input_ids"])
+
     def _encode_text(self, text: str) -> tuple[list[int], list[int]]:
         input_ids = list(self.tokenizer(text, add_special_tokens=True)["input_ids"])
         eos_token_id = self.tokenizer.eos_token_id

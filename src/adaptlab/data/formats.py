@@ -3,13 +3,15 @@
 text `{"text"}` -> Text. prompt/completion `{"prompt", "completion"}` and Alpaca `{"instruction", "input"?,
 "output"}` -> a user -> assistant Conversation (Alpaca's user turn is the instruction, then a blank line and the
 input when there is one). chat `{"messages": [{"role", "content"}, ...]}` -> Conversation. Other fields are ignored.
+
+A prompt file (rows a model is asked to answer, e.g. for a human review) uses the same formats with the answer
+optional: `to_prompt` keeps what the model is asked and the row's own answer, if any, as a reference.
 """
 
 from collections import Counter
 from collections.abc import Iterable
 from dataclasses import dataclass
 
-from adaptlab.data.options import FORMAT_FIELDS
 from adaptlab.data.readers import json_type_name
 
 CHAT_ROLES = ("system", "user", "assistant")
@@ -40,6 +42,17 @@ class Conversation:
 
 
 Sample = Text | Conversation
+SAMPLE_FIELDS = {"text": ("text",), "prompt_completion": ("prompt", "completion"), "alpaca": ("instruction", "output"), "chat": ("messages",)}
+PROMPT_FIELDS = {"text": ("text",), "prompt_completion": ("prompt",), "alpaca": ("instruction",), "chat": ("messages",)}
+"""The fields a row of each format must have: as a training sample, and as a prompt (the answer optional)."""
+
+
+@dataclass(frozen=True)
+class Prompt:
+    """What a model is asked: a text to continue, or a conversation ending with a user turn; and the row's answer."""
+
+    sample: Sample
+    reference: str | None
 
 
 def rename_columns(record: dict, columns: dict[str, str]) -> dict:
@@ -72,25 +85,54 @@ def detect_format(records: Iterable[dict]) -> str | None:
 
 def to_sample(record: dict, fmt: str, columns: dict[str, str]) -> Sample:
     """Validate one (renamed) row against `fmt`; raises RowRejected with the reason."""
-    _require_format_fields(record, fmt, columns)
+    _require_format_fields(record, fmt, columns, SAMPLE_FIELDS[fmt])
     if fmt == "text":
         return Text(_response(record, "text", columns))
     if fmt == "prompt_completion":
         prompt = _string(record, "prompt", columns)
         return Conversation((("user", prompt), ("assistant", _response(record, "completion", columns))))
     if fmt == "alpaca":
-        instruction = _string(record, "instruction", columns)
-        extra_input = record.get("input")
-        if extra_input is not None and not isinstance(extra_input, str):
-            raise RowRejected(f"field 'input' must be a string, got {json_type_name(extra_input)}")
-        _require_unicode(extra_input or "", "field 'input'")
-        prompt = f"{instruction}\n\n{extra_input}" if extra_input and extra_input.strip() else instruction
-        return Conversation((("user", prompt), ("assistant", _response(record, "output", columns))))
+        return Conversation((("user", _alpaca_prompt(record, columns)), ("assistant", _response(record, "output", columns))))
     return Conversation(_chat_messages(record["messages"]))
 
 
-def _require_format_fields(record: dict, fmt: str, columns: dict[str, str]) -> None:
-    required = [field for field in FORMAT_FIELDS[fmt] if not (fmt == "alpaca" and field == "input")]
+def to_prompt(record: dict, fmt: str, columns: dict[str, str]) -> Prompt:
+    """Validate one (renamed) row of a prompt file against `fmt`: its answer field may be absent. A conversation
+    that ends with an assistant turn is asked what precedes it, that turn being the reference. Raises RowRejected."""
+    _require_format_fields(record, fmt, columns, PROMPT_FIELDS[fmt])
+    answer_field = {"prompt_completion": "completion", "alpaca": "output"}.get(fmt)
+    reference = _string(record, answer_field, columns) if answer_field in record else None
+    if fmt == "text":
+        return Prompt(Text(_response(record, "text", columns)), None)
+    if fmt == "prompt_completion":
+        return Prompt(Conversation((("user", _asked("prompt", _string(record, "prompt", columns))),)), reference)
+    if fmt == "alpaca":
+        return Prompt(Conversation((("user", _asked("instruction", _alpaca_prompt(record, columns))),)), reference)
+    messages = _chat_messages(record["messages"], need_reply=False)
+    if messages[-1][0] == "assistant":
+        messages, reference = messages[:-1], messages[-1][1]
+    if not messages or messages[-1][0] != "user":
+        raise RowRejected("a prompt conversation must end with a user message (optionally followed by the expected assistant reply)")
+    return Prompt(Conversation(messages), reference)
+
+
+def _alpaca_prompt(record: dict, columns: dict[str, str]) -> str:
+    """Alpaca's user turn: the instruction, then a blank line and the input when there is one."""
+    instruction = _string(record, "instruction", columns)
+    extra_input = record.get("input")
+    if extra_input is not None and not isinstance(extra_input, str):
+        raise RowRejected(f"field 'input' must be a string, got {json_type_name(extra_input)}")
+    _require_unicode(extra_input or "", "field 'input'")
+    return f"{instruction}\n\n{extra_input}" if extra_input and extra_input.strip() else instruction
+
+
+def _asked(field: str, prompt: str) -> str:
+    if not prompt.strip():
+        raise RowRejected(f"empty prompt: field {field!r} is empty")
+    return prompt
+
+
+def _require_format_fields(record: dict, fmt: str, columns: dict[str, str], required: tuple[str, ...]) -> None:
     missing = [field for field in required if field not in record]
     if not missing:
         return
@@ -132,13 +174,13 @@ def _response(record: dict, field: str, columns: dict[str, str]) -> str:
     return value
 
 
-def _chat_messages(messages: object) -> tuple[tuple[str, str], ...]:
+def _chat_messages(messages: object, need_reply: bool = True) -> tuple[tuple[str, str], ...]:
     if not isinstance(messages, list):
         raise RowRejected(f"field 'messages' must be a list of {{role, content}} objects, got {json_type_name(messages)}")
     if not messages:
         raise RowRejected("field 'messages' is an empty list")
     pairs = [_chat_message(number, message) for number, message in enumerate(messages, start=1)]
-    if not any(role == "assistant" for role, _ in pairs):
+    if need_reply and not any(role == "assistant" for role, _ in pairs):
         raise RowRejected("empty response: the conversation has no assistant message")
     return tuple(pairs)
 

@@ -6,7 +6,7 @@ failing halfway; nothing is written.
 
 import hashlib
 from collections.abc import Callable, Iterable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Literal
 
@@ -30,6 +30,7 @@ class PreparedData:
     eval: list[Example]
     info: DataInfo
     bad_rows: list[BadRow]  # the rows that were skipped (at most options.max_bad_rows)
+    eval_samples: list[Sample] = field(default_factory=list)  # the rows behind `eval`, in the same order
 
 
 @dataclass(frozen=True)
@@ -89,8 +90,8 @@ def prepare_data(
         raise DataError(f"no usable training rows in {', '.join(map(str, train_files))}")
 
     train, held_out = _split(usable_train, options)
-    eval_examples = [item.example for file_check in checked if file_check.role == "eval" for item in file_check.usable]
-    eval_examples += held_out
+    eval_usable = [item for file_check in checked if file_check.role == "eval" for item in file_check.usable] + held_out
+    eval_examples = [item.example for item in eval_usable]
     info = DataInfo(
         format=fmt,
         files=[file_check.info() for file_check in checked],
@@ -100,7 +101,7 @@ def prepare_data(
         tokenized_sha256=tokenized_sha256(train, eval_examples),
         quality=quality.summary(len(usable_train), token_length_histogram([len(example) for example in train])),
     )
-    return PreparedData(train=train, eval=eval_examples, info=info, bad_rows=bad_rows)
+    return PreparedData(train=train, eval=eval_examples, info=info, bad_rows=bad_rows, eval_samples=[item.sample for item in eval_usable])
 
 
 def tokenized_sha256(train: Iterable[Example], eval_examples: Iterable[Example]) -> str:
@@ -143,10 +144,10 @@ def _check_rows(
     return _CheckedFile(source, role, usable, bad_rows)
 
 
-def _split(train: list[_Usable], options: DataOptions) -> tuple[list[Example], list[Example]]:
+def _split(train: list[_Usable], options: DataOptions) -> tuple[list[Example], list[_Usable]]:
     held = held_out_indices([item.sample for item in train], options.eval_fraction, options.seed)
     kept = [item.example for index, item in enumerate(train) if index not in held]
-    held_out = [item.example for index, item in enumerate(train) if index in held]
+    held_out = [item for index, item in enumerate(train) if index in held]
     return kept, held_out
 
 

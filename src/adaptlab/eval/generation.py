@@ -1,5 +1,6 @@
 """Greedy generation for task metrics: prompts and reference answers recovered from tokenized examples."""
 
+from collections.abc import Callable
 from dataclasses import dataclass
 
 import torch
@@ -28,8 +29,11 @@ def task_items(examples: list[Example], tokenizer) -> list[TaskItem]:
 
 
 @torch.no_grad()
-def greedy_answers(model, tokenizer, prompts: list[list[int]], max_new_tokens: int, batch_size: int = 16) -> list[str]:
-    """Greedy decoding, left-padded batches, a fixed token limit; special tokens stripped from the answers."""
+def greedy_answers(
+    model, tokenizer, prompts: list[list[int]], max_new_tokens: int, batch_size: int = 16, on_batch: Callable[[int], None] | None = None
+) -> list[str]:
+    """Greedy decoding, left-padded batches, a fixed token limit; special tokens stripped from the answers.
+    `on_batch(answered)` is called after each batch (for progress)."""
     model.eval()
     device = next(model.parameters()).device
     pad_id = tokenizer.pad_token_id
@@ -49,4 +53,6 @@ def greedy_answers(model, tokenizer, prompts: list[list[int]], max_new_tokens: i
         )
         for row in output[:, width:]:
             answers.append(tokenizer.decode(row, skip_special_tokens=True).strip())
+        if on_batch is not None:
+            on_batch(len(batch))
     return answers

@@ -1,5 +1,5 @@
 """The governed registry: immutable versions with lineage, approvals, gated aliases with rollback,
-a hash-chained audit log, tenants and scoped tokens. Documented in docs/registry.md.
+a hash-chained audit log, tenants and scoped tokens, human review sets. Documented in docs/registry.md.
 
 `from adaptlab.registry import Registry, Principal, local_admin, ...` — the names below are imported
 on first use, so `adaptlab --help` does not pay for SQLAlchemy."""
@@ -19,6 +19,12 @@ _EXPORTS = {
     "AuditEntry": "adaptlab.registry.entities",
     "AuditVerification": "adaptlab.registry.entities",
     "TokenRecord": "adaptlab.registry.entities",
+    "ReviewSetRecord": "adaptlab.registry.entities",
+    "ReviewProgress": "adaptlab.registry.entities",
+    "ReviewQueue": "adaptlab.registry.entities",
+    "ReviewItemView": "adaptlab.registry.entities",
+    "VoteReceipt": "adaptlab.registry.entities",
+    "ReviewResults": "adaptlab.schemas.review",
 }
 __all__ = list(_EXPORTS)
 

@@ -13,6 +13,7 @@ TOKEN_PREFIX = "adl_"
 
 class Role(str, enum.Enum):
     reader = "reader"
+    reviewer = "reviewer"
     trainer = "trainer"
     approver = "approver"
     admin = "admin"
@@ -23,13 +24,16 @@ class Action(str, enum.Enum):
     register = "register"
     approve = "approve"
     promote = "promote"
+    request_review = "request_review"  # create a review set
+    review = "review"  # vote on a review set's items
     manage = "manage"  # gates, tokens
 
 
 ALLOWED_ACTIONS: dict[Role, frozenset[Action]] = {
     Role.reader: frozenset({Action.read}),
-    Role.trainer: frozenset({Action.read, Action.register}),
-    Role.approver: frozenset({Action.read, Action.approve, Action.promote}),
+    Role.reviewer: frozenset({Action.read, Action.review}),
+    Role.trainer: frozenset({Action.read, Action.register, Action.request_review}),
+    Role.approver: frozenset({Action.read, Action.approve, Action.promote, Action.request_review, Action.review}),
     Role.admin: frozenset(Action),
 }
 

@@ -9,8 +9,9 @@ import typer
 from rich.console import Console
 
 from adaptlab.errors import ConfigError
-from adaptlab.registry import display
-from adaptlab.registry.cli_options import RegistryGroup, open_registry, registry_options
+from adaptlab.registry import canary_display, display, review_cli
+from adaptlab.registry.canary_cli import canary_app
+from adaptlab.registry.cli_options import AsJson, By, RegistryGroup, TenantOpt, open_registry, registry_options
 from adaptlab.registry.cleanup import DEFAULT_OLDER_THAN_S
 
 registry_app = typer.Typer(
@@ -19,22 +20,21 @@ registry_app = typer.Typer(
     no_args_is_help=True,
 )
 tenant_app = typer.Typer(help="Tenants (every model name belongs to one).", no_args_is_help=True)
-token_app = typer.Typer(help="API tokens scoped to a tenant and a role (reader, trainer, approver, admin).", no_args_is_help=True)
+token_app = typer.Typer(help="API tokens scoped to a tenant and a role (reader, reviewer, trainer, approver, admin).", no_args_is_help=True)
 gates_app = typer.Typer(help="Promotion gates of a model name.", no_args_is_help=True)
 registry_app.add_typer(tenant_app, name="tenant")
 registry_app.add_typer(token_app, name="token")
 registry_app.add_typer(gates_app, name="gates")
+registry_app.add_typer(canary_app, name="canary")
 registry_app.callback()(registry_options)
 
-TenantOpt = Annotated[Optional[str], typer.Option("--tenant", envvar="ADAPTLAB_TENANT", help="tenant of names written without 'tenant/'")]
-By = Annotated[Optional[str], typer.Option("--by", help="name recorded as acting (local administrator acting for someone)")]
-AsJson = Annotated[bool, typer.Option("--json", help="print JSON instead of tables")]
 
 console = Console()
 
 
 def register(app: typer.Typer) -> None:
     app.add_typer(registry_app, name="registry")
+    review_cli.register(app)
 
 
 # --- versions ---------------------------------------------------------------------------------
@@ -127,11 +127,21 @@ def promote_command(
     ctx: typer.Context,
     ref: Annotated[str, typer.Argument(help="NAME@vN to promote")],
     alias: Annotated[str, typer.Option("--alias", help="alias to point at the version, e.g. production")],
+    canary: Annotated[
+        Optional[float],
+        typer.Option(
+            "--canary", help="PERCENT: send only this share of the alias's users to the version (a canary; see `registry canary`)"
+        ),
+    ] = None,
     by: By = None,
     tenant: TenantOpt = None,
 ) -> None:
-    """Point an alias at a version, if the model's gates pass (a refusal names each failed gate)."""
+    """Point an alias at a version, or with --canary a share of its users, if the model's gates pass (a refusal names each failed gate)."""
     reg, principal = open_registry(ctx)
+    if canary is not None:
+        record = reg.start_canary(principal, ref, alias, canary, tenant=tenant, by=by)
+        console.print(canary_display.canary_line(ref, record))
+        return
     change = reg.promote(principal, ref, alias, tenant=tenant, by=by)
     console.print(display.change_line(change, "promoted"))
 
@@ -311,7 +321,7 @@ def tenant_list_command(ctx: typer.Context) -> None:
 def token_create_command(
     ctx: typer.Context,
     tenant: Annotated[str, typer.Option("--tenant", help="tenant the token may act in")],
-    role: Annotated[str, typer.Option("--role", help="reader, trainer, approver or admin")],
+    role: Annotated[str, typer.Option("--role", help="reader, reviewer, trainer, approver or admin")],
     name: Annotated[str, typer.Option("--name", help="who holds the token; recorded as actor in the audit log")],
 ) -> None:
     """Create an API token; it is printed once and stored only as a hash."""
@@ -361,6 +371,11 @@ def gates_set_command(
     ] = None,
     approvals: Annotated[int, typer.Option("--approvals", help="approvals needed before promotion")] = 1,
     allow_self_approval: Annotated[bool, typer.Option("--allow-self-approval", help="let the registrant's own approval count")] = False,
+    min_review_win_rate: Annotated[
+        Optional[float],
+        typer.Option("--min-review-win-rate", help="promotion needs this win rate (0-1, ties half) in the version's newest review set"),
+    ] = None,
+    min_reviews: Annotated[int, typer.Option("--min-reviews", help="promotion needs this many votes in the version's newest review set")] = 0,
     alias: Annotated[Optional[list[str]], typer.Option("--alias", help="guard only these aliases (repeatable; default: all)")] = None,
     tenant: TenantOpt = None,
 ) -> None:
@@ -376,6 +391,8 @@ def gates_set_command(
             required_approvals=approvals,
             approvers_distinct_from_registrant=not allow_self_approval,
             aliases=alias or [],
+            min_review_win_rate=min_review_win_rate,
+            min_reviews=min_reviews,
         )
     except ValidationError as exc:
         raise ConfigError(f"invalid gates: {exc}") from exc

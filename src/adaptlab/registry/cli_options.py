@@ -12,12 +12,17 @@ import typer
 from typer.core import TyperGroup
 
 from adaptlab.errors import ConfigError
-from adaptlab.registry.errors import AccessDeniedError, AuthenticationError
+from adaptlab.registry.errors import AccessDeniedError, AuditedDenialError, AuthenticationError
 
 if TYPE_CHECKING:
     from adaptlab.registry import Principal, Registry
 
 _OPENED = "adaptlab.registry"  # ctx.meta key of the opened Registry
+
+# Options several commands share.
+TenantOpt = Annotated[Optional[str], typer.Option("--tenant", envvar="ADAPTLAB_TENANT", help="tenant of names written without 'tenant/'")]
+By = Annotated[Optional[str], typer.Option("--by", help="name recorded as acting (local administrator acting for someone)")]
+AsJson = Annotated[bool, typer.Option("--json", help="print JSON instead of tables")]
 
 
 class RegistryGroup(TyperGroup):
@@ -96,14 +101,15 @@ def open_registry(ctx: typer.Context) -> tuple["Registry", "Principal"]:
 
 
 def _record_refusal(ctx: typer.Context, refusal: AccessDeniedError | AuthenticationError) -> None:
-    """Audit a refused command (identical repeats within a minute only count, see denials.py); never the token itself."""
+    """Audit a refused command (identical repeats within a minute only count, see denials.py); never the token itself.
+    A refusal the service has audited itself (AuditedDenialError) is not recorded twice."""
     from adaptlab.registry import local_admin
     from adaptlab.registry.access import unknown_token_name
 
-    if _OPENED not in ctx.meta:
+    if _OPENED not in ctx.meta or isinstance(refusal, AuditedDenialError):
         return
     if isinstance(refusal, AuthenticationError):
         registry, actor = ctx.meta[_OPENED], local_admin(unknown_token_name(ctx.params["token"]))
     else:
         registry, actor = open_registry(ctx)
-    registry.audit_event(actor, "cli.denied", f"registry {ctx.invoked_subcommand}", after={"reason": str(refusal)})
+    registry.audit_event(actor, "cli.denied", f"{ctx.info_name} {ctx.invoked_subcommand}", after={"reason": str(refusal)})

@@ -78,10 +78,11 @@ def lineage_table(record: VersionRecord) -> Table:
 
 
 def history_table(history: list[AliasEvent]) -> Table:
-    table = Table("alias", "version", "assigned", "by", "rolled back", title="alias history")
+    table = Table("alias", "event", "version", "at", "by", "rolled back", title="alias history")
     for event in history:
         rolled = f"{event.rolled_back_at[:19]} by {event.rolled_back_by}" if event.rolled_back_at else "-"
-        table.add_row(event.alias, f"v{event.version}", event.assigned_at[:19], event.assigned_by, rolled)
+        kind = event.kind.replace("_", " ") + (f" ({event.share_percent:g} %)" if event.kind == "canary_start" else "")
+        table.add_row(event.alias, kind, f"v{event.version}", event.assigned_at[:19], event.assigned_by, rolled)
     return table
 
 
@@ -93,6 +94,9 @@ def gates_table(policy: GatePolicy, title: str = "promotion gates") -> Table:
         table.add_row(metric, f"≤ {bound:g}")
     distinct = " (not the registrant)" if policy.approvers_distinct_from_registrant else ""
     table.add_row("approvals", f"{policy.required_approvals}{distinct}")
+    if policy.min_review_win_rate is not None or policy.min_reviews:
+        win_rate = f"win rate ≥ {policy.min_review_win_rate:g}, " if policy.min_review_win_rate is not None else ""
+        table.add_row("human review", f"{win_rate}{policy.min_reviews} votes at least (newest review set)")
     table.add_row("guards aliases", ", ".join(policy.aliases) or "all")
     return table
 

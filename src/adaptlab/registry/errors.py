@@ -35,3 +35,23 @@ class GateRefusedError(RegistryError):
     def __init__(self, message: str, failures: list[str]):
         super().__init__(message)
         self.failures = failures
+
+
+class AuditedDenialError(AccessDeniedError):
+    """An access refusal the service has already recorded in the audit log (callers do not record it again)."""
+class CompletionNotFoundError(NotFoundError):
+    """No completion with that id in the caller's tenant (another tenant's reads the same: nothing leaks)."""
+
+    error_code, error_param = "completion_not_found", "completion_id"
+
+
+class FeedbackExistsError(RegistryError):
+    """The completion has been rated already; a rating is never overwritten."""
+
+    error_code, error_param = "feedback_exists", "completion_id"
+
+
+class InvalidFeedbackError(RegistryError):
+    """A rating's score or comment is out of bounds."""
+
+    http_status, error_code, error_param = 400, "invalid_feedback", "score"

@@ -1,8 +1,10 @@
-"""Promotion gates, one policy per model name: metric thresholds and approvals. Pure functions."""
+"""Promotion gates, one policy per model name: metric thresholds, approvals and human review. Pure functions."""
 
 from dataclasses import dataclass
 
 from pydantic import BaseModel, ConfigDict, Field
+
+from adaptlab.schemas.review import ReviewResults
 
 # gate metrics from run.json data.quality (registry.lineage.data_quality_metrics)
 PII_GATE_METRIC = "pii_unredacted_findings"
@@ -19,6 +21,10 @@ class GatePolicy(BaseModel):
         default=True, description="approvals by the person who registered the version do not count (and are refused)"
     )
     aliases: list[str] = Field(default=[], description="aliases the gates guard; empty means every alias")
+    min_review_win_rate: float | None = Field(
+        default=None, ge=0, le=1, description="the version's win rate in its newest review set (ties count half) must reach this"
+    )
+    min_reviews: int = Field(default=0, ge=0, description="votes the version's newest review set must have")
 
     def guards(self, alias: str) -> bool:
         return not self.aliases or alias in self.aliases
@@ -37,8 +43,11 @@ class GateCheck:
         return not self.failures
 
 
-def gate_checks(policy: GatePolicy, metrics: dict[str, float], approvers: list[str], registrant: str) -> list[GateCheck]:
-    """Every gate of `policy`, passing or not, in the order `failed_gates` names them."""
+def gate_checks(
+    policy: GatePolicy, metrics: dict[str, float], approvers: list[str], registrant: str, review: ReviewResults | None = None
+) -> list[GateCheck]:
+    """Every gate of `policy`, passing or not, in the order `failed_gates` names them. `review`: the results of the
+    newest review set with the version as candidate (None: there is none)."""
     checks = []
     for name, lowest in sorted(policy.min_metrics.items()):
         checks.append(_threshold_check(name, metrics.get(name), lowest, "≥", lambda value, bound: value >= bound))
@@ -49,12 +58,39 @@ def gate_checks(policy: GatePolicy, metrics: dict[str, float], approvers: list[s
     short = len(counted) < policy.required_approvals
     failures = (f"approvals: {len(counted)} of {policy.required_approvals} required{distinct}",) if short else ()
     checks.append(GateCheck("approvals", f"{policy.required_approvals}{distinct}", failures))
+    if policy.min_review_win_rate is not None or policy.min_reviews:
+        win_rate = f"win rate ≥ {policy.min_review_win_rate:g}, " if policy.min_review_win_rate is not None else ""
+        checks.append(GateCheck("review", f"{win_rate}≥ {policy.min_reviews} votes", tuple(review_failures(policy, review))))
     return checks
 
 
-def failed_gates(policy: GatePolicy, metrics: dict[str, float], approvers: list[str], registrant: str) -> list[str]:
+def failed_gates(
+    policy: GatePolicy, metrics: dict[str, float], approvers: list[str], registrant: str, review: ReviewResults | None = None
+) -> list[str]:
     """Each failed gate as a sentence; empty when the version may be promoted."""
-    return [failure for check in gate_checks(policy, metrics, approvers, registrant) for failure in check.failures]
+    return [failure for check in gate_checks(policy, metrics, approvers, registrant, review) for failure in check.failures]
+
+
+def review_failures(policy: GatePolicy, review: ReviewResults | None) -> list[str]:
+    """The review gate: enough votes, and a win rate (point estimate) at least the minimum."""
+    if policy.min_review_win_rate is None and not policy.min_reviews:
+        return []
+    if review is None:
+        return ["review: no review set judges this version; create one with `adaptlab review create VERSION --against BASELINE`"]
+    failures = []
+    if review.votes < policy.min_reviews:
+        failures.append(f"review #{review.review_id}: {review.votes} of {policy.min_reviews} votes required")
+    lowest = policy.min_review_win_rate
+    if lowest is not None and review.win_rate is None:
+        failures.append(f"review #{review.review_id}: no judged votes yet (win rate needs ≥ {lowest:g})")
+    elif lowest is not None and review.win_rate < lowest:
+        interval = review.win_rate_interval
+        shown = f" (95 % CI {interval.low:.2f}–{interval.high:.2f})" if interval else ""
+        failures.append(
+            f"review #{review.review_id}: win rate {review.win_rate:.2f}{shown} against {review.baseline} over "
+            f"{review.judged_votes} judged votes (needs ≥ {lowest:g})"
+        )
+    return failures
 
 
 def data_gate_bounds(require_pii_clean: bool, max_duplicate_rate: float | None) -> dict[str, float]:

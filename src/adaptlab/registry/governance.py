@@ -1,13 +1,34 @@
 """Governance: promotion gates, approvals, aliases that move only when the gates pass, rollback, and
 the alias history. Refusals are audited like changes."""
 
+from sqlalchemy.orm import Session
+
 from adaptlab.registry.access import Action, Principal, require
 from adaptlab.registry.entities import AliasChange, AliasEvent, VersionRecord
 from adaptlab.registry.errors import AccessDeniedError, GateRefusedError, RegistryError
 from adaptlab.registry.gates import GatePolicy, failed_gates
 from adaptlab.registry.refs import check_alias, parse_model_ref, parse_version_ref
+from adaptlab.registry.reviews import candidate_review_results
 from adaptlab.registry.store import RegistryStore, acting, explicit, model_row, model_row_or_new, now, version_row
-from adaptlab.registry.tables import AliasAssignment, Approval
+from adaptlab.registry.tables import AliasAssignment, AliasCanary, Approval, ModelVersion, RegisteredModel
+
+
+def promotion_failures(session: Session, row: ModelVersion, alias: str) -> list[str]:
+    """Each gate `row` fails for `alias` (a promotion's, and a canary candidate's), in words."""
+    policy = row.model.gate_policy
+    if not policy.guards(alias):
+        return []
+    approvers = [approval.approver for approval in row.approvals]
+    return failed_gates(policy, row.metrics, approvers, row.created_by, candidate_review_results(session, row))
+
+
+def refuse_during_canary(model: RegisteredModel, model_ref, alias: str) -> None:
+    """An alias with a running canary moves only by `canary promote` or `canary abort`."""
+    if (canary := model.running_canary(alias)) is not None:
+        raise RegistryError(
+            f"{model_ref}@{alias} has a canary of v{canary.candidate.version} running; end it first with "
+            f"`adaptlab registry canary promote|abort {model_ref} --alias {alias}`"
+        )
 
 
 class Governance(RegistryStore):
@@ -59,12 +80,10 @@ class Governance(RegistryStore):
         with self._writing() as tx:
             row = version_row(tx.session, version_ref)
             model = row.model
+            refuse_during_canary(model, version_ref.model, alias)
             current = model.current_aliases().get(alias)
             current_version = current.version.version if current else None
-            policy = model.gate_policy
-            failures = []
-            if policy.guards(alias):
-                failures = failed_gates(policy, row.metrics, [approval.approver for approval in row.approvals], row.created_by)
+            failures = promotion_failures(tx.session, row, alias)
             changed = not failures and current_version != row.version
             if failures:
                 tx.audit(
@@ -103,6 +122,7 @@ class Governance(RegistryStore):
         actor = acting(principal, by)
         with self._writing() as tx:
             model = model_row(tx.session, model_ref)
+            refuse_during_canary(model, model_ref, alias)
             active = [row for row in model.alias_assignments if row.alias == alias and row.rolled_back_at is None][::-1]
             if len(active) < 2:
                 state = f"points at v{active[0].version.version} only" if active else "was never set"
@@ -126,8 +146,33 @@ class Governance(RegistryStore):
         model_ref = parse_model_ref(name, tenant or principal.tenant)
         require(principal, Action.read, model_ref.tenant)
         with self._reading() as session:
-            rows = model_row(session, model_ref).alias_assignments
-            return [row.to_entity() for row in rows if alias in (None, row.alias)]
+            model = model_row(session, model_ref)
+            events = [row.to_entity() for row in model.alias_assignments]
+            events += [event for row in model.canaries for event in canary_events(row)]
+            # at the same instant, a canary's promotion comes before the promotion row it adds
+            events.sort(key=lambda event: (event.assigned_at, event.kind == "promote"))
+            return [event for event in events if alias in (None, event.alias)]
+
+
+CANARY_END_EVENTS = {"promoted": "canary_promote", "aborted": "canary_abort"}
+
+
+def canary_events(row: AliasCanary) -> list[AliasEvent]:
+    """A canary in the alias history: its start (with its share now), and its promotion or abort once it ended."""
+    start = AliasEvent(
+        alias=row.alias,
+        version=row.candidate.version,
+        assigned_at=row.started_at,
+        assigned_by=row.started_by,
+        rolled_back_at=None,
+        rolled_back_by=None,
+        kind="canary_start",
+        share_percent=row.share_percent,
+    )
+    if row.outcome is None:
+        return [start]
+    end = start.model_copy(update={"assigned_at": row.ended_at, "assigned_by": row.ended_by, "kind": CANARY_END_EVENTS[row.outcome]})
+    return [start, end]
 
 
 def _noted(note: str | None) -> dict[str, str]:

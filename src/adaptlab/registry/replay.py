@@ -1,5 +1,6 @@
 """Replay the audit log into the state it accounts for (tenants, tokens, versions, approvals, alias
-history, gates, attached reports) and compare that with the tables, so a row inserted, edited or deleted by SQL behind
+history, canaries, gates, review sets and votes, attached reports) and compare that with the tables, so a row
+inserted, edited or deleted by SQL behind
 the log's back is named. Pure functions; `adaptlab.registry.state` reads the tables' side."""
 
 from collections.abc import Iterable
@@ -18,10 +19,17 @@ REPLAYED_ACTIONS = frozenset(
         "version.approve",
         "alias.promote",
         "alias.rollback",
+        "alias.canary_start",
+        "alias.canary_share",
+        "alias.canary_promote",
+        "alias.canary_abort",
         "gates.set",
         "version.attach_report",
+        "review.create",
+        "review.vote",
     }
 )
+_CANARY_ENDS = {"alias.canary_promote": "promoted", "alias.canary_abort": "aborted"}
 
 _DESCRIBE = {
     "tenants": lambda key: f"tenant {key[0]}",
@@ -31,7 +39,14 @@ _DESCRIBE = {
     "alias_history": lambda key: f"promotion #{key[3]} of {key[0]}/{key[1]}@{key[2]}",
     "models": lambda key: f"gates of {key[0]}/{key[1]}",
     "report_attachments": lambda key: f"report #{key[3]} attached to {key[0]}/{key[1]}@v{key[2]}",
+    "review_sets": lambda key: f"review set {key[1]} of {key[0]}",
+    "review_votes": lambda key: f"vote of {key[3]} on item {key[2]} of review {key[1]}",
+    "alias_canaries": lambda key: f"canary #{key[3]} of {key[0]}/{key[1]}@{key[2]}",
 }
+
+
+REVIEW_SET_VALUES = ("candidate", "baseline", "items", "source_sha256", "items_sha256")
+REVIEW_VOTE_VALUES = ("verdict", "comment", "corrected_answer")
 
 
 @dataclass
@@ -55,15 +70,15 @@ class Fact:
 def replayed_facts(entries: Iterable[ChainEntry]) -> tuple[dict[tuple, Fact], list[str]]:
     """(the state the log accounts for, by (table, key); entries that cannot be replayed, in words)."""
     facts: dict[tuple, Fact] = {}
-    promotions: dict[tuple, list[tuple]] = {}  # (tenant, name, alias) -> its alias_history keys, oldest first
+    promotions: dict[tuple, list[tuple]] = {}  # (table, tenant, name, alias) -> its alias_history or alias_canaries keys, oldest first
     problems = []
     for entry in entries:
         if entry.action not in REPLAYED_ACTIONS:
             continue
         try:
             fact = _replay(entry, facts, promotions)
-            if fact.table == "alias_history" and fact.key not in promotions.setdefault(fact.key[:3], []):
-                promotions[fact.key[:3]].append(fact.key)
+            if fact.table in ("alias_history", "alias_canaries") and fact.key not in promotions.setdefault((fact.table, *fact.key[:3]), []):
+                promotions[(fact.table, *fact.key[:3])].append(fact.key)
             facts[(fact.table, fact.key)] = fact
         except (KeyError, TypeError, ValueError, AttributeError, IndexError) as exc:
             problems.append(f"audit entry #{entry.seq} ({entry.action} {entry.target}) cannot be replayed: {exc!r}")
@@ -105,6 +120,12 @@ def _replay(entry: ChainEntry, facts: dict[tuple, Fact], promotions: dict[tuple,
     if entry.action == "gates.set":
         tenant, name = entry.target.split("/")
         return Fact("models", (tenant, name), {"gate_policy": after}, where)
+    if entry.action == "review.create":
+        values = {"created_by": entry.actor} | {name: after[name] for name in REVIEW_SET_VALUES}
+        return Fact("review_sets", (entry.tenant, int(entry.target.removeprefix("review:"))), values, where)
+    if entry.action == "review.vote":
+        key = (entry.tenant, int(entry.target.removeprefix("review:")), after["item"], entry.actor)
+        return Fact("review_votes", key, {name: after[name] for name in REVIEW_VOTE_VALUES}, where)
     (tenant, name), selector = _split_target(entry.target)
     if entry.action in ("version.register", "version.import"):
         values = {"created_by": entry.actor, "run_id": after["run_id"], "files": after["files"]}
@@ -116,7 +137,9 @@ def _replay(entry: ChainEntry, facts: dict[tuple, Fact], promotions: dict[tuple,
         return Fact("report_attachments", (tenant, name, int(selector.removeprefix("v")), after["attachment"]), values, where)
     if entry.action == "version.approve":
         return Fact("approvals", (tenant, name, int(selector.removeprefix("v")), after["approver"]), {"note": after["note"]}, where)
-    history = promotions.get((tenant, name, selector), [])
+    if entry.action.startswith("alias.canary_"):
+        return _replay_canary(entry, facts, promotions.get(("alias_canaries", tenant, name, selector), []))
+    history = promotions.get(("alias_history", tenant, name, selector), [])
     if entry.action == "alias.promote":
         values = {"version": after["version"], "assigned_by": entry.actor, "rolled_back": False, "rolled_back_by": None}
         return Fact("alias_history", (tenant, name, selector, len(history) + 1), values, where)
@@ -124,6 +147,25 @@ def _replay(entry: ChainEntry, facts: dict[tuple, Fact], promotions: dict[tuple,
     current = [facts[("alias_history", key)] for key in history if not facts[("alias_history", key)].values["rolled_back"]][-1]
     values = {**current.values, "rolled_back": True, "rolled_back_by": entry.actor}
     return Fact("alias_history", current.key, values, f"{current.where} (rolled back by #{entry.seq})")
+
+
+def _replay_canary(entry: ChainEntry, facts: dict[tuple, Fact], canaries: list[tuple]) -> Fact:
+    (tenant, name), alias = _split_target(entry.target)
+    where, after = f"audit entry #{entry.seq}", entry.after
+    if entry.action == "alias.canary_start":
+        values = {
+            "stable": after["stable"],
+            "candidate": after["candidate"],
+            "share_percent": after["share_percent"],
+            "started_by": entry.actor,
+            "outcome": None,
+            "ended_by": None,
+        }
+        return Fact("alias_canaries", (tenant, name, alias, len(canaries) + 1), values, where)
+    running = facts[("alias_canaries", canaries[-1])]
+    if entry.action == "alias.canary_share":
+        return Fact("alias_canaries", running.key, {**running.values, "share_percent": after["share_percent"]}, where)
+    return Fact("alias_canaries", running.key, {**running.values, "outcome": _CANARY_ENDS[entry.action], "ended_by": entry.actor}, where)
 
 
 def _split_target(target: str) -> tuple[tuple[str, str], str]:

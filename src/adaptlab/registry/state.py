@@ -7,14 +7,19 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from adaptlab.registry.replay import Fact
+from adaptlab.registry.reviews import items_sha256
 from adaptlab.registry.tables import (
     AliasAssignment,
+    AliasCanary,
     ApiToken,
     Approval,
     ModelVersion,
     RegisteredModel,
     ReportAttachment,
     ReportFile,
+    ReviewItem,
+    ReviewSet,
+    ReviewVote,
     Tenant,
     VersionFile,
 )
@@ -66,3 +71,40 @@ def current_facts(session: Session) -> Iterator[Fact]:
             "rolled_back_by": assignment.rolled_back_by,
         }
         yield Fact("alias_history", (*alias_key, counts[alias_key]), values, f"alias_history row {assignment.id}")
+    canaries: dict[tuple, int] = {}
+    for canary in session.scalars(select(AliasCanary).order_by(AliasCanary.id)):
+        alias_key = (*model_key(canary.model_id), canary.alias)
+        canaries[alias_key] = canaries.get(alias_key, 0) + 1
+        values = {
+            "stable": versions[canary.stable_version_id].version,
+            "candidate": versions[canary.candidate_version_id].version,
+            "share_percent": canary.share_percent,
+            "started_by": canary.started_by,
+            "outcome": canary.outcome,
+            "ended_by": canary.ended_by,
+        }
+        yield Fact("alias_canaries", (*alias_key, canaries[alias_key]), values, f"alias_canaries row {canary.id}")
+    yield from _review_facts(session, tenants)
+
+
+def _review_facts(session: Session, tenants: dict[int, str]) -> Iterator[Fact]:
+    items: dict[int, list[ReviewItem]] = {}
+    for item in session.scalars(select(ReviewItem).order_by(ReviewItem.review_set_id, ReviewItem.position)):
+        items.setdefault(item.review_set_id, []).append(item)
+    reviews = {row.id: row for row in session.scalars(select(ReviewSet))}
+    for review in reviews.values():
+        values = {
+            "created_by": review.created_by,
+            "candidate": review.candidate,
+            "baseline": review.baseline,
+            "items": review.item_count,
+            "source_sha256": review.source_sha256,
+            "items_sha256": items_sha256(items.get(review.id, [])),
+        }
+        yield Fact("review_sets", (tenants[review.tenant_id], review.id), values, f"review_sets row {review.id}")
+    positions = {item.id: (item.review_set_id, item.position) for rows in items.values() for item in rows}
+    for vote in session.scalars(select(ReviewVote)):
+        review_id, position = positions[vote.item_id]
+        values = {"verdict": vote.verdict, "comment": vote.comment, "corrected_answer": vote.corrected_answer}
+        key = (tenants[reviews[review_id].tenant_id], review_id, position, vote.reviewer)
+        yield Fact("review_votes", key, values, f"review_votes row {vote.id}")

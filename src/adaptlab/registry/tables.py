@@ -4,7 +4,7 @@ the service returns. Schema changes go through an Alembic migration in migration
 import json
 from typing import Any
 
-from sqlalchemy import BigInteger, ForeignKey, Index, Integer, String, Text, UniqueConstraint, text
+from sqlalchemy import BigInteger, Boolean, Float, ForeignKey, Index, Integer, String, Text, UniqueConstraint, text
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
 
 from adaptlab.registry.audit import ChainEntry
@@ -12,8 +12,10 @@ from adaptlab.registry.entities import (
     AliasEvent,
     ApprovalRecord,
     AuditEntry,
+    CanaryRecord,
     ModelSummary,
     ReportAttachmentRecord,
+    ReviewSetRecord,
     StoredFile,
     TokenRecord,
     VersionRecord,
@@ -67,6 +69,7 @@ class RegisteredModel(Base):
 
     tenant: Mapped[Tenant] = relationship()
     alias_assignments: Mapped[list["AliasAssignment"]] = relationship(order_by="AliasAssignment.id", viewonly=True)
+    canaries: Mapped[list["AliasCanary"]] = relationship(order_by="AliasCanary.id", viewonly=True)
 
     @property
     def gate_policy(self) -> GatePolicy:
@@ -75,6 +78,10 @@ class RegisteredModel(Base):
     def current_aliases(self) -> dict[str, "AliasAssignment"]:
         """alias -> the assignment it follows now: its newest one not rolled back."""
         return {row.alias: row for row in self.alias_assignments if row.rolled_back_at is None}
+
+    def running_canary(self, alias: str) -> "AliasCanary | None":
+        """The canary splitting `alias`'s traffic now, if one is."""
+        return next((row for row in self.canaries if row.alias == alias and row.ended_at is None), None)
 
     def to_entity(self) -> ModelSummary:
         return ModelSummary(
@@ -225,6 +232,151 @@ class ReportFile(Base):
 
     def to_entity(self) -> StoredFile:
         return StoredFile(path=self.path, sha256=self.sha256, size_bytes=self.size_bytes)
+
+
+class ReviewSet(Base):
+    """A candidate judged blind against a baseline on stored prompts and answers (registry/reviews.py). The
+    candidate and baseline are versions, or (both NULL) two methods of the comparison in `comparison_dir`."""
+
+    __tablename__ = "review_sets"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    tenant_id: Mapped[int] = mapped_column(ForeignKey("tenants.id"))
+    candidate_version_id: Mapped[int | None] = mapped_column(ForeignKey("versions.id"), index=True)
+    baseline_version_id: Mapped[int | None] = mapped_column(ForeignKey("versions.id"))
+    candidate: Mapped[str] = mapped_column(String(300), doc="version ref, or the comparison's method")
+    baseline: Mapped[str] = mapped_column(String(300))
+    comparison_dir: Mapped[str | None] = mapped_column(Text)
+    source: Mapped[str] = mapped_column(Text, doc="where the prompts came from")
+    source_sha256: Mapped[str] = mapped_column(String(64))
+    max_new_tokens: Mapped[int] = mapped_column(Integer)
+    item_count: Mapped[int] = mapped_column(Integer)
+    blind_salt: Mapped[str] = mapped_column(String(64), doc="keys each reviewer's A/B order; never leaves the service")
+    created_at: Mapped[str] = mapped_column(String(40))
+    created_by: Mapped[str] = mapped_column(String(200))
+
+    tenant: Mapped[Tenant] = relationship()
+    candidate_version: Mapped[ModelVersion | None] = relationship(foreign_keys=[candidate_version_id])
+    baseline_version: Mapped[ModelVersion | None] = relationship(foreign_keys=[baseline_version_id])
+
+    def to_entity(self) -> ReviewSetRecord:
+        return ReviewSetRecord(
+            review_id=self.id,
+            tenant=self.tenant.name,
+            candidate=self.candidate,
+            baseline=self.baseline,
+            comparison_dir=self.comparison_dir,
+            source=self.source,
+            source_sha256=self.source_sha256,
+            max_new_tokens=self.max_new_tokens,
+            items=self.item_count,
+            created_at=self.created_at,
+            created_by=self.created_by,
+        )
+
+
+class ReviewItem(Base):
+    __tablename__ = "review_items"
+    __table_args__ = (UniqueConstraint("review_set_id", "position"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    review_set_id: Mapped[int] = mapped_column(ForeignKey("review_sets.id"))
+    position: Mapped[int] = mapped_column(Integer, doc="1..N, the item number reviewers see")
+    prompt_json: Mapped[str] = mapped_column(Text, doc='{"text": ...} or {"messages": [{"role", "content"}, ...]}')
+    reference: Mapped[str | None] = mapped_column(Text, doc="the prompt row's own answer, if it had one")
+    candidate_answer: Mapped[str] = mapped_column(Text)
+    baseline_answer: Mapped[str] = mapped_column(Text)
+
+
+class ReviewVote(Base):
+    """One reviewer's verdict on one item, stored unblinded (candidate/baseline/tie/both_bad)."""
+
+    __tablename__ = "review_votes"
+    __table_args__ = (UniqueConstraint("item_id", "reviewer"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    item_id: Mapped[int] = mapped_column(ForeignKey("review_items.id"))
+    reviewer: Mapped[str] = mapped_column(String(200))
+    verdict: Mapped[str] = mapped_column(String(20))
+    comment: Mapped[str | None] = mapped_column(Text)
+    corrected_answer: Mapped[str | None] = mapped_column(Text)
+    created_at: Mapped[str] = mapped_column(String(40))
+
+    item: Mapped[ReviewItem] = relationship()
+class AliasCanary(Base):
+    """A canary on an alias: `share_percent` of its traffic goes to the candidate, the rest to the stable
+    version the alias points at. Ends by promotion (the alias moves to the candidate) or abort; a user's
+    arm comes from a keyed hash of their id with `assignment_key`, new for each canary."""
+
+    __tablename__ = "alias_canaries"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    model_id: Mapped[int] = mapped_column(ForeignKey("models.id"), index=True)
+    alias: Mapped[str] = mapped_column(String(64))
+    stable_version_id: Mapped[int] = mapped_column(ForeignKey("versions.id"))
+    candidate_version_id: Mapped[int] = mapped_column(ForeignKey("versions.id"))
+    share_percent: Mapped[float] = mapped_column(Float)
+    assignment_key: Mapped[str] = mapped_column(String(64), doc="HMAC key (hex) of the user -> arm assignment; never audited")
+    started_at: Mapped[str] = mapped_column(String(40))
+    started_by: Mapped[str] = mapped_column(String(200))
+    ended_at: Mapped[str | None] = mapped_column(String(40))
+    ended_by: Mapped[str | None] = mapped_column(String(200))
+    outcome: Mapped[str | None] = mapped_column(String(20), doc="promoted or aborted; NULL while running")
+
+    stable: Mapped[ModelVersion] = relationship(foreign_keys=[stable_version_id])
+    candidate: Mapped[ModelVersion] = relationship(foreign_keys=[candidate_version_id])
+
+    def to_entity(self) -> CanaryRecord:
+        return CanaryRecord(
+            alias=self.alias,
+            stable_version=self.stable.version,
+            candidate_version=self.candidate.version,
+            share_percent=self.share_percent,
+            started_at=self.started_at,
+            started_by=self.started_by,
+            ended_at=self.ended_at,
+            ended_by=self.ended_by,
+            outcome=self.outcome,
+        )
+
+
+class Completion(Base):
+    """One answered request, as the server records it: who (tenant), which version, when and how it went.
+    No prompt or completion text unless the operator turned `record_text` on."""
+
+    __tablename__ = "completions"
+    __table_args__ = (Index("ix_completions_version_alias_created", "version_id", "via_alias", "created_at"),)
+
+    id: Mapped[str] = mapped_column(String(64), primary_key=True, doc="the completion id the server returned (cmpl-..., chatcmpl-...)")
+    tenant_id: Mapped[int] = mapped_column(ForeignKey("tenants.id"))
+    version_id: Mapped[int | None] = mapped_column(ForeignKey("versions.id"), doc="NULL when the plain base model answered")
+    model: Mapped[str] = mapped_column(String(300), doc="what answered: tenant/name@vN or the base model's name")
+    via_alias: Mapped[str | None] = mapped_column(String(64), doc="the alias the request named, if it named one")
+    created_at: Mapped[str] = mapped_column(String(40))
+    prompt_tokens: Mapped[int] = mapped_column(Integer)
+    completion_tokens: Mapped[int] = mapped_column(Integer)
+    latency_s: Mapped[float] = mapped_column(Float, doc="HTTP arrival to the last token (or the failure)")
+    first_token_s: Mapped[float | None] = mapped_column(Float, doc="HTTP arrival to the first token; NULL if none came")
+    error: Mapped[bool] = mapped_column(Boolean, doc="the server failed to answer (adapter load or decoding failure)")
+    prompt_text: Mapped[str | None] = mapped_column(Text)
+    completion_text: Mapped[str | None] = mapped_column(Text)
+
+    tenant: Mapped[Tenant] = relationship()
+
+
+class Feedback(Base):
+    """A rating of one completion by its tenant; at most one per completion."""
+
+    __tablename__ = "feedback"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    completion_id: Mapped[str] = mapped_column(ForeignKey("completions.id"), unique=True)
+    score: Mapped[float] = mapped_column(Float, doc="-1, 0 or 1, or a number in [0, 1]")
+    comment: Mapped[str | None] = mapped_column(Text)
+    created_at: Mapped[str] = mapped_column(String(40))
+    created_by: Mapped[str] = mapped_column(String(200))
+
+    completion: Mapped[Completion] = relationship()
 
 
 class AuditRow(Base):

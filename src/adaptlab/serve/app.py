@@ -1,5 +1,5 @@
 """The HTTP API: OpenAI-compatible `/v1/completions`, `/v1/chat/completions`, `/v1/models`, plus
-`/metrics`, `/healthz` and `/readyz`. Every refusal is a 4xx in OpenAI's error shape."""
+`/v1/feedback` (feedback_api.py), `/metrics`, `/healthz` and `/readyz`. Every refusal is a 4xx in OpenAI's error shape."""
 
 import time
 import uuid
@@ -23,6 +23,7 @@ from adaptlab.registry import Principal
 from adaptlab.registry.errors import AccessDeniedError
 from adaptlab.serve.access import audit_denied, caller_principal, check_metrics_token
 from adaptlab.serve.errors import ErrorBody, ServeError, error_body, validation_message
+from adaptlab.serve.feedback_api import add_feedback_route
 from adaptlab.serve.generation import GenerationStream
 from adaptlab.serve.metrics import UNRESOLVED_ADAPTER
 from adaptlab.serve.protocol import (
@@ -52,10 +53,13 @@ REQUEST_ERRORS = documented_errors(400, 401, 403, 404, 408, 409, 411, 413, 429, 
 
 @dataclass(frozen=True)
 class Target:
-    """What a request's `model` resolved to: the label in responses and metrics, and the adapter to route through."""
+    """What a request's `model` resolved to: the label in responses and metrics, the adapter to route through,
+    the registry version that answers (None for the plain base) and the alias the request named (if any)."""
 
     label: str
     adapter: str | None
+    version: str | None = None
+    alias: str | None = None
 
 
 def create_app(runtime: Runtime) -> FastAPI:
@@ -101,17 +105,18 @@ def create_app(runtime: Runtime) -> FastAPI:
 
     @app.post("/v1/completions", responses={200: {"model": CompletionResponse, "content": EVENT_STREAM}, **REQUEST_ERRORS})
     async def completions(body: CompletionRequest, caller: Caller, request: Request):
-        target = await _request_target(runtime, caller, body.model, request)
+        target = await _request_target(runtime, caller, body.model, request, body.user)
         # Tokenized on the event loop: fast tokenizers are not safe to call from several threads at once.
         prompt_ids = runtime.tokenizer(body.prompt, add_special_tokens=True)["input_ids"]
         return await _answer(runtime, caller, target, body, body.max_tokens, prompt_ids, request, chat=False)
 
     @app.post("/v1/chat/completions", responses={200: {"model": ChatCompletionResponse, "content": EVENT_STREAM}, **REQUEST_ERRORS})
     async def chat_completions(body: ChatCompletionRequest, caller: Caller, request: Request):
-        target = await _request_target(runtime, caller, body.model, request)
+        target = await _request_target(runtime, caller, body.model, request, body.user)
         prompt_ids = _chat_prompt_ids(runtime.tokenizer, body)
         return await _answer(runtime, caller, target, body, body.requested_max_tokens(), prompt_ids, request, chat=True)
 
+    add_feedback_route(app, runtime, principal)
     app.openapi_schema = without_unused_422(app.openapi())
     return app
 
@@ -155,8 +160,9 @@ def _error_response(body: ErrorBody) -> JSONResponse:
     return JSONResponse(body.json(), status_code=body.status)
 
 
-async def _request_target(runtime: Runtime, caller: Principal, model: str, request: Request) -> Target:
-    """The base, the merged adapter, or a servable registry version this caller's tenant owns (403 and an audit entry otherwise)."""
+async def _request_target(runtime: Runtime, caller: Principal, model: str, request: Request, end_user: str | None) -> Target:
+    """The base, the merged adapter, or a servable registry version this caller's tenant owns (403 and an audit entry otherwise);
+    through an alias with a canary, the end user's arm (`user`, else the token's principal)."""
     if runtime.merged is not None:
         merged = runtime.merged
         if model not in (runtime.config.merge, merged.ref):
@@ -169,20 +175,21 @@ async def _request_target(runtime: Runtime, caller: Principal, model: str, reque
         if caller.tenant != merged.tenant:
             await audit_denied(runtime, caller, model, f"tenant {caller.tenant!r} may not use {merged.tenant!r}'s models")
             raise AccessDeniedError(f"{caller.name} (tenant {caller.tenant!r}) may not use {model}")
-        target = Target(merged.ref, None)
+        target = Target(merged.ref, None, version=merged.ref)
     elif model == runtime.base_name:
         target = Target(runtime.base_name, None)
     else:
         try:
-            record = await run_in_threadpool(runtime.cached_registry.version, caller, model)
+            route = await run_in_threadpool(runtime.cached_registry.route, caller, model, end_user or caller.name)
         except AccessDeniedError as exc:
             await audit_denied(runtime, caller, model, str(exc))
             raise
-        if refusal := servable_refusal(record, runtime.base, allow_unapproved=runtime.config.allow_unapproved):
+        record = route.record
+        if refusal := servable_refusal(record, runtime.base, allow_unapproved=runtime.config.allow_unapproved or route.canary_candidate):
             if refusal.status == 403:  # not approved: as much an access decision as another tenant's model
                 await audit_denied(runtime, caller, model, str(refusal))
             raise refusal
-        target = Target(record.ref, record.ref)
+        target = Target(record.ref, record.ref, version=record.ref, alias=route.alias)
     request.state.adapter_label = target.label
     return target
 
@@ -271,8 +278,19 @@ async def _answer(
 ):
     max_tokens = _checked_max_tokens(runtime, requested_max_tokens, len(prompt_ids))
     admission = InFlight(runtime, caller.tenant or ALL_TENANTS)
+    response_id = ("chatcmpl-" if chat else "cmpl-") + uuid.uuid4().hex
+    on_done = None
+    if runtime.completions is not None:
+        on_done = runtime.completions.on_done(
+            completion_id=response_id,
+            tenant=caller.tenant or "",
+            version_ref=target.version,
+            model=target.label,
+            alias=target.alias,
+            body=body,
+        )
     try:
-        stream = GenerationStream(runtime.metrics, runtime.tokenizer, target.label)
+        stream = GenerationStream(runtime.metrics, runtime.tokenizer, target.label, on_done)
         job = Job(
             prompt_ids=prompt_ids,
             adapter=target.adapter,
@@ -289,7 +307,6 @@ async def _answer(
     except BaseException:
         admission.release()
         raise
-    response_id = ("chatcmpl-" if chat else "cmpl-") + uuid.uuid4().hex
     created = int(time.time())
     headers = {VERSION_HEADER: target.label}
     if body.stream:

@@ -47,6 +47,17 @@ class ServeConfig(BaseModel):
     body_timeout_s: float = Field(
         default=10.0, gt=0, description="seconds a client has to send a request's body once its headers are in; 408 and close after"
     )
+    record_completions: bool = Field(
+        default=True,
+        description="record each answered completion (id, tenant, version, time, token counts, latency, error) in the registry, "
+        "for feedback and canary figures",
+    )
+    record_text: bool = Field(default=False, description="also record each completion's prompt and answer text (off: no text is ever stored)")
+    completion_queue_size: int = Field(
+        default=10000,
+        ge=1,
+        description="completion records waiting for the background writer; beyond that, dropped and counted (never waited for)",
+    )
     metrics_token: str | None = Field(
         default=None,
         description="bearer token /metrics requires (default: /metrics is open; keep it behind the network boundary either way)",

@@ -4,7 +4,7 @@ three from the request's HTTP arrival)."""
 
 import asyncio
 import time
-from collections.abc import AsyncIterator, Awaitable
+from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass
 
 from adaptlab.serve.errors import ServeError
@@ -38,19 +38,28 @@ class IncrementalText:
 class Outcome:
     finish_reason: str | None = None
     completion_tokens: int = 0
+    first_token_s: float | None = None  # from HTTP arrival
+    latency_s: float | None = None  # from HTTP arrival to the end (set when the stream is done)
+    failed: bool = False  # the engine failed (adapter load or decoding), not the client
+
+    @property
+    def answered(self) -> bool:
+        """Finished or failed; False when the client left first."""
+        return self.finish_reason is not None or self.failed
 
 
 class GenerationStream:
     """`submit` a job whose `on_event` is `deliver`; `await started()` raises a load failure before any byte
-    is sent; then iterate `pieces()`."""
+    is sent; then iterate `pieces()`. `on_done(stream)` is called once when the stream ends either way."""
 
-    def __init__(self, metrics: ServeMetrics, tokenizer, label: str):
+    def __init__(self, metrics: ServeMetrics, tokenizer, label: str, on_done: Callable[["GenerationStream"], None] | None = None):
         self.loop = asyncio.get_running_loop()
         self.events: asyncio.Queue = asyncio.Queue()
         self.metrics = metrics
         self.label = label
         self.text = IncrementalText(tokenizer)
         self.outcome = Outcome()
+        self.on_done = on_done
 
     def deliver(self, event: Event) -> None:
         """Called on the scheduler's thread; hands the event to this stream's event loop."""
@@ -63,6 +72,8 @@ class GenerationStream:
     async def started(self) -> None:
         event = await self.events.get()
         if isinstance(event, Failed):
+            self.outcome.failed = True
+            self._done()
             raise event.error
         assert isinstance(event, Started)
         self.metrics.queue_time.labels(self.label).observe(event.queue_seconds)
@@ -74,6 +85,7 @@ class GenerationStream:
             while True:
                 event = await self.events.get()
                 if isinstance(event, Failed):
+                    self.outcome.failed = True
                     raise event.error
                 if isinstance(event, Finished):
                     self.outcome.finish_reason = event.reason
@@ -83,7 +95,8 @@ class GenerationStream:
                 assert isinstance(event, Token)
                 now = time.perf_counter()
                 if last_token_at is None:
-                    self.metrics.time_to_first_token.labels(self.label).observe(now - self.job.received_at)
+                    self.outcome.first_token_s = now - self.job.received_at
+                    self.metrics.time_to_first_token.labels(self.label).observe(self.outcome.first_token_s)
                 else:
                     self.metrics.time_per_output_token.labels(self.label).observe(now - last_token_at)
                 last_token_at = now
@@ -93,7 +106,8 @@ class GenerationStream:
         finally:
             self.job.cancelled.set()
             self.metrics.tokens.labels(self.label, "output").inc(self.outcome.completion_tokens)
-            self.metrics.request_duration.labels(self.label).observe(time.perf_counter() - self.job.received_at)
+            self._done()
+            self.metrics.request_duration.labels(self.label).observe(self.outcome.latency_s)
 
     async def full_text(self, disconnected: Awaitable[None]) -> str:
         """The whole answer, for a non-streamed response. If `disconnected` completes first (the client left),
@@ -108,6 +122,11 @@ class GenerationStream:
         finally:
             collecting.cancel()
             watching.cancel()
+
+    def _done(self) -> None:
+        self.outcome.latency_s = time.perf_counter() - self.job.received_at
+        if self.on_done is not None:
+            self.on_done(self)
 
     async def _joined(self) -> str:
         return "".join([piece async for piece in self.pieces()])

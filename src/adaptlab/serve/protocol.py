@@ -15,6 +15,9 @@ from pydantic import (
     StrictStr,
 )
 
+from adaptlab.registry.errors import InvalidFeedbackError
+from adaptlab.registry.feedback import MAX_COMMENT_CHARS, check_score
+
 INT64_MIN, INT64_MAX = -(2**63), 2**63 - 1
 
 
@@ -49,7 +52,11 @@ class _SamplingRequest(_Strict):
     n: StrictInt = Field(default=1, ge=1, le=1, description="only one choice per request is supported")
     stream: StrictBool = Field(default=False, description="answer as server-sent events")
     stream_options: StreamOptions | None = None
-    user: Text | None = Field(default=None, description="end-user id, recorded nowhere; accepted for client compatibility")
+    user: Text | None = Field(
+        default=None,
+        description="end-user id: through an alias with a canary it picks the user's arm, the same every time "
+        "(default: the token's); never stored",
+    )
 
 
 class CompletionRequest(_SamplingRequest):
@@ -149,6 +156,41 @@ class ModelCard(BaseModel):
 class ModelList(BaseModel):
     object: Literal["list"] = "list"
     data: list[ModelCard]
+
+
+def _rating(score: float) -> float:
+    try:
+        return check_score(score)
+    except InvalidFeedbackError as exc:
+        raise ValueError(str(exc)) from None
+
+
+def _storable(text: str) -> str:
+    """Refuse NUL, which no database text column stores."""
+    if "\x00" in text:
+        raise ValueError("contains a NUL character")
+    return text
+
+
+class FeedbackRequest(_Strict):
+    completion_id: StrictStr = Field(
+        min_length=1, max_length=64, pattern=r"^[A-Za-z0-9_-]+$", description="the `id` of a completion this server returned to your tenant"
+    )
+    score: Annotated[float, AfterValidator(_rating)] = Field(
+        ge=-1, le=1, allow_inf_nan=False, description="-1, 0 or 1 (thumbs down, neutral, up), or a number in [0, 1]"
+    )
+    comment: Annotated[Text, AfterValidator(_storable)] | None = Field(
+        default=None, max_length=MAX_COMMENT_CHARS, description="optional, kept with the rating"
+    )
+
+
+class FeedbackResponse(BaseModel):
+    object: Literal["feedback"] = "feedback"
+    completion_id: str
+    model: str = Field(description="the version (tenant/name@vN), or base model, that produced the completion")
+    score: float
+    comment: str | None
+    created_at: str = Field(description="ISO 8601, UTC")
 
 
 class ErrorDetail(BaseModel):

@@ -1,12 +1,14 @@
 """What a request's token and `model` name mean, read from the registry once and then kept: a token's
 principal for under a second (a revocation takes effect within it), an approved `@vN` record for as
-long as the server runs (its files, base and approvals never change), anything an alias or the latest
-version decides for `alias_ttl_s`. Plus the one check of whether a version may be served here."""
+long as the server runs (its files, base and approvals never change), anything an alias, its canary or
+the latest version decides for `alias_ttl_s`. An alias with a canary answers each end user with their
+arm's version (registry.canary_assignment). Plus the one check of whether a version may be served here."""
 
 import math
 import threading
 import time
 from collections.abc import Callable, Hashable
+from dataclasses import dataclass
 
 from cachetools import Cache, TLRUCache, TTLCache
 
@@ -49,6 +51,16 @@ def servable_refusal(record: VersionRecord, base: ResolvedModel, *, allow_unappr
     return None
 
 
+@dataclass(frozen=True)
+class Route:
+    """The version that answers one end user's request, and the alias the request named (if any).
+    `canary_candidate`: the version is a canary's candidate, which passed the alias's gates to get there."""
+
+    record: VersionRecord
+    alias: str | None = None
+    canary_candidate: bool = False
+
+
 class CachedRegistry:
     """The registry reads every request makes, each done once per cache lifetime. Thread-safe: the
     caches are guarded by one lock, held only around the dictionary operations, never a database read."""
@@ -61,16 +73,28 @@ class CachedRegistry:
         self._principals = TTLCache(MAX_CACHED, TOKEN_TTL_S, timer)
         self._versions = TLRUCache(MAX_CACHED, self._version_expiry, timer)
         self._models = TTLCache(MAX_CACHED, alias_ttl_s, timer)
+        self._splits = TTLCache(MAX_CACHED, alias_ttl_s, timer)
 
     def principal(self, token: str) -> Principal:
         """The token's principal; an unknown or revoked token raises AuthenticationError (401), which is not cached."""
         return self._cached(self._principals, token_sha256(token), lambda: self.registry.authenticate(token))
 
     def version(self, caller: Principal, model: str) -> VersionRecord:
-        """The version `model` (`[tenant/]name[@vN|@alias]`) names now; AccessDeniedError outside the caller's tenant."""
+        """The version `model` (`[tenant/]name[@vN|@alias]`) names now for the caller; AccessDeniedError outside its tenant."""
+        return self.route(caller, model, caller.name).record
+
+    def route(self, caller: Principal, model: str, end_user: str) -> Route:
+        """The version that answers `end_user` when `model` is requested: through an alias with a canary, the
+        user's arm (the same one every time); AccessDeniedError outside the caller's tenant."""
         ref = parse_version_ref(model, caller.tenant)
         require(caller, Action.read, ref.model.tenant)
-        return self._record(str(ref))
+        if ref.alias is None:
+            return Route(self._record(str(ref)))
+        (split,) = self._cached(self._splits, str(ref), lambda: (self.registry.canary_split(self.reader, str(ref)),))
+        if split is None:
+            return Route(self._record(str(ref)), ref.alias)
+        arm = split.arm_ref(end_user)
+        return Route(self._record(arm), ref.alias, canary_candidate=arm == split.candidate_ref)
 
     def listed_versions(self, caller: Principal) -> list[tuple[str, VersionRecord]]:
         """(name, version) for every alias and latest version of the caller's tenant's models (none for a model

@@ -10,6 +10,7 @@ from adaptlab.adapters.loading import attach_adapters
 from adaptlab.models import ResolvedModel, load_causal_lm, load_tokenizer, resolve_model
 from adaptlab.registry import Registry, VersionRecord, local_admin
 from adaptlab.serve.adapter_cache import AdapterCache
+from adaptlab.serve.completion_log import CompletionRecorder
 from adaptlab.serve.config import ServeConfig
 from adaptlab.serve.errors import ServeError
 from adaptlab.serve.metrics import ServeMetrics
@@ -32,6 +33,7 @@ class Runtime:
     stop_token_ids: frozenset[int]
     max_context_tokens: int
     merged: VersionRecord | None = None
+    completions: CompletionRecorder | None = None  # None when `record_completions` is off
     in_flight: Counter = field(default_factory=Counter)  # tenant ("" for all) -> requests being answered
 
     @property
@@ -44,6 +46,8 @@ class Runtime:
 
     def close(self) -> None:
         self.scheduler.stop()
+        if self.completions is not None:
+            self.completions.close()
         self.registry.close()
 
 
@@ -60,6 +64,7 @@ def build_runtime(config: ServeConfig) -> Runtime:
 
         torch.set_num_threads(config.torch_threads)
     registry = Registry.open(config.registry, db=config.db, blobs=config.blobs)
+    completions = None
     try:
         base = resolve_model(config.model)
         model = load_causal_lm(base.path)
@@ -73,11 +78,14 @@ def build_runtime(config: ServeConfig) -> Runtime:
         for ref in config.pin:
             cache.pin(registry.get_version(local_admin(SERVER_PRINCIPAL), ref).ref)
         pad_token_id = tokenizer.pad_token_id if tokenizer.pad_token_id is not None else tokenizer.eos_token_id
+        completions = _completion_recorder(config, metrics)
         scheduler = Scheduler(
             cache, metrics, max_batch_size=config.max_batch_size, max_wait_s=config.max_wait_ms / 1000, pad_token_id=pad_token_id
         )
         scheduler.start()
     except BaseException:
+        if completions is not None:
+            completions.close()
         registry.close()
         raise
     return Runtime(
@@ -92,7 +100,22 @@ def build_runtime(config: ServeConfig) -> Runtime:
         stop_token_ids=_stop_token_ids(tokenizer, model),
         max_context_tokens=int(getattr(model.config, "max_position_embeddings", 0) or config.max_prompt_tokens + config.max_tokens_limit),
         merged=merged,
+        completions=completions,
     )
+
+
+def _completion_recorder(config: ServeConfig, metrics: ServeMetrics) -> CompletionRecorder | None:
+    """The background writer of completion records, on a registry connection pool of its own (closed with it)."""
+    if not config.record_completions:
+        return None
+    recorder = CompletionRecorder(
+        Registry.open(config.registry, db=config.db, blobs=config.blobs),
+        metrics.registry,
+        capacity=config.completion_queue_size,
+        record_text=config.record_text,
+    )
+    recorder.start()
+    return recorder
 
 
 def _merged_model(registry: Registry, base: ResolvedModel, model, ref: str, allow_unapproved: bool):
