@@ -1,6 +1,7 @@
-"""A real registry for the console: tenant acme with a trainer, an approver, a reader and an admin token,
-`acme/bot` v1 (a real PEFT LoRA adapter for builtin:tiny, with evaluation.json figures and intervals)
-and a comparison report attached to it. Each test gets a fresh copy (the console changes it)."""
+"""A real registry for the console: tenant acme with a trainer, an approver, a reader, a reviewer and an admin
+token; `acme/bot` v1 (a real PEFT LoRA adapter for builtin:tiny, with evaluation.json figures and intervals)
+with a comparison report attached, and v2 judged against v1 in a review set of REVIEW_ITEMS prompts whose
+answers the two adapters generated. Each test gets a fresh copy (the console changes it)."""
 
 import json
 import shutil
@@ -14,6 +15,7 @@ from adaptlab.registry import GatePolicy, Registry, local_admin
 from tests.registry.runs import make_run, save_lora_adapter, write_dataset
 
 MODEL = "bot"
+REVIEW_ITEMS = 4
 REPORT_SCRIPT_MARK = "report-script-ran"  # what the attached report's script would write if it could run
 
 
@@ -60,11 +62,16 @@ def console_template(tiny_model, tmp_path_factory) -> ConsoleWorld:
     with Registry.open(root) as registry:
         registry.create_tenant(admin, "acme")
         tokens = {role: registry.create_token(admin, "acme", role, name) for role, name in
-                  (("trainer", "tom"), ("approver", "ann"), ("reader", "rita"), ("admin", "ada"))}
+                  (("trainer", "tom"), ("approver", "ann"), ("reader", "rita"), ("admin", "ada"), ("reviewer", "rev"))}
         trainer = registry.authenticate(tokens["trainer"])
         registry.set_gates(admin, "acme/bot", GatePolicy(min_metrics={"relative_score": 95}, required_approvals=1, aliases=["production"]))
         record = registry.register(trainer, run, MODEL)
         registry.attach_report(trainer, record.ref, write_report_folder(base / "cmp"))
+        candidate = registry.register(trainer, make_run(save_lora_adapter(tiny_model, base / "adapter2", seed=4), tiny_model,
+                                                        write_dataset(base / "data2"), base / "run2"), MODEL)
+        prompts = base / "prompts.jsonl"
+        prompts.write_text("".join(json.dumps({"prompt": f"Rewrite in house style: item {i}"}) + "\n" for i in range(REVIEW_ITEMS)))
+        registry.create_review(trainer, candidate.ref, record.ref, prompts, max_new_tokens=4, batch_size=REVIEW_ITEMS)
     return ConsoleWorld(root, tokens)
 
 

@@ -11,7 +11,7 @@ from adaptlab.console.app import create_console_app
 from adaptlab.console.guard import SESSION_COOKIE
 from adaptlab.registry import local_admin
 
-from .conftest import MODEL, REPORT_SCRIPT_MARK
+from .conftest import MODEL, REPORT_SCRIPT_MARK, REVIEW_ITEMS
 
 VERSION_PAGE = f"/models/{MODEL}/versions/1"
 APPROVE = f"{VERSION_PAGE}/approve"
@@ -158,7 +158,7 @@ def test_audit_log_filters_pages_and_shows_the_chain_verification(client_for, co
     page = admin.get("/audit")
     assert 'class="verify ok"' in page.text and "version.attach_report" in page.text
     filtered = admin.get("/audit", params={"action": "version.register"})
-    assert filtered.text.count('data-action="version.register"') == 1 and 'data-action="token.create"' not in filtered.text
+    assert filtered.text.count('data-action="version.register"') == 2 and 'data-action="token.create"' not in filtered.text
     assert 'data-action="gates.set"' in admin.get("/audit", params={"model": MODEL}).text
     assert 'class="verify unknown"' in client_for("reader").get("/audit").text  # verification needs the manage role
 
@@ -177,3 +177,29 @@ def test_audit_log_paginates(console_world, registry):
     first, last = client.get("/audit"), client.get("/audit", params={"page": -(-total // 3)})
     assert f"page 1 of {-(-total // 3)}" in first.text and 'rel="next"' in first.text and 'rel="next"' not in last.text
     assert first.text.count("<tr data-action=") == 3
+
+
+def test_reviewer_votes_blind_one_item_per_screen_and_the_version_page_shows_the_results(client_for, registry):
+    reviewer = client_for("reviewer")
+    queue = reviewer.get("/reviews")
+    assert 'href="/reviews/1"' in queue.text and f"0 of {REVIEW_ITEMS}" in queue.text
+    item = reviewer.get("/reviews/1")
+    assert item.text.count('name="verdict"') == 4 and "item 1" in item.text
+    assert f"acme/{MODEL}@v" not in item.text  # blind: which version wrote A or B is nowhere on the screen
+    assert reviewer.post("/reviews/1/items/1", data={"verdict": "a"}).status_code == 403  # no CSRF token
+    token = csrf_of(item.text)
+    assert reviewer.post("/reviews/1/items/1", data={"verdict": "maybe", "csrf_token": token}).status_code == 400
+    voted = reviewer.post("/reviews/1/items/1", data={"verdict": "a", "comment": "clearer", "csrf_token": token})
+    assert voted.status_code == 303 and voted.headers["location"] == "/reviews/1"
+    assert f"1 of {REVIEW_ITEMS} done" in reviewer.get("/reviews/1").text and "item 2" in reviewer.get("/reviews/1").text
+    again = reviewer.post("/reviews/1/items/1", data={"verdict": "b", "csrf_token": token})
+    assert again.status_code == 409 and "already" in again.text  # one vote per reviewer and item
+
+    reader = client_for("reader")
+    assert 'href="/reviews"' not in reader.get("/models").text
+    refused = reader.post("/reviews/1/items/2", data={"verdict": "a", "csrf_token": csrf_of(reader.get("/models").text)})
+    assert refused.status_code == 403 and entries(registry, "console.denied")[-1].actor == "acme/rita"
+
+    page = reader.get(f"/models/{MODEL}/versions/2")
+    assert 'data-review="1"' in page.text and "1 votes on 4 prompts" in page.text
+    assert registry.review_results(ADMIN, 1).votes == 1

@@ -26,10 +26,13 @@ from adaptlab.console.guard import (
     set_session_cookie,
     signed_in_caller,
 )
+from adaptlab.console.review_pages import add_review_routes
 from adaptlab.console.sessions import SessionStore
 from adaptlab.errors import AdaptlabError, ConfigError
 from adaptlab.registry import Registry
 from adaptlab.registry.access import Action
+from adaptlab.registry.entities import VersionRecord
+from adaptlab.registry.gates import GateCheck, GatePolicy
 from adaptlab.registry.errors import AccessDeniedError, AuthenticationError, GateRefusedError
 
 HERE = Path(__file__).parent
@@ -63,7 +66,12 @@ def create_console_app(registry: Registry, config: ConsoleConfig) -> FastAPI:
         return who
 
     def page(request: Request, who: Caller | None, template: str, status_code: int = 200, **context) -> Response:
-        context |= {"principal": who.principal if who else None, "csrf_field": CSRF_FIELD, "csrf_token": who.session.csrf_token if who else ""}
+        context |= {
+            "principal": who.principal if who else None,
+            "may_review": bool(who) and views.may(who.principal, Action.review),
+            "csrf_field": CSRF_FIELD,
+            "csrf_token": who.session.csrf_token if who else "",
+        }
         return templates.TemplateResponse(request, template, context, status_code=status_code)
 
     @app.middleware("http")
@@ -124,6 +132,9 @@ def create_console_app(registry: Registry, config: ConsoleConfig) -> FastAPI:
         response.delete_cookie(SESSION_COOKIE, path="/", httponly=True, samesite="strict")
         return response
 
+    def checks_of(who: Caller, policy: GatePolicy, record: VersionRecord) -> list[GateCheck]:
+        return views.version_gate_checks(policy, record, registry.candidate_review(who.principal, record.ref))
+
     # --- models and versions -------------------------------------------------------------------
 
     @app.get("/models")
@@ -141,7 +152,7 @@ def create_console_app(registry: Registry, config: ConsoleConfig) -> FastAPI:
             name=name,
             tenant=who.principal.tenant,
             policy=policy,
-            versions=[(version, views.version_gate_checks(policy, version)) for version in reversed(versions)],
+            versions=[(version, checks_of(who, policy, version)) for version in reversed(versions)],
             history=registry.alias_history(who.principal, name),
             current_aliases=sorted({alias for version in versions for alias in version.aliases}),
             may_promote=views.may(who.principal, Action.promote),
@@ -154,13 +165,18 @@ def create_console_app(registry: Registry, config: ConsoleConfig) -> FastAPI:
         ref = f"{name}@v{version}"
         record = registry.get_version(who.principal, ref)
         policy = registry.get_gates(who.principal, name)
+        reviews = [
+            (progress, registry.review_results(who.principal, progress.review.review_id))
+            for progress in registry.list_reviews(who.principal, ref=ref)
+        ]
         return page(
             request,
             who,
             "version.html.jinja",
             record=record,
             policy=policy,
-            checks=views.version_gate_checks(policy, record),
+            checks=checks_of(who, policy, record),
+            reviews=reviews,
             metrics=views.metric_rows(record),
             card=views.render_card(registry.card(who.principal, ref)),
             reports=registry.reports(who.principal, ref),
@@ -200,6 +216,8 @@ def create_console_app(registry: Registry, config: ConsoleConfig) -> FastAPI:
             raise
         media_type = REPORT_MEDIA_TYPES.get(Path(path).suffix, "application/octet-stream")
         return FileResponse(destination, media_type=media_type, headers=REPORT_SECURITY_HEADERS, background=BackgroundTask(scratch.cleanup))
+
+    add_review_routes(app, registry, caller, poster, page)
 
     # --- audit log -----------------------------------------------------------------------------
 

@@ -8,6 +8,7 @@ from markdown_it import MarkdownIt
 from adaptlab.registry.access import ALLOWED_ACTIONS, Action, Principal
 from adaptlab.registry.entities import VersionRecord
 from adaptlab.registry.gates import GateCheck, GatePolicy, gate_checks
+from adaptlab.schemas.review import ReviewResults
 from adaptlab.stats.intervals import Interval
 
 # CommonMark with tables; raw HTML in the card is shown as text, and link targets are checked (no javascript:).
@@ -42,8 +43,9 @@ def metric_rows(record: VersionRecord) -> list[MetricRow]:
     return rows + [MetricRow(name, value, None, "run.json") for name, value in sorted(record.metrics.items()) if name not in measured]
 
 
-def version_gate_checks(policy: GatePolicy, record: VersionRecord) -> list[GateCheck]:
-    return gate_checks(policy, record.metrics, [approval.approver for approval in record.approvals], record.created_by)
+def version_gate_checks(policy: GatePolicy, record: VersionRecord, review: ReviewResults | None) -> list[GateCheck]:
+    """Each gate judged for the version; `review`: its newest review set's results as candidate (the review gate's input)."""
+    return gate_checks(policy, record.metrics, [approval.approver for approval in record.approvals], record.created_by, review)
 
 
 def render_card(card_markdown: str) -> RenderedCard:
