@@ -11,7 +11,7 @@ import pytest
 from adaptlab.console.server import running_console
 from adaptlab.registry import local_admin
 
-from .conftest import MODEL, REPORT_SCRIPT_MARK
+from .conftest import MODEL, REPORT_SCRIPT_MARK, REVIEW_ITEMS
 
 CHROMIUM = next((shutil.which(name) for name in ("chromium", "chromium-browser") if shutil.which(name)), None)
 pytestmark = pytest.mark.skipif(CHROMIUM is None, reason="no chromium on PATH; install it with scripts/ci_chromium.sh")
@@ -130,3 +130,25 @@ def test_reader_sees_no_approve_button_and_forged_posts_are_refused_and_audited(
         assert {e.actor for e in refusals} == {"acme/rita"}
         assert {e.after["reason"].split(":")[0] for e in refusals} == {"the form's CSRF token is missing or wrong", "acme/rita has role reader; approve needs one of"}
         assert registry.get_version(local_admin("test"), f"acme/{MODEL}@v1").approvals == []
+
+
+def test_reviewer_votes_on_three_items_with_the_keyboard_and_sees_progress(browser, console, console_world, screenshot):
+    page = signed_in_page(browser, console, console_world.tokens["reviewer"])
+    page.click('nav a[href="/reviews"]')
+    page.click('a[href="/reviews/1"]')
+    page.wait_for_url(f"{console}/reviews/1")
+    assert page.locator("#progress-text").inner_text() == f"0 of {REVIEW_ITEMS} done"
+    screenshot(page, "review-item", full_page=True)
+    for number, key in enumerate(("1", "2", "T"), start=1):
+        assert f"item {number}" in page.locator("#prompt h2").inner_text()
+        page.keyboard.press(key)
+        assert page.locator('input[name="verdict"]:checked').get_attribute("data-key") == key
+        page.keyboard.press("Enter")
+        page.wait_for_function(f"document.querySelector('#progress-text').innerText === '{number} of {REVIEW_ITEMS} done'")
+    assert page.locator("progress").first.get_attribute("value") == "3"
+    screenshot(page, "review-progress", full_page=True)
+
+    with console_world.open() as registry:
+        votes = [e for e in registry.audit_entries(local_admin("test")) if e.action == "review.vote"]
+        assert [(e.actor, e.after["item"]) for e in votes] == [("acme/rev", 1), ("acme/rev", 2), ("acme/rev", 3)]
+        assert registry.review_results(local_admin("test"), 1).votes == 3
