@@ -48,6 +48,7 @@ REPORT_SECURITY_HEADERS = PAGE_SECURITY_HEADERS | {
     "Content-Security-Policy": "sandbox; default-src 'none'; style-src 'unsafe-inline'; img-src data:; frame-ancestors 'self'",
 }
 REPORT_MEDIA_TYPES = {".html": "text/html", ".md": "text/markdown", ".json": "application/json"}
+SAFE_HTTP_METHODS = frozenset({"GET", "HEAD"})  # a signed-out page view is sent to the sign-in form; a POST is refused
 DONE_MESSAGES = {"approve": "Approval recorded.", "promote": "Alias moved.", "rollback": "Alias rolled back.", "unchanged": "Nothing changed."}
 
 
@@ -83,7 +84,7 @@ def create_console_app(registry: Registry, config: ConsoleConfig) -> FastAPI:
 
     @app.exception_handler(AdaptlabError)
     async def refused(request: Request, exc: AdaptlabError) -> Response:
-        if isinstance(exc, NotSignedIn) and request.method in ("GET", "HEAD"):
+        if isinstance(exc, NotSignedIn) and request.method in SAFE_HTTP_METHODS:
             return RedirectResponse("/signin", status_code=303)
         if isinstance(exc, (AccessDeniedError, AuthenticationError)):
             await run_in_threadpool(audit_refusal, registry, request, exc)
