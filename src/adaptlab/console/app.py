@@ -33,7 +33,7 @@ from adaptlab.registry import Registry
 from adaptlab.registry.access import Action
 from adaptlab.registry.entities import VersionRecord
 from adaptlab.registry.gates import GateCheck, GatePolicy
-from adaptlab.registry.errors import AccessDeniedError, AuthenticationError, GateRefusedError
+from adaptlab.registry.errors import AccessDeniedError, AuditedDenialError, AuthenticationError, GateRefusedError
 
 HERE = Path(__file__).parent
 PAGE_SECURITY_HEADERS = {
@@ -86,8 +86,8 @@ def create_console_app(registry: Registry, config: ConsoleConfig) -> FastAPI:
     async def refused(request: Request, exc: AdaptlabError) -> Response:
         if isinstance(exc, NotSignedIn) and request.method in SAFE_HTTP_METHODS:
             return RedirectResponse("/signin", status_code=303)
-        if isinstance(exc, (AccessDeniedError, AuthenticationError)):
-            await run_in_threadpool(audit_refusal, registry, request, exc)
+        if isinstance(exc, (AccessDeniedError, AuthenticationError)) and not isinstance(exc, AuditedDenialError):
+            await run_in_threadpool(audit_refusal, registry, request, exc)  # the registry records its own AuditedDenialErrors
         status = 403 if isinstance(exc, NotSignedIn) else exc.http_status
         failures = exc.failures if isinstance(exc, GateRefusedError) else []
         who = None
