@@ -23,9 +23,10 @@ def test_demo_writes_the_three_reports_with_full_lora_and_qlora_rows(tmp_path, m
     assert all(r.versus_full is not None for r in read_comparison(out).methods if r.method != "full")
 
     # It ends with the command that opens the console on a registry holding the adapters, each with the report attached.
-    assert console.export_text().strip().splitlines()[-1].strip() == f"adaptlab ui --registry {out / 'registry'}"
+    printed = console.export_text()
+    assert printed.strip().splitlines()[-1].strip() == f"adaptlab ui --registry {out / 'registry'}"
     with Registry.open(out / "registry") as registry:
-        principal = registry.authenticate(console.export_text().split("sign in with the token ")[1].split()[0])
+        principal = registry.authenticate(printed.split("sign in with the token ")[1].split()[0])
         versions = registry.list_versions(principal, "house-style")
         assert [v.method for v in versions] == ["lora", "qlora"]
         attached = registry.reports(principal, versions[0].ref)
