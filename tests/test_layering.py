@@ -18,7 +18,7 @@ LAYERS = (
     ("train", "eval"),
     ("adapters",),
     ("compare", "registry"),
-    ("serve",),
+    ("serve", "console"),
     ("cli", "cli_config", "__main__"),
 )
 TOP = len(LAYERS) - 1

@@ -24,6 +24,7 @@ AREAS = (
     "adaptlab.registry.cli",
     "adaptlab.adapters.cli",
     "adaptlab.serve.cli",
+    "adaptlab.console.cli",
 )
 
 for area in AREAS:

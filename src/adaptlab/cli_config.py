@@ -66,6 +66,18 @@ def overrides_from_flags(config_class: type[BaseModel], values: dict) -> dict:
     return overrides
 
 
+def config_from_flags(config_class: type[BaseModel], values: dict) -> BaseModel:
+    """The command's config built from its flags; an invalid value is a ConfigError naming the flag's field."""
+    from pydantic import ValidationError
+
+    from adaptlab.schemas.config_files import format_validation_error
+
+    try:
+        return config_class.model_validate(overrides_from_flags(config_class, values))
+    except ValidationError as exc:
+        raise ConfigError(format_validation_error(exc)) from exc
+
+
 def parse_key_values(name: str, items: list[str]) -> dict[str, str]:
     parsed = {}
     for item in items:

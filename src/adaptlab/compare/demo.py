@@ -2,7 +2,9 @@
 
 Fine-tunes SmolLM2-135M-Instruct with full fine-tuning, LoRA and QLoRA on adaptlab's built-in
 glossary task (rewrite a sentence in Acme's house style; exact match is measurable), measures
-forgetting on the built-in reference text, writes the reports, and prints a recommendation.
+forgetting on the built-in reference text, writes the reports and prints a recommendation; then it
+registers the adapters, with the report attached, in a registry and prints the command that opens
+the web console (`adaptlab ui`) on it.
 Every number in the output is measured in this run.
 """
 
@@ -11,6 +13,7 @@ from pathlib import Path
 from rich.console import Console
 
 from adaptlab.compare.config import CompareConfig
+from adaptlab.compare.demo_registry import DEMO_TENANT, publish_demo
 from adaptlab.compare.recommend import Constraints, recommend
 from adaptlab.compare.recommendation_view import print_recommendation
 from adaptlab.compare.report import write_reports
@@ -59,4 +62,10 @@ def run_demo(out: Path, console: Console | None = None, **overrides) -> None:
     constraints = Constraints(tenants=DEMO_TENANTS)
     write_reports(comparison, out, constraints, with_json=False)  # the reports open with the decision printed here
     print_recommendation(recommend(comparison, constraints), console)
+    published = publish_demo(out, comparison)
     console.print(f"\nOpen [bold]{out / 'report.html'}[/] for the plots; report.md and report.json sit beside it.")
+    console.print(
+        f"The adapters are registered as {', '.join(published.refs)} with the report attached. To review and promote them "
+        f"in the web console, sign in with the token {published.token} (an admin of tenant {DEMO_TENANT}, shown once) after running:"
+    )
+    console.print(f"  {published.console_command}", highlight=False, soft_wrap=True)

@@ -31,7 +31,9 @@ from adaptlab.compare.recommend import (
 )
 from adaptlab.compare.schema import (
     METHOD_LABELS,
+    REPORT_HTML,
     REPORT_JSON,
+    REPORT_MD,
     Comparison,
     MethodResult,
     read_comparison,
@@ -39,8 +41,6 @@ from adaptlab.compare.schema import (
 )
 from adaptlab.schemas.review import ReviewResults
 
-REPORT_MD = "report.md"
-REPORT_HTML = "report.html"
 METRIC_LABELS = {"exact_match": "Exact match", "contains": "Contains answer", "rouge_l": "ROUGE-L", "accuracy": "Accuracy"}
 LR_SOURCES = {"method_default": "default for the method", "user": "set by the user", "sweep": "best of a sweep"}
 LR_SOURCES_SHORT = {"method_default": "default", "user": "user", "sweep": "swept"}

@@ -229,10 +229,16 @@ def run_evaluation(result: MethodResult, metric: str | None, basis: RelativeScor
         metrics[metric] = result.task_metric_value
     if get_method(result.method).quantized_base:
         metrics["quantization_error_percent"] = forgetting_percent(base_loss[FULL_PRECISION_BASE], result.reference_loss_before)
+    intervals = {
+        "relative_score": result.intervals.relative_score,
+        "forgetting_percent": result.intervals.forgetting_percent,
+        **({metric: result.intervals.task_metric} if metric else {}),
+    }
     return EvaluationFile(
         metrics={name: value for name, value in metrics.items() if value is not None},
         measured_by="adaptlab compare",
         relative_score_basis=basis,
+        intervals={name: interval for name, interval in intervals.items() if interval is not None},
     )
 
 

@@ -27,6 +27,8 @@ from adaptlab.stats.intervals import Interval
 from adaptlab.stats.paired_tests import PairedTest
 
 REPORT_JSON = "report.json"
+REPORT_MD = "report.md"
+REPORT_HTML = "report.html"
 SCHEMA_VERSION = 2
 READABLE_VERSIONS = (1, 2)  # 1: no per-example scores, intervals or paired tests
 

@@ -14,7 +14,7 @@ from adaptlab.registry.entities import GcReport, StoredFile, VersionRecord
 from adaptlab.registry.lineage import capture_run
 from adaptlab.registry.refs import parse_model_ref
 from adaptlab.registry.store import now
-from adaptlab.registry.tables import VersionFile
+from adaptlab.registry.tables import ReportFile, VersionFile
 from adaptlab.registry.versions import Versions
 
 
@@ -55,6 +55,7 @@ class Artifacts(Versions):
         deleted, freed = [], 0
         with self._writing() as tx:
             referenced = set(tx.session.scalars(select(VersionFile.sha256).distinct()))
+            referenced |= set(tx.session.scalars(select(ReportFile.sha256).distinct()))
             for sha256 in list(self.blobs.stored_hashes()):
                 if sha256 not in referenced:
                     freed += self.blobs.size_bytes(sha256)

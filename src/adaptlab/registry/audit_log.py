@@ -3,12 +3,12 @@ verification of the whole chain (the chain's pure functions are in audit.py; wri
 
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import func, or_, select
 
 from adaptlab.errors import ConfigError
 from adaptlab.registry.access import Action, Principal, require
 from adaptlab.registry.audit import first_break
-from adaptlab.registry.entities import AuditEntry, AuditVerification
+from adaptlab.registry.entities import AuditEntry, AuditPage, AuditVerification
 from adaptlab.registry.replay import REPLAYED_ACTIONS, differences, replayed_facts
 from adaptlab.registry.state import current_facts
 from adaptlab.registry.store import RegistryStore
@@ -39,6 +39,29 @@ class AuditLog(RegistryStore):
             if limit:
                 query = query.limit(limit)
             return [row.to_entity() for row in reversed(session.scalars(query).all())]
+
+    def audit_page(
+        self,
+        principal: Principal,
+        *,
+        actor: str | None = None,
+        action: str | None = None,
+        model: str | None = None,
+        offset: int = 0,
+        limit: int = 50,
+    ) -> AuditPage:
+        """Entries of the principal's tenant (all, for the local administrator), newest first, filtered by
+        actor, action and model (`tenant/name`: its versions, aliases and gates), one page at a time."""
+        require(principal, Action.read, principal.tenant)
+        filters = [AuditRow.tenant == principal.tenant] if principal.tenant else []
+        filters += [AuditRow.actor == actor] if actor else []
+        filters += [AuditRow.action == action] if action else []
+        if model:
+            filters.append(or_(AuditRow.target == model, AuditRow.target.startswith(f"{model}@", autoescape=True)))
+        with self._reading() as session:
+            total = session.scalar(select(func.count()).select_from(AuditRow).where(*filters))
+            rows = session.scalars(select(AuditRow).where(*filters).order_by(AuditRow.seq.desc()).offset(offset).limit(limit))
+            return AuditPage(entries=[row.to_entity() for row in rows], total=total, offset=offset, limit=limit)
 
     def verify_audit(self, principal: Principal) -> AuditVerification:
         """Recompute the whole chain, naming the first edited, deleted or reordered entry; then replay it and

@@ -160,6 +160,20 @@ def rollback_command(
     console.print(display.change_line(change, "rolled back"))
 
 
+@registry_app.command("attach-report")
+def attach_report_command(
+    ctx: typer.Context,
+    ref: Annotated[str, typer.Argument(help="NAME@vN the comparison is about")],
+    folder: Annotated[Path, typer.Argument(help="output folder of `adaptlab compare` (holds report.html)")],
+    by: By = None,
+    tenant: TenantOpt = None,
+) -> None:
+    """Store a comparison's report files with a version (as hashed blobs); `adaptlab ui` shows them in place."""
+    reg, principal = open_registry(ctx)
+    attached = reg.attach_report(principal, ref, folder, tenant=tenant, by=by)
+    console.print(f"attached report #{attached.id} to {ref}: " + ", ".join(f"{f.path} ({f.sha256[:12]}…)" for f in attached.files))
+
+
 @registry_app.command("lineage")
 def lineage_command(
     ctx: typer.Context,

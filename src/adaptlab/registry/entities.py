@@ -73,6 +73,16 @@ class AliasEvent(BaseModel):
     share_percent: float | None = Field(default=None, description="the canary's share of traffic (canary events)")
 
 
+class ReportAttachmentRecord(BaseModel):
+    """A comparison report stored with a version: its files, each a blob checked against its hash when read."""
+
+    id: int
+    source: str = Field(description="the comparison folder the files came from")
+    attached_at: str
+    attached_by: str
+    files: list[StoredFile]
+
+
 class AliasChange(BaseModel):
     tenant: str
     name: str
@@ -156,6 +166,15 @@ class AuditEntry(BaseModel):
     hash: str
     occurrences: int = Field(default=1, description="repeats of an identical denial within the window (outside the hash chain)")
     last_at: str | None = Field(default=None, description="when the last repeat happened")
+
+
+class AuditPage(BaseModel):
+    """One page of the audit log, newest first, and how many entries match the filter in all."""
+
+    entries: list[AuditEntry]
+    total: int
+    offset: int
+    limit: int
 
 
 class AuditVerification(BaseModel):

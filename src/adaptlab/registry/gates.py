@@ -1,5 +1,7 @@
 """Promotion gates, one policy per model name: metric thresholds, approvals and human review. Pure functions."""
 
+from dataclasses import dataclass
+
 from pydantic import BaseModel, ConfigDict, Field
 
 from adaptlab.schemas.review import ReviewResults
@@ -28,24 +30,50 @@ class GatePolicy(BaseModel):
         return not self.aliases or alias in self.aliases
 
 
+@dataclass(frozen=True)
+class GateCheck:
+    """One gate of a policy judged for one version: what it requires, and each way it fails (none: it passes)."""
+
+    gate: str
+    requirement: str
+    failures: tuple[str, ...] = ()
+
+    @property
+    def passes(self) -> bool:
+        return not self.failures
+
+
+def gate_checks(
+    policy: GatePolicy, metrics: dict[str, float], approvers: list[str], registrant: str, review: ReviewResults | None = None,
+    missing_reasons: dict[str, str] | None = None,
+) -> list[GateCheck]:
+    """Every gate of `policy`, passing or not, in the order `failed_gates` names them. `review`: the results of the
+    newest review set with the version as candidate (None: there is none); `missing_reasons` says, by metric, why a
+    number is missing (default: it is not in evaluation.json)."""
+    reasons = missing_reasons or {}
+    checks = []
+    for name, lowest in sorted(policy.min_metrics.items()):
+        checks.append(_threshold_check(name, metrics.get(name), lowest, "≥", lambda value, bound: value >= bound, reasons.get(name)))
+    for name, highest in sorted(policy.max_metrics.items()):
+        checks.append(_threshold_check(name, metrics.get(name), highest, "≤", lambda value, bound: value <= bound, reasons.get(name)))
+    counted = counted_approvers(policy, approvers, registrant)
+    distinct = " from someone other than the registrant" if policy.approvers_distinct_from_registrant else ""
+    short = len(counted) < policy.required_approvals
+    failures = (f"approvals: {len(counted)} of {policy.required_approvals} required{distinct}",) if short else ()
+    checks.append(GateCheck("approvals", f"{policy.required_approvals}{distinct}", failures))
+    if policy.min_review_win_rate is not None or policy.min_reviews:
+        win_rate = f"win rate ≥ {policy.min_review_win_rate:g}, " if policy.min_review_win_rate is not None else ""
+        checks.append(GateCheck("review", f"{win_rate}≥ {policy.min_reviews} votes", tuple(review_failures(policy, review))))
+    return checks
+
+
 def failed_gates(
     policy: GatePolicy, metrics: dict[str, float], approvers: list[str], registrant: str, review: ReviewResults | None = None,
     missing_reasons: dict[str, str] | None = None,
 ) -> list[str]:
-    """Each failed gate as a sentence; empty when the version may be promoted. `review`: the results of the newest
-    review set with the version as candidate (None: there is none); `missing_reasons` says, by metric, why a number
-    is missing (default: it is not in evaluation.json)."""
-    failures = []
-    reasons = missing_reasons or {}
-    for name, lowest in sorted(policy.min_metrics.items()):
-        failures += _threshold_failure(name, metrics.get(name), lowest, "≥", lambda value, bound: value >= bound, reasons.get(name))
-    for name, highest in sorted(policy.max_metrics.items()):
-        failures += _threshold_failure(name, metrics.get(name), highest, "≤", lambda value, bound: value <= bound, reasons.get(name))
-    counted = counted_approvers(policy, approvers, registrant)
-    if len(counted) < policy.required_approvals:
-        distinct = " from someone other than the registrant" if policy.approvers_distinct_from_registrant else ""
-        failures.append(f"approvals: {len(counted)} of {policy.required_approvals} required{distinct}")
-    return failures + review_failures(policy, review)
+    """Each failed gate as a sentence; empty when the version may be promoted."""
+    checks = gate_checks(policy, metrics, approvers, registrant, review, missing_reasons)
+    return [failure for check in checks for failure in check.failures]
 
 
 def review_failures(policy: GatePolicy, review: ReviewResults | None) -> list[str]:
@@ -83,10 +111,11 @@ def counted_approvers(policy: GatePolicy, approvers: list[str], registrant: str)
     return distinct
 
 
-def _threshold_failure(name: str, value: float | None, bound: float, sign: str, holds, missing_reason: str | None) -> list[str]:
+def _threshold_check(name: str, value: float | None, bound: float, sign: str, holds, missing_reason: str | None) -> GateCheck:
+    requirement = f"{sign} {bound:g}"
     if value is None:
         reason = missing_reason or "add it to evaluation.json beside run.json and register again"
-        return [f"metric {name}: missing (needs {sign} {bound:g}); {reason}"]
-    if not holds(value, bound):
-        return [f"metric {name}: {value:g} (needs {sign} {bound:g})"]
-    return []
+        failures = (f"metric {name}: missing (needs {requirement}); {reason}",)
+    else:
+        failures = () if holds(value, bound) else (f"metric {name}: {value:g} (needs {requirement})",)
+    return GateCheck(f"metric {name}", requirement, failures)

@@ -69,8 +69,11 @@ class Governance(RegistryStore):
             tx.session.flush()
             return row.to_entity()
 
-    def promote(self, principal: Principal, ref: str, alias: str, *, tenant: str | None = None, by: str | None = None) -> AliasChange:
-        """Point `alias` at the version, if the model's gates allow; a refusal is audited and names each failed gate."""
+    def promote(
+        self, principal: Principal, ref: str, alias: str, *, tenant: str | None = None, by: str | None = None, note: str | None = None
+    ) -> AliasChange:
+        """Point `alias` at the version, if the model's gates allow; a refusal is audited and names each failed gate.
+        A `note` (why) is recorded in the audit entry."""
         version_ref = explicit(parse_version_ref(ref, tenant or principal.tenant), "promote")
         check_alias(alias)
         require(principal, Action.promote, version_ref.model.tenant)
@@ -102,7 +105,7 @@ class Governance(RegistryStore):
                     "alias.promote",
                     f"{version_ref.model}@{alias}",
                     before={"version": current_version},
-                    after={"version": row.version},
+                    after={"version": row.version} | _noted(note),
                 )
         if refusal:
             raise refusal
@@ -111,8 +114,10 @@ class Governance(RegistryStore):
             tenant=model_ref.tenant, name=model_ref.name, alias=alias, from_version=current_version, to_version=row.version, changed=changed
         )
 
-    def rollback(self, principal: Principal, name: str, alias: str, *, tenant: str | None = None, by: str | None = None) -> AliasChange:
-        """Point `alias` back at the version it pointed at before its current one."""
+    def rollback(
+        self, principal: Principal, name: str, alias: str, *, tenant: str | None = None, by: str | None = None, note: str | None = None
+    ) -> AliasChange:
+        """Point `alias` back at the version it pointed at before its current one; a `note` (why) is audited with it."""
         model_ref = parse_model_ref(name, tenant or principal.tenant)
         check_alias(alias)
         require(principal, Action.promote, model_ref.tenant)
@@ -133,7 +138,7 @@ class Governance(RegistryStore):
                 "alias.rollback",
                 f"{model_ref}@{alias}",
                 before={"version": from_version},
-                after={"version": to_version},
+                after={"version": to_version} | _noted(note),
             )
         return AliasChange(
             tenant=model_ref.tenant, name=model_ref.name, alias=alias, from_version=from_version, to_version=to_version, changed=True
@@ -170,3 +175,8 @@ def canary_events(row: AliasCanary) -> list[AliasEvent]:
         return [start]
     end = start.model_copy(update={"assigned_at": row.ended_at, "assigned_by": row.ended_by, "kind": CANARY_END_EVENTS[row.outcome]})
     return [start, end]
+
+
+def _noted(note: str | None) -> dict[str, str]:
+    """The audited `note` of a promotion or rollback, when one was given (entries without one are unchanged)."""
+    return {"note": note} if note else {}

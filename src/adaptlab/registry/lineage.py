@@ -25,6 +25,7 @@ from adaptlab.schemas.run_record import (
     RunMetrics,
     read_run_record,
 )
+from adaptlab.stats.intervals import Interval
 
 if TYPE_CHECKING:
     from adaptlab.adapters.combine import CombineRecord
@@ -42,6 +43,7 @@ class EvaluationFile(BaseModel):
     metrics: dict[str, float] = Field(description="metric name -> number, e.g. relative_score: 97.5, forgetting_percent: 1.2")
     measured_by: str | None = Field(None, description="what measured the metrics, e.g. `adaptlab compare`")
     relative_score_basis: str | None = Field(None, description="`task_metric` or `eval_loss`: what relative_score compares (compare only)")
+    intervals: dict[str, Interval] = Field({}, description="metric name -> its bootstrap confidence interval, where one was measured")
 
     @field_validator("metrics")
     @classmethod
@@ -65,6 +67,7 @@ class Lineage(BaseModel):
     params: ParamCounts
     run_metrics: RunMetrics | None
     evaluation_metrics: dict[str, float] = Field(default={}, description="from evaluation.json, when present")
+    evaluation_intervals: dict[str, Interval] = Field(default={}, description="confidence intervals of metrics, from evaluation.json")
     environment: EnvironmentInfo = Field(description="library versions, code commit, hardware")
     adapter_parents: list[str] = Field(default=[], description="parent adapter folders named in adaptlab_adapter.json")
     adapter_parent_weights_sha256: list[str] = Field(
@@ -159,6 +162,7 @@ def _captured(folder: Path, record_file: str, artifact: ArtifactInfo, lineage: L
     lineage = lineage.model_copy(
         update={
             "evaluation_metrics": evaluation.metrics if evaluation else {},
+            "evaluation_intervals": evaluation.intervals if evaluation else {},
             "adapter_parents": adapter_metadata.parents if adapter_metadata else [],
         }
     )

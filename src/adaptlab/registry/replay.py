@@ -1,5 +1,6 @@
 """Replay the audit log into the state it accounts for (tenants, tokens, versions, approvals, alias
-history, canaries, gates, review sets and votes) and compare that with the tables, so a row inserted, edited or deleted by SQL behind
+history, canaries, gates, review sets and votes, attached reports) and compare that with the tables, so a row
+inserted, edited or deleted by SQL behind
 the log's back is named. Pure functions; `adaptlab.registry.state` reads the tables' side."""
 
 from collections.abc import Iterable
@@ -23,6 +24,7 @@ REPLAYED_ACTIONS = frozenset(
         "alias.canary_promote",
         "alias.canary_abort",
         "gates.set",
+        "version.attach_report",
         "review.create",
         "review.vote",
     }
@@ -36,6 +38,7 @@ _DESCRIBE = {
     "approvals": lambda key: f"approval of {key[0]}/{key[1]}@v{key[2]} by {key[3]}",
     "alias_history": lambda key: f"promotion #{key[3]} of {key[0]}/{key[1]}@{key[2]}",
     "models": lambda key: f"gates of {key[0]}/{key[1]}",
+    "report_attachments": lambda key: f"report #{key[3]} attached to {key[0]}/{key[1]}@v{key[2]}",
     "review_sets": lambda key: f"review set {key[1]} of {key[0]}",
     "review_votes": lambda key: f"vote of {key[3]} on item {key[2]} of review {key[1]}",
     "alias_canaries": lambda key: f"canary #{key[3]} of {key[0]}/{key[1]}@{key[2]}",
@@ -129,6 +132,9 @@ def _replay(entry: ChainEntry, facts: dict[tuple, Fact], promotions: dict[tuple,
         if "metrics" in after:  # entries of older registrations have none: their metrics are not compared
             values["metrics"] = after["metrics"]
         return Fact("versions", (tenant, name, after["version"]), values, where)
+    if entry.action == "version.attach_report":
+        values = {"files": after["files"], "attached_by": entry.actor}
+        return Fact("report_attachments", (tenant, name, int(selector.removeprefix("v")), after["attachment"]), values, where)
     if entry.action == "version.approve":
         return Fact("approvals", (tenant, name, int(selector.removeprefix("v")), after["approver"]), {"note": after["note"]}, where)
     if entry.action.startswith("alias.canary_"):

@@ -267,6 +267,13 @@ class Reviews(Artifacts):
             require(principal, Action.read, review.tenant.name)
             return stored_results(session, review)
 
+    def candidate_review(self, principal: Principal, ref: str, *, tenant: str | None = None) -> ReviewResults | None:
+        """What the review gate reads for a version: the results of its newest review set as candidate (None: none)."""
+        version_ref = parse_version_ref(ref, tenant or principal.tenant)
+        require(principal, Action.read, version_ref.model.tenant)
+        with self._reading() as session:
+            return candidate_review_results(session, version_row(session, version_ref))
+
     def publish_review(self, principal: Principal, review_id: int) -> Path | None:
         """Write a comparison review's results into that comparison's reports now (votes do it as they arrive);
         the comparison folder, or None for a review of versions."""

@@ -15,6 +15,8 @@ from adaptlab.registry.tables import (
     Approval,
     ModelVersion,
     RegisteredModel,
+    ReportAttachment,
+    ReportFile,
     ReviewItem,
     ReviewSet,
     ReviewVote,
@@ -51,6 +53,12 @@ def current_facts(session: Session) -> Iterator[Fact]:
     for approval in session.scalars(select(Approval)):
         key = (*version_key(approval.version_id), approval.approver)
         yield Fact("approvals", key, {"note": approval.note}, f"approvals row {approval.id}")
+    report_files: dict[int, dict[str, str]] = {}
+    for file in session.scalars(select(ReportFile)):
+        report_files.setdefault(file.attachment_id, {})[file.path] = file.sha256
+    for attachment in session.scalars(select(ReportAttachment)):
+        values = {"files": report_files.get(attachment.id, {}), "attached_by": attachment.attached_by}
+        yield Fact("report_attachments", (*version_key(attachment.version_id), attachment.id), values, f"report_attachments row {attachment.id}")
     counts: dict[tuple, int] = {}
     for assignment in session.scalars(select(AliasAssignment).order_by(AliasAssignment.id)):
         alias_key = (*model_key(assignment.model_id), assignment.alias)

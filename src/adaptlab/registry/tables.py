@@ -14,6 +14,7 @@ from adaptlab.registry.entities import (
     AuditEntry,
     CanaryRecord,
     ModelSummary,
+    ReportAttachmentRecord,
     ReviewSetRecord,
     StoredFile,
     TokenRecord,
@@ -196,6 +197,41 @@ class AliasAssignment(Base):
             rolled_back_at=self.rolled_back_at,
             rolled_back_by=self.rolled_back_by,
         )
+
+
+class ReportAttachment(Base):
+    """A comparison's report files stored with a version (`registry attach-report`); the files are blobs by hash."""
+
+    __tablename__ = "report_attachments"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    version_id: Mapped[int] = mapped_column(ForeignKey("versions.id"), index=True)
+    source: Mapped[str] = mapped_column(String(1000), doc="the comparison folder the files came from")
+    attached_at: Mapped[str] = mapped_column(String(40))
+    attached_by: Mapped[str] = mapped_column(String(200))
+
+    files: Mapped[list["ReportFile"]] = relationship(order_by="ReportFile.path")
+
+    def to_entity(self) -> ReportAttachmentRecord:
+        return ReportAttachmentRecord(
+            id=self.id,
+            source=self.source,
+            attached_at=self.attached_at,
+            attached_by=self.attached_by,
+            files=[row.to_entity() for row in self.files],
+        )
+
+
+class ReportFile(Base):
+    __tablename__ = "report_files"
+
+    attachment_id: Mapped[int] = mapped_column(ForeignKey("report_attachments.id"), primary_key=True)
+    path: Mapped[str] = mapped_column(String(300), primary_key=True)
+    sha256: Mapped[str] = mapped_column(String(64), index=True)
+    size_bytes: Mapped[int] = mapped_column(BigInteger)
+
+    def to_entity(self) -> StoredFile:
+        return StoredFile(path=self.path, sha256=self.sha256, size_bytes=self.size_bytes)
 
 
 class ReviewSet(Base):

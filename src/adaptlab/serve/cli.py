@@ -4,7 +4,7 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
-from adaptlab.cli_config import overrides_from_flags, with_config_options
+from adaptlab.cli_config import config_from_flags, with_config_options
 from adaptlab.serve.config import ServeConfig
 
 # The registry flags read the same environment variables as `adaptlab registry`.
@@ -13,17 +13,10 @@ REGISTRY_ENVVARS = {"registry": "ADAPTLAB_REGISTRY", "db": "ADAPTLAB_REGISTRY_DB
 
 def serve_command(**flags) -> None:
     """Serve a base model and the registry's adapters (OpenAI-compatible; see docs/serving.md)."""
-    from pydantic import ValidationError
-
-    from adaptlab.errors import ConfigError
-    from adaptlab.schemas.config_files import format_validation_error
     from adaptlab.serve.runtime import build_runtime
     from adaptlab.serve.server import serve_forever
 
-    try:
-        config = ServeConfig.model_validate(overrides_from_flags(ServeConfig, flags))
-    except ValidationError as exc:
-        raise ConfigError(format_validation_error(exc)) from exc
+    config = config_from_flags(ServeConfig, flags)
     console = Console()
     with console.status(f"loading {config.model}…"):
         runtime = build_runtime(config)

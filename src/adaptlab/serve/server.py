@@ -1,19 +1,15 @@
 """Run the app with uvicorn: in the foreground for `adaptlab serve`, or in a background thread
 (`running_server`) for tests, benchmarks and notebooks."""
 
-import threading
-import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 
 from adaptlab.serve.app import create_app
 from adaptlab.serve.config import ServeConfig
-from adaptlab.serve.errors import ServeError
 from adaptlab.serve.read_deadlines import deadline_protocol
 from adaptlab.serve.runtime import Runtime, build_runtime
-
-STARTUP_TIMEOUT_S = 60
+from adaptlab.serve.uvicorn_thread import uvicorn_in_thread
 
 
 @dataclass(frozen=True)
@@ -52,18 +48,8 @@ def serve_forever(runtime: Runtime, log_level: str = "info") -> None:
 def running_server(config: ServeConfig, log_level: str = "warning") -> Iterator[RunningServer]:
     """Load the model, start uvicorn on a thread, yield its URL (port 0 picks a free port); stop on exit."""
     runtime = build_runtime(config)
-    server = _uvicorn_server(runtime, log_level)
-    thread = threading.Thread(target=server.run, name="adaptlab-uvicorn", daemon=True)
-    thread.start()
     try:
-        deadline = time.monotonic() + STARTUP_TIMEOUT_S
-        while not server.started:
-            if not thread.is_alive() or time.monotonic() > deadline:
-                raise ServeError(503, f"the server did not start on {config.host}:{config.port} (port taken?)")
-            time.sleep(0.01)
-        port = server.servers[0].sockets[0].getsockname()[1]
-        yield RunningServer(url=f"http://{config.host}:{port}", runtime=runtime)
+        with uvicorn_in_thread(_uvicorn_server(runtime, log_level)) as url:
+            yield RunningServer(url=url, runtime=runtime)
     finally:
-        server.should_exit = True
-        thread.join(timeout=30)
         runtime.close()
