@@ -172,6 +172,7 @@ class DriftMonitor:
                 window.new_since_test += len(prompts)
                 due = window.new_since_test >= self.config.drift_every_prompts and len(window.samples) >= self.config.drift_min_prompts
             self.metrics.drift_window.labels(version).set(len(window.samples))
+            self.metrics.drift_embedded.labels(version).inc(len(prompts))
             if due:
                 self._test(version, self._copy(version))
 
@@ -209,4 +210,5 @@ class DriftMonitor:
         self.metrics.drift_window.labels(version).set(len(copy.lengths))
         self.metrics.drift_length_p_value.labels(version).set(figures.length.p_value)
         self.metrics.drift_computed.labels(version).set(time.time())
+        self.metrics.drift_tests.labels(version).inc()
         return figures

@@ -88,6 +88,8 @@ class ServeMetrics:
         self.drift_computed = Gauge(
             "adaptlab_drift_last_computed_timestamp_seconds", "Unix time drift was last tested", ["model"], registry=r
         )
+        self.drift_embedded = Counter("adaptlab_drift_prompts_embedded", "Sampled prompts embedded into the drift window", ["model"], registry=r)
+        self.drift_tests = Counter("adaptlab_drift_tests", "Drift tests run on the live window", ["model"], registry=r)
         self.drift_dropped = Counter(
             "adaptlab_drift_prompts_dropped", "Sampled prompts dropped because the embedding queue was full", ["model"], registry=r
         )

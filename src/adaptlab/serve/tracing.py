@@ -7,6 +7,7 @@ Spans are exported by OTLP/HTTP when `OTEL_EXPORTER_OTLP_ENDPOINT` (or `..._TRAC
 exporter reading its settings from the standard OTEL_* variables; with no exporter no span is made at all.
 Prompt and completion text go into spans only when the operator turns on `trace_content`."""
 
+import asyncio
 import json
 import os
 from contextlib import contextmanager
@@ -20,12 +21,14 @@ from opentelemetry.semconv._incubating.attributes import gen_ai_attributes as ge
 from opentelemetry.semconv.attributes.error_attributes import ERROR_TYPE
 from opentelemetry.trace import Span, SpanKind, Status, StatusCode
 
+from adaptlab.serve.errors import error_body
 from adaptlab.serve.generation import Outcome
 from adaptlab.serve.protocol import ChatCompletionRequest, CompletionRequest
 
 OTLP_ENDPOINT_VARIABLES = ("OTEL_EXPORTER_OTLP_ENDPOINT", "OTEL_EXPORTER_OTLP_TRACES_ENDPOINT")
 PROVIDER_NAME = "adaptlab"
 SERVICE_NAME = "adaptlab-serve"
+CLIENT_CLOSED = "client_closed_request"
 
 
 class RequestSpan:
@@ -51,9 +54,15 @@ class RequestSpan:
         self._end()
 
     def failed(self, error: BaseException) -> None:
+        """Marked with the error code the client was sent (`client_closed_request` when it left mid-answer)."""
         if self.span is not None and not self.ended:
-            self.span.set_attribute(ERROR_TYPE, getattr(error, "code", None) or type(error).__name__)
-            self.span.set_status(Status(StatusCode.ERROR, str(error)[:200]))
+            if isinstance(error, (GeneratorExit, asyncio.CancelledError)):
+                code, message = CLIENT_CLOSED, "the client closed the connection"
+            else:
+                body = error_body(error)
+                code, message = body.code or "internal_error", body.message
+            self.span.set_attribute(ERROR_TYPE, code)
+            self.span.set_status(Status(StatusCode.ERROR, message))
         self._end()
 
     def _set(self, attributes: dict) -> None:
