@@ -6,15 +6,20 @@ Saved as one safetensors file (two tensors plus string metadata), never pickle."
 
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 
 from adaptlab.data.prompts import reservoir_sample
 from adaptlab.errors import ArtifactError
-from adaptlab.models.encoder import ENCODER_NAME, SentenceEncoder
+
+if TYPE_CHECKING:  # the encoder module's package loads transformers; this module is read by lightweight code too
+    from adaptlab.models.encoder import SentenceEncoder
 
 DRIFT_PROFILE_FILE = "adaptlab_drift_profile.safetensors"
+DEFAULT_PROFILE_PROMPTS = 256  # prompts embedded into a registered version's profile unless told otherwise
 PROFILE_FORMAT = "adaptlab-prompt-profile/1"
+UNKNOWN_ENCODER = "unknown"
 LENGTH_SAMPLE_PROMPTS = 4096  # enough for a two-sample length test; far fewer than a large dataset's rows
 
 
@@ -30,14 +35,14 @@ class PromptProfile:
         return int(self.embeddings.shape[0])
 
 
-def build_prompt_profile(prompts, encoder: SentenceEncoder, embed_prompts: int, seed: int = 0) -> PromptProfile:
+def build_prompt_profile(prompts, encoder: "SentenceEncoder", embed_prompts: int, seed: int = 0) -> PromptProfile:
     """Profile an iterable of prompt texts: a uniform sample for lengths, and its first `embed_prompts` (itself uniform) embedded."""
     sample, seen = reservoir_sample(prompts, max(LENGTH_SAMPLE_PROMPTS, embed_prompts), seed)
     return PromptProfile(
         embeddings=encoder.embed(sample[:embed_prompts]),
         prompt_lengths_chars=np.array([len(text) for text in sample], dtype=np.int64),
         prompts_seen=seen,
-        encoder=ENCODER_NAME,
+        encoder=encoder.name,
     )
 
 
@@ -63,4 +68,4 @@ def read_prompt_profile(path: Path) -> PromptProfile:
         raise ArtifactError(f"{path}: unreadable prompt profile ({exc})") from exc
     if embeddings.ndim != 2 or lengths.ndim != 1:
         raise ArtifactError(f"{path}: prompt profile tensors have shapes {embeddings.shape} and {lengths.shape}; expected 2-D and 1-D")
-    return PromptProfile(embeddings, lengths, int(metadata.get("prompts_seen", len(lengths))), metadata.get("encoder", ENCODER_NAME))
+    return PromptProfile(embeddings, lengths, int(metadata.get("prompts_seen", len(lengths))), metadata.get("encoder", UNKNOWN_ENCODER))

@@ -37,6 +37,8 @@ class SentenceEncoder:
     """`embed(texts)` -> float32 array (len(texts), dimensions) of unit vectors. Safe to call from several
     threads (calls are serialised); uses torch's shared thread pool, so callers bound how often they call it."""
 
+    name = ENCODER_NAME
+
     def __init__(self, folder: Path):
         from transformers import AutoModel, AutoTokenizer
 

@@ -8,11 +8,11 @@ from typing import Annotated, Optional
 import typer
 from rich.console import Console
 
+from adaptlab.data.prompt_profile import DEFAULT_PROFILE_PROMPTS
 from adaptlab.errors import ConfigError
 from adaptlab.registry import display
 from adaptlab.registry.cli_options import RegistryGroup, open_registry, registry_options
 from adaptlab.registry.cleanup import DEFAULT_OLDER_THAN_S
-from adaptlab.registry.drift_reference import DEFAULT_PROFILE_PROMPTS
 
 registry_app = typer.Typer(
     cls=RegistryGroup,

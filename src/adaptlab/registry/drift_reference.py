@@ -11,15 +11,12 @@ from pathlib import Path
 from adaptlab.data.prompt_profile import DRIFT_PROFILE_FILE, PromptProfile, build_prompt_profile, read_prompt_profile, write_prompt_profile
 from adaptlab.data.prompts import file_prompts
 from adaptlab.errors import AdaptlabError
-from adaptlab.models.encoder import load_sentence_encoder
 from adaptlab.models.hashing import file_sha256
 from adaptlab.registry.blobs import BlobStore
 from adaptlab.registry.entities import StoredFile, VersionRecord
 from adaptlab.registry.lineage import CapturedRun, Lineage
 
 log = logging.getLogger(__name__)
-
-DEFAULT_PROFILE_PROMPTS = 256
 
 
 def with_drift_profile(captured: CapturedRun, embed_prompts: int, scratch: Path) -> CapturedRun:
@@ -67,6 +64,8 @@ def _profile_training_prompts(lineage: Lineage, embed_prompts: int) -> PromptPro
             raise _NoTrainingPrompts(f"training file {path} is no longer there")
         if file_sha256(path) != info.sha256:
             raise _NoTrainingPrompts(f"training file {path} changed since the run (sha256 differs from run.json)")
+    from adaptlab.models.encoder import load_sentence_encoder  # loads transformers: only when profiling
+
     encoder = load_sentence_encoder()
     config = lineage.config
     prompts = file_prompts(

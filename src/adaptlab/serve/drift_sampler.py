@@ -15,13 +15,13 @@ import threading
 import time
 from collections import deque
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 import numpy as np
 
 from adaptlab.data.prompt_profile import PromptProfile
 from adaptlab.errors import ModelLoadError
-from adaptlab.models.encoder import SentenceEncoder, load_sentence_encoder
+from adaptlab.models.encoder import load_sentence_encoder
 from adaptlab.serve.config import ServeConfig
 from adaptlab.serve.drift_report import DriftFigures, DriftReport, cluster_views, measure, reference_summary
 from adaptlab.serve.metrics import ServeMetrics
@@ -56,19 +56,22 @@ class WindowCopy:
     texts: list[str | None]
 
 
-@dataclass
 class DriftMonitor:
-    config: ServeConfig
-    metrics: ServeMetrics
-    load_reference: Callable[[str], PromptProfile | None]  # version ref -> its profile (None: registered without one)
-    load_encoder: Callable[[], SentenceEncoder] = load_sentence_encoder
-    seed: int | None = None
-    windows: dict[str, VersionWindow] = field(default_factory=dict)
-    encoder_problem: str | None = None
+    """`offer` prompts from the event loop, `report` from a request thread; `start`/`stop` the embedding thread."""
 
-    def __post_init__(self) -> None:
-        self.pending: queue.Queue = queue.Queue(maxsize=self.config.drift_queue_prompts)
-        self.rng = random.Random(self.seed)
+    def __init__(
+        self,
+        config: ServeConfig,
+        metrics: ServeMetrics,
+        load_reference: Callable[[str], PromptProfile | None],
+    ):
+        self.config = config
+        self.metrics = metrics
+        self.load_reference = load_reference  # version ref -> its profile (None: registered without one)
+        self.windows: dict[str, VersionWindow] = {}
+        self.encoder_problem: str | None = None
+        self.pending: queue.Queue = queue.Queue(maxsize=config.drift_queue_prompts)
+        self.rng = random.Random()
         self.lock = threading.Lock()
         self.stopping = threading.Event()
         self.next_sample_id = 0
@@ -178,7 +181,7 @@ class DriftMonitor:
 
     def _encoder_embed(self, prompts: list[str]) -> np.ndarray | None:
         try:
-            return self.load_encoder().embed(prompts)
+            return load_sentence_encoder().embed(prompts)
         except ModelLoadError as exc:
             self.encoder_problem = str(exc)
             log.warning("drift monitoring is off: %s", exc)
