@@ -22,7 +22,7 @@ if [ "$(id -u)" -ne 0 ]; then
     exit 0
   fi
 fi
-if $SUDO apt-get update -qq && DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq --no-install-recommends "$package" >/dev/null; then
+if $SUDO apt-get update -qq && DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq "$package" >/dev/null; then
   echo "ci_apt_tool: installed $package ($(command -v "$tool"))"
 else
   echo "ci_apt_tool: apt-get could not install $package; $skipped will be skipped"
