@@ -9,6 +9,7 @@ import tempfile
 from pathlib import Path
 
 from adaptlab.data.prompt_profile import DRIFT_PROFILE_FILE, PromptProfile, build_prompt_profile, read_prompt_profile, write_prompt_profile
+from adaptlab.data.options import FORMAT_FIELDS
 from adaptlab.data.prompts import file_prompts
 from adaptlab.errors import AdaptlabError
 from adaptlab.models.hashing import file_sha256
@@ -58,6 +59,8 @@ def _profile_training_prompts(lineage: Lineage, embed_prompts: int) -> PromptPro
     train_files = [info for info in lineage.data.files if info.role == "train"]
     if not train_files:
         raise _NoTrainingPrompts(f"run {lineage.run_id} records no training files")
+    if lineage.data.format not in FORMAT_FIELDS:
+        raise _NoTrainingPrompts(f"the training data's recorded format {lineage.data.format!r} is not one prompts can be read in")
     for info in train_files:
         path = Path(info.path)
         if not path.is_file():
