@@ -39,7 +39,7 @@ def build_world(root: Path, tiny_model: ResolvedModel, versions: dict[str, tuple
             data = write_chat_prompts(root / "data" / name / "train.jsonl", prompts)
             run = make_run(adapter, tiny_model, [data], root / "runs" / name)
             record = registry.register(admin, run, f"acme/{name}", profile_prompts=profile_prompts)
-            registry.approve(admin, record.ref, "fixture")
+            registry.approve(local_admin("reviewer"), record.ref, "fixture")
             registry.promote(admin, record.ref, "production")
         acme_token = registry.create_token(admin, "acme", "reader", "acme-app")
         globex_token = registry.create_token(admin, "globex", "reader", "globex-app")
