@@ -39,3 +39,12 @@ def test_missing_package_is_a_clear_error(monkeypatch):
             load_sentence_encoder()
     finally:
         load_sentence_encoder.cache_clear()
+
+
+@needs_encoder
+def test_embeddings_come_back_in_the_order_of_the_texts():
+    """Texts are embedded shortest first; the rows still follow the input order."""
+    encoder = load_sentence_encoder()
+    texts = ["a much longer sentence about the weather in spring and summer", "short one", "a medium length sentence"]
+    together = encoder.embed(texts, batch_size=2)
+    np.testing.assert_allclose(together, np.vstack([encoder.embed([text]) for text in texts]), atol=1e-5)

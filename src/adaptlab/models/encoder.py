@@ -53,21 +53,24 @@ class SentenceEncoder:
         self._lock = threading.Lock()
 
     def embed(self, texts: list[str], batch_size: int = 32) -> np.ndarray:
+        """Texts are batched shortest first (as sentence-transformers does), so a batch pads to a similar length."""
         import torch
 
         if not texts:
             return np.zeros((0, self.dimensions), dtype=np.float32)
+        order = np.argsort([len(text) for text in texts], kind="stable")
         batches = []
         with self._lock, torch.inference_mode():
             for start in range(0, len(texts), batch_size):
-                encoded = self.tokenizer(
-                    texts[start : start + batch_size], padding=True, truncation=True, max_length=self.max_tokens, return_tensors="pt"
-                )
+                batch = [texts[index] for index in order[start : start + batch_size]]
+                encoded = self.tokenizer(batch, padding=True, truncation=True, max_length=self.max_tokens, return_tensors="pt")
                 token_vectors = self.model(**encoded).last_hidden_state
                 mask = encoded["attention_mask"].unsqueeze(-1).to(token_vectors.dtype)
                 pooled = (token_vectors * mask).sum(dim=1) / mask.sum(dim=1).clamp(min=1e-9)
                 batches.append(torch.nn.functional.normalize(pooled, p=2, dim=1).float().numpy())
-        return np.concatenate(batches)
+        embeddings = np.empty((len(texts), self.dimensions), dtype=np.float32)
+        embeddings[order] = np.concatenate(batches)
+        return embeddings
 
 
 @functools.lru_cache(maxsize=1)
