@@ -1,12 +1,13 @@
 """Serving throughput with drift sampling on vs off, in the same run (target: on ≥ 0.95 × off, issue 15).
 
-    python bench/monitor_overhead.py            # builtin:smollm2-135m, 128 requests × 32 tokens per scenario, ~6 min on 2 busy cores
+    python bench/monitor_overhead.py            # builtin:smollm2-135m, 2 rounds × 3 settings of 128 requests × 32 tokens
     python bench/monitor_overhead.py --quick    # builtin:tiny, fewer requests, < 1 min: checks that the bench runs
 
-A throwaway registry holds one LoRA version registered with a drift reference profile (256 embedded training
-prompts: Alpaca instructions from ../shared/data/alpaca_en_demo.json, generated ones with --quick). Each round
-starts a fresh server (in this process, `--torch-threads` 1) per setting and sends the same `--requests`
-greedy completions, `--concurrency` at a time, to that version:
+A throwaway registry holds one version, bench/serve.py's rank-16 all-linear LoRA, registered with a drift reference
+profile (256 embedded training prompts: Alpaca instructions from ../shared/data/alpaca_en_demo.json, generated ones
+with --quick). Each round starts a fresh server (in this process, `--torch-threads` 1) per setting and sends the
+same `--requests` greedy completions of bench/serve.py's counting prompt (which rarely stops early), `--concurrency`
+at a time, to that version:
 
 - off: `drift_sample_rate` 0 (no prompt is embedded);
 - default: the server's default sampling (`drift_sample_rate` 0.1, `drift_cpu_share` 0.25);
@@ -32,6 +33,7 @@ import typer
 from common import ALPACA_DEMO, machine_description, quick_alpaca_rows, ratio, write_results
 from rich.console import Console
 from rich.table import Table
+from serve import PROMPT, rank16_lora
 from serve_load import drive, metric_values
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # tests.serve.monitoring_world builds real run folders
@@ -46,8 +48,6 @@ from tests.serve.monitoring_world import build_world
 TARGET_RATIO = 0.95
 PROFILE_PROMPTS = 256
 TRAINING_PROMPTS = 512
-# A median-length Alpaca instruction; the index keeps every prompt distinct.
-PROMPT = "{index}: Give three tips for staying healthy, and explain briefly why each of them matters."
 SETTINGS = {"off": 0.0, "default": ServeConfig.model_fields["drift_sample_rate"].default, "every_prompt": 1.0}
 
 
@@ -88,7 +88,7 @@ def main(
     console = Console()
     with tempfile.TemporaryDirectory(prefix="adaptlab-bench-") as scratch:
         with console.status(f"registering a version of {model} with a {PROFILE_PROMPTS}-prompt drift profile…"):
-            world = build_world(Path(scratch), resolve_model(model), {"assistant": (training_prompts(quick), PROFILE_PROMPTS)})
+            world = build_world(Path(scratch), resolve_model(model), {"assistant": (training_prompts(quick), PROFILE_PROMPTS)}, rank16_lora)
             load_sentence_encoder()
         results: dict[str, list[dict]] = {name: [] for name in SETTINGS}
         for round_index in range(rounds):

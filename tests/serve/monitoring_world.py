@@ -1,9 +1,10 @@
-"""A registry for monitoring tests: tenants acme and globex, and acme versions of LoRA adapters for builtin:tiny
+"""A registry for monitoring tests: tenants acme and globex, and acme versions of a LoRA adapter (for builtin:tiny)
 "trained" (a run.json) on chat data whose user turns are given prompts, registered with or without a drift
 reference profile, approved and promoted to `production`."""
 
 import hashlib
 import json
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -27,17 +28,23 @@ def write_chat_prompts(path: Path, prompts: list[str]) -> DataFileInfo:
     return DataFileInfo(path=str(path), sha256=hashlib.sha256(path.read_bytes()).hexdigest(), rows=len(rows), bad_rows=0, role="train")
 
 
-def build_world(root: Path, tiny_model: ResolvedModel, versions: dict[str, tuple[list[str], int]]) -> MonitoringWorld:
-    """`versions`: acme model name -> (its training prompts, prompts to embed into its profile; 0 for none)."""
+def build_world(
+    root: Path,
+    base: ResolvedModel,
+    versions: dict[str, tuple[list[str], int]],
+    make_adapter: Callable[[ResolvedModel, Path, int], Path] = save_lora_adapter,
+) -> MonitoringWorld:
+    """`versions`: acme model name -> (its training prompts, prompts to embed into its profile; 0 for none);
+    every version stores the same adapter, `make_adapter(base, folder, seed)`."""
     admin = local_admin("ops-admin")
     with Registry.open(root / "registry") as registry:
         for tenant in ("acme", "globex"):
             registry.create_tenant(admin, tenant)
-        adapter = save_lora_adapter(tiny_model, root / "adapter", seed=3)
+        adapter = make_adapter(base, root / "adapter", 3)
         for name, (prompts, profile_prompts) in versions.items():
             registry.set_gates(admin, f"acme/{name}", GatePolicy(required_approvals=0))
             data = write_chat_prompts(root / "data" / name / "train.jsonl", prompts)
-            run = make_run(adapter, tiny_model, [data], root / "runs" / name)
+            run = make_run(adapter, base, [data], root / "runs" / name)
             record = registry.register(admin, run, f"acme/{name}", profile_prompts=profile_prompts)
             registry.approve(local_admin("reviewer"), record.ref, "fixture")
             registry.promote(admin, record.ref, "production")
