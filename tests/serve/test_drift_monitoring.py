@@ -1,7 +1,7 @@
 """Drift monitoring end to end (loopback server, builtin:tiny, the real sentence encoder, real data): a version
 registered with a profile of Shakespeare lines sees more Shakespeare lines (no drift: ROC AUC below 0.55), then
 Alpaca instructions (drift: above), with the Prometheus gauges updated after each test; `adaptlab monitor drift`
-shows the figures and a cluster of the new prompts; tenancy and versions without a reference are answered clearly."""
+shows the figures and a cluster of the new prompts; tenancy and versions without a usable reference are answered clearly."""
 
 import itertools
 import json
@@ -45,7 +45,7 @@ def prompts(shared_data):
 @pytest.fixture(scope="module")
 def server(prompts, tiny_model, tmp_path_factory):
     training, _, _ = prompts
-    world = build_world(tmp_path_factory.mktemp("drift"), tiny_model, {"bard": (training, REFERENCE_PROMPTS), "plain": (training[:20], 0)})
+    world = build_world(tmp_path_factory.mktemp("drift"), tiny_model, {"bard": (training, REFERENCE_PROMPTS), "plain": (training[:20], 0), "sparse": (training[:5], 5)})
     config = ServeConfig(
         model="builtin:tiny",
         registry=world.registry_root,
@@ -137,6 +137,8 @@ def test_versions_without_a_reference_and_other_tenants(server):
     acme.post("/v1/completions", json={"model": "acme/plain@production", "prompt": "To be, or not to be"})
     plain = acme.get("/monitor/drift", params={"model": "acme/plain@production"}).json()
     assert plain["status"] == "no_reference" and "--drift-profile-prompts" in plain["detail"] and plain["window_prompts"] == 0
+    sparse = acme.get("/monitor/drift", params={"model": "acme/sparse@production"}).json()
+    assert sparse["status"] == "no_reference" and "embeds 5 prompts; the drift test needs 10" in sparse["detail"]
     globex = httpx.get(f"{running.url}/monitor/drift", params={"model": "acme/bard@production"}, headers={"Authorization": f"Bearer {world.globex_token}"})
     assert globex.status_code == 403
     assert httpx.get(f"{running.url}/monitor/drift", params={"model": "acme/bard@production"}).status_code == 401

@@ -25,6 +25,7 @@ from adaptlab.models.encoder import load_sentence_encoder
 from adaptlab.serve.config import ServeConfig
 from adaptlab.serve.drift_report import DriftFigures, DriftReport, cluster_views, measure, reference_summary
 from adaptlab.serve.metrics import ServeMetrics
+from adaptlab.stats.drift import MIN_PROMPTS_PER_GROUP
 
 log = logging.getLogger(__name__)
 
@@ -43,6 +44,7 @@ class LiveSample:
 @dataclass
 class VersionWindow:
     reference: PromptProfile | None
+    reference_problem: str | None  # why this version's prompts cannot be tested (None: they can)
     samples: deque
     new_since_test: int = 0
 
@@ -116,9 +118,8 @@ class DriftMonitor:
             "figures": None,
             "clusters": [],
         }
-        if window.reference is None:
-            detail = f"{version} was registered without a drift reference profile (register with --drift-profile-prompts)"
-            return DriftReport(status="no_reference", detail=detail, **common)
+        if window.reference_problem:
+            return DriftReport(status="no_reference", detail=window.reference_problem, **common)
         if self.encoder_problem:
             return DriftReport(status="encoder_unavailable", detail=self.encoder_problem, **common)
         if size < self.config.drift_min_prompts:
@@ -162,7 +163,7 @@ class DriftMonitor:
             by_version.setdefault(version, []).append(prompt)
         for version, prompts in by_version.items():
             window = self._window(version)
-            if window.reference is None or self.encoder_problem:
+            if window.reference_problem or self.encoder_problem:
                 continue
             embeddings = self._encoder_embed(prompts)
             if embeddings is None:
@@ -190,7 +191,9 @@ class DriftMonitor:
     def _window(self, version: str) -> VersionWindow:
         with self.lock:
             if version not in self.windows:
-                self.windows[version] = VersionWindow(self.load_reference(version), deque(maxlen=self.config.drift_window_prompts))
+                reference = self.load_reference(version)
+                problem = _reference_problem(version, reference)
+                self.windows[version] = VersionWindow(reference, problem, deque(maxlen=self.config.drift_window_prompts))
             return self.windows[version]
 
     def _copy(self, version: str) -> WindowCopy:
@@ -215,3 +218,11 @@ class DriftMonitor:
         self.metrics.drift_computed.labels(version).set(time.time())
         self.metrics.drift_tests.labels(version).inc()
         return figures
+
+
+def _reference_problem(version: str, reference: PromptProfile | None) -> str | None:
+    if reference is None:
+        return f"{version} was registered without a drift reference profile (register with --drift-profile-prompts)"
+    if reference.embedded_prompts < MIN_PROMPTS_PER_GROUP:
+        return f"{version}'s reference profile embeds {reference.embedded_prompts} prompts; the drift test needs {MIN_PROMPTS_PER_GROUP}"
+    return None
