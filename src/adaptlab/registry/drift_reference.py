@@ -8,8 +8,8 @@ import logging
 import tempfile
 from pathlib import Path
 
+from adaptlab.data.options import FORMAT_FIELDS, MAX_LINE_BYTES
 from adaptlab.data.prompt_profile import DRIFT_PROFILE_FILE, PromptProfile, build_prompt_profile, read_prompt_profile, write_prompt_profile
-from adaptlab.data.options import FORMAT_FIELDS
 from adaptlab.data.prompts import file_prompts
 from adaptlab.errors import AdaptlabError
 from adaptlab.models.hashing import file_sha256
@@ -70,12 +70,12 @@ def _profile_training_prompts(lineage: Lineage, embed_prompts: int) -> PromptPro
     from adaptlab.models.encoder import load_sentence_encoder  # loads transformers: only when profiling
 
     encoder = load_sentence_encoder()
-    config = lineage.config
+    config = lineage.config  # the training config: its data options say how the rows were read
     prompts = file_prompts(
         [Path(info.path) for info in train_files],
         lineage.data.format,
         config.get("columns") or {},
-        **({"max_line_bytes": config["max_line_bytes"]} if "max_line_bytes" in config else {}),
+        config.get("max_line_bytes", MAX_LINE_BYTES),
     )
     profile = build_prompt_profile(prompts, encoder, embed_prompts)
     if profile.prompts_seen == 0:
