@@ -8,7 +8,7 @@ import pytest
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from adaptlab.data.prompts import read_prompts
+from adaptlab.data.prompt_files import read_prompts
 from adaptlab.registry import GatePolicy, Role
 from adaptlab.registry.blind import candidate_shown_first, shown_answers
 from adaptlab.registry.entities import Correction, PromptMessage

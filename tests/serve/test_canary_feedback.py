@@ -113,6 +113,10 @@ def test_feedback_goes_to_the_version_that_answered_once_and_only_for_its_tenant
     registry.start_canary(ADMIN, "hooli/bot@v2", "production", 50)
     try:
         time.sleep(ALIAS_TTL_S)
+        metrics = server.runtime.metrics.registry
+        arm_requests = {arm: metrics.get_sample_value(
+            "adaptlab_canary_requests_total", {"model": "hooli/bot@production", "arm": arm, "status_code": "200"}) or 0
+            for arm in ("stable", "candidate")}
         answers = [_ask(client, f"rater-{i}") for i in range(6)]
         for answer in answers:
             body = {"completion_id": answer.json()["id"], "score": 1, "comment": "good"}
@@ -133,6 +137,12 @@ def test_feedback_goes_to_the_version_that_answered_once_and_only_for_its_tenant
         server.runtime.completions.wait_written(answers[-1].json()["id"], 10)
         report = registry.canary_status(ADMIN, "hooli/bot", "production").report
         served = [answer.headers[VERSION_HEADER] for answer in answers]
+        for arm, version in (("stable", "hooli/bot@v1"), ("candidate", "hooli/bot@v2")):
+            counted = metrics.get_sample_value("adaptlab_canary_requests_total", {"model": "hooli/bot@production", "arm": arm, "status_code": "200"})
+            assert (counted or 0) - arm_requests[arm] == served.count(version)
+        for version in set(served):
+            rated = metrics.get_sample_value("adaptlab_feedback_total", {"model": version, "score": "positive"})
+            assert rated >= served.count(version)  # this test's ratings (score 1) of the version, after any earlier test's
         assert (report.stable.requests, report.candidate.requests) == (served.count("hooli/bot@v1"), served.count("hooli/bot@v2"))
         assert report.stable.rated + report.candidate.rated == len(answers)  # every answer was rated once
         assert report.decision == "wait"

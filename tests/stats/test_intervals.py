@@ -56,3 +56,13 @@ def test_refuses_unpaired_or_single_example_samples():
 
 def test_interval_contains():
     assert Interval(low=1.0, high=2.0).contains(1.5) and not Interval(low=1.0, high=2.0).contains(2.5)
+
+
+def test_unpaired_samples_are_resampled_separately():
+    """Two samples of different sizes: each keeps its size in every resample, so a difference of means is unbiased."""
+    rng = np.random.default_rng(3)
+    first, second = rng.normal(1.0, 1.0, 300), rng.normal(0.0, 1.0, 120)
+    result = bootstrap([first, second], lambda a, b, axis=-1: np.mean(a, axis=axis) - np.mean(b, axis=axis), paired=False, resamples=500)
+    assert result.interval.contains(result.point) and result.interval.low > 0.5 and result.interval.high < 1.5
+    with pytest.raises(ValueError, match="same length"):
+        bootstrap([first, second], lambda a, b, axis=-1: np.mean(a - b, axis=axis))

@@ -1,52 +1,53 @@
-"""Prompt files: rows a model is asked to answer (a human review's prompts), in any format and file type the
-training data may use (readers.py, formats.py), the answer field optional. Bad rows are reported by `file:line`."""
+"""The prompt of a sample: what a user sends a served model, so that training data and live traffic
+can be compared (drift monitoring). A text sample's prompt is its text; a conversation's is its
+system and user turns, one per line (the assistant's turns are what the model is trained to answer)."""
 
-from dataclasses import dataclass
+import random
+from collections.abc import Iterable, Iterator, Sequence
 from pathlib import Path
 
-from adaptlab.data.bad_rows import BadRow, too_many_bad_rows
-from adaptlab.data.formats import FORMATS_HELP, Prompt, RowRejected, detect_format, rename_columns, to_prompt
-from adaptlab.data.options import DataOptions
+from adaptlab.data.formats import Conversation, RowRejected, Sample, Text, rename_columns, to_sample
+from adaptlab.data.options import MAX_LINE_BYTES
 from adaptlab.data.readers import read_source_file
-from adaptlab.errors import DataError
+
+PROMPT_ROLES = ("system", "user")
 
 
-@dataclass(frozen=True)
-class PromptRow:
-    location: str  # file:line, for messages
-    prompt: Prompt
+def prompt_text(sample: Sample) -> str:
+    if isinstance(sample, Text):
+        return sample.text
+    return "\n".join(content for role, content in sample.messages if role in PROMPT_ROLES)
 
 
-@dataclass(frozen=True)
-class PromptFile:
-    path: Path
-    sha256: str
-    rows: list[PromptRow]
+def chat_prompt_text(messages: Iterable[tuple[str, str]]) -> str:
+    """The prompt of a chat request's (role, content) messages, as training conversations are read."""
+    return prompt_text(Conversation(tuple(messages)))
 
 
-def read_prompts(path: Path, options: DataOptions = DataOptions(), limit: int | None = None) -> PromptFile:
-    """The first `limit` usable rows (all without a limit); more bad rows than `options.max_bad_rows` is a DataError
-    listing them."""
-    source = read_source_file(Path(path), options.max_line_bytes)
-    records = [rename_columns(row.record, options.columns) for row in source.rows if row.record is not None]
-    fmt = options.format if options.format != "auto" else detect_format(records)
-    if fmt is None and records:
-        raise DataError(f"{path}: cannot tell the record format; expected fields {FORMATS_HELP} (the answer field may be left out)")
-    rows: list[PromptRow] = []
-    bad_rows: list[BadRow] = []
-    for row in source.rows:
-        if limit is not None and len(rows) >= limit:
-            break
-        try:
+def file_prompts(
+    files: Sequence[Path], fmt: str, columns: dict[str, str] | None = None, max_line_bytes: int = MAX_LINE_BYTES
+) -> Iterator[str]:
+    """Every readable row's non-empty prompt, file by file; rows that fail validation are skipped (training skipped them too)."""
+    for path in files:
+        for row in read_source_file(path, max_line_bytes).rows:
             if row.record is None:
-                raise RowRejected(row.problem)
-            prompt = to_prompt(rename_columns(row.record, options.columns), fmt, options.columns)
-        except RowRejected as exc:
-            bad_rows.append(BadRow(str(path), row.line, str(exc), source.unit))
-            continue
-        rows.append(PromptRow(BadRow(str(path), row.line, "", source.unit).location, prompt))
-    if len(bad_rows) > options.max_bad_rows:
-        raise too_many_bad_rows(bad_rows, options.max_bad_rows)
-    if not rows:
-        raise DataError(f"{path}: no usable prompt rows")
-    return PromptFile(Path(path), source.sha256, rows)
+                continue
+            try:
+                text = prompt_text(to_sample(rename_columns(row.record, columns or {}), fmt, columns or {}))
+            except RowRejected:
+                continue
+            if text.strip():
+                yield text
+
+
+def reservoir_sample(items: Iterable[str], size: int, seed: int = 0) -> tuple[list[str], int]:
+    """(a uniform sample of at most `size` items, how many items there were), holding only the sample (Algorithm R)."""
+    rng = random.Random(seed)
+    sample: list[str] = []
+    seen = 0
+    for seen, item in enumerate(items, start=1):
+        if len(sample) < size:
+            sample.append(item)
+        elif (slot := rng.randrange(seen)) < size:
+            sample[slot] = item
+    return sample, seen

@@ -8,6 +8,7 @@ from typing import Annotated, Optional
 import typer
 from rich.console import Console
 
+from adaptlab.data.prompt_profile import DEFAULT_PROFILE_PROMPTS
 from adaptlab.errors import ConfigError
 from adaptlab.registry import canary_display, display, review_cli
 from adaptlab.registry.canary_cli import canary_app
@@ -53,10 +54,20 @@ def register_command(
     ] = None,
     license: Annotated[Optional[str], typer.Option("--license", help="license id for the model card, e.g. apache-2.0")] = None,
     by: By = None,
+    drift_profile_prompts: Annotated[
+        int,
+        typer.Option(
+            "--drift-profile-prompts",
+            min=0,
+            help="training prompts to embed into the drift reference profile stored with the version (0: store none)",
+        ),
+    ] = DEFAULT_PROFILE_PROMPTS,
 ) -> None:
     """Register a finished training run or a combined adapter as the next version of NAME (lineage is read from the folder)."""
     reg, principal = open_registry(ctx)
-    record = reg.register(principal, run_dir, name, tenant=tenant, parents=parent or (), license=license, by=by)
+    record = reg.register(
+        principal, run_dir, name, tenant=tenant, parents=parent or (), license=license, by=by, profile_prompts=drift_profile_prompts
+    )
     console.print(f"registered [bold]{record.ref}[/]")
     console.print(display.version_table(record))
 

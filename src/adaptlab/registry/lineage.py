@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
 from adaptlab.adapters.metadata import ADAPTER_METADATA_FILE, read_adapter_metadata
+from adaptlab.data.prompt_profile import DRIFT_PROFILE_FILE
 from adaptlab.registry.gates import DUPLICATE_GATE_METRIC, PII_GATE_METRIC
 from adaptlab.errors import ArtifactError
 from adaptlab.schemas.run_record import (
@@ -167,6 +168,7 @@ def _captured(folder: Path, record_file: str, artifact: ArtifactInfo, lineage: L
         }
     )
     names = [*artifact.files, record_file] + ([EVALUATION_FILE] if evaluation else [])
+    names += [DRIFT_PROFILE_FILE] if (folder / DRIFT_PROFILE_FILE).is_file() else []  # a bundle's, carried over
     return CapturedRun(lineage=lineage, artifact_kind=artifact.kind, files=_artifact_files(folder, record_file, names))
 
 

@@ -18,7 +18,7 @@ from sqlalchemy.orm import Session, selectinload
 
 from adaptlab import atomic
 from adaptlab.data.options import DataOptions
-from adaptlab.data.prompts import read_prompts
+from adaptlab.data.prompt_files import read_prompts
 from adaptlab.errors import AdaptlabError, ConfigError
 from adaptlab.registry.access import ALLOWED_ACTIONS, Action, Principal, local_admin, require
 from adaptlab.registry.artifacts import Artifacts

@@ -1,6 +1,7 @@
 """Registering versions (lineage from the run folder, files by hash, parents by name or by weights)
 and reading them back: model summaries, version lists, one version, its lineage and model card."""
 
+import tempfile
 from collections.abc import Sequence
 from pathlib import Path
 
@@ -13,6 +14,7 @@ from adaptlab.registry.access import Action, Principal, require
 from adaptlab.registry.audit import canonical_json
 from adaptlab.registry.entities import ModelSummary, VersionRecord
 from adaptlab.registry.data_use import refs_using_data
+from adaptlab.registry.drift_reference import with_drift_profile
 from adaptlab.registry.lineage import CapturedRun, Lineage, capture_run, gate_metrics
 from adaptlab.registry.refs import ModelRef, parse_model_ref, parse_version_ref
 from adaptlab.registry.store import VERSION_LOADING, RegistryStore, acting, model_row, model_row_or_new, models_query, now, version_row
@@ -32,12 +34,16 @@ class Versions(RegistryStore):
         parents: Sequence[str] = (),
         license: str | None = None,
         by: str | None = None,
+        profile_prompts: int = 0,
     ) -> VersionRecord:
         """Store a finished training run folder, or a combined adapter folder, as the next version of `name`;
-        lineage comes from the folder, parent versions from `parents` and from its adapter parents' weights."""
+        lineage comes from the folder, parent versions from `parents` and from its adapter parents' weights.
+        With `profile_prompts`, a drift reference profile embedding that many training prompts is stored too."""
         model_ref = parse_model_ref(name, tenant or principal.tenant)
         require(principal, Action.register, model_ref.tenant)
-        return self._register(principal, acting(principal, by), model_ref, capture_run(run_dir), parents, license, imported_from=None)
+        with tempfile.TemporaryDirectory(prefix="adaptlab-register-") as scratch:
+            captured = with_drift_profile(capture_run(run_dir), profile_prompts, Path(scratch))
+            return self._register(principal, acting(principal, by), model_ref, captured, parents, license, imported_from=None)
 
     def _register(
         self,

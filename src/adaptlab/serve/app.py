@@ -1,5 +1,5 @@
 """The HTTP API: OpenAI-compatible `/v1/completions`, `/v1/chat/completions`, `/v1/models`, plus
-`/v1/feedback` (feedback_api.py), `/metrics`, `/healthz` and `/readyz`. Every refusal is a 4xx in OpenAI's error shape."""
+`/v1/feedback` (feedback_api.py), `/metrics`, `/healthz`, `/readyz` and `/monitor/drift`. Every refusal is a 4xx in OpenAI's error shape."""
 
 import time
 import uuid
@@ -18,10 +18,12 @@ from fastapi.responses import (
 )
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
+from adaptlab.data.prompts import chat_prompt_text
 from adaptlab.errors import AdaptlabError
 from adaptlab.registry import Principal
 from adaptlab.registry.errors import AccessDeniedError
 from adaptlab.serve.access import audit_denied, caller_principal, check_metrics_token
+from adaptlab.serve.drift_report import DriftReport
 from adaptlab.serve.errors import ErrorBody, ServeError, error_body, validation_message
 from adaptlab.serve.feedback_api import add_feedback_route
 from adaptlab.serve.generation import GenerationStream
@@ -45,6 +47,7 @@ from adaptlab.serve.resolution import servable_refusal
 from adaptlab.serve.runtime import Runtime
 from adaptlab.serve.scheduler import Job
 from adaptlab.serve.sse import chat_events, completion_events
+from adaptlab.serve.tracing import RequestSpan
 
 ALL_TENANTS = ""
 VERSION_HEADER = "X-Adaptlab-Model-Version"
@@ -71,11 +74,14 @@ def create_app(runtime: Runtime) -> FastAPI:
     async def limit_body_and_count(request: Request, call_next):
         request.state.received_at = time.perf_counter()
         request.state.adapter_label = UNRESOLVED_ADAPTER
+        request.state.canary_arm = None  # (alias ref, arm) when an alias with a canary answers
         refusal = _body_refusal(request, runtime.config.max_request_bytes)
         response = _error_response(refusal) if refusal else await call_next(request)
         if request.url.path.startswith("/v1/"):
             label = request.state.adapter_label
             runtime.metrics.requests.labels(label, str(response.status_code)).inc()
+            if request.state.canary_arm is not None:
+                runtime.metrics.canary_requests.labels(*request.state.canary_arm, str(response.status_code)).inc()
             if refusal:
                 runtime.metrics.errors.labels(label, refusal.json()["error"]["type"]).inc()
         return response
@@ -103,18 +109,30 @@ def create_app(runtime: Runtime) -> FastAPI:
     async def list_models(caller: Caller) -> ModelList:
         return ModelList(data=await run_in_threadpool(_model_cards, runtime, caller))
 
+    @app.get("/monitor/drift", responses=documented_errors(400, 401, 403, 404, 409))
+    async def drift(model: str, caller: Caller) -> DriftReport:
+        """Drift of a version's sampled live prompts from its training prompts (`adaptlab monitor drift`); tenant-scoped."""
+        record = await run_in_threadpool(runtime.cached_registry.version, caller, model)
+        return await run_in_threadpool(runtime.drift.report, model, record.ref)
+
     @app.post("/v1/completions", responses={200: {"model": CompletionResponse, "content": EVENT_STREAM}, **REQUEST_ERRORS})
     async def completions(body: CompletionRequest, caller: Caller, request: Request):
-        target = await _request_target(runtime, caller, body.model, request, body.user)
-        # Tokenized on the event loop: fast tokenizers are not safe to call from several threads at once.
-        prompt_ids = runtime.tokenizer(body.prompt, add_special_tokens=True)["input_ids"]
-        return await _answer(runtime, caller, target, body, body.max_tokens, prompt_ids, request, chat=False)
+        with runtime.tracer.request(body, request.headers) as span:
+            target = await _request_target(runtime, caller, body.model, request, body.user)
+            # Tokenized on the event loop: fast tokenizers are not safe to call from several threads at once.
+            prompt_ids = runtime.tokenizer(body.prompt, add_special_tokens=True)["input_ids"]
+            answer = await _answer(runtime, caller, target, body, body.max_tokens, prompt_ids, request, span, chat=False)
+        _sample_for_drift(runtime, target, body.prompt)
+        return answer
 
     @app.post("/v1/chat/completions", responses={200: {"model": ChatCompletionResponse, "content": EVENT_STREAM}, **REQUEST_ERRORS})
     async def chat_completions(body: ChatCompletionRequest, caller: Caller, request: Request):
-        target = await _request_target(runtime, caller, body.model, request, body.user)
-        prompt_ids = _chat_prompt_ids(runtime.tokenizer, body)
-        return await _answer(runtime, caller, target, body, body.requested_max_tokens(), prompt_ids, request, chat=True)
+        with runtime.tracer.request(body, request.headers) as span:
+            target = await _request_target(runtime, caller, body.model, request, body.user)
+            prompt_ids = _chat_prompt_ids(runtime.tokenizer, body)
+            answer = await _answer(runtime, caller, target, body, body.requested_max_tokens(), prompt_ids, request, span, chat=True)
+        _sample_for_drift(runtime, target, chat_prompt_text((message.role, message.content) for message in body.messages))
+        return answer
 
     add_feedback_route(app, runtime, principal)
     app.openapi_schema = without_unused_422(app.openapi())
@@ -190,8 +208,16 @@ async def _request_target(runtime: Runtime, caller: Principal, model: str, reque
                 await audit_denied(runtime, caller, model, str(refusal))
             raise refusal
         target = Target(record.ref, record.ref, version=record.ref, alias=route.alias)
+        if route.canary_arm is not None:
+            request.state.canary_arm = (f"{record.ref.rsplit('@', 1)[0]}@{route.alias}", route.canary_arm)
     request.state.adapter_label = target.label
     return target
+
+
+def _sample_for_drift(runtime: Runtime, target: Target, prompt: str) -> None:
+    """Offer an answered prompt to drift monitoring when a registry version answered it (the base has no reference)."""
+    if target.label != runtime.base_name:
+        runtime.drift.offer(target.label, prompt)
 
 
 def _chat_prompt_ids(tokenizer, body: ChatCompletionRequest) -> list[int]:
@@ -273,9 +299,11 @@ async def _answer(
     requested_max_tokens: int | None,
     prompt_ids: list[int],
     request: Request,
+    span: RequestSpan,
     *,
     chat: bool,
 ):
+    span.answered_by(target.label, len(prompt_ids))
     max_tokens = _checked_max_tokens(runtime, requested_max_tokens, len(prompt_ids))
     admission = InFlight(runtime, caller.tenant or ALL_TENANTS)
     response_id = ("chatcmpl-" if chat else "cmpl-") + uuid.uuid4().hex
@@ -313,7 +341,7 @@ async def _answer(
         include_usage = bool(body.stream_options and body.stream_options.include_usage)
         events = chat_events if chat else completion_events
         return StreamingResponse(
-            _released(admission, events(runtime, stream, response_id, created, target.label, include_usage)),
+            _released(admission, events(runtime, stream, response_id, created, target.label, include_usage), span, response_id, stream),
             media_type="text/event-stream",
             headers=headers,
         )
@@ -321,6 +349,7 @@ async def _answer(
         text = await stream.full_text(_client_gone(request))
     finally:
         admission.release()
+    span.finished(response_id, stream.outcome, text)
     usage = Usage(
         prompt_tokens=len(prompt_ids),
         completion_tokens=stream.outcome.completion_tokens,
@@ -354,12 +383,18 @@ async def _client_gone(request: Request) -> None:
         pass
 
 
-async def _released(admission: InFlight, events: AsyncIterator[str]) -> AsyncIterator[str]:
+async def _released(
+    admission: InFlight, events: AsyncIterator[str], span: RequestSpan, response_id: str, stream: GenerationStream
+) -> AsyncIterator[str]:
     try:
         async for event in events:
             yield event
+    except BaseException as exc:
+        span.failed(exc)
+        raise
     finally:
         admission.release()
+        span.finished(response_id, stream.outcome, stream.text.sent)
 
 
 def _model_cards(runtime: Runtime, caller: Principal) -> list[ModelCard]:

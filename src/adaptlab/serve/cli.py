@@ -49,4 +49,7 @@ def _print_summary(console: Console, requests: dict[str, dict[str, int]]) -> Non
 
 
 def register(app: typer.Typer) -> None:
+    from adaptlab.serve.monitor_cli import monitor_app
+
     app.command("serve")(with_config_options(ServeConfig, serve_command, envvars=REGISTRY_ENVVARS))
+    app.add_typer(monitor_app, name="monitor")

@@ -58,6 +58,29 @@ class ServeConfig(BaseModel):
         ge=1,
         description="completion records waiting for the background writer; beyond that, dropped and counted (never waited for)",
     )
+    drift_sample_rate: float = Field(
+        default=0.1,
+        ge=0,
+        le=1,
+        description="share of prompts to versions with a drift reference that are embedded for drift monitoring (0: off)",
+    )
+    drift_window_prompts: int = Field(default=500, ge=10, description="sampled prompts kept per version (the rolling window drift is tested on)")
+    drift_min_prompts: int = Field(default=50, ge=10, description="sampled prompts a version's window needs before drift is tested")
+    drift_every_prompts: int = Field(default=50, ge=1, description="new sampled prompts between two drift tests (and gauge updates)")
+    drift_threshold: float = Field(
+        default=0.55, gt=0.5, lt=1, description="domain-classifier ROC AUC above which a version's prompts count as drifted"
+    )
+    drift_cpu_share: float = Field(
+        default=0.25, gt=0, le=1, description="most of the time the drift thread may spend embedding and testing (it sleeps the rest)"
+    )
+    drift_queue_prompts: int = Field(default=256, ge=1, description="sampled prompts waiting to be embedded; more are dropped (and counted)")
+    keep_prompt_text: bool = Field(
+        default=False,
+        description="keep sampled prompts' text in memory so `adaptlab monitor drift` shows one per cluster (default: lengths and ids only)",
+    )
+    trace_content: bool = Field(
+        default=False, description="put prompt and completion text into OpenTelemetry spans (default: never; spans carry models and token counts)"
+    )
     metrics_token: str | None = Field(
         default=None,
         description="bearer token /metrics requires (default: /metrics is open; keep it behind the network boundary either way)",

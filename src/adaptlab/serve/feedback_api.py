@@ -9,6 +9,7 @@ from fastapi import Depends, FastAPI, Request
 from fastapi.concurrency import run_in_threadpool
 
 from adaptlab.registry import Principal
+from adaptlab.registry.canary_figures import POSITIVE_ABOVE
 from adaptlab.registry.entities import FeedbackRecord
 from adaptlab.serve.protocol import FeedbackRequest, FeedbackResponse, documented_errors
 from adaptlab.serve.runtime import Runtime
@@ -26,4 +27,6 @@ def add_feedback_route(app: FastAPI, runtime: Runtime, principal: Callable[[Requ
 def _rate(runtime: Runtime, caller: Principal, body: FeedbackRequest) -> FeedbackRecord:
     if runtime.completions is not None:
         runtime.completions.wait_written(body.completion_id, WRITE_WAIT_S)
-    return runtime.registry.add_feedback(caller, body.completion_id, body.score, body.comment)
+    record = runtime.registry.add_feedback(caller, body.completion_id, body.score, body.comment)
+    runtime.metrics.feedback.labels(record.model, "positive" if record.score > POSITIVE_ABOVE else "negative").inc()
+    return record

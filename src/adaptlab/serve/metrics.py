@@ -2,7 +2,8 @@
 
 Only the three that are OpenTelemetry GenAI server metrics carry `gen_ai_server_*` names
 (gen_ai.server.request.duration, .time_to_first_token, .time_per_output_token); the rest are
-`adaptlab_serve_*`, since OTel has no server-side equivalent (its token usage is a client metric)."""
+`adaptlab_serve_*`, since OTel has no server-side equivalent (its token usage is a client metric).
+Drift monitoring's are `adaptlab_drift_*`, labelled `model` (the version ref) as the alert rules expect."""
 
 from prometheus_client import (
     CollectorRegistry,
@@ -58,6 +59,18 @@ class ServeMetrics:
             buckets=TOKEN_LATENCY_BUCKETS_S,
             registry=r,
         )
+        self.canary_requests = Counter(
+            "adaptlab_canary_requests",
+            "Requests to an alias with a canary, by the arm that answered (candidate or stable) and status code",
+            ["model", "arm", "status_code"],
+            registry=r,
+        )
+        self.feedback = Counter(
+            "adaptlab_feedback",
+            "Ratings received, by the version that answered; score is positive (above 0.5) or negative (the rest)",
+            ["model", "score"],
+            registry=r,
+        )
         self.tokens = Counter(
             "adaptlab_serve_tokens",
             "Tokens processed, by gen_ai_token_type (input or output)",
@@ -76,6 +89,22 @@ class ServeMetrics:
         )
         self.cache_bytes = Gauge("adaptlab_serve_adapter_cache_bytes", "Memory held by loaded adapter weights", registry=r)
         self.batch_size = Histogram("adaptlab_serve_batch_size", "Requests per decoded batch", buckets=(1, 2, 4, 8, 16, 32, 64), registry=r)
+        self.drift_score = Gauge(
+            "adaptlab_drift_score", "Domain-classifier ROC AUC of live vs training prompts (0.5: alike)", ["model"], registry=r
+        )
+        self.drift_threshold = Gauge("adaptlab_drift_threshold", "ROC AUC above which drift is declared", ["model"], registry=r)
+        self.drift_window = Gauge("adaptlab_drift_window_prompts", "Sampled live prompts in the drift window", ["model"], registry=r)
+        self.drift_length_p_value = Gauge(
+            "adaptlab_drift_length_p_value", "Kolmogorov-Smirnov p-value of live vs training prompt lengths", ["model"], registry=r
+        )
+        self.drift_computed = Gauge(
+            "adaptlab_drift_last_computed_timestamp_seconds", "Unix time drift was last tested", ["model"], registry=r
+        )
+        self.drift_embedded = Counter("adaptlab_drift_prompts_embedded", "Sampled prompts embedded into the drift window", ["model"], registry=r)
+        self.drift_tests = Counter("adaptlab_drift_tests", "Drift tests run on the live window", ["model"], registry=r)
+        self.drift_dropped = Counter(
+            "adaptlab_drift_prompts_dropped", "Sampled prompts dropped because the embedding queue was full", ["model"], registry=r
+        )
 
     def requests_by_adapter(self) -> dict[str, dict[str, int]]:
         """adapter -> status code -> requests answered, for the closing summary."""

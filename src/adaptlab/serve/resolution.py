@@ -54,11 +54,16 @@ def servable_refusal(record: VersionRecord, base: ResolvedModel, *, allow_unappr
 @dataclass(frozen=True)
 class Route:
     """The version that answers one end user's request, and the alias the request named (if any).
-    `canary_candidate`: the version is a canary's candidate, which passed the alias's gates to get there."""
+    `canary_arm`: through an alias with a canary, "candidate" (a version that passed the alias's gates to get
+    there) or "stable"; None without a canary."""
 
     record: VersionRecord
     alias: str | None = None
-    canary_candidate: bool = False
+    canary_arm: str | None = None
+
+    @property
+    def canary_candidate(self) -> bool:
+        return self.canary_arm == "candidate"
 
 
 class CachedRegistry:
@@ -94,7 +99,7 @@ class CachedRegistry:
         if split is None:
             return Route(self._record(str(ref)), ref.alias)
         arm = split.arm_ref(end_user)
-        return Route(self._record(arm), ref.alias, canary_candidate=arm == split.candidate_ref)
+        return Route(self._record(arm), ref.alias, canary_arm="candidate" if arm == split.candidate_ref else "stable")
 
     def listed_versions(self, caller: Principal) -> list[tuple[str, VersionRecord]]:
         """(name, version) for every alias and latest version of the caller's tenant's models (none for a model

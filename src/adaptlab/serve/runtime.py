@@ -9,13 +9,16 @@ from adaptlab.adapters.files import open_adapter_folder
 from adaptlab.adapters.loading import attach_adapters
 from adaptlab.models import ResolvedModel, load_causal_lm, load_tokenizer, resolve_model
 from adaptlab.registry import Registry, VersionRecord, local_admin
+from adaptlab.registry.drift_reference import read_drift_profile
 from adaptlab.serve.adapter_cache import AdapterCache
 from adaptlab.serve.completion_log import CompletionRecorder
 from adaptlab.serve.config import ServeConfig
+from adaptlab.serve.drift_sampler import DriftMonitor
 from adaptlab.serve.errors import ServeError
 from adaptlab.serve.metrics import ServeMetrics
 from adaptlab.serve.resolution import SERVER_PRINCIPAL, CachedRegistry, servable_refusal
 from adaptlab.serve.scheduler import Scheduler
+from adaptlab.serve.tracing import RequestTracer
 
 log = logging.getLogger(__name__)
 
@@ -32,6 +35,8 @@ class Runtime:
     metrics: ServeMetrics
     stop_token_ids: frozenset[int]
     max_context_tokens: int
+    drift: DriftMonitor
+    tracer: RequestTracer
     merged: VersionRecord | None = None
     completions: CompletionRecorder | None = None  # None when `record_completions` is off
     in_flight: Counter = field(default_factory=Counter)  # tenant ("" for all) -> requests being answered
@@ -48,6 +53,8 @@ class Runtime:
         self.scheduler.stop()
         if self.completions is not None:
             self.completions.close()
+        self.drift.stop()
+        self.tracer.shutdown()
         self.registry.close()
 
 
@@ -83,6 +90,8 @@ def build_runtime(config: ServeConfig) -> Runtime:
             cache, metrics, max_batch_size=config.max_batch_size, max_wait_s=config.max_wait_ms / 1000, pad_token_id=pad_token_id
         )
         scheduler.start()
+        drift = DriftMonitor(config, metrics, lambda ref: read_drift_profile(registry.blobs, registry.get_version(local_admin(SERVER_PRINCIPAL), ref)))
+        drift.start()
     except BaseException:
         if completions is not None:
             completions.close()
@@ -99,6 +108,8 @@ def build_runtime(config: ServeConfig) -> Runtime:
         metrics=metrics,
         stop_token_ids=_stop_token_ids(tokenizer, model),
         max_context_tokens=int(getattr(model.config, "max_position_embeddings", 0) or config.max_prompt_tokens + config.max_tokens_limit),
+        drift=drift,
+        tracer=RequestTracer(capture_content=config.trace_content),
         merged=merged,
         completions=completions,
     )

@@ -44,20 +44,27 @@ class Bootstrap:
 
 
 def bootstrap(
-    samples: Sequence[Sequence[float]], statistic: Statistic, *, resamples: int = RESAMPLES, level: float = LEVEL, seed: int = 0
+    samples: Sequence[Sequence[float]],
+    statistic: Statistic,
+    *,
+    resamples: int = RESAMPLES,
+    level: float = LEVEL,
+    seed: int = 0,
+    paired: bool = True,
 ) -> Bootstrap:
-    """Interval of `statistic(*samples, axis=-1)` with the examples resampled `resamples` times (paired across samples).
+    """Interval of `statistic(*samples, axis=-1)` with the examples resampled `resamples` times (paired across
+    samples; with `paired=False` each sample is resampled on its own, keeping its size).
 
-    `statistic` must be vectorised: it reduces the last axis. Needs at least two examples.
+    `statistic` must be vectorised: it reduces the last axis. Needs at least two examples per sample.
     """
     arrays = [np.asarray(sample, dtype=float) for sample in samples]
     lengths = {len(array) for array in arrays}
-    if len(lengths) != 1:
+    if paired and len(lengths) != 1:
         raise ValueError(f"paired samples must have the same length, got {sorted(lengths)}")
-    if lengths.pop() < 2:
+    if min(lengths) < 2:
         raise ValueError("a bootstrap interval needs at least two examples")
     result = stats.bootstrap(
-        arrays, statistic, n_resamples=resamples, paired=True, vectorized=True, axis=-1,
+        arrays, statistic, n_resamples=resamples, paired=paired, vectorized=True, axis=-1,
         confidence_level=level, method="percentile", rng=np.random.default_rng(seed),
     )
     low, high = (float(bound) for bound in result.confidence_interval)

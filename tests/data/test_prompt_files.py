@@ -6,7 +6,7 @@ import pytest
 from adaptlab.data import DataOptions
 from adaptlab.data.encode import SampleEncoder
 from adaptlab.data.formats import Conversation, Text
-from adaptlab.data.prompts import read_prompts
+from adaptlab.data.prompt_files import read_prompts
 from adaptlab.errors import DataError
 
 from .support import prepare_rows, write_jsonl
