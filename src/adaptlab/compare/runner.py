@@ -10,8 +10,10 @@ A comparison folder is data a script can regenerate (as in PEFT's method_compari
                             with the per-example scores the report's intervals are bootstrapped from
     report.{md,html,json}
 and in each run folder an `evaluation.json` with the run's gate metrics for the registry.
-Each method trains in its own process, so its peak memory is its own. Re-running the same command
-skips finished runs and resumes interrupted ones.
+Each method trains in its own process, so its peak memory is its own, and is measured right after it trained:
+with --staged the loop stops at the first method that meets --target (adaptlab.compare.staged). Re-running the
+same command skips finished runs and resumes interrupted ones. Per-client comparisons on a shared tuned base
+(--base-data) are adaptlab.compare.clients.
 """
 
 import hashlib
