@@ -7,7 +7,7 @@ from datetime import datetime, timezone
 from importlib import resources
 from pathlib import Path
 
-from pydantic import Field
+from pydantic import BaseModel, ConfigDict, Field
 from rich.console import Console
 
 from adaptlab import atomic
@@ -15,7 +15,7 @@ from adaptlab.compare import recommendation_view
 from adaptlab.compare.plan_report import tuned_base_text
 from adaptlab.compare.recommend import Constraints
 from adaptlab.compare.report import comparison_table, decision, table
-from adaptlab.compare.schema import REPORT_JSON, Comparison, TunedBaseSummary, _Strict
+from adaptlab.compare.schema import REPORT_JSON, Comparison, TunedBaseSummary
 from adaptlab.compare.serving import serving_weights
 from adaptlab.methods import get_method
 
@@ -23,14 +23,18 @@ CLIENTS_SCHEMA_VERSION = 1
 SERVING_SCALES = (100,)  # client counts shown beside the comparison's own
 
 
-class ClientComparison(_Strict):
+class ClientComparison(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
     name: str
     data_file: str
     folder: str = Field(description="the client's comparison folder, relative to this one")
     comparison: Comparison
 
 
-class ClientsComparison(_Strict):
+class ClientsComparison(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
     clients_schema_version: int = CLIENTS_SCHEMA_VERSION
     created_at: datetime = Field(default_factory=lambda: datetime.now(timezone.utc))
     tuned_base: TunedBaseSummary
