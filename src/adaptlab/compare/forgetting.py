@@ -30,8 +30,9 @@ def check_forgetting_tasks(config: CompareConfig) -> None:
 
 def evaluate_forgetting(out: Path, method: str, run_id: str, base: ResolvedModel, tokenizer, reference_set: list[Example],
                         held_out: list[Example], config: CompareConfig, trained_on: ResolvedModel | None = None) -> MethodForgetting:
-    """`trained_on`: the tuned base a hybrid adapter trained on (default `base`). Such an adapter is merged into it and
-    measured against the original `base`, as full fine-tuning is: the figures describe the served model's whole change."""
+    """`trained_on`: the tuned base a hybrid adapter trained on (default `base`). Its forgetting signals compare the
+    served model (adapter on the tuned base) with the original `base`; its weight diagnostics are its own LoRA update
+    on the tuned base (adaptlab.adapters.diagnostics reads a PEFT model's updates from its layers)."""
     cache_file = out / "evaluation" / f"{method}-forgetting.json"
     key = {"run_id": run_id, **_task_settings(config)}
     cached = _cached(cache_file, key)
@@ -40,8 +41,6 @@ def evaluate_forgetting(out: Path, method: str, run_id: str, base: ResolvedModel
     fine_tuning = get_method(method)
     base_model = load_causal_lm(base.path, load_in_4bit=fine_tuning.quantized_base)
     tuned = fine_tuning.load_trained(trained_on or base, out / "runs" / method)
-    if fine_tuning.tuned_base_method:
-        tuned = tuned.merge_and_unload()
     tasks: list[TaskForgetting] = []
     if config.forgetting_tasks:
         before = base_task_scores(out, fine_tuning.base_variant, base_model, tokenizer, config)
