@@ -62,7 +62,7 @@ def test_every_row_is_measured_on_the_clients_held_out_set_like_any_method(hybri
 
 
 def test_the_report_shows_each_client_side_by_side_and_the_serving_bytes(hybrid):
-    folder, report = hybrid
+    folder, _ = hybrid
     markdown = (folder / "out" / "report.md").read_text()
     assert "## Client client-a" in markdown and "fine-tuned base" in markdown and "original base" in markdown
     assert "## Weights to serve N clients" in markdown and "100 clients" in markdown

@@ -15,10 +15,22 @@ import yaml
 from rich.console import Console
 
 from adaptlab import atomic
-from adaptlab.compare.clients_report import ClientComparison, ClientsComparison, print_clients_summary, write_clients_reports
+from adaptlab.compare.clients_report import (
+    ClientComparison,
+    ClientsComparison,
+    print_clients_summary,
+    write_clients_reports,
+)
 from adaptlab.compare.config import CompareConfig
 from adaptlab.compare.costs import cost_usd
-from adaptlab.compare.runner import COMPARE_CONFIG_FILE, check_compare_dir, compare, price_used, run_method, total_steps
+from adaptlab.compare.runner import (
+    COMPARE_CONFIG_FILE,
+    check_compare_dir,
+    compare,
+    price_used,
+    run_method,
+    total_steps,
+)
 from adaptlab.compare.schema import Comparison, TunedBaseSummary
 from adaptlab.data import prepare_data
 from adaptlab.models import load_tokenizer, resolve_model

@@ -2,7 +2,12 @@
 (with what the skipped methods would have cost), and the shared base the hybrid trained on."""
 
 from adaptlab.compare.formatting import format_bytes, format_duration, format_usd
-from adaptlab.compare.schema import METHOD_LABELS, Comparison, StagedOutcome, TunedBaseSummary
+from adaptlab.compare.schema import (
+    METHOD_LABELS,
+    Comparison,
+    StagedOutcome,
+    TunedBaseSummary,
+)
 
 
 def plan_notes(comparison: Comparison) -> list[tuple[str, str]]:

@@ -12,7 +12,12 @@ QLoRA's dequantization overhead is not modelled, so its estimate is low. Cost = 
 from collections.abc import Sequence
 
 from adaptlab.compare.costs import cost_usd
-from adaptlab.compare.schema import MethodResult, SkippedMethod, StagedCheck, StagedOutcome
+from adaptlab.compare.schema import (
+    MethodResult,
+    SkippedMethod,
+    StagedCheck,
+    StagedOutcome,
+)
 from adaptlab.compare.target import Target, check_target
 from adaptlab.compare.uncertainty import intervals
 from adaptlab.methods import get_method
