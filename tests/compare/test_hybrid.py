@@ -14,6 +14,7 @@ from adaptlab.compare.recommend import Constraints, recommend
 from adaptlab.compare.schema import read_comparison
 from adaptlab.data.glossary_task import glossary_task, write_jsonl
 from adaptlab.errors import ArtifactError
+from adaptlab.eval.forgetting import reference_text
 from adaptlab.models import resolve_model
 from adaptlab.models.hashing import file_sha256
 from adaptlab.registry import Registry, local_admin
@@ -30,11 +31,12 @@ def hybrid_config(folder, **overrides) -> CompareConfig:
     client, _ = glossary_task(20, 0, seed=2)
     write_jsonl(shared, folder / "shared.jsonl")
     write_jsonl(client, folder / "client-a.jsonl")
+    (folder / "reference.txt").write_text(reference_text()[:1500])  # the built-in reference is 20k tokens
     settings = dict(
         model="builtin:tiny", base_data=[folder / "shared.jsonl"], data=[folder / "client-a.jsonl"], eval_fraction=0.25,
         out=folder / "out", methods=["full", "lora", "hybrid"], max_steps=3, micro_batch_size=4, max_seq_len=256, rank=4,
         learning_rates={"full": 1e-3, "lora": 1e-2, "hybrid": 1e-2}, metric="exact_match", max_new_tokens=4, metric_examples=4,
-        precision="fp32", packing=False,
+        precision="fp32", packing=False, reference=folder / "reference.txt",
     )
     return CompareConfig(**(settings | overrides))
 

@@ -6,6 +6,7 @@ from rich.console import Console
 from adaptlab.compare.runner import compare
 from adaptlab.compare.schema import read_comparison
 from adaptlab.compare.staged import estimated_skipped, training_compute_per_token
+from adaptlab.eval.forgetting import reference_text
 from tests.compare.conftest import method_result
 from tests.compare.test_runner import tiny_comparison
 
@@ -13,7 +14,11 @@ QUIET = Console(quiet=True)
 
 
 def staged_run(folder, name: str, target: str, **overrides):
-    return compare(tiny_comparison(folder, name, staged=["lora", "full"], target=target, **overrides), QUIET)
+    """A staged comparison on builtin:tiny with a short forgetting reference (the built-in one is 20k tokens)."""
+    reference = folder / "reference.txt"
+    if not reference.exists():
+        reference.write_text(reference_text()[:1500])
+    return compare(tiny_comparison(folder, name, staged=["lora", "full"], target=target, reference=reference, **overrides), QUIET)
 
 
 @pytest.fixture(scope="module")
