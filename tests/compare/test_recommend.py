@@ -33,7 +33,7 @@ CASES = [
     ("many-tenants-prefer-hybrid-when-adapters-miss-quality", "small_model",
      {"min_quality": 0.98, "tenants": 20, "memory_budget_bytes": 8 * GiB}, "hybrid",
      ["serving 20 tenants with Full FT needs 20 × 515.0 MB models = 10.1 GB of weights > budget 8.0 GB (over by 2.1 GB, 26 %)",
-      "serving 20 tenants with Hybrid needs 515.0 MB shared base + 20 × 7.0 MB adapters = 654.2 MB ≤ budget 8.0 GB"]),
+      "serving 20 tenants with Hybrid needs 515.0 MB shared base + 20 × 7.0 MB adapters = 654.2 MB of weights ≤ budget 8.0 GB"]),
     ("many-tenants-without-memory-budget-still-lora", "small_model", {"tenants": 20}, "lora",
      ["Full FT also fits", "weights to serve 20 tenants 654.2 MB vs 10.1 GB"]),
     ("forgetting-limit-keeps-lora", "small_model", {"max_forgetting_percent": 3.5}, "lora",

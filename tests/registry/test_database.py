@@ -21,7 +21,7 @@ def test_migrations_match_the_tables(registry):
     with registry.engine.connect() as connection:
         context = MigrationContext.configure(connection)
         assert compare_metadata(context, Base.metadata) == []
-        assert context.get_current_revision() == "0005"
+        assert context.get_current_revision() == "0006"
 
 
 def test_concurrent_first_opens_migrate_once(registry_location):

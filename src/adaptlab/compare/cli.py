@@ -90,14 +90,15 @@ def recommend_command(
 
 
 def dry_run_estimates(model: str, data: list[Path], config: Path | None) -> list[DryRunEstimate]:
-    """Every method's `adaptlab train --dry-run` figures on this base and data."""
+    """Every method's `adaptlab train --dry-run` figures on this base and data (the hybrid's come from them)."""
     from adaptlab.methods import METHODS
     from adaptlab.schemas.train_config import build_config
     from adaptlab.train.dry_run import dry_run
 
     estimates = []
-    with Console(stderr=True).status(f"estimating {', '.join(METHODS)} (dry run)…"), tempfile.TemporaryDirectory() as unused_out:
-        for method in METHODS:
+    on_given_base = [name for name, method in METHODS.items() if not method.tuned_base_method]  # the hybrid is estimated from these
+    with Console(stderr=True).status(f"estimating {', '.join(on_given_base)} (dry run)…"), tempfile.TemporaryDirectory() as unused_out:
+        for method in on_given_base:
             plan = dry_run(build_config(config, {"model": model, "data": data or None, "method": method, "out": Path(unused_out)}))
             estimates.append(DryRunEstimate(method=method, trainable_params=plan.trainable_params, total_params=plan.total_params,
                                             estimated_peak_memory_bytes=plan.memory.total_bytes))
@@ -110,13 +111,15 @@ def compare_command(
 ) -> None:
     """Train every method on the same base, data, split, seed and token budget; report them side by side.
 
+    With --base-data, each --data file is one client: full fine-tuning on the shared data gives the hybrid's base, and
+    every method is compared per client. With --staged and --target, methods train in order until one meets the target.
     Re-running the same command resumes: finished runs are reused, interrupted ones continue.
     """
+    from adaptlab.compare.clients import compare_any
     from adaptlab.compare.config import CompareConfig
-    from adaptlab.compare.runner import compare
     from adaptlab.schemas.train_config import build_config
 
-    compare(build_config(config, overrides_from_flags(CompareConfig, flags), config_class=CompareConfig))
+    compare_any(build_config(config, overrides_from_flags(CompareConfig, flags), config_class=CompareConfig))
 
 
 def demo_command(

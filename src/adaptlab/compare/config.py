@@ -5,6 +5,7 @@ from typing import Literal
 
 from pydantic import Field, field_validator, model_validator
 
+from adaptlab.compare.target import parse_target
 from adaptlab.methods import METHODS, get_method
 from adaptlab.schemas.run_record import Method
 from adaptlab.schemas.train_config import TrainConfig
@@ -32,6 +33,17 @@ class CompareConfig(TrainConfig):
     forgetting_tasks: list[str] = Field([], description="lm-eval tasks measured on the base and every trained model, e.g. hellaswag,arc_challenge,winogrande (needs the forgetting extra)")
     forgetting_task_dir: Path | None = Field(None, description="folder of lm-eval YAML task definitions (local tasks for --forgetting-tasks)")
     forgetting_task_limit: int | None = Field(None, ge=1, description="documents per --forgetting-tasks task (default: all)")
+    base_data: list[Path] = Field(
+        [], description="data shared by every client: full fine-tuning on it gives the hybrid's base; each --data file is then one client"
+    )
+    staged: list[Method] = Field(
+        [], description="train these methods in this order (instead of --methods) and stop at the first that meets --target"
+    )
+    target: str | None = Field(
+        None, description="what a staged run must reach, judged on its 95 % interval: a task metric (accuracy>=0.85), "
+                          "eval_loss<=X or forgetting_percent<=X"
+    )
+    force_all: bool = Field(False, description="with --staged: train every method even after one meets --target")
 
     @model_validator(mode="after")
     def _check_compare(self) -> "CompareConfig":
@@ -40,9 +52,35 @@ class CompareConfig(TrainConfig):
         unknown = set(self.learning_rates) - set(METHODS)
         if unknown:
             raise ValueError(f"learning_rates: unknown methods {sorted(unknown)}")
+        if self.staged:
+            self.methods = list(self.staged)
+        if bool(self.staged) != (self.target is not None):
+            raise ValueError("staged, target: --staged and --target go together (--staged lora,full --target \"accuracy>=0.85\")")
+        if self.force_all and not self.staged:
+            raise ValueError("force_all: --force-all applies to a --staged comparison only")
+        on_tuned_base = [name for name in self.methods if get_method(name).tuned_base_method]
+        if bool(on_tuned_base) != bool(self.base_data):
+            raise ValueError(
+                f"base_data: methods {on_tuned_base} train on a base fine-tuned on --base-data; give it" if on_tuned_base else
+                "base_data: --base-data is the shared data of the hybrid; add hybrid to --methods or drop --base-data"
+            )
+        if self.base_data and self.eval_data:
+            raise ValueError("eval_data: with --base-data each client's held-out rows come from its own --data file (--eval-fraction)")
         return self
 
-    @field_validator("methods", "forgetting_tasks", mode="before")
+    @field_validator("target")
+    @classmethod
+    def _valid_target(cls, value: str | None) -> str | None:
+        if value is not None:
+            parse_target(value)
+        return value
+
+    @property
+    def tuned_base_methods(self) -> list[str]:
+        """The methods that first fully fine-tune a base on --base-data (the hybrid's base), each once."""
+        return list(dict.fromkeys(m for name in self.methods if (m := get_method(name).tuned_base_method)))
+
+    @field_validator("methods", "staged", "forgetting_tasks", mode="before")
     @classmethod
     def _split_commas(cls, value):
         entries = [value] if isinstance(value, str) else list(value)

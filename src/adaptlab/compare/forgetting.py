@@ -29,7 +29,10 @@ def check_forgetting_tasks(config: CompareConfig) -> None:
 
 
 def evaluate_forgetting(out: Path, method: str, run_id: str, base: ResolvedModel, tokenizer, reference_set: list[Example],
-                        held_out: list[Example], config: CompareConfig) -> MethodForgetting:
+                        held_out: list[Example], config: CompareConfig, trained_on: ResolvedModel | None = None) -> MethodForgetting:
+    """`trained_on`: the tuned base a hybrid adapter trained on (default `base`). Its forgetting signals compare the
+    served model (adapter on the tuned base) with the original `base`; its weight diagnostics are its own LoRA update
+    on the tuned base (adaptlab.adapters.diagnostics reads a PEFT model's updates from its layers)."""
     cache_file = out / "evaluation" / f"{method}-forgetting.json"
     key = {"run_id": run_id, **_task_settings(config)}
     cached = _cached(cache_file, key)
@@ -37,7 +40,7 @@ def evaluate_forgetting(out: Path, method: str, run_id: str, base: ResolvedModel
         return MethodForgetting.model_validate(cached["result"])
     fine_tuning = get_method(method)
     base_model = load_causal_lm(base.path, load_in_4bit=fine_tuning.quantized_base)
-    tuned = fine_tuning.load_trained(base, out / "runs" / method)
+    tuned = fine_tuning.load_trained(trained_on or base, out / "runs" / method)
     tasks: list[TaskForgetting] = []
     if config.forgetting_tasks:
         before = base_task_scores(out, fine_tuning.base_variant, base_model, tokenizer, config)

@@ -7,7 +7,7 @@ from adaptlab.compare.formatting import format_bytes, format_count, format_durat
 from adaptlab.compare.schema import Comparison, MethodResult
 from adaptlab.stats.intervals import Interval
 
-METHOD_COLORS = {"full": "#1f4e79", "lora": "#e07b39", "dora": "#8e5fbf", "qlora": "#2a9d8f"}
+METHOD_COLORS = {"full": "#1f4e79", "lora": "#e07b39", "dora": "#8e5fbf", "qlora": "#2a9d8f", "hybrid": "#b5475b"}
 TEXT_COLOR = "#1d2433"
 GRID_COLOR = "#e3e6ec"
 RC = {

@@ -1,8 +1,9 @@
 """`adaptlab recommend`: which method to use, from a comparison (or dry-run estimates) and the user's constraints.
 
-Every candidate — each measured method, plus the hybrid "full FT of a shared base, LoRA per tenant"
-when more than one tenant is served — is checked against every constraint that was set, and each
-check states the figure behind it. The recommendation is the first candidate that passes them all
+Every candidate — each measured method (the hybrid "full FT of a shared base, LoRA per tenant" among them
+when `compare --methods ...,hybrid --base-data` measured it), plus, when more than one tenant is served and the
+hybrid was not measured, an estimate of it from full fine-tuning's figures — is checked against every
+constraint that was set, and each check states the figure behind it. The recommendation is the first candidate that passes them all
 in this order of preference (cheapest to store, serve and retrain first): the methods whose artifact is
 an adapter on a shared base, in registry order (adaptlab.methods.METHODS), then the hybrid, then the
 methods that ship a whole model; today
@@ -31,24 +32,24 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from adaptlab.compare.formatting import format_bytes, format_usd, format_with_interval
 from adaptlab.compare.human_review import human_review_lines
-from adaptlab.compare.schema import METHOD_LABELS, Comparison, Method, VersusFull
+from adaptlab.compare.schema import METHOD_LABELS, Comparison, Method, TunedBaseSummary, VersusFull
+from adaptlab.compare.serving import serving_weights
 from adaptlab.errors import ConfigError
 from adaptlab.methods import METHODS, get_method
 from adaptlab.stats.intervals import Interval
 
-Choice = str  # a method name, or "hybrid"
+Choice = str  # a method name (the hybrid is one too)
 Constraint = Literal["memory", "serving", "quality", "forgetting", "budget"]
 Bound = Literal["point", "lower", "upper"]
 PREFERENCE: tuple[Choice, ...] = (
-    *(name for name, method in METHODS.items() if method.shares_base),
-    "hybrid",
+    *(name for name, method in METHODS.items() if method.shares_base and not method.tuned_base_method),
+    *(name for name, method in METHODS.items() if method.tuned_base_method),
     *(name for name, method in METHODS.items() if not method.shares_base),
 )
-CHOICE_LABELS = METHOD_LABELS | {"hybrid": "Hybrid"}
+HYBRID: Choice = next(name for name, method in METHODS.items() if method.tuned_base_method)
+CHOICE_LABELS = METHOD_LABELS
 TEST_NAMES = {"mcnemar_exact": "exact McNemar test", "paired_bootstrap": "paired bootstrap"}
-CHOICE_DESCRIPTIONS = {name: method.description for name, method in METHODS.items()} | {
-    "hybrid": "Hybrid (full fine-tuning of one shared base, then a LoRA adapter per tenant)",
-}
+CHOICE_DESCRIPTIONS = {name: method.description for name, method in METHODS.items()}
 
 
 class Constraints(BaseModel):
@@ -137,6 +138,9 @@ class Figures:
     relative_score_interval: Interval | None = None
     forgetting_interval: Interval | None = None
     versus_full: VersusFull | None = None
+    on_tuned_base: bool = False  # trains on a fine-tuned shared base: two runs (the base's, the adapter's)
+    quality_note: str = ""  # where the quality figure comes from, when it is not the candidate's own measurement
+    cost_what: str = "cost per run"
 
     @property
     def label(self) -> str:
@@ -195,7 +199,7 @@ def _memory_checks(f: Figures, budget: int, tenants: int) -> list[Check]:
     """Training must fit; with several tenants, so must the weights that serve them all."""
     limit = f"budget {format_bytes(budget)}"
     estimated = "estimated " if f.estimated else ""
-    largest = " (its largest run)" if f.choice == "hybrid" else ""
+    largest = " (its largest run)" if f.on_tuned_base else ""
     result = [_limit_check("memory", f"{f.label} {estimated}peak memory{largest} {format_bytes(f.peak_memory_bytes)}",
                            f.peak_memory_bytes, budget, limit, format_bytes)]
     if tenants > 1:
@@ -212,8 +216,7 @@ def _quality_check(f: Figures, required_score: float, bound: Bound, missing_qual
     passed = score >= required_score
     detail = (f"{f.label} relative score {format_with_interval(f.relative_score, f.relative_score_interval, _points)}{which}"
               f" {'≥' if passed else '<'} {required_score:.1f} required")
-    if f.choice == "hybrid":
-        detail += " (the shared base's score; the per-tenant adapters on top are not measured here)"
+    detail += f.quality_note
     if not passed:
         detail += f" (short by {required_score - score:.1f} points)"
     return Check(constraint="quality", status="pass" if passed else "fail", detail=detail + versus_full_text(f.versus_full))
@@ -262,8 +265,7 @@ def _budget_check(f: Figures, budget_usd: float) -> Check:
     if f.cost_usd is None:
         return Check(constraint="budget", status="unchecked",
                      detail=f"budget {format_usd(budget_usd)} per run: not checked — training time is measured only by `adaptlab compare`")
-    what = "its costliest run (full FT of the base)" if f.choice == "hybrid" else "cost per run"
-    return _limit_check("budget", f"{f.label} {what} {format_usd(f.cost_usd)}", f.cost_usd, budget_usd,
+    return _limit_check("budget", f"{f.label} {f.cost_what} {format_usd(f.cost_usd)}", f.cost_usd, budget_usd,
                         f"budget {format_usd(budget_usd)}", format_usd)
 
 
@@ -279,16 +281,28 @@ def _limit_check(constraint: Constraint, figure: str, value: float, limit: float
 
 def _measured_figures(comparison: Comparison, tenants: int) -> list[Figures]:
     base_bytes = comparison.base_model.weights_size_bytes
-    figures = {
-        r.method: replace(
+    figures = {}
+    for r in comparison.methods:
+        measured = replace(
             _method_figures(r.method, r.peak_memory_bytes, r.artifact_size_bytes, base_bytes, tenants,
                             r.relative_score, r.forgetting_percent, r.cost_usd, estimated=False),
             relative_score_interval=r.intervals.relative_score, forgetting_interval=r.intervals.forgetting_percent,
             versus_full=r.versus_full,
         )
-        for r in comparison.methods
-    }
+        tuned = comparison.tuned_base
+        figures[r.method] = measured if tuned is None or not get_method(r.method).tuned_base_method else _on_tuned_base(measured, tuned, tenants)
     return _with_hybrid(figures, tenants)
+
+
+def _on_tuned_base(adapter: Figures, tuned: TunedBaseSummary, tenants: int) -> Figures:
+    """A measured hybrid: its adapter's own quality, plus the shared base's run in memory, cost and serving."""
+    serving = serving_weights(tenants, adapter.artifact_size_bytes, tuned.artifact_size_bytes, "fine-tuned base")
+    return replace(
+        adapter, on_tuned_base=True, peak_memory_bytes=max(adapter.peak_memory_bytes, tuned.peak_memory_bytes),
+        serving_bytes=serving.bytes, serving_formula=serving.formula,
+        cost_usd=None if adapter.cost_usd is None else adapter.cost_usd + tuned.cost_usd,
+        cost_what="cost of the shared base's run plus this client's adapter",
+    )
 
 
 def _estimated_figures(estimates: Sequence[DryRunEstimate], tenants: int) -> list[Figures]:
@@ -307,35 +321,33 @@ def _method_figures(
 ) -> Figures:
     """Serving weights for N tenants: one shared base plus N adapters, or a whole model per tenant."""
     shares_base = get_method(method).shares_base
-    if shares_base:
-        serving = base_bytes + tenants * artifact_bytes
-        formula = f"{format_bytes(base_bytes)} base + {tenants} × {format_bytes(artifact_bytes)} adapters = {format_bytes(serving)} of weights"
-    else:
-        serving = tenants * artifact_bytes
-        formula = f"{tenants} × {format_bytes(artifact_bytes)} models = {format_bytes(serving)} of weights"
-    return Figures(choice=method, shares_base=shares_base, peak_memory_bytes=peak_memory_bytes, serving_bytes=serving, serving_formula=formula,
-                   relative_score=relative_score, forgetting_percent=forgetting, cost_usd=cost, estimated=estimated,
-                   artifact_size_bytes=artifact_bytes)
+    serving = serving_weights(tenants, artifact_bytes, base_bytes if shares_base else None)
+    return Figures(choice=method, shares_base=shares_base, peak_memory_bytes=peak_memory_bytes, serving_bytes=serving.bytes,
+                   serving_formula=serving.formula, relative_score=relative_score, forgetting_percent=forgetting, cost_usd=cost,
+                   estimated=estimated, artifact_size_bytes=artifact_bytes)
 
 
 def _with_hybrid(figures: dict[str, Figures], tenants: int) -> list[Figures]:
-    """The measured candidates in order of preference, plus the hybrid when several tenants share a deployment."""
+    """The candidates in order of preference; when several tenants share a deployment and the hybrid was not
+    measured, an estimate of it: full fine-tuning's quality and forgetting, an adapter's size on its base."""
     adapter = next((figures[c] for c in PREFERENCE if c in figures and figures[c].shares_base), None)
-    full = figures.get("full")  # the hybrid's shared base is full fine-tuning's
-    if tenants > 1 and full is not None and adapter is not None:
-        figures["hybrid"] = Figures(
-            choice="hybrid",
+    full = next((f for f in figures.values() if not f.shares_base), None)  # the hybrid's shared base is full fine-tuning's
+    if HYBRID not in figures and tenants > 1 and full is not None and adapter is not None:
+        serving = serving_weights(tenants, adapter.artifact_size_bytes, full.artifact_size_bytes, "shared base")
+        figures[HYBRID] = Figures(
+            choice=HYBRID,
             shares_base=True,
+            on_tuned_base=True,
             peak_memory_bytes=max(full.peak_memory_bytes, adapter.peak_memory_bytes),
-            serving_bytes=full.artifact_size_bytes + tenants * adapter.artifact_size_bytes,
-            serving_formula=(
-                f"{format_bytes(full.artifact_size_bytes)} shared base + {tenants} × {format_bytes(adapter.artifact_size_bytes)} "
-                f"adapters = {format_bytes(full.artifact_size_bytes + tenants * adapter.artifact_size_bytes)}"
-            ),
+            serving_bytes=serving.bytes,
+            serving_formula=serving.formula,
             relative_score=full.relative_score,
             forgetting_percent=full.forgetting_percent,
             forgetting_interval=full.forgetting_interval,
+            quality_note=" (estimated: the shared base's score; measure the per-tenant adapters with "
+                         "`adaptlab compare --methods full,lora,hybrid --base-data ...`)",
             cost_usd=None if full.cost_usd is None or adapter.cost_usd is None else max(full.cost_usd, adapter.cost_usd),
+            cost_what="costliest run (full FT of the base)",
             estimated=full.estimated,
             artifact_size_bytes=adapter.artifact_size_bytes,
         )

@@ -14,6 +14,7 @@ from rich.table import Table
 from adaptlab import atomic
 from adaptlab.compare.forgetting_report import diagnostics_table, forgetting_notes, forgetting_table
 from adaptlab.compare import recommendation_view
+from adaptlab.compare.plan_report import plan_notes
 from adaptlab.compare.formatting import (
     format_bytes,
     format_count,
@@ -226,6 +227,7 @@ def render_markdown(comparison: Comparison, recommendation: Recommendation | Non
     lines += [f"{'  ' * indent}- {text}" for indent, text in decision_lines(recommendation)]
     lines += ["", "Re-render with your constraints: `adaptlab recommend <this folder> --memory-budget ... --write-report`.", ""]
     lines += ["## Results", ""] + [f"- {h}" for h in highlights(comparison)] + [""]
+    lines += [f"- **{name}**: {text}" for name, text in plan_notes(comparison)] + ([""] if plan_notes(comparison) else [])
     lines += ["| " + " | ".join(header) + " |", "|" + "|".join("---" if i == 0 else "---:" for i in range(len(header))) + "|"]
     lines += ["| " + " | ".join(row) + " |" for row in rows]
     if warnings(comparison):
@@ -276,6 +278,7 @@ def render_html(comparison: Comparison, recommendation: Recommendation | None = 
         rows=list(zip(comparison.methods, rows, strict=True)),
         colors=METHOD_COLORS,
         highlights=highlights(comparison),
+        plan=plan_notes(comparison),
         setup=setup_facts(comparison),
         learning_rates=learning_rate_notes(comparison),
         definitions=definitions(comparison),
@@ -329,4 +332,6 @@ def print_comparison_table(comparison: Comparison, console: Console) -> None:
     console.print(comparison_table(comparison))
     for line in highlights(comparison):
         console.print(f"• {line}", highlight=False)
+    for name, text in plan_notes(comparison):
+        console.print(f"• {name}: {text}", highlight=False)
     print_warnings(comparison, console)

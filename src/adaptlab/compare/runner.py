@@ -10,12 +10,15 @@ A comparison folder is data a script can regenerate (as in PEFT's method_compari
                             with the per-example scores the report's intervals are bootstrapped from
     report.{md,html,json}
 and in each run folder an `evaluation.json` with the run's gate metrics for the registry.
-Each method trains in its own process, so its peak memory is its own. Re-running the same command
-skips finished runs and resumes interrupted ones.
+Each method trains in its own process, so its peak memory is its own, and is measured right after it trained:
+with --staged the loop stops at the first method that meets --target (adaptlab.compare.staged). Re-running the
+same command skips finished runs and resumes interrupted ones. Per-client comparisons on a shared tuned base
+(--base-data) are adaptlab.compare.clients.
 """
 
 import hashlib
 import json
+import os
 import subprocess
 import sys
 from collections.abc import Sequence
@@ -37,6 +40,8 @@ from adaptlab.compare.forgetting import check_forgetting_tasks, evaluate_forgett
 from adaptlab.compare.human_review import earlier_human_reviews
 from adaptlab.compare.report import print_comparison_table, write_reports
 from adaptlab.compare.settings_checks import MethodSettings, SettingsWarning, settings_warnings
+from adaptlab.compare.staged import staged_outcome, target_check
+from adaptlab.compare.target import Target, parse_target
 from adaptlab.compare.timings import with_comparable_costs
 from adaptlab.compare.schema import (
     BaseModelSummary,
@@ -50,6 +55,7 @@ from adaptlab.compare.schema import (
     ReferenceSet,
     RelativeScoreBasis,
     TaskMetricSetup,
+    TunedBaseSummary,
     forgetting_percent,
     method_result_from_run,
     unequal_token_budgets,
@@ -64,7 +70,7 @@ from adaptlab.eval.generation import greedy_answers, task_items
 from adaptlab.eval.loss import example_losses
 from adaptlab.methods import get_method
 from adaptlab.methods.base import FULL_PRECISION_BASE
-from adaptlab.models import load_causal_lm, load_tokenizer, resolve_model
+from adaptlab.models import ResolvedModel, load_causal_lm, load_tokenizer, resolve_model
 from adaptlab.registry.lineage import EVALUATION_FILE, EvaluationFile
 from adaptlab.schemas.run_record import RunRecord, read_run_record
 from adaptlab.schemas.train_config import TrainConfig
@@ -75,7 +81,8 @@ EVALUATION_CACHE_VERSION = 2  # 2: per-example scores; an older cache is measure
 LOSS_DECIMALS = 6  # per-example losses as stored: compact, and well below any difference an interval can show
 
 
-def compare(config: CompareConfig, console: Console | None = None) -> Comparison:
+def compare(config: CompareConfig, console: Console | None = None, tuned_base: TunedBaseSummary | None = None) -> Comparison:
+    """Compare the methods on one data set. `tuned_base`: the hybrid's shared base, already trained (compare/clients.py)."""
     console = console or Console()
     out = Path(config.out)
     check_compare_dir(out, config)
@@ -88,61 +95,37 @@ def compare(config: CompareConfig, console: Console | None = None) -> Comparison
     steps = total_steps(config, data.train, tokenizer.pad_token_id)
     eval_items = task_items(metric_examples(config, data, tokenizer), tokenizer)[: config.metric_examples]
     metric = task_metric_name(config, eval_items)
+    target = staged_target(config, metric)
     check_forgetting_tasks(config)
     atomic.write_text(out / COMPARE_CONFIG_FILE, yaml.safe_dump(config.model_dump(mode="json"), sort_keys=False))
+    tuned_model = None if tuned_base is None else resolve_model(os.path.normpath(out / tuned_base.run_dir))
 
-    runs: dict[str, tuple[RunRecord, float, str, list[LrTrial]]] = {}
-    for method in config.methods:
-        learning_rate, source, trials = choose_learning_rate(config, method, steps, out, console)
-        record = run_method(config.train_config(method, learning_rate, out / "runs" / method, max_steps=steps), console)
-        runs[method] = (record, learning_rate, source, trials)
-
-    console.rule("evaluating")
     reference = reference_text(config.reference)
     reference_set = reference_examples(tokenizer, reference)
     base_evaluations = base_reference_evaluations(out, base, tokenizer, reference_set, eval_items, metric, config)
     base_loss = {variant: evaluation["reference_loss"] for variant, evaluation in base_evaluations.items()}
-    hardware = next(iter(runs.values()))[0].environment.hardware
-    price = PriceUsed(per_hour_usd=config.price_per_hour, source="--price-per-hour") if config.price_per_hour is not None else price_from_default(hardware)
-    results = []
-    for method, (record, learning_rate, source, trials) in runs.items():
-        run_dir = out / "runs" / method
-        evaluation = evaluate_model(
-            out / "evaluation" / f"{method}.json", record.run_id, lambda: get_method(method).load_trained(base, run_dir),
-            tokenizer, reference_set, eval_items, metric, config, held_out=data.eval,
-        )
-        before = base_evaluations[get_method(method).base_variant]
-        results.append(
-            method_result_from_run(
-                record,
-                run_dir=str(run_dir.relative_to(out)),
-                learning_rate=learning_rate,
-                learning_rate_source=source,
-                lr_sweep=trials,
-                reference_loss_before=before["reference_loss"],
-                reference_loss_after=evaluation["reference_loss"],
-                price_per_hour_usd=price.per_hour_usd,
-                task_metric_value=evaluation.get("task_metric"),
-                eval_loss=evaluation["eval_loss"],
-                per_example=PerExampleScores(
-                    task_metric=evaluation.get("task_metric_scores"),
-                    eval_losses=evaluation["eval_losses"],
-                    eval_tokens=evaluation["eval_tokens"],
-                    reference_losses_before=before["reference_losses"],
-                    reference_losses_after=evaluation["reference_losses"],
-                    reference_tokens=evaluation["reference_tokens"],
-                ),
-                forgetting=evaluate_forgetting(
-                    out, method, record.run_id, base, tokenizer, reference_set, metric_examples(config, data, tokenizer)[: config.metric_examples], config,
-                ),
-            )
-        )
+    measure = partial(measure_method, out=out, base=base, tokenizer=tokenizer, reference_set=reference_set, eval_items=eval_items,
+                      metric=metric, config=config, data=data, base_evaluations=base_evaluations)
+    first, results, checks = None, [], []
+    for method in config.methods:
+        trained_on = tuned_model if get_method(method).tuned_base_method else base
+        learning_rate, source, trials = choose_learning_rate(config, method, steps, out, console, trained_on)
+        record = run_method(config.train_config(method, learning_rate, out / "runs" / method, max_steps=steps, model=trained_on.spec), console)
+        first = first or record
+        price = price_used(config, first.environment.hardware)
+        console.rule(f"evaluating {get_method(method).label}")
+        results.append(measure(method, record, learning_rate, source, trials, trained_on, price))
+        if target is not None:
+            checks.append(target_check(target, results[-1], config.seed))
+            console.print(f"{results[-1].label}: {target} {'met' if checks[-1].met else 'not met'} ({checks[-1].bound} {checks[-1].value:.4g})")
+            if checks[-1].met and not config.force_all:
+                break
+    hardware = first.environment.hardware
     basis, results = with_relative_scores(results)
     results = with_uncertainty(results, basis, seed=config.seed)
     results, timing_notes = with_comparable_costs(results, int(hardware.get("cpu_cores") or 1), bool(hardware.get("gpu")), price.per_hour_usd)
     for result in results:
         atomic.write_json(out / result.run_dir / EVALUATION_FILE, run_evaluation(result, metric, basis, base_loss).model_dump(mode="json"))
-    first = next(iter(runs.values()))[0]
     comparison = Comparison(
         created_at=datetime.now(timezone.utc),
         base_model=BaseModelSummary(
@@ -172,6 +155,8 @@ def compare(config: CompareConfig, console: Console | None = None) -> Comparison
         settings_warnings=checked_settings(config, results, first.data.train_target_tokens),
         data_warnings=[contamination_warning] if contamination_warning else [],
         human_reviews=earlier_human_reviews(out),
+        staged=None if target is None else staged_outcome(config.methods, target, config.force_all, checks, results, price.per_hour_usd),
+        tuned_base=tuned_base if any(get_method(r.method).tuned_base_method for r in results) else None,
     )
     unequal = unequal_token_budgets(comparison)
     if unequal:
@@ -180,6 +165,57 @@ def compare(config: CompareConfig, console: Console | None = None) -> Comparison
     print_comparison_table(comparison, console)
     console.print(f"reports: {out / 'report.md'}  {out / 'report.html'}  {out / 'report.json'}")
     return comparison
+
+
+def measure_method(
+    method: str, record: RunRecord, learning_rate: float, source: str, trials: list[LrTrial], trained_on: ResolvedModel,
+    price: PriceUsed, *, out: Path, base: ResolvedModel, tokenizer, reference_set, eval_items, metric: str | None,
+    config: CompareConfig, data: PreparedData, base_evaluations: dict[str, dict],
+) -> MethodResult:
+    """One trained method's row: held-out loss, task metric and forgetting (against the base form it started from),
+    each with its per-example scores; relative scores and intervals are added once every method is measured."""
+    run_dir = out / "runs" / method
+    fine_tuning = get_method(method)
+    evaluation = evaluate_model(
+        out / "evaluation" / f"{method}.json", record.run_id, lambda: fine_tuning.load_trained(trained_on, run_dir),
+        tokenizer, reference_set, eval_items, metric, config, held_out=data.eval,
+    )
+    before = base_evaluations[fine_tuning.base_variant]
+    return method_result_from_run(
+        record,
+        run_dir=str(run_dir.relative_to(out)),
+        learning_rate=learning_rate,
+        learning_rate_source=source,
+        lr_sweep=trials,
+        reference_loss_before=before["reference_loss"],
+        reference_loss_after=evaluation["reference_loss"],
+        price_per_hour_usd=price.per_hour_usd,
+        task_metric_value=evaluation.get("task_metric"),
+        eval_loss=evaluation["eval_loss"],
+        per_example=PerExampleScores(
+            task_metric=evaluation.get("task_metric_scores"),
+            eval_losses=evaluation["eval_losses"],
+            eval_tokens=evaluation["eval_tokens"],
+            reference_losses_before=before["reference_losses"],
+            reference_losses_after=evaluation["reference_losses"],
+            reference_tokens=evaluation["reference_tokens"],
+        ),
+        forgetting=evaluate_forgetting(
+            out, method, record.run_id, base, tokenizer, reference_set, metric_examples(config, data, tokenizer)[: config.metric_examples],
+            config, trained_on=trained_on,
+        ),
+    )
+
+
+def staged_target(config: CompareConfig, metric: str | None) -> Target | None:
+    """The parsed --target; a task-metric target must name the metric this comparison scores."""
+    if config.target is None:
+        return None
+    target = parse_target(config.target)
+    if target.is_task_metric and target.figure != metric:
+        scored = f"scores {metric}" if metric else "scores no task metric"
+        raise ConfigError(f"--target {config.target}: this comparison {scored}; set --metric {target.figure} or target eval_loss<=X")
+    return target
 
 
 def metric_examples(config: CompareConfig, data: PreparedData, tokenizer) -> list[Example]:
@@ -262,7 +298,7 @@ def check_compare_dir(out: Path, config: CompareConfig) -> None:
 def input_entries(out: Path, config: CompareConfig) -> set[Path]:
     """Top-level entries of `out` that hold the comparison's own data files (the demo writes its data there)."""
     entries = set()
-    for file in [*config.data, *config.eval_data]:
+    for file in [*config.data, *config.eval_data, *config.base_data]:
         try:
             entries.add(out / Path(file).resolve().relative_to(out.resolve()).parts[0])
         except ValueError:
@@ -279,7 +315,9 @@ def total_steps(config: CompareConfig, examples, pad_token_id: int) -> int:
     return config.max_steps or per_epoch * config.epochs
 
 
-def choose_learning_rate(config: CompareConfig, method: str, steps: int, out: Path, console: Console) -> tuple[float, str, list[LrTrial]]:
+def choose_learning_rate(
+    config: CompareConfig, method: str, steps: int, out: Path, console: Console, trained_on: ResolvedModel,
+) -> tuple[float, str, list[LrTrial]]:
     learning_rate, source = config.learning_rate_for(method)
     if not config.lr_sweep:
         return learning_rate, source, []
@@ -287,7 +325,8 @@ def choose_learning_rate(config: CompareConfig, method: str, steps: int, out: Pa
     trials = []
     for factor in LR_SWEEP_FACTORS:
         candidate = learning_rate * factor
-        record = run_method(config.sweep_trial_config(method, candidate, out / "sweeps" / f"{method}-lr{candidate:.2e}", trial_steps), console)
+        trial = config.sweep_trial_config(method, candidate, out / "sweeps" / f"{method}-lr{candidate:.2e}", trial_steps)
+        record = run_method(trial.model_copy(update={"model": trained_on.spec}), console)
         trials.append(LrTrial(learning_rate=candidate, eval_loss=record.metrics.eval_loss, tokens_seen=record.metrics.tokens_seen))
     best = min(trials, key=lambda trial: trial.eval_loss)
     return best.learning_rate, "sweep", trials
@@ -353,6 +392,13 @@ def per_example_losses(model, examples: Sequence[Example], tokenizer) -> tuple[f
     if not tokens:
         raise DataError("no example has a target token to measure a loss on")
     return sum(loss * count for loss, count in zip(losses, tokens)) / sum(tokens), losses, tokens
+
+
+def price_used(config: CompareConfig, hardware: dict) -> PriceUsed:
+    """--price-per-hour, else the documented default for the hardware the runs recorded."""
+    if config.price_per_hour is not None:
+        return PriceUsed(per_hour_usd=config.price_per_hour, source="--price-per-hour")
+    return price_from_default(hardware)
 
 
 def price_from_default(hardware: dict) -> PriceUsed:

@@ -166,6 +166,44 @@ class MethodResult(_Strict):
         return METHOD_LABELS[self.method]
 
 
+class SkippedMethod(_Strict):
+    method: Method
+    estimated_train_time_s: float = Field(ge=0, description="what training it would have taken (adaptlab.compare.staged)")
+    estimated_cost_usd: float = Field(ge=0)
+    estimated_from: str = Field(description="the trained run the estimate scales, and how")
+
+
+class StagedCheck(_Strict):
+    method: Method
+    value: float = Field(description="the figure the target was checked on")
+    bound: Literal["lower", "upper", "point"] = Field(description="which figure of the 95 % interval that is (point: no interval)")
+    met: bool
+
+
+class StagedOutcome(_Strict):
+    """`compare --staged`: the order tried, the target, which run met it and what stopping there saved."""
+
+    order: list[Method]
+    target: str
+    forced: bool = Field(description="--force-all: every method trained even after the target was met")
+    checks: list[StagedCheck] = Field(description="each trained method's check, in training order")
+    met_by: Method | None = Field(description="the first method whose interval met the target; None when none did")
+    skipped: list[SkippedMethod] = []
+
+
+class TunedBaseSummary(_Strict):
+    """The hybrid's base: full fine-tuning of the original base on the data every client shares (--base-data)."""
+
+    method: Method = Field(description="the method that tuned it (full fine-tuning)")
+    run_dir: str = Field(description="its training run folder, relative to the comparison folder when inside it")
+    weights_sha256: str = Field(description="canonical hash of its weights: what the hybrid adapters record as their base")
+    data_files: list[str] = Field(description="the shared data it was trained on")
+    artifact_size_bytes: int = Field(ge=0, description="one served copy of the tuned base")
+    peak_memory_bytes: int = Field(ge=0)
+    train_time_s: float = Field(ge=0)
+    cost_usd: float = Field(ge=0, description="train_time_s × price per hour: paid once for every client")
+
+
 class Comparison(_Strict):
     schema_version: int = SCHEMA_VERSION
     created_at: datetime
@@ -185,6 +223,8 @@ class Comparison(_Strict):
     human_reviews: list[ReviewResults] = Field(
         [], description="blind human reviews of two of the methods on held-out rows (adaptlab review create --compare), as votes arrive"
     )
+    staged: StagedOutcome | None = Field(None, description="set by `compare --staged`: methods not in `methods` were skipped")
+    tuned_base: TunedBaseSummary | None = Field(None, description="the hybrid's shared base, when a method trained on it")
 
     @model_validator(mode="after")
     def _one_result_per_method(self) -> "Comparison":
@@ -304,6 +344,9 @@ def read_comparison(path: Path) -> Comparison:
         raw = json.loads(file.read_text(encoding="utf-8"))
     except ValueError as exc:
         raise ArtifactError(f"{file}: not valid JSON: {exc}") from exc
+    if isinstance(raw, dict) and isinstance(raw.get("clients"), list):
+        folders = ", ".join(str(file.parent / str(client.get("folder"))) for client in raw["clients"] if isinstance(client, dict))
+        raise ArtifactError(f"{file}: a per-client comparison (compare --base-data); pass one client's folder: {folders}")
     version = raw.get("schema_version") if isinstance(raw, dict) else None
     if version not in READABLE_VERSIONS:
         raise ArtifactError(f"{file}: report schema_version {version!r} is not supported (expected one of {READABLE_VERSIONS})")

@@ -13,6 +13,10 @@ METHODS: dict[str, FineTuningMethod] = {
         LoraFamily(name="lora", label="LoRA", description="LoRA"),
         LoraFamily(name="dora", label="DoRA", description="DoRA", use_dora=True),
         LoraFamily(name="qlora", label="QLoRA", description="QLoRA (LoRA on a 4-bit base)", quantized_base=True),
+        LoraFamily(
+            name="hybrid", label="Hybrid", description="Hybrid (full fine-tuning of one shared base, then a LoRA adapter per client)",
+            tuned_base_method="full",
+        ),
     )
 }
 

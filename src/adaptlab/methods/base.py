@@ -31,6 +31,9 @@ class FineTuningMethod(ABC):
     artifact_kind: ClassVar[ArtifactKind]
     shares_base: ClassVar[bool]  # the artifact is served on one shared base (an adapter), not a whole model per tenant
     quantized_base: bool = False  # trains on, and is measured against, a frozen 4-bit (NF4) copy of the base
+    # The hybrid: trains on a base that this method (by name) first fully fine-tunes on shared data (`compare --base-data`),
+    # not on the given base. None for methods that train on the given base.
+    tuned_base_method: str | None = None
 
     @abstractmethod
     def prepare(self, base: "ResolvedModel", config: TrainConfig) -> "nn.Module":

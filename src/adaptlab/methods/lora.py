@@ -1,4 +1,5 @@
-"""The LoRA family through PEFT: LoRA, DoRA (weight-decomposed), and QLoRA (LoRA on a frozen 4-bit NF4 base)."""
+"""The LoRA family through PEFT: LoRA, DoRA (weight-decomposed), QLoRA (LoRA on a frozen 4-bit NF4 base), and the
+hybrid (LoRA on a base first fully fine-tuned on data shared by every client)."""
 
 from dataclasses import dataclass
 from pathlib import Path
@@ -31,6 +32,7 @@ class LoraFamily(FineTuningMethod):
     description: str
     use_dora: bool = False
     quantized_base: bool = False
+    tuned_base_method: str | None = None
     default_learning_rate = 2e-4
     artifact_kind = "peft_adapter"
     shares_base = True

@@ -62,6 +62,8 @@ def lineage_table(record: VersionRecord) -> Table:
     table = Table("", "", title=f"lineage of {record.ref}", show_header=False)
     table.add_row("base model", f"{lineage.base_model.model_id} ({lineage.base_model.spec})")
     table.add_row("base weights sha256", lineage.base_model.weights_sha256)
+    if lineage.base_version:
+        table.add_row("base version", f"{lineage.base_version} (serve on that version's weights)")
     table.add_row("method / run", f"{lineage.method} / {lineage.run_id}")
     for file in lineage.data.files:
         table.add_row(f"{file.role} data", f"{file.path}\n{file.rows} rows, {file.bad_rows} bad, sha256 {file.sha256}")

@@ -75,6 +75,12 @@ class Lineage(BaseModel):
         default=[], description="SHA-256 of each parent's weights file as recorded when this adapter was derived (combinations)"
     )
     parent_versions: list[str] = Field(default=[], description="registered parents, as tenant/name@vN")
+    weights_sha256: str | None = Field(
+        default=None, description="canonical hash of a whole model's own weights: what a model trained on it records as its base"
+    )
+    base_version: str | None = Field(
+        default=None, description="the registered whole-model version whose weights this one trained on (a hybrid's fine-tuned base)"
+    )
     imported_from: str | None = Field(default=None, description="origin of a version imported from a bundle")
 
 
@@ -110,8 +116,17 @@ def _capture_training_run(run_dir: Path) -> CapturedRun:
         params=record.params,
         run_metrics=record.metrics,
         environment=record.environment,
+        weights_sha256=_own_weights_sha256(run_dir, record.method),
     )
     return _captured(run_dir, RUN_RECORD_FILE, record.artifact, lineage)
+
+
+def _own_weights_sha256(run_dir: Path, method: str) -> str | None:
+    """A whole model's canonical weights hash, by which an adapter trained on it finds it as its base version."""
+    from adaptlab.methods import get_method
+    from adaptlab.models.hashing import weights_sha256
+
+    return None if get_method(method).shares_base else weights_sha256(run_dir)
 
 
 def _capture_combination(folder: Path) -> CapturedRun:

@@ -111,6 +111,9 @@ class ModelVersion(Base):
     license: Mapped[str | None] = mapped_column(String(100))
     metrics_json: Mapped[str] = mapped_column(Text, doc="gate metrics: name -> number")
     lineage_json: Mapped[str] = mapped_column(Text, doc="Lineage as JSON, captured from the run folder")
+    weights_sha256: Mapped[str | None] = mapped_column(
+        String(64), index=True, doc="a whole model's own canonical weights hash (Lineage.weights_sha256): finds it as a base version"
+    )
 
     model: Mapped[RegisteredModel] = relationship()
     files: Mapped[list["VersionFile"]] = relationship(order_by="VersionFile.path")

@@ -73,8 +73,14 @@ class Versions(RegistryStore):
                     self.blobs.put(captured.files[path], sha256)
             parent_versions = [version_row(session, parent) for parent in parent_refs]
             parent_versions += _versions_with_weights(session, model.tenant, parent_weights)
+            base_version = _base_version(session, model.tenant, captured.lineage.base_model.weights_sha256, parent_versions)
+            parent_versions += [base_version] if base_version is not None else []
             lineage = captured.lineage.model_copy(
-                update={"parent_versions": list(dict.fromkeys(row.ref for row in parent_versions)), "imported_from": imported_from}
+                update={
+                    "parent_versions": list(dict.fromkeys(row.ref for row in parent_versions)),
+                    "base_version": None if base_version is None else base_version.ref,
+                    "imported_from": imported_from,
+                }
             )
             model.latest_version += 1
             row = ModelVersion(
@@ -90,6 +96,7 @@ class Versions(RegistryStore):
                 license=license,
                 metrics_json=canonical_json(gate_metrics(lineage)),
                 lineage_json=lineage.model_dump_json(),
+                weights_sha256=lineage.weights_sha256,
                 files=[VersionFile(path=path, sha256=sha, size_bytes=size) for path, (sha, size) in sorted(stored.items())],
                 approvals=[],
             )
@@ -106,6 +113,7 @@ class Versions(RegistryStore):
                     "files": {path: sha for path, (sha, _size) in sorted(stored.items())},
                     "metrics": row.metrics,
                     "parents": lineage.parent_versions,
+                    "base_version": lineage.base_version,
                     "imported_from": imported_from,
                 },
             )
@@ -169,3 +177,16 @@ def _versions_with_weights(session: Session, tenant: Tenant, weights_sha256: lis
         if match is not None:
             found.append(match)
     return found
+
+
+def _base_version(session: Session, tenant: Tenant, base_weights_sha256: str, parents: list[ModelVersion]) -> ModelVersion | None:
+    """The registered whole model whose own weights the new version trained on (a hybrid adapter's fine-tuned base):
+    among the named parents first (they may sit in another tenant), else the tenant's first version with those weights."""
+    named = next((row for row in parents if row.weights_sha256 == base_weights_sha256), None)
+    return named or session.scalar(
+        select(ModelVersion)
+        .join(RegisteredModel, RegisteredModel.id == ModelVersion.model_id)
+        .where(ModelVersion.weights_sha256 == base_weights_sha256, RegisteredModel.tenant_id == tenant.id)
+        .order_by(ModelVersion.id)
+        .options(*VERSION_LOADING)
+    )

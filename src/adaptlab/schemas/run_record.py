@@ -16,7 +16,7 @@ RUN_RECORD_FILE = "run.json"
 SCHEMA_VERSION = 1
 
 # The methods' names (one entry per adaptlab.methods.METHODS key) and what their artifacts are.
-Method = Literal["full", "lora", "dora", "qlora"]
+Method = Literal["full", "lora", "dora", "qlora", "hybrid"]
 ArtifactKind = Literal["peft_adapter", "hf_model"]
 
 

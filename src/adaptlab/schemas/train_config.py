@@ -21,7 +21,7 @@ class TrainConfig(DataOptions):
 
     # what to train
     model: str = Field("builtin:smollm2-135m", description="base model: builtin:smollm2-135m, builtin:tiny, a HF folder, a .gguf file or a hub id")
-    method: Method = Field("lora", description="full | lora | dora | qlora")
+    method: Method = Field("lora", description="full | lora | dora | qlora | hybrid (LoRA on a fully fine-tuned base given as --model)")
     out: Path | None = Field(None, description="output folder of the run (required)")
     # data
     data: list[Path] = Field([], description="training data files (JSONL, JSON, CSV/TSV, Parquet)")

@@ -34,9 +34,11 @@ def servable_refusal(record: VersionRecord, base: ResolvedModel, *, allow_unappr
             param="model",
         )
     if record.base_weights_sha256 != base.weights_sha256:
+        trained_on = record.base_model_id if record.lineage.base_version is None else f"the fine-tuned base {record.lineage.base_version}"
         return ServeError(
             409,
-            f"{record.ref} was trained on {record.base_model_id}, but this server's base is {base.model_id}",
+            f"{record.ref} was trained on {trained_on} (weights sha256 {record.base_weights_sha256[:12]}), "
+            f"but this server's base is {base.model_id} ({base.weights_sha256[:12]}); serve it with --model set to that base",
             code="model_not_servable",
             param="model",
         )
