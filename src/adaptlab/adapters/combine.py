@@ -16,7 +16,7 @@ from pydantic import BaseModel, Field
 from adaptlab import atomic
 from adaptlab.adapters import compat
 from adaptlab.adapters.choices import CombinationType
-from adaptlab.adapters.files import SAFETENSORS_WEIGHTS_FILE, AdapterFolder, open_adapter_folder
+from adaptlab.adapters.files import SAFETENSORS_WEIGHTS_FILE, AdapterFolder, open_adapter_folder, require_lora
 from adaptlab.adapters.loading import (
     adapter_name,
     adapter_ranks,
@@ -125,6 +125,8 @@ def combine_adapters(
 
     density = _checked_options(adapters, weights, how, density, svd_rank)
     folders = [open_adapter_folder(path, allow_pickle=allow_pickle) for path in adapters]
+    for folder in folders:
+        require_lora(folder, "combine")
     compat.check_combinable_configs(folders)
     check_output_folder(out, adapters, overwrite=overwrite)
     progress("resolving base model")

@@ -10,6 +10,7 @@ from collections.abc import Iterable, Mapping
 from adaptlab.adapters.files import AdapterFolder
 from adaptlab.adapters.metadata import ADAPTER_METADATA_FILE
 from adaptlab.errors import CompatibilityError
+from adaptlab.methods import get_method
 from adaptlab.models import ResolvedModel
 
 HASH_CHARS_SHOWN = 16
@@ -40,6 +41,13 @@ def check_base(folder: AdapterFolder, base: ResolvedModel, *, allow_mismatch: bo
     raise CompatibilityError(
         f"{message}. Use --model {metadata.base_model_spec}, or pass --allow-base-mismatch if you know the weights fit."
     )
+
+
+def check_mergeable(folder: AdapterFolder) -> None:
+    """Refuse to fold into the base an adapter whose method has no weight update (prompt/prefix tuning)."""
+    refusal = get_method(folder.method).merge_refusal
+    if refusal:
+        raise CompatibilityError(f"{folder.path}: a {folder.method} adapter cannot be merged: {refusal}")
 
 
 def unmatched_target_modules(target_modules: str | list[str] | None, module_names: Iterable[str]) -> list[str]:

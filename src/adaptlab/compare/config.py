@@ -40,7 +40,13 @@ class CompareConfig(TrainConfig):
         unknown = set(self.learning_rates) - set(METHODS)
         if unknown:
             raise ValueError(f"learning_rates: unknown methods {sorted(unknown)}")
+        if self.packing_refusals():
+            self.packing = False  # for every method: packing changes the tokens per step, and all must see the same
         return self
+
+    def packing_refusals(self) -> dict[str, str]:
+        """The compared methods that cannot train on packed rows, and why."""
+        return {name: refusal for name in self.methods if (refusal := get_method(name).packing_refusal)}
 
     @field_validator("methods", "forgetting_tasks", mode="before")
     @classmethod

@@ -7,7 +7,10 @@ from adaptlab.compare.formatting import format_bytes, format_count, format_durat
 from adaptlab.compare.schema import Comparison, MethodResult
 from adaptlab.stats.intervals import Interval
 
-METHOD_COLORS = {"full": "#1f4e79", "lora": "#e07b39", "dora": "#8e5fbf", "qlora": "#2a9d8f"}
+METHOD_COLORS = {
+    "full": "#1f4e79", "lora": "#e07b39", "dora": "#8e5fbf", "qlora": "#2a9d8f", "ia3": "#c0392b", "loha": "#b8860b",
+    "lokr": "#6b8e23", "oft": "#d45d99", "vera": "#4682b4", "prompt": "#7f7f7f", "prefix": "#17becf",
+}
 TEXT_COLOR = "#1d2433"
 GRID_COLOR = "#e3e6ec"
 RC = {

@@ -3,16 +3,19 @@
 Every candidate — each measured method, plus the hybrid "full FT of a shared base, LoRA per tenant"
 when more than one tenant is served — is checked against every constraint that was set, and each
 check states the figure behind it. The recommendation is the first candidate that passes them all
-in this order of preference (cheapest to store, serve and retrain first): the methods whose artifact is
-an adapter on a shared base, in registry order (adaptlab.methods.METHODS), then the hybrid, then the
-methods that ship a whole model; today
+in the order of preference: cheapest to serve first (the method's serving mode, adaptlab.methods.base:
+per-row adapters on one shared base, then adapters served merged one per deployment, then adapters
+adaptlab cannot serve, then the hybrid, then whole models), then the smallest artifact (storage), then
+registry order (adaptlab.methods.METHODS). Without sizes (the static order, PREFERENCE) today that is
 
-    lora → dora → qlora → hybrid → full
+    lora → qlora → dora → ia3 → loha → lokr → oft → vera → prompt → prefix → hybrid → full
 
-LoRA leads because its adapters are small, swap per tenant and train fastest; DoRA costs more
-compute for (sometimes) better quality; QLoRA trades speed and a lossy 4-bit base for the least
-memory; the hybrid and full fine-tuning keep every weight trainable and are chosen when the
-adapters miss a constraint (usually quality). The constraints decide, the order only breaks ties.
+LoRA leads because its adapters are small, swap per request row and train fastest; QLoRA trades speed
+and a lossy 4-bit base for the least memory; DoRA and the other weight tuners (IA3, LoHa, LoKr, OFT, VeRA)
+are served merged, one deployment per adapter; prompt and prefix tuning change the input and have no
+server path here; the hybrid and full fine-tuning keep every weight trainable and are chosen when the
+adapters miss a constraint (usually quality). `--prefer a,b` puts those candidates first, in that order,
+the others following in the default order. The constraints decide, the order only breaks ties.
 
 Quality and forgetting are measured on a sample of examples, so they are checked against a bound of
 their 95 % interval (`quality_bound`, `forgetting_bound`): by default a candidate fails only when the
@@ -27,7 +30,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
 from typing import Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from adaptlab.compare.formatting import format_bytes, format_usd, format_with_interval
 from adaptlab.compare.schema import METHOD_LABELS, Comparison, Method, VersusFull
@@ -38,12 +41,16 @@ from adaptlab.stats.intervals import Interval
 Choice = str  # a method name, or "hybrid"
 Constraint = Literal["memory", "serving", "quality", "forgetting", "budget"]
 Bound = Literal["point", "lower", "upper"]
-PREFERENCE: tuple[Choice, ...] = (
-    *(name for name, method in METHODS.items() if method.shares_base),
-    "hybrid",
-    *(name for name, method in METHODS.items() if not method.shares_base),
-)
-CHOICE_LABELS = METHOD_LABELS | {"hybrid": "Hybrid"}
+HYBRID = "hybrid"
+HYBRID_SERVING_COST_RANK = 3  # one shared whole model plus per-row adapters: dearer than adapters, cheaper than a model per tenant
+
+
+def serving_cost_rank(choice: Choice) -> int:
+    return HYBRID_SERVING_COST_RANK if choice == HYBRID else get_method(choice).serving_cost_rank
+
+
+PREFERENCE: tuple[Choice, ...] = tuple(sorted([*METHODS, HYBRID], key=serving_cost_rank))  # stable: registry order within a rank
+CHOICE_LABELS = METHOD_LABELS | {HYBRID: "Hybrid"}
 TEST_NAMES = {"mcnemar_exact": "exact McNemar test", "paired_bootstrap": "paired bootstrap"}
 CHOICE_DESCRIPTIONS = {name: method.description for name, method in METHODS.items()} | {
     "hybrid": "Hybrid (full fine-tuning of one shared base, then a LoRA adapter per tenant)",
@@ -64,10 +71,20 @@ class Constraints(BaseModel):
         "upper", description="which figure of the relative score's 95 % interval must meet --min-quality: upper (fail only when "
                              "the whole interval is below), lower (the whole interval must be above), or the point"
     )
+    prefer: list[str] = Field([], description="candidates to try first, in this order (e.g. lora,ia3); the others follow in the default order")
     forgetting_bound: Bound = Field(
         "lower", description="which figure of forgetting's 95 % interval must meet --max-forgetting: lower (fail only when "
                              "the whole interval is above), upper (the whole interval must be below), or the point"
     )
+
+
+    @field_validator("prefer")
+    @classmethod
+    def _known_choices(cls, prefer: list[str]) -> list[str]:
+        unknown = [name for name in prefer if name not in PREFERENCE]
+        if unknown:
+            raise ValueError(f"unknown candidates {unknown}; choose from {', '.join(PREFERENCE)}")
+        return prefer
 
 
 class DryRunEstimate(BaseModel):
@@ -154,6 +171,8 @@ def recommend(
         missing_quality = "dry-run estimates carry no quality figures; run `adaptlab compare` to measure them"
     else:
         raise ConfigError("nothing to recommend from: pass a comparison folder (adaptlab compare --out) or dry-run estimates")
+    figures = sorted(figures, key=preference_key(constraints.prefer))
+    order = [f.choice for f in figures]
     candidates = [Candidate(choice=f.choice, checks=checks(f, constraints, missing_quality)) for f in figures]
     chosen = next((c for c in candidates if c.fits), None)
     by_choice = {f.choice: f for f in figures}
@@ -162,7 +181,7 @@ def recommend(
             f"{CHOICE_LABELS[c.choice]}: " + "; ".join(check.detail for check in c.failures) for c in candidates
         ]
     else:
-        reasons = _reasons_for(chosen, candidates, by_choice, constraints.tenants)
+        reasons = _reasons_for(chosen, candidates, by_choice, constraints.tenants, order)
     unchecked = sorted({check.detail for c in candidates for check in c.checks if check.status == "unchecked"})
     return Recommendation(
         choice=None if chosen is None else chosen.choice,
@@ -172,6 +191,14 @@ def recommend(
         unchecked=unchecked,
         candidates=candidates,
     )
+
+
+def preference_key(prefer: Sequence[str]) -> Callable[[Figures], tuple]:
+    """Sort key of the order of preference: the user's --prefer list first, then serving cost, artifact size, registry order."""
+    def key(f: Figures) -> tuple:
+        preferred = prefer.index(f.choice) if f.choice in prefer else len(prefer)
+        return preferred, serving_cost_rank(f.choice), f.artifact_size_bytes, PREFERENCE.index(f.choice)
+    return key
 
 
 def checks(f: Figures, constraints: Constraints, missing_quality: str) -> list[Check]:
@@ -302,9 +329,14 @@ def _method_figures(
     method: Method, peak_memory_bytes: int, artifact_bytes: int, base_bytes: int, tenants: int,
     relative_score: float | None, forgetting: float | None, cost: float | None, *, estimated: bool,
 ) -> Figures:
-    """Serving weights for N tenants: one shared base plus N adapters, or a whole model per tenant."""
-    shares_base = get_method(method).shares_base
-    if shares_base:
+    """Serving weights for N tenants: one shared base plus N adapters, N merged models (adapters served merged),
+    or a whole model per tenant."""
+    fine_tuning = get_method(method)
+    shares_base = fine_tuning.shares_base
+    if fine_tuning.serving == "merged":
+        serving = tenants * base_bytes
+        formula = f"{tenants} × {format_bytes(base_bytes)} merged models (served merged, one per deployment) = {format_bytes(serving)} of weights"
+    elif shares_base:
         serving = base_bytes + tenants * artifact_bytes
         formula = f"{format_bytes(base_bytes)} base + {tenants} × {format_bytes(artifact_bytes)} adapters = {format_bytes(serving)} of weights"
     else:
@@ -317,7 +349,8 @@ def _method_figures(
 
 def _with_hybrid(figures: dict[str, Figures], tenants: int) -> list[Figures]:
     """The measured candidates in order of preference, plus the hybrid when several tenants share a deployment."""
-    adapter = next((figures[c] for c in PREFERENCE if c in figures and figures[c].shares_base), None)
+    # the hybrid's per-tenant adapters are served per row on its shared base
+    adapter = next((figures[c] for c in PREFERENCE if c in figures and c != HYBRID and get_method(c).serving == "per_row"), None)
     full = figures.get("full")  # the hybrid's shared base is full fine-tuning's
     if tenants > 1 and full is not None and adapter is not None:
         figures["hybrid"] = Figures(
@@ -336,14 +369,14 @@ def _with_hybrid(figures: dict[str, Figures], tenants: int) -> list[Figures]:
             estimated=full.estimated,
             artifact_size_bytes=adapter.artifact_size_bytes,
         )
-    return [figures[c] for c in PREFERENCE if c in figures]
+    return list(figures.values())
 
 
-def _reasons_for(chosen: Candidate, candidates: list[Candidate], by_choice: dict[str, Figures], tenants: int) -> list[str]:
+def _reasons_for(chosen: Candidate, candidates: list[Candidate], by_choice: dict[str, Figures], tenants: int, order: list[str]) -> list[str]:
     mine = by_choice[chosen.choice]
     passed = [check.detail for check in chosen.checks if check.status == "pass"]
-    order = " → ".join(PREFERENCE)
-    reasons = [f"{CHOICE_DESCRIPTIONS[chosen.choice]} is the first candidate in the order of preference ({order}) that meets every constraint"
+    reasons = [f"{CHOICE_DESCRIPTIONS[chosen.choice]} is the first candidate in the order of preference ({' → '.join(order)}) "
+               "that meets every constraint"
                + (":" if passed else "; none could be checked.")]
     reasons += [f"  {detail}" for detail in passed]
     for other in candidates:
@@ -352,7 +385,7 @@ def _reasons_for(chosen: Candidate, candidates: list[Candidate], by_choice: dict
         theirs = by_choice[other.choice]
         if not other.fits:
             reasons.append(f"{theirs.label} was not chosen: " + "; ".join(check.detail for check in other.failures))
-        elif PREFERENCE.index(other.choice) > PREFERENCE.index(chosen.choice):
+        elif order.index(other.choice) > order.index(chosen.choice):
             differences = _side_by_side(mine, theirs, tenants)
             reasons.append(f"{theirs.label} also fits, but {mine.label} comes first in the order of preference"
                            + (": " + ", ".join(differences) if differences else "."))

@@ -84,6 +84,8 @@ def compare(config: CompareConfig, console: Console | None = None) -> Comparison
     contamination_warning = data.info.quality.contamination.warning()
     if contamination_warning:
         console.print(f"[yellow]warning:[/] {contamination_warning}", highlight=False)
+    for name, refusal in config.packing_refusals().items():
+        console.print(f"packing off for every method, so all see the same tokens: {name}: {refusal}", highlight=False)
     steps = total_steps(config, data.train, tokenizer.pad_token_id)
     eval_items = task_items(metric_examples(config, data, tokenizer), tokenizer)[: config.metric_examples]
     metric = task_metric_name(config, eval_items)
