@@ -71,12 +71,11 @@ class Constraints(BaseModel):
         "upper", description="which figure of the relative score's 95 % interval must meet --min-quality: upper (fail only when "
                              "the whole interval is below), lower (the whole interval must be above), or the point"
     )
-    prefer: list[str] = Field([], description="candidates to try first, in this order (e.g. lora,ia3); the others follow in the default order")
     forgetting_bound: Bound = Field(
         "lower", description="which figure of forgetting's 95 % interval must meet --max-forgetting: lower (fail only when "
                              "the whole interval is above), upper (the whole interval must be below), or the point"
     )
-
+    prefer: list[str] = Field([], description="candidates to try first, in this order (e.g. lora,ia3); the others follow in the default order")
 
     @field_validator("prefer")
     @classmethod
@@ -348,7 +347,7 @@ def _method_figures(
 
 
 def _with_hybrid(figures: dict[str, Figures], tenants: int) -> list[Figures]:
-    """The measured candidates in order of preference, plus the hybrid when several tenants share a deployment."""
+    """The measured candidates, plus the hybrid when several tenants share a deployment."""
     # the hybrid's per-tenant adapters are served per row on its shared base
     adapter = next((figures[c] for c in PREFERENCE if c in figures and c != HYBRID and get_method(c).serving == "per_row"), None)
     full = figures.get("full")  # the hybrid's shared base is full fine-tuning's

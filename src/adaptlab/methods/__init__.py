@@ -6,7 +6,15 @@ records, which sit below methods)."""
 from adaptlab.methods.base import FineTuningMethod
 from adaptlab.methods.full import FullFineTuning
 from adaptlab.methods.lora import LoraFamily
-from adaptlab.methods.tuners import IA3, OFT, LoHa, LoKr, PrefixTuning, PromptTuning, VeRA
+from adaptlab.methods.tuners import (
+    IA3,
+    OFT,
+    LoHa,
+    LoKr,
+    PrefixTuning,
+    PromptTuning,
+    VeRA,
+)
 
 METHODS: dict[str, FineTuningMethod] = {
     method.name: method

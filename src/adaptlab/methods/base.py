@@ -6,8 +6,8 @@ method its facts without loading a model stack.
 """
 
 from abc import ABC, abstractmethod
-from pathlib import Path
 from collections.abc import Iterable
+from pathlib import Path
 from typing import TYPE_CHECKING, ClassVar, Literal
 
 from adaptlab.schemas.run_record import ArtifactKind, ParamCounts

@@ -36,11 +36,11 @@ class TrainConfig(DataOptions):
     target_modules: list[str] = Field(["all-linear"], description="modules to adapt: all-linear or names such as q_proj v_proj")
     rslora: bool = Field(False, description="rank-stabilised LoRA scaling alpha/sqrt(r)")
     init: LoraInit = Field(
-        "default", description="LoRA-family initialisation: default (PEFT's: Kaiming A, zero B), gaussian, pissa, olora, "
+        "default", description="lora/dora/qlora initialisation (other methods ignore it): default (PEFT's: Kaiming A, zero B), gaussian, pissa, olora, "
         "eva (SVD of the run's own first training batches' activations) or loftq (qlora only)"
     )
     loraplus_lr_ratio: float | None = Field(
-        None, gt=0, description="LoRA+: B matrices learn this many times faster than A (PEFT's create_loraplus_optimizer; paper: 16)"
+        None, gt=0, description="lora/dora/qlora (other methods ignore it): LoRA+, B matrices learn this many times faster than A (PEFT's create_loraplus_optimizer; paper: 16)"
     )
     # other PEFT methods (LoHa/LoKr use --rank and --alpha too; IA3, OFT and VeRA --target-modules)
     ia3_feedforward_modules: list[str] = Field(
