@@ -10,7 +10,6 @@ from collections.abc import Iterable, Mapping
 from adaptlab.adapters.files import AdapterFolder
 from adaptlab.adapters.metadata import ADAPTER_METADATA_FILE
 from adaptlab.errors import CompatibilityError
-from adaptlab.methods import get_method
 from adaptlab.models import ResolvedModel
 
 HASH_CHARS_SHOWN = 16
@@ -45,7 +44,7 @@ def check_base(folder: AdapterFolder, base: ResolvedModel, *, allow_mismatch: bo
 
 def check_mergeable(folder: AdapterFolder) -> None:
     """Refuse to fold into the base an adapter whose method has no weight update (prompt/prefix tuning)."""
-    refusal = get_method(folder.method).merge_refusal
+    refusal = folder.fine_tuning.merge_refusal
     if refusal:
         raise CompatibilityError(f"{folder.path}: a {folder.method} adapter cannot be merged: {refusal}")
 

@@ -10,7 +10,7 @@ from pathlib import Path
 
 from adaptlab.adapters.metadata import AdapterMetadata, read_adapter_metadata
 from adaptlab.errors import ArtifactError, CompatibilityError
-from adaptlab.methods import METHODS, method_for_adapter_config
+from adaptlab.methods import METHODS, FineTuningMethod, method_for_adapter_config
 
 ADAPTER_CONFIG_FILE = "adapter_config.json"
 SAFETENSORS_WEIGHTS_FILE = "adapter_model.safetensors"
@@ -38,6 +38,12 @@ class AdapterFolder:
         if self.metadata is not None:
             return self.metadata.method
         return method_for_adapter_config(self.config).name  # read_adapter_config refused configs without one
+
+    @property
+    def fine_tuning(self) -> FineTuningMethod:
+        """The method object, for its facts (how it is served, whether it merges): by name for adaptlab's runs,
+        else by the PEFT config (adapters derived by combine or merge are LoRA)."""
+        return METHODS.get(self.method) or method_for_adapter_config(self.config)
 
     @property
     def is_lora(self) -> bool:

@@ -96,11 +96,10 @@ def adapter_diagnostics(path: Path, model: str | None = None, *, allow_pickle: b
     from adaptlab.adapters.diagnostics import weight_diagnostics
     from adaptlab.adapters.loading import load_base_with_adapters, resolve_base
     from adaptlab.errors import CompatibilityError
-    from adaptlab.methods import get_method
     from adaptlab.models import load_causal_lm
 
     folder = open_adapter_folder(Path(path), allow_pickle=allow_pickle)
-    method = get_method(folder.method)
+    method = folder.fine_tuning
     if not method.has_weight_delta:
         raise CompatibilityError(f"{path}: a {folder.method} adapter changes no weight (it trains virtual tokens): no ΔW to diagnose")
     base = resolve_base(model, [folder])

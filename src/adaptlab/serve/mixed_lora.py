@@ -18,7 +18,6 @@ from dataclasses import dataclass
 
 from adaptlab.adapters.files import AdapterFolder, read_adapter_tensors
 from adaptlab.errors import CompatibilityError
-from adaptlab.methods import get_method
 
 PEFT_PREFIX = "base_model.model."
 LORA_SUFFIXES = {".lora_A.weight": "a", ".lora_B.weight": "b"}
@@ -68,7 +67,7 @@ def read_lora_adapter(folder: AdapterFolder, modules: Mapping[str, object]) -> L
     import torch
 
     if not folder.is_lora:
-        hint = OTHER_TUNER_HINTS[get_method(folder.method).serving]
+        hint = OTHER_TUNER_HINTS[folder.fine_tuning.serving]
         raise CompatibilityError(f"{folder.path}: a {folder.method} adapter cannot be applied per request row; {hint}")
     config = folder.config
     used = forward_changing_options(config)
