@@ -238,7 +238,7 @@ def run_evaluation(result: MethodResult, metric: str | None, basis: RelativeScor
 
 def checked_settings(config: CompareConfig, results: list[MethodResult], train_target_tokens: int) -> list[SettingsWarning]:
     """The settings warnings for what this comparison trained (adaptlab.compare.settings_checks)."""
-    methods = [MethodSettings(r.label, get_method(r.method).shares_base, r.learning_rate, r.trainable_params) for r in results]
+    methods = [MethodSettings(r.label, get_method(r.method).lora_guidance_applies, r.learning_rate, r.trainable_params) for r in results]
     return settings_warnings(methods, config.target_modules, train_target_tokens, config.micro_batch_size * config.grad_accum)
 
 

@@ -43,6 +43,7 @@ class FineTuningMethod(ABC):
     has_weight_delta: bool = True  # the artifact changes weights (so weight-space diagnostics apply), not the input
     merge_refusal: str | None = None  # why the artifact cannot be folded into the base (`adaptlab merge`, `serve --merge`)
     packing_refusal: str | None = None  # why packed rows would be wrong for this method (then the run trains unpacked)
+    lora_guidance_applies: bool = False  # the published LoRA settings advice (compare's settings warnings) is about it
 
     @abstractmethod
     def prepare(self, base: "ResolvedModel", config: TrainConfig) -> "nn.Module":

@@ -55,6 +55,7 @@ class LoraFamily(PeftAdapterMethod):
     quantized_base: bool = False
     serving: ServingMode = "per_row"
     peft_type = "LORA"
+    lora_guidance_applies = True
     default_learning_rate = 2e-4  # Biderman et al. 2024 ("LoRA Learns Less and Forgets Less"); PEFT's method comparison
 
     def prepare(self, base, config: TrainConfig):
