@@ -8,6 +8,13 @@ import pytest
 from adaptlab.compare.runner import compare
 from adaptlab.compare.schema import read_comparison
 from tests.compare.test_runner import QUIET, tiny_comparison
+from tests.single_thread import one_torch_thread
+
+
+@pytest.fixture(scope="module", autouse=True)
+def single_thread():
+    with one_torch_thread():
+        yield
 
 
 @pytest.fixture(scope="module")

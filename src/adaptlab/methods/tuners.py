@@ -5,6 +5,8 @@ Default learning rates and their sources (docs/training.md repeats them): PEFT's
 MetaMathQA (`method_comparison/MetaMathQA/experiments/<method>/<experiment>`) unless said otherwise.
 """
 
+import re
+
 from adaptlab.methods.peft_adapter import PeftAdapterMethod, target_modules
 from adaptlab.schemas.train_config import TrainConfig
 
@@ -39,9 +41,10 @@ class IA3(WeightTuner):
     def peft_config(self, config: TrainConfig, base):
         from peft import IA3Config, TaskType
 
-        return IA3Config(
-            task_type=TaskType.CAUSAL_LM, target_modules=target_modules(config), feedforward_modules=config.ia3_feedforward_modules
-        )
+        # as a pattern, not a list: PEFT saves "all-linear" as full module paths, and then refuses (when loading) a
+        # list of short names as not a subset of the targets
+        feedforward = rf".*\.({'|'.join(map(re.escape, config.ia3_feedforward_modules))})$"
+        return IA3Config(task_type=TaskType.CAUSAL_LM, target_modules=target_modules(config), feedforward_modules=feedforward)
 
 
 class LoHa(WeightTuner):
