@@ -16,25 +16,31 @@ from tests.train.helpers import tiny_config
 QUIET = Console(quiet=True)
 
 
-@pytest.mark.parametrize(("init", "method", "refused"), [
-    ("loftq", "lora", "use it with --method qlora"),
-    ("loftq", "dora", "use it with --method qlora"),
-    ("pissa", "qlora", "frozen 4-bit base"),
-    ("olora", "qlora", "frozen 4-bit base"),
-    ("eva", "qlora", None),
-    ("gaussian", "qlora", None),
-    ("loftq", "qlora", None),
-    ("pissa", "lora", None),
+@pytest.mark.parametrize(("init", "method", "has_cuda", "refused"), [
+    ("loftq", "lora", True, "use it with --method qlora"),
+    ("loftq", "dora", True, "use it with --method qlora"),
+    ("loftq", "qlora", False, "computes on a CUDA GPU"),
+    ("pissa", "qlora", False, "frozen 4-bit base"),
+    ("olora", "qlora", False, "frozen 4-bit base"),
+    ("eva", "qlora", False, None),
+    ("gaussian", "qlora", False, None),
+    ("loftq", "qlora", True, None),
+    ("pissa", "lora", False, None),
 ])
-def test_which_inits_each_member_refuses(init, method, refused):
-    refusal = init_refusal(init, get_method(method).quantized_base)
+def test_which_inits_each_member_refuses(init, method, has_cuda, refused):
+    refusal = init_refusal(init, get_method(method).quantized_base, has_cuda)
     assert refusal is None if refused is None else refused in refusal
 
 
-def test_a_refused_init_is_a_config_error_before_training(tmp_path):
+@pytest.mark.parametrize("method", ["lora", "qlora"])
+def test_a_refused_init_is_a_config_error_before_training(tmp_path, method):
+    import torch
+
+    if method == "qlora" and torch.cuda.is_available():
+        pytest.skip("LoftQ runs on a CUDA GPU")
     with pytest.raises(ConfigError, match="--init loftq"):
-        train(tiny_config(tmp_path, "lora", init="loftq", max_steps=1), console=QUIET)
-    assert not (tmp_path / "run-lora" / "run.json").exists()
+        train(tiny_config(tmp_path, method, init="loftq", max_steps=1), console=QUIET)
+    assert not (tmp_path / f"run-{method}" / "run.json").exists()
 
 
 @pytest.mark.parametrize("init", ["pissa", "olora"])

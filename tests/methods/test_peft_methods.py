@@ -16,19 +16,12 @@ from adaptlab.registry import GatePolicy, Registry, local_admin
 from adaptlab.serve.config import ServeConfig
 from adaptlab.serve.server import running_server
 from adaptlab.train.loop import TrainedRun, train
-from tests.single_thread import one_torch_thread
 from tests.train.helpers import tiny_config
 
 NEW_METHODS = ["ia3", "loha", "lokr", "oft", "vera", "prompt", "prefix"]
 PROBE_IDS = [[5, 17, 42, 99, 3, 250, 7, 64]]
 REQUEST = {"prompt": "reverse abc", "max_tokens": 6}
 MODEL_NAME = "acme/tuned"
-
-
-@pytest.fixture(scope="module", autouse=True)
-def single_thread():
-    with one_torch_thread():
-        yield
 
 
 @dataclass(frozen=True)

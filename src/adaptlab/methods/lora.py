@@ -21,10 +21,12 @@ BASE_REWRITING_INITS = ("pissa", "olora")
 PEFT_INIT_VALUE = {"default": True, "gaussian": "gaussian", "pissa": "pissa", "olora": "olora", "eva": "eva", "loftq": True}
 
 
-def init_refusal(init: str, quantized_base: bool) -> str | None:
-    """Why `--init` cannot run with this method (None when it can)."""
+def init_refusal(init: str, quantized_base: bool, has_cuda: bool) -> str | None:
+    """Why `--init` cannot run with this method on this machine (None when it can)."""
     if init == "loftq" and not quantized_base:
         return "--init loftq fits the adapter to the 4-bit base's quantization error; use it with --method qlora"
+    if init == "loftq" and not has_cuda:
+        return "--init loftq: PEFT's LoftQ (replace_lora_weights_loftq) computes on a CUDA GPU, and this machine has none"
     if init in BASE_REWRITING_INITS and quantized_base:
         return f"--init {init} rewrites the base weights, which a frozen 4-bit base cannot hold; use --method lora or dora"
     return None
@@ -63,7 +65,9 @@ class LoraFamily(PeftAdapterMethod):
 
         from adaptlab.models import load_causal_lm
 
-        if refusal := init_refusal(config.init, self.quantized_base):
+        import torch
+
+        if refusal := init_refusal(config.init, self.quantized_base, torch.cuda.is_available()):
             raise ConfigError(refusal)
         # a bf16 run computes the 4-bit matmuls in bf16 too; an fp32 compute dtype would keep fp32 copies of every input
         compute_dtype = "bfloat16" if config.precision == "bf16" else "float32"
