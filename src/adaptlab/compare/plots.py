@@ -43,8 +43,9 @@ def report_charts(comparison: Comparison) -> dict[str, str]:
             interval=lambda r: r.intervals.forgetting_percent,
         ),
     }
-    if any(r.forgetting is not None for r in results):
-        charts["intruders"] = intruders_svg([r for r in results if r.forgetting is not None])
+    diagnosed = [r for r in results if r.forgetting is not None and r.forgetting.diagnostics is not None]  # a weight delta
+    if diagnosed:
+        charts["intruders"] = intruders_svg(diagnosed)
     if all(r.relative_score is not None for r in results):
         charts["quality"] = bar_chart_svg(
             "quality", "Relative score · full FT = 100 · higher is better", results, lambda r: r.relative_score, lambda s: f"{s:.1f}",
