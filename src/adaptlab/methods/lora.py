@@ -60,31 +60,30 @@ class LoraFamily(PeftAdapterMethod):
     lora_guidance_applies = True
     default_learning_rate = 2e-4  # Biderman et al. 2024 ("LoRA Learns Less and Forgets Less"); PEFT's method comparison
 
-    def prepare(self, base, config: TrainConfig):
-        from peft import get_peft_model, prepare_model_for_kbit_training
+    def load_base(self, base, config: TrainConfig):
+        import torch
+        from peft import prepare_model_for_kbit_training
 
         from adaptlab.models import load_causal_lm
 
-        import torch
-
         if refusal := init_refusal(config.init, self.quantized_base, torch.cuda.is_available()):
             raise ConfigError(refusal)
+        if not self.quantized_base:
+            return super().load_base(base, config)
         # a bf16 run computes the 4-bit matmuls in bf16 too; an fp32 compute dtype would keep fp32 copies of every input
         compute_dtype = "bfloat16" if config.precision == "bf16" else "float32"
-        if not self.quantized_base:
-            model = self.load_base(base, config)
-        else:
-            model = load_causal_lm(base.path, load_in_4bit=True, compute_dtype=compute_dtype, allow_pickle=config.allow_pickle)
-            model = prepare_model_for_kbit_training(model, use_gradient_checkpointing=config.gradient_checkpointing)
-        try:
-            peft_model = get_peft_model(model, lora_config(config, self.use_dora))
-            if config.init == "loftq":
-                from peft import replace_lora_weights_loftq
+        model = load_causal_lm(base.path, load_in_4bit=True, compute_dtype=compute_dtype, allow_pickle=config.allow_pickle)
+        return prepare_model_for_kbit_training(model, use_gradient_checkpointing=config.gradient_checkpointing)
 
+    def prepare(self, base, config: TrainConfig):
+        peft_model = super().prepare(base, config)
+        if config.init == "loftq":
+            from peft import replace_lora_weights_loftq
+
+            try:
                 replace_lora_weights_loftq(peft_model, model_path=str(Path(base.path) / "model.safetensors"))
-        except ValueError as exc:  # PEFT's NoMatchingPeftModuleError, or a module type or init it cannot handle
-            raise ConfigError(f"--method {self.name} --init {config.init} --target-modules {' '.join(config.target_modules)}: {exc}") from None
-        peft_model.peft_config["default"].base_model_name_or_path = base.model_id  # a hub id, not our cache path
+            except ValueError as exc:
+                raise ConfigError(f"--init loftq: {exc}") from None
         return peft_model
 
     def peft_config(self, config: TrainConfig, base):
