@@ -161,3 +161,25 @@ def peft_greedy_text(adapter: Path, tiny_model, request: dict) -> str:
     new_ids = output[0, len(prompt_ids):].tolist()
     eos = model.generation_config.eos_token_id
     return tokenizer.decode(new_ids[: new_ids.index(eos)] if eos in new_ids else new_ids, skip_special_tokens=True)
+
+
+def test_virtual_token_generation_follows_the_forward_pass(trained: Trained, tiny_model):
+    """Greedy answers (compare's task metric, `adaptlab generate`) are the forward pass's argmax at every step, with
+    the virtual tokens applied: PEFT's own `generate` loses them for prompt/prefix tuning on transformers 5."""
+    import torch
+    from peft import PeftModel
+
+    from adaptlab.eval.generation import greedy_answers
+    from adaptlab.models import load_causal_lm, load_tokenizer
+
+    tokenizer = load_tokenizer(tiny_model.path)
+    model = PeftModel.from_pretrained(load_causal_lm(tiny_model.path), trained.out).eval()
+    prompt = tokenizer("reverse abc")["input_ids"]
+    [answer] = greedy_answers(model, tokenizer, [prompt], max_new_tokens=4)
+    ids = torch.tensor([prompt])
+    for _ in range(4):
+        ids = torch.cat([ids, logits(model, ids.tolist())[:, -1:].argmax(-1)], dim=1)
+    expected = ids[0, len(prompt):].tolist()
+    if tokenizer.eos_token_id in expected:
+        expected = expected[: expected.index(tokenizer.eos_token_id)]
+    assert answer == tokenizer.decode(expected, skip_special_tokens=True).strip()
