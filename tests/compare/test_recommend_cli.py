@@ -57,7 +57,7 @@ def test_recommend_json_and_exit_code_when_nothing_fits(tmp_path):
     assert recommendation["choice"] is None
     assert recommendation["constraints"] == {"memory_budget_bytes": None, "tenants": 1, "min_quality": 0.98,
                                              "max_forgetting_percent": 5.0, "budget_usd": None, "quality_bound": "upper",
-                                             "forgetting_bound": "lower"}
+                                             "forgetting_bound": "lower", "prefer": []}
     assert {c["choice"]: [k["status"] for k in c["checks"]] for c in recommendation["candidates"]} == {
         "lora": ["fail", "pass"], "qlora": ["fail", "pass"], "full": ["pass", "fail"]}
 
@@ -154,4 +154,4 @@ def test_prefer_is_a_comma_separated_order_and_unknown_names_are_an_error():
     assert recommendation["constraints"]["prefer"] == ["qlora", "lora"]
     refused = runner.invoke(app, ["recommend", fixture, "--prefer", "lora,bottleneck"])
     assert isinstance(refused.exception, ConfigError)
-    assert "prefer: " in str(refused.exception) and "unknown candidates ['bottleneck']" in str(refused.exception)
+    assert "prefer (--prefer): " in str(refused.exception) and "unknown candidates ['bottleneck']" in str(refused.exception)
