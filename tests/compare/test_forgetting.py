@@ -100,3 +100,16 @@ def test_smollm2_compare_shows_the_three_signals_and_the_diagnostics(tmp_path, s
         assert sum(row.matrices for row in result.forgetting.diagnostics.by_module_type) > 0
     markdown = (tmp_path / "out" / "report.md").read_text()
     assert "## Forgetting" in markdown and "## Weight-space diagnostics" in markdown
+
+
+def test_a_method_without_a_weight_delta_is_reported_as_such(forgetting_comparison, tmp_path):
+    """Prompt/prefix tuning measure forgetting like the others but have no ΔW: the diagnostics say so."""
+    from adaptlab.compare.report import write_reports
+
+    _, _, comparison = forgetting_comparison
+    lora = comparison.result("lora")
+    prompt = lora.model_copy(update={"method": "prompt", "forgetting": lora.forgetting.model_copy(update={"diagnostics": None})})
+    write_reports(comparison.model_copy(update={"methods": [*comparison.methods, prompt]}), tmp_path)
+    markdown = (tmp_path / "report.md").read_text()
+    assert "| Prompt tuning | no weight delta |" in markdown and "there is no ΔW to diagnose" in markdown
+    assert 'id="chart-intruders"' in (tmp_path / "report.html").read_text()

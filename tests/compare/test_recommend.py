@@ -175,3 +175,35 @@ def test_every_registered_method_is_a_candidate_adapters_before_whole_models():
     assert set(PREFERENCE) == set(METHODS) | {"hybrid"}
     hybrid = PREFERENCE.index("hybrid")
     assert all(get_method(name).shares_base == (index < hybrid) for index, name in enumerate(PREFERENCE) if name != "hybrid")
+
+
+def _with_a_weight_tuner(fixture: str, adapter_bytes: int):
+    """The fixture plus an IA3 row: LoRA's figures, a smaller artifact (IA3 is served merged)."""
+    comparison = read_comparison(FIXTURES / f"{fixture}.json")
+    lora = comparison.result("lora")
+    ia3 = lora.model_copy(update={"method": "ia3", "artifact_size_bytes": adapter_bytes})
+    return comparison.model_copy(update={"methods": [*comparison.methods, ia3]})
+
+
+def test_serving_cost_ranks_before_storage_and_merged_adapters_serve_as_whole_models():
+    comparison = _with_a_weight_tuner("small_model", adapter_bytes=100_000)
+    recommendation = recommend(comparison, Constraints(tenants=3))
+    assert [c.choice for c in recommendation.candidates] == ["lora", "qlora", "ia3", "hybrid", "full"]
+    assert recommendation.choice == "lora"
+    assert "lora → qlora → ia3 → hybrid → full" in recommendation.reasons[0]
+    memory = recommend(comparison, Constraints(tenants=3, memory_budget_bytes=10**12))
+    ia3_serving = next(c for c in memory.candidates if c.choice == "ia3").checks[1].detail
+    assert "3 × " in ia3_serving and "merged models" in ia3_serving
+
+
+def test_prefer_puts_the_named_candidates_first_the_others_in_the_default_order():
+    comparison = _with_a_weight_tuner("with_dora", adapter_bytes=100_000)
+    recommendation = recommend(comparison, Constraints(prefer=["ia3", "dora"]))
+    assert [c.choice for c in recommendation.candidates] == ["ia3", "dora", "lora", "qlora", "full"]
+    assert recommendation.choice == "ia3"
+    assert "first candidate in the order of preference (ia3 → dora → lora → qlora → full)" in recommendation.reasons[0]
+
+
+def test_prefer_refuses_unknown_candidates():
+    with pytest.raises(ValueError, match=r"unknown candidates \['adapterhub'\]"):
+        Constraints(prefer=["lora", "adapterhub"])

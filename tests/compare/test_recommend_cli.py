@@ -12,6 +12,7 @@ from adaptlab.compare.cli import parse_bytes
 from adaptlab.compare.report import write_reports
 from adaptlab.compare.settings_checks import MethodSettings, settings_warnings
 from adaptlab.errors import ConfigError
+from adaptlab.methods import METHODS
 from tests.compare.conftest import build_comparison
 
 FIXTURES = Path(__file__).parent / "fixtures"
@@ -56,7 +57,7 @@ def test_recommend_json_and_exit_code_when_nothing_fits(tmp_path):
     assert recommendation["choice"] is None
     assert recommendation["constraints"] == {"memory_budget_bytes": None, "tenants": 1, "min_quality": 0.98,
                                              "max_forgetting_percent": 5.0, "budget_usd": None, "quality_bound": "upper",
-                                             "forgetting_bound": "lower"}
+                                             "forgetting_bound": "lower", "prefer": []}
     assert {c["choice"]: [k["status"] for k in c["checks"]] for c in recommendation["candidates"]} == {
         "lora": ["fail", "pass"], "qlora": ["fail", "pass"], "full": ["pass", "fail"]}
 
@@ -87,7 +88,9 @@ def test_recommend_without_a_comparison_estimates_every_method(tmp_path):
     assert result.exit_code == 0, result.output
     recommendation = json.loads(result.output[result.output.index("{"):])
     assert recommendation["basis"] == "dry_run"
-    assert [c["choice"] for c in recommendation["candidates"]] == ["lora", "dora", "qlora", "hybrid", "full"]
+    order = [c["choice"] for c in recommendation["candidates"]]
+    assert sorted(order) == sorted(METHODS)
+    assert order[:2] == ["lora", "qlora"] and order[-2:] == ["hybrid", "full"]  # per-row adapters first, whole models last
     assert recommendation["choice"] == "lora"
     assert any("dry-run estimates carry no quality figures" in line for line in recommendation["unchecked"])
 
@@ -140,3 +143,15 @@ def test_recommend_prints_the_comparisons_warnings(tmp_path):
     quiet = tmp_path / "quiet"
     write_reports(build_comparison(), quiet)
     assert "warning" not in runner.invoke(app, ["recommend", str(quiet)], env={"COLUMNS": "400"}).output
+
+
+def test_prefer_is_a_comma_separated_order_and_unknown_names_are_an_error():
+    fixture = str(Path(__file__).parent / "fixtures" / "small_model.json")
+    result = runner.invoke(app, ["recommend", fixture, "--prefer", "qlora,lora", "--json"])
+    assert result.exit_code == 0, result.output
+    recommendation = json.loads(result.output[result.output.index("{"):])
+    assert [c["choice"] for c in recommendation["candidates"]][:2] == ["qlora", "lora"]
+    assert recommendation["constraints"]["prefer"] == ["qlora", "lora"]
+    refused = runner.invoke(app, ["recommend", fixture, "--prefer", "lora,bottleneck"])
+    assert isinstance(refused.exception, ConfigError)
+    assert "prefer (--prefer): " in str(refused.exception) and "unknown candidates ['bottleneck']" in str(refused.exception)

@@ -19,7 +19,7 @@ ALLOW_MISMATCH_HELP = "load adapters even if they were trained on a base with di
 
 
 def inspect_command(
-    path: Path = typer.Argument(..., help="adapter folder (a lora/dora/qlora run, or any PEFT LoRA folder)"),
+    path: Path = typer.Argument(..., help="adapter folder (a run of any adapter method, or a PEFT folder of a tuner adaptlab trains)"),
     allow_pickle: bool = typer.Option(False, "--allow-pickle", help=ALLOW_PICKLE_HELP),
     as_json: bool = typer.Option(False, "--json", help="print JSON instead of a table"),
     diagnostics: bool = typer.Option(False, "--diagnostics", help="load the adapter on its base and add weight-space diagnostics per module type"),
@@ -85,7 +85,7 @@ def merge_command(
     allow_pickle: bool = typer.Option(False, "--allow-pickle", help=ALLOW_PICKLE_HELP),
     allow_base_mismatch: bool = typer.Option(False, "--allow-base-mismatch", help=ALLOW_MISMATCH_HELP),
 ) -> None:
-    """Merge a LoRA/DoRA/QLoRA adapter into its base: a standalone safetensors model folder."""
+    """Merge an adapter (any method with a weight update: not prompt/prefix tuning) into its base: a standalone safetensors model folder."""
     from adaptlab.adapters.merge import DEFAULT_LOGIT_TOLERANCE, merge_adapter
 
     console = Console()

@@ -17,7 +17,7 @@ from adaptlab import atomic
 from adaptlab.adapters import compat
 from adaptlab.adapters.choices import CombinationType
 from adaptlab.adapters.combined_quality import combined_quality
-from adaptlab.adapters.files import SAFETENSORS_WEIGHTS_FILE, AdapterFolder, open_adapter_folder
+from adaptlab.adapters.files import SAFETENSORS_WEIGHTS_FILE, AdapterFolder, open_adapter_folder, require_lora
 from adaptlab.adapters.loading import (
     adapter_name,
     adapter_ranks,
@@ -134,6 +134,8 @@ def combine_adapters(
 
     density = _checked_options(adapters, weights, how, density, svd_rank)
     folders = [open_adapter_folder(path, allow_pickle=allow_pickle) for path in adapters]
+    for folder in folders:
+        require_lora(folder, "combine")
     compat.check_combinable_configs(folders)
     check_output_folder(out, adapters, overwrite=overwrite)
     progress("resolving base model")

@@ -42,6 +42,13 @@ def check_base(folder: AdapterFolder, base: ResolvedModel, *, allow_mismatch: bo
     )
 
 
+def check_mergeable(folder: AdapterFolder) -> None:
+    """Refuse to fold into the base an adapter whose method has no weight update (prompt/prefix tuning)."""
+    refusal = folder.fine_tuning.merge_refusal
+    if refusal:
+        raise CompatibilityError(f"{folder.path}: a {folder.method} adapter cannot be merged: {refusal}")
+
+
 def unmatched_target_modules(target_modules: str | list[str] | None, module_names: Iterable[str]) -> list[str]:
     """Targets that match no module of the base, using PEFT's rules (suffix match for lists, full regex match for a string)."""
     names = list(module_names)

@@ -107,10 +107,16 @@ def summarize(per_matrix: dict[str, MatrixDiagnostics]) -> list[ModuleTypeDiagno
 
 
 def weight_diagnostics(tuned: nn.Module, base: nn.Module | None = None, settings: DiagnosticsSettings | None = None) -> WeightDiagnostics:
-    """Diagnostics of a PEFT model's LoRA/DoRA updates, or of a fully fine-tuned model against `base`."""
+    """Diagnostics of a PEFT model's LoRA/DoRA updates, of another PEFT tuner's merged update (IA3, LoHa, LoKr, OFT,
+    VeRA) or of a fully fine-tuned model, both against `base`. Prompt/prefix tuning has no weight update to diagnose."""
     settings = settings or DiagnosticsSettings()
     started = time.perf_counter()
-    updates = lora_updates(tuned) if has_lora_layers(tuned) else full_updates(base, tuned)
+    if has_lora_layers(tuned):
+        updates = lora_updates(tuned)
+    elif hasattr(tuned, "merge_and_unload"):
+        updates = full_updates(base, merged_copy(tuned))
+    else:
+        updates = full_updates(base, tuned)
     per_matrix = {update.name: matrix_diagnostics(update.base_weight, update.delta, settings, update.factors) for update in updates}
     return WeightDiagnostics(
         settings=settings,
@@ -157,6 +163,14 @@ def lora_updates(peft_model: nn.Module) -> Iterator[WeightUpdate]:
                 yield WeightUpdate(name, base_weight, delta, factors)
             else:
                 yield WeightUpdate(name, base_weight, delta)
+
+
+def merged_copy(peft_model: nn.Module) -> nn.Module:
+    """A copy of the PEFT model with its active adapter folded into the weights, by PEFT's own merge: the
+    update of tuners whose delta has no low-rank factors to read (IA3 rescales, OFT rotates, …)."""
+    import copy
+
+    return copy.deepcopy(peft_model).merge_and_unload()
 
 
 def dora_delta(base_weight: torch.Tensor, lora_delta: torch.Tensor, magnitude: torch.Tensor) -> torch.Tensor:

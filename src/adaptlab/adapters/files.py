@@ -10,11 +10,13 @@ from pathlib import Path
 
 from adaptlab.adapters.metadata import AdapterMetadata, read_adapter_metadata
 from adaptlab.errors import ArtifactError, CompatibilityError
+from adaptlab.methods import METHODS, FineTuningMethod, method_for_adapter_config
 
 ADAPTER_CONFIG_FILE = "adapter_config.json"
 SAFETENSORS_WEIGHTS_FILE = "adapter_model.safetensors"
 PICKLE_WEIGHTS_FILE = "adapter_model.bin"
 TOKENIZER_MARKER_FILE = "tokenizer_config.json"
+LORA_PEFT_TYPE = "LORA"
 
 
 @dataclass(frozen=True)
@@ -32,10 +34,21 @@ class AdapterFolder:
 
     @property
     def method(self) -> str:
-        """lora, dora or qlora for adapters adaptlab trained; derived from the config for others."""
+        """The method adaptlab trained it with (its metadata); derived from the PEFT config for others."""
         if self.metadata is not None:
             return self.metadata.method
-        return "dora" if self.config.get("use_dora") else "lora"
+        return method_for_adapter_config(self.config).name  # read_adapter_config refused configs without one
+
+    @property
+    def fine_tuning(self) -> FineTuningMethod:
+        """The method object, for its facts (how it is served, whether it merges): by name for adaptlab's runs,
+        else by the PEFT config (adapters derived by combine or merge are LoRA)."""
+        return METHODS.get(self.method) or method_for_adapter_config(self.config)
+
+    @property
+    def is_lora(self) -> bool:
+        """A LoRA-family adapter (LoRA, DoRA, QLoRA): low-rank factors that add up, the kind combine and per-row serving take."""
+        return self.config.get("peft_type") == LORA_PEFT_TYPE
 
     @property
     def has_tokenizer(self) -> bool:
@@ -62,7 +75,7 @@ def read_adapter_config(path: Path) -> dict:
         hint = (
             " It holds a full model (config.json): pass it as --model instead."
             if (Path(path) / "config.json").is_file()
-            else " Pass the output folder of a lora/dora/qlora run or a PEFT adapter folder."
+            else " Pass the output folder of an adapter run (any method but full) or a PEFT adapter folder."
         )
         raise ArtifactError(f"{path}: not an adapter folder (no {ADAPTER_CONFIG_FILE}).{hint}")
     try:
@@ -71,12 +84,21 @@ def read_adapter_config(path: Path) -> dict:
         raise ArtifactError(f"{config_file}: unreadable adapter config: {exc}") from exc
     if not isinstance(config, dict):
         raise ArtifactError(f"{config_file}: expected a JSON object, found {type(config).__name__}")
-    if config.get("peft_type") != "LORA":
+    if method_for_adapter_config(config) is None:
+        known = sorted({m.peft_type for m in METHODS.values() if hasattr(m, "peft_type")})
         raise CompatibilityError(
-            f"{config_file}: peft_type is {config.get('peft_type')!r}; adaptlab handles LoRA-family adapters "
-            "(LoRA, DoRA, QLoRA) only"
+            f"{config_file}: peft_type is {config.get('peft_type')!r}; adaptlab handles the PEFT tuners it trains: {', '.join(known)}"
         )
     return config
+
+
+def require_lora(folder: AdapterFolder, operation: str) -> None:
+    """Refuse an operation that only LoRA-family adapters support, naming what the folder holds instead."""
+    if not folder.is_lora:
+        raise CompatibilityError(
+            f"{folder.path}: {operation} takes LoRA-family adapters (lora, dora, qlora) only; this is a "
+            f"{folder.method} adapter (peft_type {folder.config.get('peft_type')})"
+        )
 
 
 def adapter_weights_file(path: Path, *, allow_pickle: bool) -> Path:

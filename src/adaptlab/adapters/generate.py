@@ -3,6 +3,10 @@
 import time
 from dataclasses import dataclass
 
+from adaptlab.errors import ConfigError
+from adaptlab.eval.generation import uncached_greedy
+from adaptlab.train.loss import adds_virtual_tokens
+
 
 @dataclass(frozen=True)
 class Generation:
@@ -44,15 +48,21 @@ def generate_text(
     sampling = {"do_sample": True, "temperature": temperature, "top_p": 1.0, "top_k": 0} if temperature > 0 else {"do_sample": False}
     torch.manual_seed(seed)
     started = time.perf_counter()
-    with torch.inference_mode():
-        output = model.generate(
-            **{k: v.to(device) for k, v in encoded.items()},
-            max_new_tokens=max_new_tokens,
-            pad_token_id=tokenizer.pad_token_id,
-            **sampling,
-        )
-    seconds = time.perf_counter() - started
-    new_ids = output[0, encoded.input_ids.shape[1]:]
+    if adds_virtual_tokens(model):  # prompt/prefix tuning: PEFT's generate loses the virtual tokens (eval.generation)
+        if temperature > 0:
+            raise ConfigError("--temperature: prompt/prefix tuning adapters decode greedily only (--temperature 0)")
+        new_ids = torch.tensor(uncached_greedy(model, encoded.input_ids[0].tolist(), max_new_tokens, {tokenizer.eos_token_id}), dtype=torch.long)
+        seconds = time.perf_counter() - started
+    else:
+        with torch.inference_mode():
+            output = model.generate(
+                **{k: v.to(device) for k, v in encoded.items()},
+                max_new_tokens=max_new_tokens,
+                pad_token_id=tokenizer.pad_token_id,
+                **sampling,
+            )
+        seconds = time.perf_counter() - started
+        new_ids = output[0, encoded.input_ids.shape[1]:]
     return Generation(
         text=tokenizer.decode(new_ids, skip_special_tokens=True),
         prompt_tokens=int(encoded.input_ids.shape[1]),

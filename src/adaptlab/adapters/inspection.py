@@ -10,7 +10,7 @@ from pathlib import Path
 
 from pydantic import BaseModel, Field
 
-from adaptlab.adapters.files import open_adapter_folder, read_adapter_tensors
+from adaptlab.adapters.files import AdapterFolder, open_adapter_folder, read_adapter_tensors
 from adaptlab.schemas.forgetting import WeightDiagnostics
 
 EMBEDDING_NAME_PARTS = ("embed", "lm_head", "wte", "wpe", "output_layer")
@@ -19,8 +19,8 @@ LORA_TENSOR_MARKER = ".lora_"
 
 class AdapterInfo(BaseModel):
     path: str
-    method: str = Field(description="lora, dora or qlora (from adaptlab metadata), else lora/dora from the config")
-    rank: int
+    method: str = Field(description="the adaptlab method (from adaptlab metadata), else derived from the PEFT config")
+    rank: int = Field(description="r of the config (0 for tuners without one: IA3, prompt/prefix tuning)")
     alpha: float
     scaling: float = Field(description="alpha / rank, or alpha / sqrt(rank) with rsLoRA")
     rank_pattern: dict[str, int]
@@ -58,7 +58,7 @@ def inspect_adapter(path: Path, *, allow_pickle: bool = False) -> AdapterInfo:
     rank = int(config.get("r", 0))
     alpha = float(config.get("lora_alpha", rank))
     use_rslora = bool(config.get("use_rslora"))
-    copies = sorted(name for name in shapes if LORA_TENSOR_MARKER not in name) if shapes is not None else []
+    copies = _full_copies(shapes, folder) if shapes is not None else []
     info = AdapterInfo(
         path=str(folder.path),
         method=folder.method,
@@ -81,7 +81,7 @@ def inspect_adapter(path: Path, *, allow_pickle: bool = False) -> AdapterInfo:
         size_on_disk_bytes=sum(f.stat().st_size for f in folder.path.rglob("*") if f.is_file()),
         weights_bytes=folder.weights_file.stat().st_size,
         trainable_params=_elements(shapes.values()) if shapes is not None else None,
-        lora_params=_elements(s for n, s in shapes.items() if LORA_TENSOR_MARKER in n) if shapes is not None else None,
+        lora_params=_elements(s for n, s in shapes.items() if LORA_TENSOR_MARKER in n) if shapes is not None and folder.is_lora else None,
         full_copy_params=_elements(shapes[n] for n in copies) if shapes is not None else None,
         full_copy_tensors=copies,
         all_lora_b_zero=_all_lora_b_zero(tensors) if tensors is not None else None,
@@ -94,13 +94,19 @@ def inspect_adapter(path: Path, *, allow_pickle: bool = False) -> AdapterInfo:
 def adapter_diagnostics(path: Path, model: str | None = None, *, allow_pickle: bool = False) -> WeightDiagnostics:
     """Load the adapter on the base it trained on (4-bit for QLoRA) and measure its weight update."""
     from adaptlab.adapters.diagnostics import weight_diagnostics
-    from adaptlab.adapters.loading import load_base_with_adapters
-    from adaptlab.methods import get_method
+    from adaptlab.adapters.loading import load_base_with_adapters, resolve_base
+    from adaptlab.errors import CompatibilityError
+    from adaptlab.models import load_causal_lm
 
     folder = open_adapter_folder(Path(path), allow_pickle=allow_pickle)
-    peft_model, _ = load_base_with_adapters(model, [folder.path], allow_pickle=allow_pickle,
-                                            load_in_4bit=get_method(folder.method).quantized_base)
-    return weight_diagnostics(peft_model)
+    method = folder.fine_tuning
+    if not method.has_weight_delta:
+        raise CompatibilityError(f"{path}: a {folder.method} adapter changes no weight (it trains virtual tokens): no ΔW to diagnose")
+    base = resolve_base(model, [folder])
+    peft_model, _ = load_base_with_adapters(base, [folder.path], allow_pickle=allow_pickle, load_in_4bit=method.quantized_base)
+    # LoRA's update is read from its factors; other tuners' from the merged weights minus the base's
+    base_model = None if folder.is_lora else load_causal_lm(base.path, load_in_4bit=method.quantized_base)
+    return weight_diagnostics(peft_model, base_model)
 
 
 def adapter_warnings(info: AdapterInfo, *, pickle_unread: bool) -> list[str]:
@@ -129,6 +135,15 @@ def adapter_warnings(info: AdapterInfo, *, pickle_unread: bool) -> list[str]:
     if info.base_weights_sha256 is None:
         flags.append("no adaptlab_adapter.json: the base model cannot be checked by hash when this adapter is loaded")
     return flags
+
+
+def _full_copies(shapes: dict, folder: AdapterFolder) -> list[str]:
+    """Tensors that are whole copies of base modules: for LoRA every non-factor tensor; for other tuners
+    (whose own tensors have no common marker) those of the modules_to_save the config names."""
+    if folder.is_lora:
+        return sorted(name for name in shapes if LORA_TENSOR_MARKER not in name)
+    saved = folder.config.get("modules_to_save") or []
+    return sorted(name for name in shapes if any(f".{module}." in name for module in saved))
 
 
 def _all_lora_b_zero(tensors: dict) -> bool | None:

@@ -13,6 +13,7 @@ from adaptlab.adapters.files import (
     open_adapter_folder,
     read_adapter_tensors,
     read_tensor_shapes,
+    require_lora,
 )
 from adaptlab.errors import CompatibilityError, ConfigError
 from adaptlab.models import ResolvedModel, load_causal_lm, load_tokenizer, resolve_model
@@ -144,6 +145,8 @@ def _check_stackable(folders: list[AdapterFolder], weights: list[float]) -> None
     """Stacking is a sum of LoRA deltas; refuse what would not be one."""
     copies_seen: dict[str, Path] = {}
     for folder, weight in zip(folders, weights):
+        if len(folders) > 1 or weight != 1.0:
+            require_lora(folder, "stacking and weighting (a sum of scaled low-rank deltas)")
         if len(folders) > 1 and folder.config.get("use_dora"):
             raise CompatibilityError(
                 f"{folder.path}: DoRA adapters do not add up when stacked (each rescales the base weights); "

@@ -14,6 +14,7 @@ from pathlib import Path
 from pydantic import BaseModel, Field
 
 from adaptlab import __version__, atomic
+from adaptlab.adapters import compat
 from adaptlab.adapters.choices import MergeInto
 from adaptlab.adapters.files import open_adapter_folder
 from adaptlab.adapters.loading import (
@@ -79,6 +80,7 @@ def merge_adapter(
 ) -> MergeRecord:
     """Merge `adapter` into its base (or `model`) and write the model folder `out`; returns its record."""
     folder = open_adapter_folder(adapter, allow_pickle=allow_pickle)
+    compat.check_mergeable(folder)
     check_output_folder(out, [adapter], overwrite=overwrite)
     progress("resolving base model")
     base = resolve_base(model, [folder])
@@ -138,13 +140,13 @@ def _merge_base(base: ResolvedModel, into: MergeInto, allow_pickle: bool):
 
 
 def _adapted_weights(peft_model) -> dict:
-    """Copies of the base weights the merge will change: LoRA-wrapped layers and modules_to_save originals."""
-    from peft.tuners.lora import LoraLayer
+    """Copies of the base weights the merge will change: adapter-wrapped layers (any PEFT tuner) and modules_to_save originals."""
+    from peft.tuners.tuners_utils import BaseTunerLayer
     from peft.utils import ModulesToSaveWrapper
 
     copies = {}
     for name, module in peft_model.base_model.model.named_modules():
-        if isinstance(module, LoraLayer):
+        if isinstance(module, BaseTunerLayer):
             copies[name] = module.get_base_layer().weight.detach().clone()
         elif isinstance(module, ModulesToSaveWrapper) and hasattr(module.original_module, "weight"):
             copies[name] = module.original_module.weight.detach().clone()

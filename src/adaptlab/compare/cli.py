@@ -6,11 +6,13 @@ from pathlib import Path
 from typing import Optional
 
 import typer
+from pydantic import ValidationError
 from rich.console import Console
 
 from adaptlab.cli_config import overrides_from_flags, with_config_options
 from adaptlab.compare.recommend import Bound, Constraints, DryRunEstimate
 from adaptlab.errors import ConfigError
+from adaptlab.schemas.config_files import format_validation_error
 
 BYTE_UNITS = {"": 1, "k": 1024, "m": 1024**2, "g": 1024**3, "t": 1024**4}
 _SIZE = re.compile(r"^\s*(\d+(?:\.\d*)?|\.\d+)\s*([kmgt]?)(i?b)?\s*$", re.IGNORECASE)
@@ -44,11 +46,12 @@ def recommend_command(
     config: Optional[Path] = typer.Option(None, "--config", help="with --model: a train YAML whose settings (rank, seq len, batch) the estimate uses"),
     quality_bound: Bound = typer.Option(_default("quality_bound"), "--quality-bound", help=_help("quality_bound")),
     forgetting_bound: Bound = typer.Option(_default("forgetting_bound"), "--forgetting-bound", help=_help("forgetting_bound")),
+    prefer: Optional[str] = typer.Option(None, "--prefer", help=f"comma-separated, e.g. lora,ia3: {_help('prefer')}"),
     as_json: bool = typer.Option(False, "--json", help="print the recommendation as JSON"),
     write_report: bool = typer.Option(False, "--write-report", help="re-render the comparison's report.md and report.html "
                                                                     "so that they open with this recommendation"),
 ) -> None:
-    """Recommend LoRA, DoRA, QLoRA, full fine-tuning or the hybrid, from a comparison and your constraints.
+    """Recommend a method (or the hybrid) from a comparison and your constraints; cheapest to serve and store first.
 
     Exits 1 when no method meets the constraints (the output says which constraint fails, by how much).
     """
@@ -57,15 +60,19 @@ def recommend_command(
     from adaptlab.compare.report import print_warnings, write_reports
     from adaptlab.compare.schema import read_comparison
 
-    constraints = Constraints(
-        memory_budget_bytes=None if memory_budget is None else parse_bytes(memory_budget),
-        tenants=tenants,
-        min_quality=min_quality or None,
-        max_forgetting_percent=max_forgetting,
-        budget_usd=budget_usd,
-        quality_bound=quality_bound,
-        forgetting_bound=forgetting_bound,
-    )
+    try:
+        constraints = Constraints(
+            memory_budget_bytes=None if memory_budget is None else parse_bytes(memory_budget),
+            tenants=tenants,
+            min_quality=min_quality or None,
+            max_forgetting_percent=max_forgetting,
+            budget_usd=budget_usd,
+            quality_bound=quality_bound,
+            forgetting_bound=forgetting_bound,
+            prefer=[name.strip() for name in (prefer or "").split(",") if name.strip()],
+        )
+    except ValidationError as exc:
+        raise ConfigError(format_validation_error(exc)) from None
     if write_report and comparison_dir is None:
         raise ConfigError("--write-report needs a comparison folder (the --out of `adaptlab compare`)")
     comparison = read_comparison(comparison_dir) if comparison_dir is not None else None

@@ -66,7 +66,13 @@ class CompareConfig(TrainConfig):
             )
         if self.base_data and self.eval_data:
             raise ValueError("eval_data: with --base-data each client's held-out rows come from its own --data file (--eval-fraction)")
+        if self.packing_refusals():
+            self.packing = False  # for every method: packing changes the tokens per step, and all must see the same
         return self
+
+    def packing_refusals(self) -> dict[str, str]:
+        """The compared methods that cannot train on packed rows, and why."""
+        return {name: refusal for name in self.methods if (refusal := get_method(name).packing_refusal)}
 
     @field_validator("target")
     @classmethod

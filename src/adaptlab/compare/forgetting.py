@@ -48,7 +48,7 @@ def evaluate_forgetting(out: Path, method: str, run_id: str, base: ResolvedModel
     result = MethodForgetting(
         signals=forgetting_signals(base_model, tuned, reference_set, held_out, tokenizer.pad_token_id),
         tasks=tasks,
-        diagnostics=weight_diagnostics(tuned, base_model),
+        diagnostics=weight_diagnostics(tuned, base_model) if fine_tuning.has_weight_delta else None,
     )
     atomic.write_json(cache_file, {"key": key, "result": result.model_dump(mode="json")})
     return result

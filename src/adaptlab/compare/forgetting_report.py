@@ -47,6 +47,9 @@ def forgetting_table(comparison: Comparison) -> Table | None:
     return header, rows
 
 
+NO_WEIGHT_DELTA = "no weight delta"
+
+
 def diagnostics_table(comparison: Comparison) -> Table | None:
     """One row per method and module type: relative update, effective rank, intruder dimensions."""
     measured = [r for r in comparison.methods if r.forgetting is not None]
@@ -60,9 +63,10 @@ def diagnostics_table(comparison: Comparison) -> Table | None:
             f"{row.effective_rank_mean:.1f} ({row.effective_rank_max})",
             f"{row.intruder_dimensions_total} ({row.intruder_dimensions_mean:.2f})",
         ]
-        for r in measured
+        for r in measured if r.forgetting.diagnostics is not None
         for row in r.forgetting.diagnostics.by_module_type
     ]
+    rows += [[r.label, NO_WEIGHT_DELTA, "0", "–", "–", "–"] for r in measured if r.forgetting.diagnostics is None]
     return header, rows
 
 
@@ -72,12 +76,20 @@ def forgetting_notes(comparison: Comparison) -> list[str]:
     if not measured:
         return []
     first = measured[0].forgetting
-    settings = first.diagnostics.settings
-    return [
+    notes = [
         f"Intervals: {100 * first.signals.reference_loss_before.level:.0f} % bootstrap over reference chunks, held-out examples "
         "or task documents; before and after are paired.",
         "KL: mean per-token KL(base ‖ tuned) of the next-token distributions, against the base each method trained on.",
-        f"Intruder dimensions: top-{settings.top_k} singular vectors of W₀ + ΔW whose largest |cosine| with W₀'s singular "
-        f"vectors is below {settings.cosine_threshold:g}; effective rank covers {100 * settings.energy_fraction:.0f} % of ΔW's energy. "
-        f"Decomposition: {first.diagnostics.decomposition}.",
     ]
+    diagnosed = next((r.forgetting.diagnostics for r in measured if r.forgetting.diagnostics is not None), None)
+    if diagnosed is not None:
+        settings = diagnosed.settings
+        notes.append(
+            f"Intruder dimensions: top-{settings.top_k} singular vectors of W₀ + ΔW whose largest |cosine| with W₀'s singular "
+            f"vectors is below {settings.cosine_threshold:g}; effective rank covers {100 * settings.energy_fraction:.0f} % of ΔW's "
+            f"energy. Decomposition: {diagnosed.decomposition}."
+        )
+    if any(r.forgetting.diagnostics is None for r in measured):
+        notes.append(f"{NO_WEIGHT_DELTA}: prompt and prefix tuning train virtual tokens and leave every weight as it was, "
+                     "so there is no ΔW to diagnose.")
+    return notes

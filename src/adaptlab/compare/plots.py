@@ -7,7 +7,10 @@ from adaptlab.compare.formatting import format_bytes, format_count, format_durat
 from adaptlab.compare.schema import Comparison, MethodResult
 from adaptlab.stats.intervals import Interval
 
-METHOD_COLORS = {"full": "#1f4e79", "lora": "#e07b39", "dora": "#8e5fbf", "qlora": "#2a9d8f", "hybrid": "#b5475b"}
+METHOD_COLORS = {
+    "full": "#1f4e79", "lora": "#e07b39", "dora": "#8e5fbf", "qlora": "#2a9d8f", "hybrid": "#b5475b", "ia3": "#c0392b", "loha": "#b8860b",
+    "lokr": "#6b8e23", "oft": "#d45d99", "vera": "#4682b4", "prompt": "#7f7f7f", "prefix": "#17becf",
+}
 TEXT_COLOR = "#1d2433"
 GRID_COLOR = "#e3e6ec"
 RC = {
@@ -40,8 +43,9 @@ def report_charts(comparison: Comparison) -> dict[str, str]:
             interval=lambda r: r.intervals.forgetting_percent,
         ),
     }
-    if any(r.forgetting is not None for r in results):
-        charts["intruders"] = intruders_svg([r for r in results if r.forgetting is not None])
+    diagnosed = [r for r in results if r.forgetting is not None and r.forgetting.diagnostics is not None]  # a weight delta
+    if diagnosed:
+        charts["intruders"] = intruders_svg(diagnosed)
     if all(r.relative_score is not None for r in results):
         charts["quality"] = bar_chart_svg(
             "quality", "Relative score · full FT = 100 · higher is better", results, lambda r: r.relative_score, lambda s: f"{s:.1f}",

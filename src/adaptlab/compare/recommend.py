@@ -2,18 +2,21 @@
 
 Every candidate — each measured method (the hybrid "full FT of a shared base, LoRA per tenant" among them
 when `compare --methods ...,hybrid --base-data` measured it), plus, when more than one tenant is served and the
-hybrid was not measured, an estimate of it from full fine-tuning's figures — is checked against every
-constraint that was set, and each check states the figure behind it. The recommendation is the first candidate that passes them all
-in this order of preference (cheapest to store, serve and retrain first): the methods whose artifact is
-an adapter on a shared base, in registry order (adaptlab.methods.METHODS), then the hybrid, then the
-methods that ship a whole model; today
+hybrid was not measured, an estimate of it from full fine-tuning's figures — is checked against every constraint that was set, and each
+check states the figure behind it. The recommendation is the first candidate that passes them all
+in the order of preference: cheapest to serve first (the method's serving mode, adaptlab.methods.base:
+per-row adapters on one shared base, then adapters served merged one per deployment, then adapters
+adaptlab cannot serve, then the hybrid, then whole models), then the smallest artifact (storage), then
+registry order (adaptlab.methods.METHODS). Without sizes (the static order, PREFERENCE) today that is
 
-    lora → dora → qlora → hybrid → full
+    lora → qlora → dora → ia3 → loha → lokr → oft → vera → prompt → prefix → hybrid → full
 
-LoRA leads because its adapters are small, swap per tenant and train fastest; DoRA costs more
-compute for (sometimes) better quality; QLoRA trades speed and a lossy 4-bit base for the least
-memory; the hybrid and full fine-tuning keep every weight trainable and are chosen when the
-adapters miss a constraint (usually quality). The constraints decide, the order only breaks ties.
+LoRA leads because its adapters are small, swap per request row and train fastest; QLoRA trades speed
+and a lossy 4-bit base for the least memory; DoRA and the other weight tuners (IA3, LoHa, LoKr, OFT, VeRA)
+are served merged, one deployment per adapter; prompt and prefix tuning change the input and have no
+server path here; the hybrid and full fine-tuning keep every weight trainable and are chosen when the
+adapters miss a constraint (usually quality). `--prefer a,b` puts those candidates first, in that order,
+the others following in the default order. The constraints decide, the order only breaks ties.
 
 Quality and forgetting are measured on a sample of examples, so they are checked against a bound of
 their 95 % interval (`quality_bound`, `forgetting_bound`): by default a candidate fails only when the
@@ -28,12 +31,12 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
 from typing import Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from adaptlab.compare.formatting import format_bytes, format_usd, format_with_interval
 from adaptlab.compare.human_review import human_review_lines
 from adaptlab.compare.schema import METHOD_LABELS, Comparison, Method, TunedBaseSummary, VersusFull
-from adaptlab.compare.serving import serving_weights
+from adaptlab.compare.serving import ServingWeights, serving_weights
 from adaptlab.errors import ConfigError
 from adaptlab.methods import METHODS, get_method
 from adaptlab.stats.intervals import Interval
@@ -41,12 +44,16 @@ from adaptlab.stats.intervals import Interval
 Choice = str  # a method name (the hybrid is one too)
 Constraint = Literal["memory", "serving", "quality", "forgetting", "budget"]
 Bound = Literal["point", "lower", "upper"]
-PREFERENCE: tuple[Choice, ...] = (
-    *(name for name, method in METHODS.items() if method.shares_base and not method.tuned_base_method),
-    *(name for name, method in METHODS.items() if method.tuned_base_method),
-    *(name for name, method in METHODS.items() if not method.shares_base),
-)
 HYBRID: Choice = next(name for name, method in METHODS.items() if method.tuned_base_method)
+HYBRID_SERVING_COST_RANK = 3  # one shared whole model plus per-row adapters: dearer than adapters, cheaper than a model per tenant
+
+
+def serving_cost_rank(choice: Choice) -> int:
+    method = get_method(choice)
+    return HYBRID_SERVING_COST_RANK if method.tuned_base_method else method.serving_cost_rank
+
+
+PREFERENCE: tuple[Choice, ...] = tuple(sorted(METHODS, key=serving_cost_rank))  # stable: registry order within a rank
 CHOICE_LABELS = METHOD_LABELS
 TEST_NAMES = {"mcnemar_exact": "exact McNemar test", "paired_bootstrap": "paired bootstrap"}
 CHOICE_DESCRIPTIONS = {name: method.description for name, method in METHODS.items()}
@@ -70,6 +77,15 @@ class Constraints(BaseModel):
         "lower", description="which figure of forgetting's 95 % interval must meet --max-forgetting: lower (fail only when "
                              "the whole interval is above), upper (the whole interval must be below), or the point"
     )
+    prefer: list[str] = Field([], description="candidates to try first, in this order (e.g. lora,ia3); the others follow in the default order")
+
+    @field_validator("prefer")
+    @classmethod
+    def _known_choices(cls, prefer: list[str]) -> list[str]:
+        unknown = [name for name in prefer if name not in PREFERENCE]
+        if unknown:
+            raise ValueError(f"unknown candidates {unknown}; choose from {', '.join(PREFERENCE)}")
+        return prefer
 
 
 class DryRunEstimate(BaseModel):
@@ -159,6 +175,8 @@ def recommend(
         missing_quality = "dry-run estimates carry no quality figures; run `adaptlab compare` to measure them"
     else:
         raise ConfigError("nothing to recommend from: pass a comparison folder (adaptlab compare --out) or dry-run estimates")
+    figures = sorted(figures, key=preference_key(constraints.prefer))
+    order = [f.choice for f in figures]
     candidates = [Candidate(choice=f.choice, checks=checks(f, constraints, missing_quality)) for f in figures]
     chosen = next((c for c in candidates if c.fits), None)
     by_choice = {f.choice: f for f in figures}
@@ -167,7 +185,7 @@ def recommend(
             f"{CHOICE_LABELS[c.choice]}: " + "; ".join(check.detail for check in c.failures) for c in candidates
         ]
     else:
-        reasons = _reasons_for(chosen, candidates, by_choice, constraints.tenants)
+        reasons = _reasons_for(chosen, candidates, by_choice, constraints.tenants, order)
     if comparison is not None:
         reasons += human_review_lines(comparison)  # what people judged, beside what was measured (the reports open with these reasons)
     unchecked = sorted({check.detail for c in candidates for check in c.checks if check.status == "unchecked"})
@@ -179,6 +197,14 @@ def recommend(
         unchecked=unchecked,
         candidates=candidates,
     )
+
+
+def preference_key(prefer: Sequence[str]) -> Callable[[Figures], tuple]:
+    """Sort key of the order of preference: the user's --prefer list first, then serving cost, artifact size, registry order."""
+    def key(f: Figures) -> tuple:
+        preferred = prefer.index(f.choice) if f.choice in prefer else len(prefer)
+        return preferred, serving_cost_rank(f.choice), f.artifact_size_bytes, PREFERENCE.index(f.choice)
+    return key
 
 
 def checks(f: Figures, constraints: Constraints, missing_quality: str) -> list[Check]:
@@ -319,9 +345,16 @@ def _method_figures(
     method: Method, peak_memory_bytes: int, artifact_bytes: int, base_bytes: int, tenants: int,
     relative_score: float | None, forgetting: float | None, cost: float | None, *, estimated: bool,
 ) -> Figures:
-    """Serving weights for N tenants: one shared base plus N adapters, or a whole model per tenant."""
-    shares_base = get_method(method).shares_base
-    serving = serving_weights(tenants, artifact_bytes, base_bytes if shares_base else None)
+    """Serving weights for N tenants: one shared base plus N adapters, N merged models (adapters served merged),
+    or a whole model per tenant."""
+    fine_tuning = get_method(method)
+    shares_base = fine_tuning.shares_base
+    if fine_tuning.serving == "merged":
+        total = tenants * base_bytes  # each adapter folded into its own copy of the base
+        serving = ServingWeights(total, f"{tenants} × {format_bytes(base_bytes)} merged models (served merged, one per deployment) = "
+                                        f"{format_bytes(total)} of weights")
+    else:
+        serving = serving_weights(tenants, artifact_bytes, base_bytes if shares_base else None)
     return Figures(choice=method, shares_base=shares_base, peak_memory_bytes=peak_memory_bytes, serving_bytes=serving.bytes,
                    serving_formula=serving.formula, relative_score=relative_score, forgetting_percent=forgetting, cost_usd=cost,
                    estimated=estimated, artifact_size_bytes=artifact_bytes)
@@ -329,8 +362,8 @@ def _method_figures(
 
 def _with_hybrid(figures: dict[str, Figures], tenants: int) -> list[Figures]:
     """The candidates in order of preference; when several tenants share a deployment and the hybrid was not
-    measured, an estimate of it: full fine-tuning's quality and forgetting, an adapter's size on its base."""
-    adapter = next((figures[c] for c in PREFERENCE if c in figures and figures[c].shares_base), None)
+    measured, an estimate of it: full fine-tuning's quality and forgetting, a per-row adapter's size on its base."""
+    adapter = next((figures[c] for c in PREFERENCE if c in figures and c != HYBRID and get_method(c).serving == "per_row"), None)
     full = next((f for f in figures.values() if not f.shares_base), None)  # the hybrid's shared base is full fine-tuning's
     if HYBRID not in figures and tenants > 1 and full is not None and adapter is not None:
         serving = serving_weights(tenants, adapter.artifact_size_bytes, full.artifact_size_bytes, "shared base")
@@ -351,14 +384,14 @@ def _with_hybrid(figures: dict[str, Figures], tenants: int) -> list[Figures]:
             estimated=full.estimated,
             artifact_size_bytes=adapter.artifact_size_bytes,
         )
-    return [figures[c] for c in PREFERENCE if c in figures]
+    return list(figures.values())
 
 
-def _reasons_for(chosen: Candidate, candidates: list[Candidate], by_choice: dict[str, Figures], tenants: int) -> list[str]:
+def _reasons_for(chosen: Candidate, candidates: list[Candidate], by_choice: dict[str, Figures], tenants: int, order: list[str]) -> list[str]:
     mine = by_choice[chosen.choice]
     passed = [check.detail for check in chosen.checks if check.status == "pass"]
-    order = " → ".join(PREFERENCE)
-    reasons = [f"{CHOICE_DESCRIPTIONS[chosen.choice]} is the first candidate in the order of preference ({order}) that meets every constraint"
+    reasons = [f"{CHOICE_DESCRIPTIONS[chosen.choice]} is the first candidate in the order of preference ({' → '.join(order)}) "
+               "that meets every constraint"
                + (":" if passed else "; none could be checked.")]
     reasons += [f"  {detail}" for detail in passed]
     for other in candidates:
@@ -367,7 +400,7 @@ def _reasons_for(chosen: Candidate, candidates: list[Candidate], by_choice: dict
         theirs = by_choice[other.choice]
         if not other.fits:
             reasons.append(f"{theirs.label} was not chosen: " + "; ".join(check.detail for check in other.failures))
-        elif PREFERENCE.index(other.choice) > PREFERENCE.index(chosen.choice):
+        elif order.index(other.choice) > order.index(chosen.choice):
             differences = _side_by_side(mine, theirs, tenants)
             reasons.append(f"{theirs.label} also fits, but {mine.label} comes first in the order of preference"
                            + (": " + ", ".join(differences) if differences else "."))

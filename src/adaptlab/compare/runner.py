@@ -92,6 +92,8 @@ def compare(config: CompareConfig, console: Console | None = None, tuned_base: T
     contamination_warning = data.info.quality.contamination.warning()
     if contamination_warning:
         console.print(f"[yellow]warning:[/] {contamination_warning}", highlight=False)
+    for name, refusal in config.packing_refusals().items():
+        console.print(f"packing off for every method, so all see the same tokens: {name}: {refusal}", highlight=False)
     steps = total_steps(config, data.train, tokenizer.pad_token_id)
     eval_items = task_items(metric_examples(config, data, tokenizer), tokenizer)[: config.metric_examples]
     metric = task_metric_name(config, eval_items)
@@ -280,7 +282,7 @@ def run_evaluation(result: MethodResult, metric: str | None, basis: RelativeScor
 
 def checked_settings(config: CompareConfig, results: list[MethodResult], train_target_tokens: int) -> list[SettingsWarning]:
     """The settings warnings for what this comparison trained (adaptlab.compare.settings_checks)."""
-    methods = [MethodSettings(r.label, get_method(r.method).shares_base, r.learning_rate, r.trainable_params) for r in results]
+    methods = [MethodSettings(r.label, get_method(r.method).lora_guidance_applies, r.learning_rate, r.trainable_params) for r in results]
     return settings_warnings(methods, config.target_modules, train_target_tokens, config.micro_batch_size * config.grad_accum)
 
 

@@ -7,6 +7,7 @@ import torch
 
 from adaptlab.data import Example
 from adaptlab.data.example import IGNORE_INDEX
+from adaptlab.train.loss import adds_virtual_tokens
 
 
 @dataclass(frozen=True)
@@ -35,6 +36,10 @@ def greedy_answers(
     """Greedy decoding, left-padded batches, a fixed token limit; special tokens stripped from the answers.
     `on_batch(answered)` is called after each batch (for progress)."""
     model.eval()
+    if adds_virtual_tokens(model):
+        stop_ids = {tokenizer.eos_token_id}
+        return [tokenizer.decode(uncached_greedy(model, prompt, max_new_tokens, stop_ids), skip_special_tokens=True).strip()
+                for prompt in prompts]
     device = next(model.parameters()).device
     pad_id = tokenizer.pad_token_id
     answers: list[str] = []
@@ -56,3 +61,24 @@ def greedy_answers(
         if on_batch is not None:
             on_batch(len(batch))
     return answers
+
+
+@torch.no_grad()
+def uncached_greedy(model, prompt_ids: list[int], max_new_tokens: int, stop_ids: set[int]) -> list[int]:
+    """Greedy new tokens (stop token excluded), one whole forward pass per step, one prompt at a time.
+
+    For prompt/prefix tuning: with PEFT 0.21.2 on transformers 5.24, `generate` loses the virtual tokens (prefix
+    tuning from the first step, prompt tuning after it: its tokens equal the base's, or drift from what the
+    forward pass predicts), while the forward pass applies them. Without a cache each step re-reads the sequence.
+    """
+    device = next(model.parameters()).device
+    ids = torch.tensor([prompt_ids], device=device)
+    new_ids: list[int] = []
+    for _ in range(max_new_tokens):
+        token = int(model(input_ids=ids, attention_mask=torch.ones_like(ids)).logits[0, -1].argmax())
+        if token in stop_ids:
+            break
+        new_ids.append(token)
+        ids = torch.cat([ids, ids.new_tensor([[token]])], dim=1)
+    return new_ids
+

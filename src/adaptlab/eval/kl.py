@@ -52,8 +52,10 @@ def next_token_log_probs(model: nn.Module, batch: dict[str, torch.Tensor]) -> to
     was_training = model.training
     model.eval()
     device = next(model.parameters()).device
-    logits = model(input_ids=batch["input_ids"].to(device), attention_mask=batch["attention_mask"].to(device), use_cache=False).logits
+    input_ids = batch["input_ids"].to(device)
+    logits = model(input_ids=input_ids, attention_mask=batch["attention_mask"].to(device), use_cache=False).logits
     model.train(was_training)
+    logits = logits[:, logits.shape[1] - input_ids.shape[1] :]  # prompt tuning returns its virtual positions first
     return torch.log_softmax(logits[:, :-1].float(), dim=-1).cpu()
 
 

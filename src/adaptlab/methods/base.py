@@ -6,8 +6,9 @@ method its facts without loading a model stack.
 """
 
 from abc import ABC, abstractmethod
+from collections.abc import Iterable
 from pathlib import Path
-from typing import TYPE_CHECKING, ClassVar
+from typing import TYPE_CHECKING, ClassVar, Literal
 
 from adaptlab.schemas.run_record import ArtifactKind, ParamCounts
 from adaptlab.schemas.train_config import TrainConfig
@@ -19,6 +20,13 @@ if TYPE_CHECKING:
 
 FULL_PRECISION_BASE = "base"
 QUANTIZED_BASE = "base-4bit"
+
+# How `adaptlab serve` serves the artifact, cheapest first (docs/serving.md has the table per method):
+# per_row: many adapters in one batch on the shared base; merged: one adapter per server, folded into the
+# base (`serve --merge`); not_served: no server path (the artifact changes the input, not the weights);
+# whole_model: a model of its own per tenant.
+ServingMode = Literal["per_row", "merged", "not_served", "whole_model"]
+SERVING_COST_RANK: dict[ServingMode, int] = {"per_row": 0, "merged": 1, "not_served": 2, "whole_model": 4}
 
 
 class FineTuningMethod(ABC):
@@ -34,6 +42,11 @@ class FineTuningMethod(ABC):
     # The hybrid: trains on a base that this method (by name) first fully fine-tunes on shared data (`compare --base-data`),
     # not on the given base. None for methods that train on the given base.
     tuned_base_method: str | None = None
+    serving: ServingMode = "per_row"
+    has_weight_delta: bool = True  # the artifact changes weights (so weight-space diagnostics apply), not the input
+    merge_refusal: str | None = None  # why the artifact cannot be folded into the base (`adaptlab merge`, `serve --merge`)
+    packing_refusal: str | None = None  # why packed rows would be wrong for this method (then the run trains unpacked)
+    lora_guidance_applies: bool = False  # the published LoRA settings advice (compare's settings warnings) is about it
 
     @abstractmethod
     def prepare(self, base: "ResolvedModel", config: TrainConfig) -> "nn.Module":
@@ -56,6 +69,25 @@ class FineTuningMethod(ABC):
         trainable = sum(p.numel() for p in model.parameters() if p.requires_grad)
         total = self.total_parameters(base_params, trainable)
         return ParamCounts(trainable=trainable, total=total, trainable_percent=100.0 * trainable / total)
+
+    def optimizer(self, model: "nn.Module", config: TrainConfig):
+        """AdamW over the trainable parameters at the method's learning rate."""
+        import torch
+
+        trainable = [p for p in model.parameters() if p.requires_grad]
+        return torch.optim.AdamW(trainable, lr=self.learning_rate(config), weight_decay=config.weight_decay)
+
+    def needs_data_pass(self, config: TrainConfig) -> bool:
+        """Whether `initialize_from_data` must see training batches before the first step."""
+        return False
+
+    def initialize_from_data(self, model: "nn.Module", config: TrainConfig, batches: Iterable[dict]) -> None:
+        """Initialise from the run's own training batches (tensors by name); a no-op unless `needs_data_pass`."""
+
+    @property
+    def serving_cost_rank(self) -> int:
+        """Lower serves cheaper (SERVING_COST_RANK); `recommend` prefers lower ranks, then smaller artifacts."""
+        return SERVING_COST_RANK[self.serving]
 
     def learning_rate(self, config: TrainConfig) -> float:
         """The peak learning rate: the config's, or this method's default."""

@@ -13,6 +13,8 @@ class FullFineTuning(FineTuningMethod):
     default_learning_rate = 1e-5  # about a tenth of LoRA's best rate (Biderman et al. 2024; PEFT's method comparison)
     artifact_kind = "hf_model"
     shares_base = False
+    serving = "whole_model"
+    merge_refusal = "its artifact is already a whole model"
 
     def prepare(self, base, config: TrainConfig):
         from adaptlab.models import load_causal_lm

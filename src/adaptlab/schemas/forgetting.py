@@ -83,4 +83,4 @@ class MethodForgetting(BaseModel):
 
     signals: ForgettingSignals
     tasks: list[TaskForgetting] = []
-    diagnostics: WeightDiagnostics
+    diagnostics: WeightDiagnostics | None = Field(description="None for a method without a weight delta (prompt/prefix tuning)")

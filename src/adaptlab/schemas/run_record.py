@@ -16,7 +16,7 @@ RUN_RECORD_FILE = "run.json"
 SCHEMA_VERSION = 1
 
 # The methods' names (one entry per adaptlab.methods.METHODS key) and what their artifacts are.
-Method = Literal["full", "lora", "dora", "qlora", "hybrid"]
+Method = Literal["full", "lora", "dora", "qlora", "hybrid", "ia3", "loha", "lokr", "oft", "vera", "prompt", "prefix"]
 ArtifactKind = Literal["peft_adapter", "hf_model"]
 
 
@@ -131,6 +131,7 @@ class RunRecord(BaseModel):
     precision_chosen: Literal["fp32", "bf16"] | None = Field(None, description="what --precision resolved to")
     precision_reason: str | None = Field(None, description="why: the flag, or what `auto` found in the hardware")
     load: MachineLoad | None = Field(None, description="the machine's load while training (absent in older records)")
+    packing_note: str | None = Field(None, description="why --packing was turned off for this method, when it was")
 
 
 def read_run_record(run_dir: Path) -> RunRecord:

@@ -13,6 +13,8 @@ from adaptlab.errors import ConfigError
 from adaptlab.schemas.config_files import format_validation_error, read_yaml
 from adaptlab.schemas.run_record import Method
 
+LoraInit = Literal["default", "gaussian", "pissa", "olora", "eva", "loftq"]
+
 
 class TrainConfig(DataOptions):
     """Data fields come from DataOptions (declared once there); the rest is the run."""
@@ -21,7 +23,10 @@ class TrainConfig(DataOptions):
 
     # what to train
     model: str = Field("builtin:smollm2-135m", description="base model: builtin:smollm2-135m, builtin:tiny, a HF folder, a .gguf file or a hub id")
-    method: Method = Field("lora", description="full | lora | dora | qlora | hybrid (LoRA on a fully fine-tuned base given as --model)")
+    method: Method = Field(
+        "lora",
+        description="full | lora | dora | qlora | hybrid (LoRA on a fully fine-tuned base given as --model) | ia3 | loha | lokr | oft | vera | prompt | prefix",
+    )
     out: Path | None = Field(None, description="output folder of the run (required)")
     # data
     data: list[Path] = Field([], description="training data files (JSONL, JSON, CSV/TSV, Parquet)")
@@ -33,8 +38,25 @@ class TrainConfig(DataOptions):
     dropout: float = Field(0.05, ge=0.0, lt=1.0, description="LoRA dropout")
     target_modules: list[str] = Field(["all-linear"], description="modules to adapt: all-linear or names such as q_proj v_proj")
     rslora: bool = Field(False, description="rank-stabilised LoRA scaling alpha/sqrt(r)")
+    init: LoraInit = Field(
+        "default", description="lora/dora/qlora initialisation (other methods ignore it): default (PEFT's: Kaiming A, zero B), gaussian, pissa, olora, "
+        "eva (SVD of the run's own first training batches' activations) or loftq (qlora only)"
+    )
+    loraplus_lr_ratio: float | None = Field(
+        None, gt=0, description="lora/dora/qlora (other methods ignore it): LoRA+, B matrices learn this many times faster than A (PEFT's create_loraplus_optimizer; paper: 16)"
+    )
+    # other PEFT methods (LoHa/LoKr use --rank and --alpha too; IA3, OFT and VeRA --target-modules)
+    ia3_feedforward_modules: list[str] = Field(
+        ["down_proj"], description="IA3: modules whose input (not output) is scaled, the feed-forward ones (Llama: down_proj)"
+    )
+    oft_block_size: int = Field(32, ge=1, description="OFT: size of the orthogonal blocks (must divide the adapted layers' input size)")
+    vera_rank: int = Field(256, ge=1, description="VeRA: rank of the shared random projections")
+    num_virtual_tokens: int = Field(20, ge=1, description="prompt/prefix tuning: virtual tokens prepended to every sequence")
+    prompt_init_text: str | None = Field(
+        None, description="prompt tuning: initialise the virtual tokens from this text's embeddings (default: random)"
+    )
     # optimisation
-    learning_rate: float | None = Field(None, gt=0, description="peak learning rate; default 1e-5 for full, 2e-4 for LoRA/DoRA/QLoRA")
+    learning_rate: float | None = Field(None, gt=0, description="peak learning rate; default: the method's own (docs/training.md lists them with their sources)")
     lr_schedule: Literal["cosine", "linear", "constant"] = Field("cosine", description="learning-rate schedule after warm-up")
     warmup_steps: int = Field(0, ge=0, description="linear warm-up steps")
     weight_decay: float = Field(0.0, ge=0.0, description="AdamW weight decay")

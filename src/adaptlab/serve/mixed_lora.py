@@ -35,6 +35,11 @@ NEUTRAL_OPTIONS = frozenset(
     }
 )  # fmt: skip
 NEUTRAL_VALUES = {"bias": "none"}
+# What to do instead with an adapter of another PEFT tuner, by how its method is served (docs/serving.md)
+OTHER_TUNER_HINTS = {
+    "merged": "serve this version merged (`adaptlab serve --merge`)",
+    "not_served": "adaptlab serve has no path for it (it adds virtual tokens to the input); use `adaptlab generate --adapter`",
+}
 PEFT_DEFAULT_LORA_ALPHA = 8
 
 
@@ -61,7 +66,10 @@ def read_lora_adapter(folder: AdapterFolder, modules: Mapping[str, object]) -> L
     module's device and dtype. CompatibilityError for what cannot be applied per row or does not fit."""
     import torch
 
-    config = folder.config  # a LoRA config: `open_adapter_folder` refuses every other peft_type
+    if not folder.is_lora:
+        hint = OTHER_TUNER_HINTS[folder.fine_tuning.serving]
+        raise CompatibilityError(f"{folder.path}: a {folder.method} adapter cannot be applied per request row; {hint}")
+    config = folder.config
     used = forward_changing_options(config)
     if used:
         raise CompatibilityError(

@@ -5,6 +5,7 @@ import logging
 from collections import Counter
 from dataclasses import dataclass, field
 
+from adaptlab.adapters import compat
 from adaptlab.adapters.files import open_adapter_folder
 from adaptlab.adapters.loading import attach_adapters
 from adaptlab.models import ResolvedModel, load_causal_lm, load_tokenizer, resolve_model
@@ -136,6 +137,7 @@ def _merged_model(registry: Registry, base: ResolvedModel, model, ref: str, allo
     if refusal := servable_refusal(record, base, allow_unapproved=allow_unapproved):
         raise ServeError(refusal.status, f"--merge {ref}: {refusal}", code=refusal.code)
     folder = open_adapter_folder(fetch_version(registry, record.ref))
+    compat.check_mergeable(folder)
     merged = attach_adapters(model, base, [folder]).merge_and_unload()
     merged.eval()
     log.info("serving %s merged into %s", record.ref, base.model_id)

@@ -64,6 +64,9 @@ def train(config: TrainConfig, *, resume: bool = False, console: Console | None 
     tokenizer = load_tokenizer(base.path)
     data = prepare_data(config.data, config.eval_data, tokenizer, config)
     method = get_method(config.method)
+    config, packing_note = method_packing(config, method)
+    if packing_note and is_main:
+        console.print(f"packing off for {config.method}: {packing_note}", highlight=False)
     model = method.prepare(base, config)
     plan = BatchPlan(
         micro_batch_size=config.micro_batch_size,
@@ -74,8 +77,12 @@ def train(config: TrainConfig, *, resume: bool = False, console: Console | None 
         pad_token_id=tokenizer.pad_token_id,
     )
     total_steps = planned_steps(config, plan, data)
-    trainable = [p for p in model.parameters() if p.requires_grad]
-    optimizer = torch.optim.AdamW(trainable, lr=method.learning_rate(config), weight_decay=config.weight_decay)
+    init_seconds = (0.0, 0.0)
+    if method.needs_data_pass(config):  # its time counts as training time (the loop's clock starts from it)
+        init_clock = Stopwatch()
+        method.initialize_from_data(model, config, first_epoch_batches(plan, data, config.seed, accelerator.process_index))
+        init_seconds = (init_clock.wall_s, init_clock.cpu_s)
+    optimizer = method.optimizer(model, config)
     scheduler_name = {"constant": "constant_with_warmup"}.get(config.lr_schedule, config.lr_schedule)
     scheduler = get_scheduler(scheduler_name, optimizer, num_warmup_steps=config.warmup_steps, num_training_steps=total_steps)
     state = LoopState()
@@ -85,7 +92,7 @@ def train(config: TrainConfig, *, resume: bool = False, console: Console | None 
     loss_module, optimizer = accelerator.prepare(TargetTokenLoss(model), optimizer)
 
     record = new_record(config, base, data, method, model)
-    record = record.model_copy(update={"precision_chosen": precision, "precision_reason": precision_reason})
+    record = record.model_copy(update={"precision_chosen": precision, "precision_reason": precision_reason, "packing_note": packing_note})
     if state.step == 0 and is_main:
         atomic.write_json(run_dir / RUN_RECORD_FILE, record.model_dump(mode="json"))
 
@@ -95,6 +102,8 @@ def train(config: TrainConfig, *, resume: bool = False, console: Console | None 
     if data.eval and state.step == 0:
         state.eval_curve.append(evaluation_point(0, loss_module, data, plan, config))  # the base's own score
     loss_module.train()
+    if state.step == 0:
+        state.train_time_s, state.cpu_time_s = init_seconds
     clock = Stopwatch(state.train_time_s, state.cpu_time_s)
     with LoadSampler() as sampler, training_progress(console, disable=not is_main) as progress:
         task = progress.add_task(f"{config.method}", total=total_steps, completed=state.step, loss="-", tokens_per_s="-")
@@ -160,6 +169,19 @@ def train_step(
     optimizer.zero_grad(set_to_none=True)
     total_loss = float(accelerator.reduce(torch.tensor(step_loss_sum, device=accelerator.device), reduction="sum"))
     return total_loss / max(global_targets, 1), global_tokens
+
+
+def first_epoch_batches(plan: BatchPlan, data: PreparedData, seed: int, rank: int):
+    """The tensors of this process's micro-batches of the first epoch, in training order."""
+    for _, micro_batches in plan.iterate_steps(data.train, seed, 0, plan.steps_per_epoch(data.train), rank):
+        yield from (micro_batch.tensors for micro_batch in micro_batches)
+
+
+def method_packing(config: TrainConfig, method: FineTuningMethod) -> tuple[TrainConfig, str | None]:
+    """The config to train with, and why packing was turned off (None when it was not)."""
+    if config.packing and method.packing_refusal:
+        return config.model_copy(update={"packing": False}), method.packing_refusal
+    return config, None
 
 
 def step_seed(seed: int, step: int, rank: int) -> int:

@@ -26,12 +26,10 @@ class TargetTokenLoss(nn.Module):
         language_model = model.get_base_model() if hasattr(model, "get_base_model") else model
         self.decoder = language_model.get_decoder()
         self.lm_head = language_model.get_output_embeddings()
+        self.adds_virtual_tokens = adds_virtual_tokens(model)
 
     def forward(self, input_ids, labels, attention_mask=None, position_ids=None) -> torch.Tensor:
-        # use_cache=False: with a KV cache transformers skips packed-sequence detection, and packed examples would see each other
-        hidden = self.decoder(
-            input_ids=input_ids, attention_mask=attention_mask, position_ids=position_ids, use_cache=False
-        ).last_hidden_state
+        hidden = self.hidden_states(input_ids, attention_mask, position_ids)
         targets = labels[:, 1:]
         selected = targets != IGNORE_INDEX
         hidden_at_targets = hidden[:, :-1][selected]
@@ -43,6 +41,29 @@ class TargetTokenLoss(nn.Module):
             logits = self.lm_head(hidden_at_targets[rows])
             total = total + F.cross_entropy(logits.float(), target_ids[rows], reduction="sum")
         return total
+
+
+    def hidden_states(self, input_ids, attention_mask, position_ids) -> torch.Tensor:
+        """The decoder's last hidden states at the input's positions."""
+        if not self.adds_virtual_tokens:
+            # use_cache=False: with a KV cache transformers skips packed-sequence detection, and packed examples would see each other
+            return self.decoder(input_ids=input_ids, attention_mask=attention_mask, position_ids=position_ids, use_cache=False).last_hidden_state
+        # Prompt/prefix tuning: only PEFT's own forward adds the virtual tokens (as inputs or as cached keys and values).
+        # The decoder's output is caught on the way; the output layer runs on one position only (logits_to_keep=1).
+        caught = []
+        handle = self.decoder.register_forward_hook(lambda module, args, output: caught.append(output.last_hidden_state))
+        try:
+            self.model(input_ids=input_ids, attention_mask=attention_mask, logits_to_keep=1)
+        finally:
+            handle.remove()
+        hidden = caught[-1]
+        return hidden[:, hidden.shape[1] - input_ids.shape[1] :]  # prompt tuning's virtual positions come first
+
+
+def adds_virtual_tokens(model: nn.Module) -> bool:
+    """A PEFT prompt-learning model (prompt or prefix tuning), whose forward pass adds virtual tokens."""
+    config = getattr(model, "active_peft_config", None)
+    return bool(getattr(config, "is_prompt_learning", False))
 
 
 def is_plain_projection(module: nn.Module) -> bool:
