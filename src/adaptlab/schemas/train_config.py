@@ -22,6 +22,11 @@ class TrainConfig(DataOptions):
     # what to train
     model: str = Field("builtin:smollm2-135m", description="base model: builtin:smollm2-135m, builtin:tiny, a HF folder, a .gguf file or a hub id")
     method: Method = Field("lora", description="full | lora | dora | qlora")
+    task: Literal["causal_lm", "classification"] = Field(
+        "causal_lm", description="causal_lm: a language model; classification: a sequence-classification head on {text, label} rows"
+    )
+    objective: Literal["sft"] = Field("sft", description="sft: supervised fine-tuning (next-token loss on responses, or label cross-entropy)")
+    labels: list[str] = Field([], description="classification labels in head order (default: the sorted labels found in the training data)")
     out: Path | None = Field(None, description="output folder of the run (required)")
     # data
     data: list[Path] = Field([], description="training data files (JSONL, JSON, CSV/TSV, Parquet)")
