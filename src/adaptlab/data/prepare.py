@@ -31,6 +31,7 @@ class PreparedData:
     info: DataInfo
     bad_rows: list[BadRow]  # the rows that were skipped (at most options.max_bad_rows)
     eval_samples: list[Sample] = field(default_factory=list)  # the rows behind `eval`, in the same order
+    labels: list[str] = field(default_factory=list)  # classification: the head's labels, in order
 
 
 @dataclass(frozen=True)
@@ -69,7 +70,7 @@ def prepare_data(
         raise ConfigError("give eval files or eval_fraction, not both: eval files are the held-out set")
     if not train_files:
         raise DataError("no training data files given")
-    _refuse_overlap(train_files, eval_files)
+    refuse_overlap(train_files, eval_files)
     sources = [(read_source_file(path, options.max_line_bytes), "train") for path in train_files]
     sources += [(read_source_file(path, options.max_line_bytes), "eval") for path in eval_files]
     fmt = options.format if options.format != "auto" else _detected_format([source for source, _ in sources], options)
@@ -166,7 +167,7 @@ def _detected_format(sources: list[SourceFile], options: DataOptions) -> str | N
     )
 
 
-def _refuse_overlap(train_files: Sequence[Path], eval_files: Sequence[Path]) -> None:
+def refuse_overlap(train_files: Sequence[Path], eval_files: Sequence[Path]) -> None:
     both = {Path(path).resolve() for path in train_files} & {Path(path).resolve() for path in eval_files}
     if both:
         raise DataError(f"{sorted(both)[0]}: given both as a training and as an eval file; the eval set must be held out")

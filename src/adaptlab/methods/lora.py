@@ -4,17 +4,21 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from adaptlab.errors import ConfigError
-from adaptlab.methods.base import FineTuningMethod, enable_gradient_checkpointing
+from adaptlab.methods.base import FineTuningMethod, enable_gradient_checkpointing, trained_head
 from adaptlab.schemas.adapter_metadata import AdapterMetadata, write_adapter_metadata
 from adaptlab.schemas.train_config import TrainConfig
 
 
+# PEFT's task type per `--task`; SEQ_CLS also trains and saves the new classification head (modules_to_save)
+PEFT_TASK_TYPES = {"causal_lm": "CAUSAL_LM", "classification": "SEQ_CLS"}
+
+
 def lora_config(config: TrainConfig, use_dora: bool):
-    from peft import LoraConfig, TaskType
+    from peft import LoraConfig
 
     targets = config.target_modules
     return LoraConfig(
-        task_type=TaskType.CAUSAL_LM,
+        task_type=PEFT_TASK_TYPES[config.task],
         r=config.rank,
         lora_alpha=config.alpha,
         lora_dropout=config.dropout,
@@ -38,11 +42,13 @@ class LoraFamily(FineTuningMethod):
     def prepare(self, base, config: TrainConfig):
         from peft import get_peft_model, prepare_model_for_kbit_training
 
-        from adaptlab.models import load_causal_lm
+        from adaptlab.models import load_model_for_task
 
         # a bf16 run computes the 4-bit matmuls in bf16 too; an fp32 compute dtype would keep fp32 copies of every input
         compute_dtype = "bfloat16" if config.precision == "bf16" else "float32"
-        model = load_causal_lm(base.path, load_in_4bit=self.quantized_base, compute_dtype=compute_dtype, allow_pickle=config.allow_pickle)
+        model = load_model_for_task(
+            base.path, config.task, config.labels, load_in_4bit=self.quantized_base, compute_dtype=compute_dtype, allow_pickle=config.allow_pickle
+        )
         if self.quantized_base:
             model = prepare_model_for_kbit_training(model, use_gradient_checkpointing=config.gradient_checkpointing)
         elif config.gradient_checkpointing:
@@ -63,9 +69,9 @@ class LoraFamily(FineTuningMethod):
     def load_trained(self, base, run_dir: Path):
         from peft import PeftModel
 
-        from adaptlab.models import load_causal_lm
+        from adaptlab.models import load_model_for_task
 
-        model = load_causal_lm(base.path, load_in_4bit=self.quantized_base)
+        model = load_model_for_task(base.path, *trained_head(run_dir), load_in_4bit=self.quantized_base)
         return PeftModel.from_pretrained(model, run_dir)
 
     def total_parameters(self, base_params: int, trainable_params: int) -> int:
