@@ -19,6 +19,7 @@ class TrainingObjective(ABC):
 
     name: ClassVar[str]  # `--objective`
     task: ClassVar[str]  # `--task`: the kind of model (head) it trains
+    generates_text: ClassVar[bool] = True  # a language model: compare scores its answers and its forgetting
 
     @abstractmethod
     def prepare_data(self, config: TrainConfig, tokenizer) -> "PreparedData":

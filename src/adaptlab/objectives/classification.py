@@ -28,6 +28,7 @@ class LabelLoss(nn.Module):
 class SequenceClassification(TrainingObjective):
     name = "sft"
     task = "classification"
+    generates_text = False
 
     def prepare_data(self, config: TrainConfig, tokenizer) -> PreparedData:
         return prepare_classification_data(config.data, config.eval_data, tokenizer, config, config.labels)
