@@ -11,8 +11,9 @@ FORMAT_FIELDS: dict[str, tuple[str, ...]] = {
     "alpaca": ("instruction", "input", "output"),
     "chat": ("messages",),
     "classification": ("text", "label"),
+    "preference": ("prompt", "messages", "chosen", "rejected"),
 }
-KNOWN_FIELDS = tuple(field for fields in FORMAT_FIELDS.values() for field in fields)
+KNOWN_FIELDS = tuple(dict.fromkeys(field for fields in FORMAT_FIELDS.values() for field in fields))
 MAX_LINE_BYTES = 1 << 20  # far above any max_seq_len's worth of text, far below what tokenizing would choke on
 
 

@@ -4,10 +4,11 @@ below, and its name in adaptlab.schemas.train_config (`objective`, `task`)."""
 from adaptlab.errors import ConfigError
 from adaptlab.objectives.base import TrainingObjective
 from adaptlab.objectives.classification import SequenceClassification
+from adaptlab.objectives.dpo import Dpo
 from adaptlab.objectives.sft import CausalLmSft
 
 OBJECTIVES: dict[tuple[str, str], TrainingObjective] = {
-    (objective.task, objective.name): objective for objective in (CausalLmSft(), SequenceClassification())
+    (objective.task, objective.name): objective for objective in (CausalLmSft(), Dpo(), SequenceClassification())
 }
 
 

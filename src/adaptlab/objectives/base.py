@@ -11,6 +11,7 @@ if TYPE_CHECKING:
     from torch import nn
 
     from adaptlab.data import PreparedData
+    from adaptlab.methods import FineTuningMethod
     from adaptlab.train.batching import BatchPlan
 
 
@@ -34,8 +35,9 @@ class TrainingObjective(ABC):
         """How examples become micro-batches (a pure function of examples, seed and epoch)."""
 
     @abstractmethod
-    def loss_module(self, model: "nn.Module") -> "nn.Module":
-        """The model wrapped so that forward(**micro_batch.tensors) returns the summed loss of the micro-batch."""
+    def loss_module(self, model: "nn.Module", method: "FineTuningMethod", config: TrainConfig) -> "nn.Module":
+        """The model wrapped so that forward(**micro_batch.tensors) returns the summed loss of the micro-batch.
+        Built before a resume loads a checkpoint, so anything it copies from the model is the untrained base."""
 
     @abstractmethod
     def evaluate(self, loss_module: "nn.Module", data: "PreparedData", plan: "BatchPlan", config: TrainConfig) -> dict:

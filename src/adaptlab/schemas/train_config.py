@@ -25,7 +25,12 @@ class TrainConfig(DataOptions):
     task: Literal["causal_lm", "classification"] = Field(
         "causal_lm", description="causal_lm: a language model; classification: a sequence-classification head on {text, label} rows"
     )
-    objective: Literal["sft"] = Field("sft", description="sft: supervised fine-tuning (next-token loss on responses, or label cross-entropy)")
+    objective: Literal["sft", "dpo"] = Field(
+        "sft",
+        description="sft: supervised fine-tuning (next-token loss on responses, or label cross-entropy); "
+        "dpo: preference tuning on {prompt|messages, chosen, rejected} rows (sigmoid DPO against the base)",
+    )
+    beta: float = Field(0.1, gt=0, description="DPO: strength of the pull towards the reference (β)")
     labels: list[str] = Field([], description="classification labels in head order (default: the sorted labels found in the training data)")
     out: Path | None = Field(None, description="output folder of the run (required)")
     # data

@@ -67,6 +67,7 @@ def train(config: TrainConfig, *, resume: bool = False, console: Console | None 
     method = get_method(config.method)
     model = method.prepare(base, config)
     plan = objective.batch_plan(config, accelerator.num_processes, tokenizer.pad_token_id)
+    loss_module = objective.loss_module(model, method, config)
     total_steps = planned_steps(config, plan, data)
     trainable = [p for p in model.parameters() if p.requires_grad]
     optimizer = torch.optim.AdamW(trainable, lr=method.learning_rate(config), weight_decay=config.weight_decay)
@@ -76,7 +77,7 @@ def train(config: TrainConfig, *, resume: bool = False, console: Console | None 
     checkpoints = list_checkpoints(run_dir) if resume else []
     if checkpoints:
         state = load_checkpoint(checkpoints[-1], model, optimizer, scheduler)
-    loss_module, optimizer = accelerator.prepare(objective.loss_module(model), optimizer)
+    loss_module, optimizer = accelerator.prepare(loss_module, optimizer)
 
     record = new_record(config, base, data, method, model)
     record = record.model_copy(update={"precision_chosen": precision, "precision_reason": precision_reason})
