@@ -32,4 +32,4 @@ class FullFineTuning(FineTuningMethod):
         return load_model_for_task(run_dir, trained_head(run_dir)[0])
 
     def total_parameters(self, base_params: int, trainable_params: int) -> int:
-        return base_params
+        return max(base_params, trainable_params)  # every weight trains, a new head (classification) among them
