@@ -14,7 +14,11 @@ from adaptlab.cli_config import parse_key_values
 from adaptlab.data import prepare_classification_data
 from adaptlab.data.options import DataOptions
 from adaptlab.errors import ConfigError, DataError
-from adaptlab.eval.classification import classification_scores, macro_f1, majority_baseline
+from adaptlab.eval.classification import (
+    classification_scores,
+    macro_f1,
+    majority_baseline,
+)
 from adaptlab.methods import get_method
 from adaptlab.models import load_tokenizer, resolve_model
 from adaptlab.objectives import get_objective

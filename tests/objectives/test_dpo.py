@@ -8,8 +8,8 @@ import random
 import pytest
 import torch
 
-from adaptlab.data.preference import prepare_preference_data
 from adaptlab.data.options import DataOptions
+from adaptlab.data.preference import prepare_preference_data
 from adaptlab.errors import DataError
 from adaptlab.methods import get_method
 from adaptlab.models import load_tokenizer, resolve_model

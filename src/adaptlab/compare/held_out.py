@@ -1,6 +1,7 @@
-"""`adaptlab compare` for objectives that do not generate text (`--task classification`): every method trained on
-the same base, data, split, seed and steps, then judged on the held-out figures its own run measured (accuracy and
-macro-F1 with 95 % intervals), beside the majority-class baseline, parameters, peak memory and time.
+"""`adaptlab compare` for objectives judged on their own held-out figures (`--task classification`: accuracy and
+macro-F1; `--objective dpo`: preference accuracy and mean margin): every method trained on the same base, data,
+split, seed and steps, each figure with its 95 % interval, beside the objective's baseline (classification: the
+majority class), parameters, peak memory (a full fine-tuning DPO run's includes its frozen reference) and time.
 
 Writes compare.yaml, configs/<method>.yaml, runs/<method>/ (with `evaluation.json` for the registry gates) and
 report.{json,md} into --out; re-running the same command reuses finished runs and resumes interrupted ones."""
@@ -17,13 +18,11 @@ from adaptlab import atomic
 from adaptlab.compare.config import CompareConfig
 from adaptlab.compare.schema import full_fine_tuning
 from adaptlab.errors import ConfigError
-from adaptlab.eval.classification import ClassificationScores, majority_baseline
 from adaptlab.methods import get_method
 from adaptlab.models import load_tokenizer, resolve_model
 from adaptlab.objectives import get_objective
 from adaptlab.registry.lineage import EVALUATION_FILE, EvaluationFile
 from adaptlab.schemas.run_record import RunRecord
-from adaptlab.stats.intervals import Interval
 from adaptlab.train.progress import format_bytes
 
 REPORT_JSON = "report.json"
@@ -35,8 +34,8 @@ class HeldOutResult(BaseModel):
     label: str
     run_dir: str
     learning_rate: float
-    scores: ClassificationScores
-    relative_score: float | None = Field(description="100 × accuracy / full fine-tuning's accuracy")
+    figures: dict[str, float] = Field(description="the objective's held-out figures, each with its 95 % bounds NAME_low, NAME_high")
+    relative_score: float | None = Field(description="100 × the first figure / full fine-tuning's")
     trainable_params: int
     total_params: int
     peak_memory_bytes: int
@@ -48,18 +47,23 @@ class HeldOutComparison(BaseModel):
     created_at: datetime
     base_model: str
     task: str
+    objective: str
+    metrics: list[str] = Field(description="the figures compared, the first one the relative score's")
     labels: list[str]
     train_examples: int
     eval_examples: int
-    majority_baseline: ClassificationScores
+    baseline: dict[str, float] | None = Field(description="the objective's baseline figures (classification: the majority class)")
     methods: list[HeldOutResult]
 
 
 def compare_held_out(config: CompareConfig, console: Console) -> HeldOutComparison:
-    from adaptlab.compare.runner import check_compare_dir, run_method  # the runner dispatches here: imported at call time
+    from adaptlab.compare.runner import (  # the runner dispatches here: imported at call time
+        check_compare_dir,
+        run_method,
+    )
 
     if config.lr_sweep:
-        raise ConfigError(f"--lr-sweep is not available for --task {config.task}; give --learning-rates instead")
+        raise ConfigError(f"--lr-sweep is not available for --task {config.task} --objective {config.objective}; give --learning-rates instead")
     out = Path(config.out)
     check_compare_dir(out, config)
     base = resolve_model(config.model)
@@ -78,19 +82,22 @@ def compare_held_out(config: CompareConfig, console: Console) -> HeldOutComparis
         run_dir = out / "runs" / method
         record = run_method(config.train_config(method, learning_rate, run_dir, max_steps=steps, labels=data.labels), console)
         results.append(_result(record, str(run_dir.relative_to(out)), learning_rate))
-    results = _with_relative_scores(results)
+    metrics = list(objective.held_out_metrics)
+    results = _with_relative_scores(results, metrics[0])
     for result in results:
-        metrics = {"accuracy": result.scores.accuracy, "macro_f1": result.scores.macro_f1, "relative_score": result.relative_score}
-        evaluation = EvaluationFile(metrics={k: v for k, v in metrics.items() if v is not None}, measured_by="adaptlab compare")
+        figures = {name: result.figures[name] for name in metrics} | {"relative_score": result.relative_score}
+        evaluation = EvaluationFile(metrics={k: v for k, v in figures.items() if v is not None}, measured_by="adaptlab compare")
         atomic.write_json(out / result.run_dir / EVALUATION_FILE, evaluation.model_dump(mode="json"))
     comparison = HeldOutComparison(
         created_at=datetime.now(timezone.utc),
         base_model=base.model_id,
         task=config.task,
+        objective=config.objective,
+        metrics=metrics,
         labels=data.labels,
         train_examples=len(data.train),
         eval_examples=len(data.eval),
-        majority_baseline=majority_baseline([e.label for e in data.train], [e.label for e in data.eval], seed=config.seed),
+        baseline=objective.baseline_figures(data, config),
         methods=results,
     )
     atomic.write_json(out / REPORT_JSON, comparison.model_dump(mode="json"))
@@ -101,61 +108,50 @@ def compare_held_out(config: CompareConfig, console: Console) -> HeldOutComparis
 
 
 def _result(record: RunRecord, run_dir: str, learning_rate: float) -> HeldOutResult:
-    final = record.eval_curve[-1].metrics
-    scores = ClassificationScores(
-        examples=record.data.eval_examples,
-        accuracy=final["accuracy"],
-        accuracy_interval=_interval(final, "accuracy"),
-        macro_f1=final["macro_f1"],
-        macro_f1_interval=_interval(final, "macro_f1"),
-    )
     return HeldOutResult(
-        method=record.method, label=get_method(record.method).label, run_dir=run_dir, learning_rate=learning_rate, scores=scores,
-        relative_score=None, trainable_params=record.params.trainable, total_params=record.params.total,
-        peak_memory_bytes=record.metrics.peak_memory_bytes, wall_time_s=record.metrics.wall_time_s, steps=record.metrics.steps,
+        method=record.method, label=get_method(record.method).label, run_dir=run_dir, learning_rate=learning_rate,
+        figures=record.eval_curve[-1].metrics, relative_score=None, trainable_params=record.params.trainable,
+        total_params=record.params.total, peak_memory_bytes=record.metrics.peak_memory_bytes,
+        wall_time_s=record.metrics.wall_time_s, steps=record.metrics.steps,
     )
 
 
-def _interval(figures: dict[str, float], name: str) -> Interval | None:
-    if f"{name}_low" not in figures:
-        return None
-    return Interval(low=figures[f"{name}_low"], high=figures[f"{name}_high"])
-
-
-def _with_relative_scores(results: list[HeldOutResult]) -> list[HeldOutResult]:
-    """Accuracy relative to full fine-tuning's (= 100), when full fine-tuning was compared and scored above 0."""
+def _with_relative_scores(results: list[HeldOutResult], metric: str) -> list[HeldOutResult]:
+    """`metric` relative to full fine-tuning's (= 100), when full fine-tuning was compared and scored above 0."""
     full = full_fine_tuning(results)
-    if full is None or full.scores.accuracy == 0:
+    if full is None or full.figures[metric] <= 0:
         return results
-    return [r.model_copy(update={"relative_score": 100.0 * r.scores.accuracy / full.scores.accuracy}) for r in results]
+    return [r.model_copy(update={"relative_score": 100.0 * r.figures[metric] / full.figures[metric]}) for r in results]
 
 
-def _with_interval(value: float, interval: Interval | None) -> str:
-    return f"{value:.3f}" if interval is None else f"{value:.3f} [{interval.low:.3f}, {interval.high:.3f}]"
+def _figure(figures: dict[str, float], name: str) -> str:
+    if name not in figures:
+        return "-"
+    interval = f" [{figures[name + '_low']:.3f}, {figures[name + '_high']:.3f}]" if name + "_low" in figures else ""
+    return f"{figures[name]:.3f}{interval}"
+
+
+def _header(comparison: HeldOutComparison) -> list[str]:
+    figures = [f"{name.replace('_', ' ')} [95 % CI]" for name in comparison.metrics]
+    return ["method", *figures, "relative score", "trainable params", "peak memory", "train time", "steps"]
 
 
 def _rows(comparison: HeldOutComparison) -> list[list[str]]:
-    baseline = comparison.majority_baseline
-    rows = [[
-        "majority class", _with_interval(baseline.accuracy, baseline.accuracy_interval),
-        _with_interval(baseline.macro_f1, baseline.macro_f1_interval), "-", "0", "-", "-", "-",
-    ]]
+    rows = []
+    if comparison.baseline is not None:
+        rows.append(["baseline", *(_figure(comparison.baseline, name) for name in comparison.metrics), "-", "0", "-", "-", "-"])
     for r in comparison.methods:
         rows.append([
-            r.label, _with_interval(r.scores.accuracy, r.scores.accuracy_interval),
-            _with_interval(r.scores.macro_f1, r.scores.macro_f1_interval),
+            r.label, *(_figure(r.figures, name) for name in comparison.metrics),
             "-" if r.relative_score is None else f"{r.relative_score:.1f}",
             f"{r.trainable_params:,} of {r.total_params:,}", format_bytes(r.peak_memory_bytes), f"{r.wall_time_s:.0f} s", f"{r.steps}",
         ])
     return rows
 
 
-HEADER = ["method", "accuracy [95 % CI]", "macro-F1 [95 % CI]", "relative score", "trainable params", "peak memory", "train time", "steps"]
-
-
 def comparison_table(comparison: HeldOutComparison) -> Table:
-    table = Table(title=f"{comparison.task} on {comparison.base_model}: {comparison.eval_examples} held-out rows")
-    for name in HEADER:
+    table = Table(title=f"{comparison.task} / {comparison.objective} on {comparison.base_model}: {comparison.eval_examples} held-out rows")
+    for name in _header(comparison):
         table.add_column(name)
     for row in _rows(comparison):
         table.add_row(*row)
@@ -163,15 +159,18 @@ def comparison_table(comparison: HeldOutComparison) -> Table:
 
 
 def markdown_report(comparison: HeldOutComparison) -> str:
+    header = _header(comparison)
+    labels = f"Labels {', '.join(comparison.labels)}; " if comparison.labels else ""
     lines = [
-        f"# {comparison.task} comparison on {comparison.base_model}",
+        f"# {comparison.task} / {comparison.objective} comparison on {comparison.base_model}",
         "",
-        f"Labels {', '.join(comparison.labels)}; {comparison.train_examples} training rows, {comparison.eval_examples} held-out rows. "
-        "Accuracy intervals are Wilson score intervals, macro-F1 intervals percentile bootstraps over the held-out rows; "
-        "the relative score is 100 × accuracy / full fine-tuning's accuracy.",
+        f"{labels}{comparison.train_examples} training rows, {comparison.eval_examples} held-out rows. Proportions carry Wilson "
+        "score intervals, macro-F1 a percentile bootstrap over the held-out rows, a mean margin a t interval; the relative "
+        f"score is 100 × {comparison.metrics[0].replace('_', ' ')} / full fine-tuning's. The baseline (when the objective "
+        "has one) is the majority class. Peak memory is the training process's, a reference model included.",
         "",
-        "| " + " | ".join(HEADER) + " |",
-        "|" + "---|" * len(HEADER),
+        "| " + " | ".join(header) + " |",
+        "|" + "---|" * len(header),
         *("| " + " | ".join(row) + " |" for row in _rows(comparison)),
         "",
     ]

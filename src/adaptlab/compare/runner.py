@@ -79,7 +79,7 @@ LOSS_DECIMALS = 6  # per-example losses as stored: compact, and well below any d
 
 def compare(config: CompareConfig, console: Console | None = None) -> Comparison | HeldOutComparison:
     console = console or Console()
-    if not get_objective(config.task, config.objective).generates_text:
+    if get_objective(config.task, config.objective).held_out_metrics:
         return compare_held_out(config, console)
     out = Path(config.out)
     check_compare_dir(out, config)

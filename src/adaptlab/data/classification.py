@@ -12,12 +12,12 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from adaptlab.data.bad_rows import BadRow, too_many_bad_rows
-from adaptlab.data.formats import RowRejected, Text, require_unicode, rename_columns
+from adaptlab.data.formats import RowRejected, Text, rename_columns, require_unicode
 from adaptlab.data.options import DataOptions
-from adaptlab.data.prepare import PreparedData, refuse_overlap
-from adaptlab.data.readers import SourceFile, json_type_name, read_source_file
+from adaptlab.data.prepare import PreparedData, read_sources
+from adaptlab.data.readers import SourceFile, json_type_name
 from adaptlab.data.split import held_out_indices
-from adaptlab.errors import ConfigError, DataError
+from adaptlab.errors import DataError
 from adaptlab.schemas.run_record import DataFileInfo, DataInfo
 
 CLASSIFICATION_FIELDS = ("text", "label")
@@ -50,13 +50,7 @@ def prepare_classification_data(
     train_files: Sequence[Path], eval_files: Sequence[Path], tokenizer, options: DataOptions, labels: Sequence[str] = ()
 ) -> PreparedData:
     """Read and validate every row, then tokenize (truncated to max_seq_len); PreparedData.labels is the head's order."""
-    if eval_files and options.eval_fraction > 0:
-        raise ConfigError("give eval files or eval_fraction, not both: eval files are the held-out set")
-    if not train_files:
-        raise DataError("no training data files given")
-    refuse_overlap(train_files, eval_files)
-    sources = [(read_source_file(path, options.max_line_bytes), "train") for path in train_files]
-    sources += [(read_source_file(path, options.max_line_bytes), "eval") for path in eval_files]
+    sources = read_sources(train_files, eval_files, options)
     checked = {source.path: _valid_rows(source, options.columns) for source, _ in sources}
     train_rows = [row for source, role in sources if role == "train" for row in checked[source.path][0]]
     bad_rows = [bad for rows, bads in checked.values() for bad in bads]

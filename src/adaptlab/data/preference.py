@@ -10,12 +10,18 @@ from pathlib import Path
 from adaptlab.data.bad_rows import BadRow, too_many_bad_rows
 from adaptlab.data.encode import SampleEncoder
 from adaptlab.data.example import Example
-from adaptlab.data.formats import Conversation, RowRejected, rename_columns, require_unicode, to_prompt
+from adaptlab.data.formats import (
+    Conversation,
+    RowRejected,
+    rename_columns,
+    require_unicode,
+    to_prompt,
+)
 from adaptlab.data.options import DataOptions
-from adaptlab.data.prepare import PreparedData, refuse_overlap
-from adaptlab.data.readers import SourceFile, json_type_name, read_source_file
+from adaptlab.data.prepare import PreparedData, read_sources
+from adaptlab.data.readers import SourceFile, json_type_name
 from adaptlab.data.split import held_out_indices
-from adaptlab.errors import ConfigError, DataError
+from adaptlab.errors import DataError
 from adaptlab.schemas.run_record import DataFileInfo, DataInfo
 
 
@@ -34,14 +40,8 @@ class PreferencePair:
 
 
 def prepare_preference_data(train_files: Sequence[Path], eval_files: Sequence[Path], tokenizer, options: DataOptions) -> PreparedData:
-    if eval_files and options.eval_fraction > 0:
-        raise ConfigError("give eval files or eval_fraction, not both: eval files are the held-out set")
-    if not train_files:
-        raise DataError("no training data files given")
-    refuse_overlap(train_files, eval_files)
     encoder = SampleEncoder.for_tokenizer(tokenizer, options.model_copy(update={"train_on_prompt": False}))
-    sources = [(read_source_file(path, options.max_line_bytes), "train") for path in train_files]
-    sources += [(read_source_file(path, options.max_line_bytes), "eval") for path in eval_files]
+    sources = read_sources(train_files, eval_files, options)
     checked = [(source, role, *_pairs(source, encoder, options.columns)) for source, role in sources]
     bad_rows = [bad for *_, bads in checked for bad in bads]
     if len(bad_rows) > options.max_bad_rows:

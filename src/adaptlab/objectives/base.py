@@ -20,7 +20,9 @@ class TrainingObjective(ABC):
 
     name: ClassVar[str]  # `--objective`
     task: ClassVar[str]  # `--task`: the kind of model (head) it trains
-    generates_text: ClassVar[bool] = True  # a language model: compare scores its answers and its forgetting
+    # the held-out figures (in `evaluate`'s metrics, each with _low/_high bounds) `compare` judges methods on, the first
+    # one the relative score's; none: compare scores generated answers, held-out loss and forgetting instead
+    held_out_metrics: ClassVar[tuple[str, ...]] = ()
 
     @abstractmethod
     def prepare_data(self, config: TrainConfig, tokenizer) -> "PreparedData":
@@ -29,6 +31,10 @@ class TrainingObjective(ABC):
     def resolved_config(self, config: TrainConfig, data: "PreparedData") -> TrainConfig:
         """The config with what the data decides filled in (kept in run.json, so `--resume` keeps it)."""
         return config
+
+    def baseline_figures(self, data: "PreparedData", config: TrainConfig) -> dict[str, float] | None:
+        """The held-out figures a trained model must beat to be worth anything, when the objective has such a baseline."""
+        return None
 
     @abstractmethod
     def batch_plan(self, config: TrainConfig, world_size: int, pad_token_id: int) -> "BatchPlan":

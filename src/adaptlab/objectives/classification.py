@@ -4,8 +4,17 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from adaptlab.data import LabelledText, PreparedData, labelled_batch, prepare_classification_data
-from adaptlab.eval.classification import classification_scores
+from adaptlab.data import (
+    LabelledText,
+    PreparedData,
+    labelled_batch,
+    prepare_classification_data,
+)
+from adaptlab.eval.classification import (
+    ClassificationScores,
+    classification_scores,
+    majority_baseline,
+)
 from adaptlab.objectives.base import TrainingObjective
 from adaptlab.schemas.train_config import TrainConfig
 from adaptlab.train.batching import BatchPlan, MicroBatch
@@ -28,13 +37,18 @@ class LabelLoss(nn.Module):
 class SequenceClassification(TrainingObjective):
     name = "sft"
     task = "classification"
-    generates_text = False
+    held_out_metrics = ("accuracy", "macro_f1")
 
     def prepare_data(self, config: TrainConfig, tokenizer) -> PreparedData:
         return prepare_classification_data(config.data, config.eval_data, tokenizer, config, config.labels)
 
     def resolved_config(self, config: TrainConfig, data: PreparedData) -> TrainConfig:
         return config.model_copy(update={"labels": data.labels})
+
+    def baseline_figures(self, data: PreparedData, config: TrainConfig) -> dict[str, float]:
+        """Always answering the most frequent training label."""
+        scores = majority_baseline([e.label for e in data.train], [e.label for e in data.eval], seed=config.seed)
+        return figures_of(scores)
 
     def batch_plan(self, config: TrainConfig, world_size: int, pad_token_id: int) -> BatchPlan:
         def collate(rows: list[LabelledText]) -> MicroBatch:
@@ -61,8 +75,13 @@ class SequenceClassification(TrainingObjective):
             predictions += logits.argmax(dim=-1).tolist()
         loss_module.train(was_training)
         scores = classification_scores(predictions, [example.label for example in data.eval], seed=config.seed)
-        figures = {"accuracy": scores.accuracy, "macro_f1": scores.macro_f1}
-        for name, interval in (("accuracy", scores.accuracy_interval), ("macro_f1", scores.macro_f1_interval)):
-            if interval is not None:
-                figures |= {f"{name}_low": interval.low, f"{name}_high": interval.high}
-        return {"loss": total / max(len(data.eval), 1), "metrics": figures}
+        return {"loss": total / max(len(data.eval), 1), "metrics": figures_of(scores)}
+
+
+def figures_of(scores: ClassificationScores) -> dict[str, float]:
+    """Accuracy and macro-F1 with their interval bounds, as run.json's eval_curve metrics."""
+    figures = {"accuracy": scores.accuracy, "macro_f1": scores.macro_f1}
+    for name, interval in (("accuracy", scores.accuracy_interval), ("macro_f1", scores.macro_f1_interval)):
+        if interval is not None:
+            figures |= {f"{name}_low": interval.low, f"{name}_high": interval.high}
+    return figures

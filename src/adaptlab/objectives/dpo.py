@@ -61,6 +61,7 @@ class DpoLoss(nn.Module):
 class Dpo(TrainingObjective):
     name = "dpo"
     task = "causal_lm"
+    held_out_metrics = ("preference_accuracy", "mean_margin")
 
     def prepare_data(self, config: TrainConfig, tokenizer) -> PreparedData:
         return prepare_preference_data(config.data, config.eval_data, tokenizer, config)
