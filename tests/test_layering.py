@@ -15,7 +15,7 @@ LAYERS = (
     ("errors", "atomic", "paths", "stats"),
     ("models", "data", "schemas"),
     ("methods",),
-    ("train", "eval"),
+    ("train", "eval", "objectives"),
     ("adapters",),
     ("compare", "registry"),
     ("serve", "console"),

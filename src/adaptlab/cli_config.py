@@ -79,8 +79,9 @@ def config_from_flags(config_class: type[BaseModel], values: dict) -> BaseModel:
 
 
 def parse_key_values(name: str, items: list[str]) -> dict[str, str]:
+    """KEY=VALUE items, each flag value possibly several comma-separated ones (`--columns text=SMS,label=Label`)."""
     parsed = {}
-    for item in items:
+    for item in (part for entry in items for part in entry.split(",")):
         key, separator, value = item.partition("=")
         if not separator or not key:
             raise ConfigError(f"{flag_name(name)}: expected KEY=VALUE, got {item!r}")

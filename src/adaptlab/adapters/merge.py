@@ -32,7 +32,8 @@ from adaptlab.adapters.probe import (
 )
 from adaptlab.adapters.sidecar_json import read_record, write_record
 from adaptlab.errors import ArtifactError
-from adaptlab.models import ResolvedModel, load_causal_lm, load_tokenizer
+from adaptlab.methods.base import trained_head
+from adaptlab.models import ResolvedModel, load_model_for_task, load_tokenizer
 
 MERGE_RECORD_FILE = "adaptlab_merge.json"
 DEFAULT_LOGIT_TOLERANCE = 1e-3
@@ -86,7 +87,8 @@ def merge_adapter(
     base = resolve_base(model, [folder])
     check_output_folder(out, [adapter, base.path], overwrite=overwrite)
     progress(f"loading {base.model_id} ({'dequantized NF4' if into == 'dequantized' else 'full precision'})")
-    peft_model = attach_adapters(_merge_base(base, into, allow_pickle), base, [folder], allow_base_mismatch=allow_base_mismatch)
+    head = trained_head(Path(adapter))  # a classifier's adapter merges into the base with its head
+    peft_model = attach_adapters(_merge_base(base, into, allow_pickle, head), base, [folder], allow_base_mismatch=allow_base_mismatch)
     tokenizer = load_tokenizer(tokenizer_dir(base, [folder]))
     inputs = probe_inputs(tokenizer)
     unmerged_logits = probe_logits(peft_model, inputs) if verify else None
@@ -106,7 +108,7 @@ def merge_adapter(
         verification = vs_4bit = None
         if verify:
             progress("verifying: reloading the merged folder")
-            merged_logits = probe_logits(load_causal_lm(staged), inputs)
+            merged_logits = probe_logits(load_model_for_task(staged, head[0]), inputs)
             verification = _verified(adapter, merged_logits, unmerged_logits, tolerance)
             trained_on_4bit = folder.metadata is not None and folder.metadata.quantized_base
             if trained_on_4bit or into == "dequantized":
@@ -133,10 +135,10 @@ def read_merge_record(model_dir: Path) -> MergeRecord | None:
     return read_record(model_dir, MERGE_RECORD_FILE, MergeRecord)
 
 
-def _merge_base(base: ResolvedModel, into: MergeInto, allow_pickle: bool):
+def _merge_base(base: ResolvedModel, into: MergeInto, allow_pickle: bool, head: tuple[str, list[str]]):
     if into == "full":
-        return load_causal_lm(base.path, allow_pickle=allow_pickle)
-    return load_causal_lm(base.path, load_in_4bit=True, allow_pickle=allow_pickle).dequantize()
+        return load_model_for_task(base.path, *head, allow_pickle=allow_pickle)
+    return load_model_for_task(base.path, *head, load_in_4bit=True, allow_pickle=allow_pickle).dequantize()
 
 
 def _adapted_weights(peft_model) -> dict:

@@ -37,6 +37,7 @@ from adaptlab.compare.config import (
 )
 from adaptlab.compare.costs import default_price
 from adaptlab.compare.forgetting import check_forgetting_tasks, evaluate_forgetting
+from adaptlab.compare.held_out import HeldOutComparison, compare_held_out
 from adaptlab.compare.human_review import earlier_human_reviews
 from adaptlab.compare.report import print_comparison_table, write_reports
 from adaptlab.compare.settings_checks import MethodSettings, SettingsWarning, settings_warnings
@@ -71,6 +72,7 @@ from adaptlab.eval.loss import example_losses
 from adaptlab.methods import get_method
 from adaptlab.methods.base import FULL_PRECISION_BASE
 from adaptlab.models import ResolvedModel, load_causal_lm, load_tokenizer, resolve_model
+from adaptlab.objectives import get_objective
 from adaptlab.registry.lineage import EVALUATION_FILE, EvaluationFile
 from adaptlab.schemas.run_record import RunRecord, read_run_record
 from adaptlab.schemas.train_config import TrainConfig
@@ -81,9 +83,13 @@ EVALUATION_CACHE_VERSION = 2  # 2: per-example scores; an older cache is measure
 LOSS_DECIMALS = 6  # per-example losses as stored: compact, and well below any difference an interval can show
 
 
-def compare(config: CompareConfig, console: Console | None = None, tuned_base: TunedBaseSummary | None = None) -> Comparison:
+def compare(
+    config: CompareConfig, console: Console | None = None, tuned_base: TunedBaseSummary | None = None
+) -> Comparison | HeldOutComparison:
     """Compare the methods on one data set. `tuned_base`: the hybrid's shared base, already trained (compare/clients.py)."""
     console = console or Console()
+    if get_objective(config.task, config.objective).held_out_metrics:
+        return compare_held_out(config, console)
     out = Path(config.out)
     check_compare_dir(out, config)
     base = resolve_model(config.model)  # converts a built-in once, before the runs start in parallel-free order

@@ -13,6 +13,8 @@ from adaptlab.errors import DataError
 if TYPE_CHECKING:
     from torch import Tensor
 
+    from adaptlab.data.classification import LabelledText
+
 
 def pad_batch(examples: list[Example], pad_token_id: int) -> dict[str, "Tensor"]:
     """input_ids, labels (IGNORE_INDEX on padding) and attention_mask, right-padded to the longest example."""
@@ -30,6 +32,22 @@ def pad_batch(examples: list[Example], pad_token_id: int) -> dict[str, "Tensor"]
         labels[row, :length] = torch.tensor(example.labels, dtype=torch.long)
         attention_mask[row, :length] = 1
     return {"input_ids": input_ids, "labels": labels, "attention_mask": attention_mask}
+
+
+def labelled_batch(examples: list["LabelledText"], pad_token_id: int) -> dict[str, "Tensor"]:
+    """A classification micro-batch: input_ids and attention_mask right-padded to the longest text; labels (one per row)."""
+    import torch
+
+    if not examples:
+        raise ValueError("labelled_batch: no examples")
+    shape = (len(examples), max(len(example) for example in examples))
+    input_ids = torch.full(shape, pad_token_id, dtype=torch.long)
+    attention_mask = torch.zeros(shape, dtype=torch.long)
+    for row, example in enumerate(examples):
+        input_ids[row, : len(example)] = torch.tensor(example.input_ids, dtype=torch.long)
+        attention_mask[row, : len(example)] = 1
+    labels = torch.tensor([example.label for example in examples], dtype=torch.long)
+    return {"input_ids": input_ids, "attention_mask": attention_mask, "labels": labels}
 
 
 def pack_examples(examples: list[Example], max_seq_len: int) -> list[list[Example]]:

@@ -122,7 +122,7 @@ def _alpaca_prompt(record: dict, columns: dict[str, str]) -> str:
     extra_input = record.get("input")
     if extra_input is not None and not isinstance(extra_input, str):
         raise RowRejected(f"field 'input' must be a string, got {json_type_name(extra_input)}")
-    _require_unicode(extra_input or "", "field 'input'")
+    require_unicode(extra_input or "", "field 'input'")
     return f"{instruction}\n\n{extra_input}" if extra_input and extra_input.strip() else instruction
 
 
@@ -152,10 +152,10 @@ def _string(record: dict, field: str, columns: dict[str, str]) -> str:
     if not isinstance(value, str):
         mapped = f" (column {columns[field]!r})" if field in columns else ""
         raise RowRejected(f"field {field!r}{mapped} must be a string, got {json_type_name(value)}")
-    return _require_unicode(value, f"field {field!r}")
+    return require_unicode(value, f"field {field!r}")
 
 
-def _require_unicode(value: str, what: str) -> str:
+def require_unicode(value: str, what: str) -> str:
     """A JSON escape such as `\\ud800` decodes to half a character, which no tokenizer accepts."""
     if not value.isascii():
         try:
@@ -198,7 +198,7 @@ def _chat_message(number: int, message: object) -> tuple[str, str]:
         raise RowRejected(f"{where}: unknown role {shown}; expected one of {', '.join(CHAT_ROLES)}")
     if not isinstance(content, str):
         raise RowRejected(f"{where}: content must be a string, got {json_type_name(content)}")
-    _require_unicode(content, f"{where}: content")
+    require_unicode(content, f"{where}: content")
     if role == "assistant" and not content.strip():
         raise RowRejected(f"{where}: empty response: the assistant content is empty")
     return role, content

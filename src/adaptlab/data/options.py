@@ -10,8 +10,10 @@ FORMAT_FIELDS: dict[str, tuple[str, ...]] = {
     "prompt_completion": ("prompt", "completion"),
     "alpaca": ("instruction", "input", "output"),
     "chat": ("messages",),
+    "classification": ("text", "label"),
+    "preference": ("prompt", "messages", "chosen", "rejected"),
 }
-KNOWN_FIELDS = tuple(field for fields in FORMAT_FIELDS.values() for field in fields)
+KNOWN_FIELDS = tuple(dict.fromkeys(field for fields in FORMAT_FIELDS.values() for field in fields))
 MAX_LINE_BYTES = 1 << 20  # far above any max_seq_len's worth of text, far below what tokenizing would choke on
 
 
@@ -26,7 +28,7 @@ class DataOptions(BaseModel):
     columns: dict[str, str] = Field(
         default={},
         description="read fields from differently named source columns, field -> column, "
-        "e.g. prompt=SMS, completion=Label",
+        "e.g. text=SMS,label=Label",
     )
     max_seq_len: int = Field(default=1024, ge=2, description="longest example in tokens, prompt and response together")
     truncation: Literal["truncate", "reject"] = Field(

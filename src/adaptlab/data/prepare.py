@@ -31,6 +31,7 @@ class PreparedData:
     info: DataInfo
     bad_rows: list[BadRow]  # the rows that were skipped (at most options.max_bad_rows)
     eval_samples: list[Sample] = field(default_factory=list)  # the rows behind `eval`, in the same order
+    labels: list[str] = field(default_factory=list)  # classification: the head's labels, in order
 
 
 @dataclass(frozen=True)
@@ -65,13 +66,7 @@ def prepare_data(
     show_progress: bool = False,
 ) -> PreparedData:
     """Read, validate and tokenize; raises DataError listing every bad row when there are more than max_bad_rows."""
-    if eval_files and options.eval_fraction > 0:
-        raise ConfigError("give eval files or eval_fraction, not both: eval files are the held-out set")
-    if not train_files:
-        raise DataError("no training data files given")
-    _refuse_overlap(train_files, eval_files)
-    sources = [(read_source_file(path, options.max_line_bytes), "train") for path in train_files]
-    sources += [(read_source_file(path, options.max_line_bytes), "eval") for path in eval_files]
+    sources = read_sources(train_files, eval_files, options)
     fmt = options.format if options.format != "auto" else _detected_format([source for source, _ in sources], options)
 
     encoder = SampleEncoder.for_tokenizer(tokenizer, options)
@@ -102,6 +97,17 @@ def prepare_data(
         quality=quality.summary(len(usable_train), token_length_histogram([len(example) for example in train])),
     )
     return PreparedData(train=train, eval=eval_examples, info=info, bad_rows=bad_rows, eval_samples=[item.sample for item in eval_usable])
+
+
+def read_sources(train_files: Sequence[Path], eval_files: Sequence[Path], options: DataOptions) -> list[tuple[SourceFile, str]]:
+    """Every data file read, with its role ("train" or "eval"), after the checks every objective's data shares."""
+    if eval_files and options.eval_fraction > 0:
+        raise ConfigError("give eval files or eval_fraction, not both: eval files are the held-out set")
+    if not train_files:
+        raise DataError("no training data files given")
+    _refuse_overlap(train_files, eval_files)
+    sources = [(read_source_file(path, options.max_line_bytes), "train") for path in train_files]
+    return sources + [(read_source_file(path, options.max_line_bytes), "eval") for path in eval_files]
 
 
 def tokenized_sha256(train: Iterable[Example], eval_examples: Iterable[Example]) -> str:

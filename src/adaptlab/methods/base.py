@@ -10,7 +10,7 @@ from collections.abc import Iterable
 from pathlib import Path
 from typing import TYPE_CHECKING, ClassVar, Literal
 
-from adaptlab.schemas.run_record import ArtifactKind, ParamCounts
+from adaptlab.schemas.run_record import RUN_RECORD_FILE, ArtifactKind, ParamCounts, read_run_record
 from adaptlab.schemas.train_config import TrainConfig
 
 if TYPE_CHECKING:
@@ -102,3 +102,11 @@ class FineTuningMethod(ABC):
 def enable_gradient_checkpointing(model: "nn.Module") -> None:
     model.gradient_checkpointing_enable(gradient_checkpointing_kwargs={"use_reentrant": False})
     model.config.use_cache = False
+
+
+def trained_head(run_dir: Path) -> tuple[str, list[str]]:
+    """The task and labels a run's artifact was trained for, from its run.json (a causal LM when there is none)."""
+    if not (Path(run_dir) / RUN_RECORD_FILE).is_file():
+        return "causal_lm", []
+    config = read_run_record(Path(run_dir)).config
+    return config.get("task", "causal_lm"), config.get("labels", [])

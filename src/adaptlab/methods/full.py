@@ -2,7 +2,7 @@
 
 from pathlib import Path
 
-from adaptlab.methods.base import FineTuningMethod, enable_gradient_checkpointing
+from adaptlab.methods.base import FineTuningMethod, enable_gradient_checkpointing, trained_head
 from adaptlab.schemas.train_config import TrainConfig
 
 
@@ -17,9 +17,9 @@ class FullFineTuning(FineTuningMethod):
     merge_refusal = "its artifact is already a whole model"
 
     def prepare(self, base, config: TrainConfig):
-        from adaptlab.models import load_causal_lm
+        from adaptlab.models import load_model_for_task
 
-        model = load_causal_lm(base.path, allow_pickle=config.allow_pickle)
+        model = load_model_for_task(base.path, config.task, config.labels, allow_pickle=config.allow_pickle)
         model.requires_grad_(True)
         if config.gradient_checkpointing:
             enable_gradient_checkpointing(model)
@@ -29,9 +29,9 @@ class FullFineTuning(FineTuningMethod):
         model.save_pretrained(out_dir, safe_serialization=True)
 
     def load_trained(self, base, run_dir: Path):
-        from adaptlab.models import load_causal_lm
+        from adaptlab.models import load_model_for_task
 
-        return load_causal_lm(run_dir)
+        return load_model_for_task(run_dir, trained_head(run_dir)[0])
 
     def total_parameters(self, base_params: int, trainable_params: int) -> int:
-        return base_params
+        return max(base_params, trainable_params)  # every weight trains, a new head (classification) among them

@@ -13,7 +13,7 @@ from pathlib import Path
 
 from adaptlab.errors import ConfigError
 from adaptlab.methods.base import ServingMode
-from adaptlab.methods.peft_adapter import PeftAdapterMethod, target_modules
+from adaptlab.methods.peft_adapter import PEFT_TASK_TYPES, PeftAdapterMethod, target_modules
 from adaptlab.schemas.train_config import TrainConfig
 
 # Inits that rewrite the base weights in memory (W − the adapter's start): the saved adapter is converted to one
@@ -34,10 +34,10 @@ def init_refusal(init: str, quantized_base: bool, has_cuda: bool) -> str | None:
 
 
 def lora_config(config: TrainConfig, use_dora: bool):
-    from peft import EvaConfig, LoraConfig, TaskType
+    from peft import EvaConfig, LoraConfig
 
     return LoraConfig(
-        task_type=TaskType.CAUSAL_LM,
+        task_type=PEFT_TASK_TYPES[config.task],
         r=config.rank,
         lora_alpha=config.alpha,
         lora_dropout=config.dropout,
@@ -66,7 +66,7 @@ class LoraFamily(PeftAdapterMethod):
         import torch
         from peft import prepare_model_for_kbit_training
 
-        from adaptlab.models import load_causal_lm
+        from adaptlab.models import load_model_for_task
 
         if refusal := init_refusal(config.init, self.quantized_base, torch.cuda.is_available()):
             raise ConfigError(refusal)
@@ -74,7 +74,9 @@ class LoraFamily(PeftAdapterMethod):
             return super().load_base(base, config)
         # a bf16 run computes the 4-bit matmuls in bf16 too; an fp32 compute dtype would keep fp32 copies of every input
         compute_dtype = "bfloat16" if config.precision == "bf16" else "float32"
-        model = load_causal_lm(base.path, load_in_4bit=True, compute_dtype=compute_dtype, allow_pickle=config.allow_pickle)
+        model = load_model_for_task(
+            base.path, config.task, config.labels, load_in_4bit=True, compute_dtype=compute_dtype, allow_pickle=config.allow_pickle
+        )
         return prepare_model_for_kbit_training(model, use_gradient_checkpointing=config.gradient_checkpointing)
 
     def prepare(self, base, config: TrainConfig):

@@ -5,9 +5,12 @@ from abc import abstractmethod
 from pathlib import Path
 
 from adaptlab.errors import ConfigError
-from adaptlab.methods.base import FineTuningMethod, enable_gradient_checkpointing
+from adaptlab.methods.base import FineTuningMethod, enable_gradient_checkpointing, trained_head
 from adaptlab.schemas.adapter_metadata import AdapterMetadata, write_adapter_metadata
 from adaptlab.schemas.train_config import TrainConfig
+
+# PEFT's task type per `--task`; SEQ_CLS also trains and saves the new classification head (modules_to_save)
+PEFT_TASK_TYPES = {"causal_lm": "CAUSAL_LM", "classification": "SEQ_CLS"}
 
 
 class PeftAdapterMethod(FineTuningMethod):
@@ -20,9 +23,9 @@ class PeftAdapterMethod(FineTuningMethod):
         """The PEFT config this run trains (`base`: the resolved base model, for its tokenizer folder)."""
 
     def load_base(self, base, config: TrainConfig):
-        from adaptlab.models import load_causal_lm
+        from adaptlab.models import load_model_for_task
 
-        model = load_causal_lm(base.path, allow_pickle=config.allow_pickle)
+        model = load_model_for_task(base.path, config.task, config.labels, allow_pickle=config.allow_pickle)
         if config.gradient_checkpointing:
             enable_gradient_checkpointing(model)
             model.enable_input_require_grads()
@@ -50,9 +53,9 @@ class PeftAdapterMethod(FineTuningMethod):
     def load_trained(self, base, run_dir: Path):
         from peft import PeftModel
 
-        from adaptlab.models import load_causal_lm
+        from adaptlab.models import load_model_for_task
 
-        return PeftModel.from_pretrained(load_causal_lm(base.path, load_in_4bit=self.quantized_base), run_dir)
+        return PeftModel.from_pretrained(load_model_for_task(base.path, *trained_head(run_dir), load_in_4bit=self.quantized_base), run_dir)
 
     def total_parameters(self, base_params: int, trainable_params: int) -> int:
         return base_params + trainable_params

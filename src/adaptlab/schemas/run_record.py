@@ -61,7 +61,8 @@ class LossPoint(BaseModel):
 class EvalPoint(BaseModel):
     step: int
     loss: float
-    perplexity: float
+    perplexity: float | None = Field(None, description="of a language model's held-out loss")
+    metrics: dict[str, float] = Field({}, description="the objective's other held-out figures, e.g. accuracy, macro_f1 and their 95 % interval bounds (_low, _high)")
 
 
 class RunMetrics(BaseModel):

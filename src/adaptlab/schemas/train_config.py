@@ -27,6 +27,16 @@ class TrainConfig(DataOptions):
         "lora",
         description="full | lora | dora | qlora | hybrid (LoRA on a fully fine-tuned base given as --model) | ia3 | loha | lokr | oft | vera | prompt | prefix",
     )
+    task: Literal["causal_lm", "classification"] = Field(
+        "causal_lm", description="causal_lm: a language model; classification: a sequence-classification head on {text, label} rows"
+    )
+    objective: Literal["sft", "dpo"] = Field(
+        "sft",
+        description="sft: supervised fine-tuning (next-token loss on responses, or label cross-entropy); "
+        "dpo: preference tuning on {prompt|messages, chosen, rejected} rows (sigmoid DPO against the base)",
+    )
+    beta: float = Field(0.1, gt=0, description="DPO: strength of the pull towards the reference (β)")
+    labels: list[str] = Field([], description="classification labels in head order (default: the sorted labels found in the training data)")
     out: Path | None = Field(None, description="output folder of the run (required)")
     # data
     data: list[Path] = Field([], description="training data files (JSONL, JSON, CSV/TSV, Parquet)")

@@ -7,6 +7,7 @@ epoch and number of processes, and every process gets `grad_accum` micro-batches
 that do not fill a last whole step are left out of that epoch (different rows each epoch)."""
 
 import random
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
 import torch
@@ -29,6 +30,7 @@ class BatchPlan:
     packing: bool
     max_seq_len: int
     pad_token_id: int
+    collate_rows: Callable[[list], "MicroBatch"] | None = None  # an objective's own batches; default: padded or packed LM rows
 
     @property
     def micro_batches_per_step(self) -> int:
@@ -52,6 +54,8 @@ class BatchPlan:
         return micro_batches // self.micro_batches_per_step
 
     def collate(self, rows: list) -> "MicroBatch":
+        if self.collate_rows is not None:
+            return self.collate_rows(rows)
         examples = [example for row in rows for example in (row if self.packing else [row])]
         tensors = packed_batch(rows, self.pad_token_id) if self.packing else pad_batch(rows, self.pad_token_id)
         return MicroBatch(

@@ -13,12 +13,12 @@ import torch
 from rich.console import Console
 
 from adaptlab import atomic
-from adaptlab.data import PreparedData, prepare_data
+from adaptlab.data import PreparedData
 from adaptlab.errors import ConfigError
-from adaptlab.eval.loss import evaluate_loss
 from adaptlab.methods import FineTuningMethod, get_method
 from adaptlab.models import ResolvedModel, load_tokenizer, resolve_model
 from adaptlab.models.hashing import count_parameters
+from adaptlab.objectives import TrainingObjective, get_objective
 from adaptlab.schemas.run_record import (
     RUN_RECORD_FILE, ArtifactInfo, BaseModelInfo, MachineLoad, RunMetrics, RunRecord, read_run_record,
 )
@@ -27,7 +27,6 @@ from adaptlab.train.batching import BatchPlan
 from adaptlab.train.checkpoint import CHECKPOINTS_DIR, LoopState, create_run_dir, list_checkpoints, load_checkpoint, save_checkpoint
 from adaptlab.train.environment import check_world_size, choose_precision, environment_info, peak_memory, reset_peak_memory
 from adaptlab.train.load_sampler import LoadSampler
-from adaptlab.train.loss import TargetTokenLoss
 from adaptlab.train.progress import summary_table, training_progress
 from adaptlab.train.stopwatch import Stopwatch
 
@@ -62,20 +61,16 @@ def train(config: TrainConfig, *, resume: bool = False, console: Console | None 
     torch.manual_seed(config.seed)
     base = resolve_model(config.model)
     tokenizer = load_tokenizer(base.path)
-    data = prepare_data(config.data, config.eval_data, tokenizer, config)
+    objective = get_objective(config.task, config.objective)
+    data = objective.prepare_data(config, tokenizer)
+    config = objective.resolved_config(config, data)
     method = get_method(config.method)
     config, packing_note = method_packing(config, method)
     if packing_note and is_main:
         console.print(f"packing off for {config.method}: {packing_note}", highlight=False)
     model = method.prepare(base, config)
-    plan = BatchPlan(
-        micro_batch_size=config.micro_batch_size,
-        grad_accum=config.grad_accum,
-        world_size=accelerator.num_processes,
-        packing=config.packing,
-        max_seq_len=config.max_seq_len,
-        pad_token_id=tokenizer.pad_token_id,
-    )
+    plan = objective.batch_plan(config, accelerator.num_processes, tokenizer.pad_token_id)
+    loss_module = objective.loss_module(model, method, config)
     total_steps = planned_steps(config, plan, data)
     init_seconds = (0.0, 0.0)
     if method.needs_data_pass(config):  # its time counts as training time (the loop's clock starts from it)
@@ -89,7 +84,7 @@ def train(config: TrainConfig, *, resume: bool = False, console: Console | None 
     checkpoints = list_checkpoints(run_dir) if resume else []
     if checkpoints:
         state = load_checkpoint(checkpoints[-1], model, optimizer, scheduler)
-    loss_module, optimizer = accelerator.prepare(TargetTokenLoss(model), optimizer)
+    loss_module, optimizer = accelerator.prepare(loss_module, optimizer)
 
     record = new_record(config, base, data, method, model)
     record = record.model_copy(update={"precision_chosen": precision, "precision_reason": precision_reason, "packing_note": packing_note})
@@ -100,7 +95,7 @@ def train(config: TrainConfig, *, resume: bool = False, console: Console | None 
     loading_peak_bytes, _ = peak_memory()
     reset_peak_memory()
     if data.eval and state.step == 0:
-        state.eval_curve.append(evaluation_point(0, loss_module, data, plan, config))  # the base's own score
+        state.eval_curve.append(evaluation_point(0, objective, loss_module, data, plan, config))  # the base's own score
     loss_module.train()
     if state.step == 0:
         state.train_time_s, state.cpu_time_s = init_seconds
@@ -122,7 +117,7 @@ def train(config: TrainConfig, *, resume: bool = False, console: Console | None 
                 )
             if data.eval and config.eval_every and state.step % config.eval_every == 0 and state.step < total_steps:
                 with clock.paused():  # evaluation is not training time
-                    state.eval_curve.append(evaluation_point(state.step, loss_module, data, plan, config))
+                    state.eval_curve.append(evaluation_point(state.step, objective, loss_module, data, plan, config))
             if config.save_every and state.step % config.save_every == 0 and state.step < total_steps:
                 accelerator.wait_for_everyone()
                 if is_main:
@@ -133,7 +128,7 @@ def train(config: TrainConfig, *, resume: bool = False, console: Console | None 
 
     # --- evaluate and save ---
     if data.eval:
-        state.eval_curve.append(evaluation_point(state.step, loss_module, data, plan, config))
+        state.eval_curve.append(evaluation_point(state.step, objective, loss_module, data, plan, config))
     accelerator.wait_for_everyone()
     training_peak_bytes, peak_kind = peak_memory()
     record = finished_record(record, state, (loading_peak_bytes, training_peak_bytes), peak_kind, sampler.load())
@@ -199,11 +194,9 @@ def planned_steps(config: TrainConfig, plan: BatchPlan, data: PreparedData) -> i
     return config.max_steps or per_epoch * config.epochs
 
 
-def evaluation_point(step: int, loss_module, data: PreparedData, plan: BatchPlan, config: TrainConfig) -> dict:
-    autocast = torch.bfloat16 if config.precision == "bf16" else None
+def evaluation_point(step: int, objective: TrainingObjective, loss_module, data: PreparedData, plan: BatchPlan, config: TrainConfig) -> dict:
     unwrapped = loss_module.module if hasattr(loss_module, "module") else loss_module
-    result = evaluate_loss(unwrapped, data.eval, plan.pad_token_id, batch_size=config.micro_batch_size, autocast_dtype=autocast)
-    return {"step": step, "loss": result.loss, "perplexity": result.perplexity}
+    return {"step": step} | objective.evaluate(unwrapped, data, plan, config)
 
 
 def check_run_dir(run_dir: Path, resume: bool) -> None:
@@ -249,7 +242,7 @@ def finished_record(record: RunRecord, state: LoopState, peaks: tuple[int, int],
         steps=state.step,
         final_train_loss=state.loss_curve[-1]["loss"] if state.loss_curve else None,
         eval_loss=final_eval["loss"] if final_eval else None,
-        eval_perplexity=final_eval["perplexity"] if final_eval else None,
+        eval_perplexity=final_eval.get("perplexity") if final_eval else None,
     )
     return RunRecord.model_validate(
         record.model_dump()

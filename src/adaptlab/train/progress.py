@@ -98,6 +98,10 @@ def summary_table(record: RunRecord) -> Table:
         ("eval perplexity", _fmt(metrics.eval_perplexity)),
         ("artifact", f"{record.artifact.kind}, {format_bytes(record.artifact.size_bytes)}" if record.artifact else "-"),
     ]
+    figures = record.eval_curve[-1].metrics if record.eval_curve else {}
+    for name in (name for name in figures if not name.endswith(("_low", "_high"))):
+        interval = f" (95 % CI {figures[name + '_low']:.3f}–{figures[name + '_high']:.3f})" if name + "_low" in figures else ""
+        rows.insert(-1, (f"eval {name.replace('_', '-')}", f"{figures[name]:.4f}{interval}"))
     for label, value in rows:
         table.add_row(label, value)
     return table

@@ -1,0 +1,50 @@
+"""What every training objective provides. The loop asks the objective object these questions (which rows it
+reads, how they batch, what loss the model is wrapped in, what it reports on held-out rows); it never tests an
+objective's or a task's name."""
+
+from abc import ABC, abstractmethod
+from typing import TYPE_CHECKING, ClassVar
+
+from adaptlab.schemas.train_config import TrainConfig
+
+if TYPE_CHECKING:
+    from torch import nn
+
+    from adaptlab.data import PreparedData
+    from adaptlab.methods import FineTuningMethod
+    from adaptlab.train.batching import BatchPlan
+
+
+class TrainingObjective(ABC):
+    """One thing to train a model for: its data, batching, loss and held-out metrics."""
+
+    name: ClassVar[str]  # `--objective`
+    task: ClassVar[str]  # `--task`: the kind of model (head) it trains
+    # the held-out figures (in `evaluate`'s metrics, each with _low/_high bounds) `compare` judges methods on, the first
+    # one the relative score's; none: compare scores generated answers, held-out loss and forgetting instead
+    held_out_metrics: ClassVar[tuple[str, ...]] = ()
+
+    @abstractmethod
+    def prepare_data(self, config: TrainConfig, tokenizer) -> "PreparedData":
+        """Read, validate and tokenize the config's data files (every bad row reported as `file:line: reason`)."""
+
+    def resolved_config(self, config: TrainConfig, data: "PreparedData") -> TrainConfig:
+        """The config with what the data decides filled in (kept in run.json, so `--resume` keeps it)."""
+        return config
+
+    def baseline_figures(self, data: "PreparedData", config: TrainConfig) -> dict[str, float] | None:
+        """The held-out figures a trained model must beat to be worth anything, when the objective has such a baseline."""
+        return None
+
+    @abstractmethod
+    def batch_plan(self, config: TrainConfig, world_size: int, pad_token_id: int) -> "BatchPlan":
+        """How examples become micro-batches (a pure function of examples, seed and epoch)."""
+
+    @abstractmethod
+    def loss_module(self, model: "nn.Module", method: "FineTuningMethod", config: TrainConfig) -> "nn.Module":
+        """The model wrapped so that forward(**micro_batch.tensors) returns the summed loss of the micro-batch.
+        Built before a resume loads a checkpoint, so anything it copies from the model is the untrained base."""
+
+    @abstractmethod
+    def evaluate(self, loss_module: "nn.Module", data: "PreparedData", plan: "BatchPlan", config: TrainConfig) -> dict:
+        """Held-out figures: always `loss`; the objective's own metrics besides."""

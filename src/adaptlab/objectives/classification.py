@@ -1,0 +1,87 @@
+"""Sequence classification: a head on an encoder or a causal LM, trained with cross-entropy over the labels."""
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from adaptlab.data import (
+    LabelledText,
+    PreparedData,
+    labelled_batch,
+    prepare_classification_data,
+)
+from adaptlab.eval.classification import (
+    ClassificationScores,
+    classification_scores,
+    majority_baseline,
+)
+from adaptlab.objectives.base import TrainingObjective
+from adaptlab.schemas.train_config import TrainConfig
+from adaptlab.train.batching import BatchPlan, MicroBatch
+
+
+class LabelLoss(nn.Module):
+    """Wraps a sequence classifier (plain or PEFT); forward() returns the summed cross-entropy of the rows."""
+
+    def __init__(self, model: nn.Module):
+        super().__init__()
+        self.model = model
+
+    def logits(self, input_ids, attention_mask) -> torch.Tensor:
+        return self.model(input_ids=input_ids, attention_mask=attention_mask).logits.float()
+
+    def forward(self, input_ids, attention_mask, labels) -> torch.Tensor:
+        return F.cross_entropy(self.logits(input_ids, attention_mask), labels, reduction="sum")
+
+
+class SequenceClassification(TrainingObjective):
+    name = "sft"
+    task = "classification"
+    held_out_metrics = ("accuracy", "macro_f1")
+
+    def prepare_data(self, config: TrainConfig, tokenizer) -> PreparedData:
+        return prepare_classification_data(config.data, config.eval_data, tokenizer, config, config.labels)
+
+    def resolved_config(self, config: TrainConfig, data: PreparedData) -> TrainConfig:
+        return config.model_copy(update={"labels": data.labels})
+
+    def baseline_figures(self, data: PreparedData, config: TrainConfig) -> dict[str, float]:
+        """Always answering the most frequent training label."""
+        scores = majority_baseline([e.label for e in data.train], [e.label for e in data.eval], seed=config.seed)
+        return figures_of(scores)
+
+    def batch_plan(self, config: TrainConfig, world_size: int, pad_token_id: int) -> BatchPlan:
+        def collate(rows: list[LabelledText]) -> MicroBatch:
+            return MicroBatch(labelled_batch(rows, pad_token_id), tokens=sum(map(len, rows)), target_tokens=len(rows))
+
+        # packing would let texts share a classification: one text per row
+        return BatchPlan(config.micro_batch_size, config.grad_accum, world_size, False, config.max_seq_len, pad_token_id, collate)
+
+    def loss_module(self, model, method, config: TrainConfig) -> LabelLoss:
+        return LabelLoss(model)
+
+    @torch.no_grad()
+    def evaluate(self, loss_module: LabelLoss, data: PreparedData, plan: BatchPlan, config: TrainConfig) -> dict:
+        was_training = loss_module.training
+        loss_module.eval()
+        device = next(loss_module.parameters()).device
+        total, predictions = 0.0, []
+        autocast = torch.autocast(device.type, dtype=torch.bfloat16, enabled=config.precision == "bf16")
+        for start in range(0, len(data.eval), config.micro_batch_size):
+            batch = {k: v.to(device) for k, v in plan.collate(data.eval[start : start + config.micro_batch_size]).tensors.items()}
+            with autocast:
+                logits = loss_module.logits(batch["input_ids"], batch["attention_mask"])
+            total += float(F.cross_entropy(logits, batch["labels"], reduction="sum"))
+            predictions += logits.argmax(dim=-1).tolist()
+        loss_module.train(was_training)
+        scores = classification_scores(predictions, [example.label for example in data.eval], seed=config.seed)
+        return {"loss": total / max(len(data.eval), 1), "metrics": figures_of(scores)}
+
+
+def figures_of(scores: ClassificationScores) -> dict[str, float]:
+    """Accuracy and macro-F1 with their interval bounds, as run.json's eval_curve metrics."""
+    figures = {"accuracy": scores.accuracy, "macro_f1": scores.macro_f1}
+    for name, interval in (("accuracy", scores.accuracy_interval), ("macro_f1", scores.macro_f1_interval)):
+        if interval is not None:
+            figures |= {f"{name}_low": interval.low, f"{name}_high": interval.high}
+    return figures
