@@ -12,6 +12,11 @@ SHARED_DATA = REPO_ROOT.parent / "shared" / "data"
 def pytest_configure(config):
     os.environ.setdefault("HF_HUB_OFFLINE", "1")
     os.environ.setdefault("TRANSFORMERS_NO_ADVISORY_WARNINGS", "1")
+    if config.getoption("numprocesses", None) and "PYTEST_XDIST_WORKER" not in os.environ:
+        # built once here, before the xdist workers start, so that they do not all build the same cached folder
+        from adaptlab.models import resolve_model
+
+        resolve_model("builtin:tiny")
 
 
 @pytest.fixture(scope="session")
