@@ -7,11 +7,31 @@ import pytest
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 SHARED_DATA = REPO_ROOT.parent / "shared" / "data"
+SERVE_TESTS = "tests/serve"
 
 
 def pytest_configure(config):
     os.environ.setdefault("HF_HUB_OFFLINE", "1")
     os.environ.setdefault("TRANSFORMERS_NO_ADVISORY_WARNINGS", "1")
+    if config.getoption("numprocesses", None) and "PYTEST_XDIST_WORKER" not in os.environ:
+        # built once here, before the xdist workers start, so that they do not all build the same cached folder
+        from adaptlab.models import resolve_model
+
+        resolve_model("builtin:tiny")
+
+
+@pytest.hookimpl(tryfirst=True)  # before xdist reads the groups
+def pytest_collection_modifyitems(config, items):
+    """Under `--dist loadgroup` each test file runs on one worker, so its module-scoped fixtures are built once,
+    and the serve tests, which share one session-scoped server, run on one worker; an explicit xdist_group wins."""
+    for item in items:
+        if not any(item.iter_markers("xdist_group")):
+            item.add_marker(pytest.mark.xdist_group(worker_group(item.nodeid)))
+
+
+def worker_group(nodeid: str) -> str:
+    file = nodeid.split("::")[0]
+    return SERVE_TESTS if file.startswith(SERVE_TESTS + "/") else file
 
 
 @pytest.fixture(scope="session")

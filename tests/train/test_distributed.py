@@ -26,6 +26,7 @@ PACKED_SEED_3 = ("--packing", "--seed", "3", "--epochs", "2", "--micro-batch-siz
 
 
 @pytest.mark.slow
+@pytest.mark.xdist_group("accelerate-main-process-port")  # both launches listen on accelerate's default port
 @pytest.mark.parametrize(
     ("rows", "word_lengths", "options"),
     [
@@ -48,6 +49,7 @@ def test_two_process_data_parallel_matches_single_process_accumulation(tmp_path,
 
 
 @pytest.mark.slow
+@pytest.mark.xdist_group("accelerate-main-process-port")
 def test_cpu_launch_of_two_processes_is_refused_before_it_writes(tmp_path):
     data = write_copy_task(tmp_path / "train.jsonl", rows=8)
     argv = train_argv(data, tmp_path / "run", launcher=(*LAUNCH, "--cpu", "-m", "adaptlab"))
