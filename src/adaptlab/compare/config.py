@@ -32,6 +32,10 @@ class CompareConfig(TrainConfig):
     forgetting_tasks: list[str] = Field([], description="lm-eval tasks measured on the base and every trained model, e.g. hellaswag,arc_challenge,winogrande (needs the forgetting extra)")
     forgetting_task_dir: Path | None = Field(None, description="folder of lm-eval YAML task definitions (local tasks for --forgetting-tasks)")
     forgetting_task_limit: int | None = Field(None, ge=1, description="documents per --forgetting-tasks task (default: all)")
+    seeds: int = Field(
+        1, ge=1, description="train each method this many times with different training seeds (initialisation, data order, "
+        "dropout); the intervals then include the spread across seeds (1: they cover the sampling of examples only)"
+    )
 
     @model_validator(mode="after")
     def _check_compare(self) -> "CompareConfig":
