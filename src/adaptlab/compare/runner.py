@@ -104,24 +104,8 @@ def compare(config: CompareConfig, console: Console | None = None) -> Comparison
     reference_set = reference_examples(tokenizer, reference)
     hardware = next(iter(runs.values()))[0][0].environment.hardware
     price = PriceUsed(per_hour_usd=config.price_per_hour, source="--price-per-hour") if config.price_per_hour is not None else price_from_default(hardware)
-    by_seed: list[list[MethodResult]] = []
-    for index, seed in enumerate(seeds):
-        rows = []
-        for method, (records, learning_rate, source, trials) in runs.items():
-            name = run_name(method, index, seed)
-            console.print(f"evaluating {name}", highlight=False)
-            evaluation = evaluate_run(out, name, records[index].run_id, method, base, tokenizer, reference_set, data.eval, eval_items, metric, config)
-            rows.append(method_result_from_run(
-                records[index], run_dir=str((out / "runs" / name).relative_to(out)), learning_rate=learning_rate, learning_rate_source=source,
-                lr_sweep=trials, reference_loss_before=evaluation.reference_loss_before, reference_loss_after=evaluation.reference_loss_after,
-                price_per_hour_usd=price.per_hour_usd, task_metric_value=evaluation.task_metric, eval_loss=evaluation.eval_loss,
-                per_example=evaluation.per_example, forgetting=evaluation.forgetting,
-            ))
-        seed_basis, rows = with_relative_scores(rows)
-        full_precision_loss = quantization_reference(out, base, tokenizer, reference_set, rows)
-        for row in rows:
-            atomic.write_json(out / row.run_dir / EVALUATION_FILE, run_evaluation(row, metric, seed_basis, full_precision_loss).model_dump(mode="json"))
-        by_seed.append(rows)
+    by_seed = [seed_rows(index, seed, out, runs, base, tokenizer, reference_set, data.eval, eval_items, metric, config, price, console)
+               for index, seed in enumerate(seeds)]
     basis, results = with_relative_scores([combined_over_seeds(method_rows, seeds) for method_rows in zip(*by_seed)])
     results = with_uncertainty(results, basis, seed=config.seed)
     results, timing_notes = with_comparable_costs(results, int(hardware.get("cpu_cores") or 1), bool(hardware.get("gpu")), price.per_hour_usd)
@@ -163,6 +147,30 @@ def compare(config: CompareConfig, console: Console | None = None) -> Comparison
     print_comparison_table(comparison, console)
     console.print(f"reports: {out / 'report.md'}  {out / 'report.html'}  {out / 'report.json'}")
     return comparison
+
+
+def seed_rows(
+    index: int, seed: int, out: Path, runs: dict, base, tokenizer, reference_set: list[Example], held_out: list[Example],
+    eval_items: list, metric: str | None, config: CompareConfig, price: PriceUsed, console: Console,
+) -> list[MethodResult]:
+    """Every method's run of one training seed, evaluated (adaptlab.compare.evaluation), with relative scores against
+    full FT's run of the same seed; each run folder gets its `evaluation.json`."""
+    rows = []
+    for method, (records, learning_rate, source, trials) in runs.items():
+        name = run_name(method, index, seed)
+        console.print(f"evaluating {name}", highlight=False)
+        evaluation = evaluate_run(out, name, records[index].run_id, method, base, tokenizer, reference_set, held_out, eval_items, metric, config)
+        rows.append(method_result_from_run(
+            records[index], run_dir=str((out / "runs" / name).relative_to(out)), learning_rate=learning_rate, learning_rate_source=source,
+            lr_sweep=trials, reference_loss_before=evaluation.reference_loss_before, reference_loss_after=evaluation.reference_loss_after,
+            price_per_hour_usd=price.per_hour_usd, task_metric_value=evaluation.task_metric, eval_loss=evaluation.eval_loss,
+            per_example=evaluation.per_example, forgetting=evaluation.forgetting,
+        ))
+    basis, rows = with_relative_scores(rows)
+    full_precision_loss = quantization_reference(out, base, tokenizer, reference_set, rows)
+    for row in rows:
+        atomic.write_json(out / row.run_dir / EVALUATION_FILE, run_evaluation(row, metric, basis, full_precision_loss).model_dump(mode="json"))
+    return rows
 
 
 def metric_examples(config: CompareConfig, data: PreparedData, tokenizer) -> list[Example]:
