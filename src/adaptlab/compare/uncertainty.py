@@ -1,6 +1,6 @@
 """Intervals and paired tests for a comparison's quality figures, from each method's per-example scores.
 
-Every figure is bootstrapped over the same resampled examples (one seed), so a method and full
+Every figure is bootstrapped over the same resampled examples (one bootstrap seed), so a method and full
 fine-tuning are always judged on the same rows: the relative score and the test against full FT are paired.
 With several training seeds (--seeds) each figure is a seeds × examples table and the bootstrap resamples
 seeds and examples together (adaptlab.stats.seed_bootstrap), still paired on both: the intervals then
@@ -85,8 +85,8 @@ def versus_full(
     else:
         test = paired_bootstrap_test(relative.point - 100.0, relative.distribution - 100.0, examples)
     examples_only = relative if len(scores) == 1 else relative_score_bootstrap(scores, full, basis, seed, resample_seeds=False)
-    return VersusFull(test=test, gap_points=RESOLVE_GAP_POINTS, seeds=len(scores),
-                      examples_to_resolve_gap=examples_to_resolve(examples_only.standard_error, examples, RESOLVE_GAP_POINTS))
+    resolve = None if examples_only is None else examples_to_resolve(examples_only.standard_error, examples, RESOLVE_GAP_POINTS)
+    return VersusFull(test=test, gap_points=RESOLVE_GAP_POINTS, seeds=len(scores), examples_to_resolve_gap=resolve)
 
 
 def relative_score_bootstrap(
