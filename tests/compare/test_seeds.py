@@ -61,7 +61,8 @@ def test_figures_are_the_means_over_seeds_and_each_seed_is_kept():
     assert [run.training_seed for run in lora.seed_runs] == [0, 1, 2] and lora.per_example is None
     assert lora.task_metric_value == pytest.approx(np.mean([run.task_metric_value for run in lora.seed_runs]))
     assert lora.relative_score == pytest.approx(100 * lora.task_metric_value / comparison.result("full").task_metric_value)
-    assert [run.relative_score for run in lora.seed_runs] == sorted(run.relative_score for run in lora.seed_runs)
+    # lora gets 77, 85 and 69 of 100 rows right, full 80: each seed against full's run of the same seed
+    assert [run.relative_score for run in lora.seed_runs] == pytest.approx([96.25 + 10, 96.25, 96.25 - 10])
     for interval, point in ((lora.intervals.task_metric, lora.task_metric_value), (lora.intervals.relative_score, lora.relative_score),
                             (lora.intervals.eval_loss, lora.eval_loss), (lora.intervals.forgetting_percent, lora.forgetting_percent)):
         assert interval.contains(point)
@@ -126,11 +127,12 @@ class TextPasses:
 
 @pytest.fixture(scope="module")
 def two_seeds(tmp_path_factory, tiny_model):
-    """full and lora compared with one seed, then the same comparison with --seeds 2 (adds the second seed's runs)."""
+    """A LoRA comparison with one seed, then the same with --seeds 2 (adds the second seed's run). LoRA alone keeps
+    it to two tiny trainings: the paired figures against full FT over seeds are tested above on built results."""
     folder = tmp_path_factory.mktemp("cmp-seeds")
     reference = folder / "reference.txt"  # a slice of the built-in text: the tiny model's byte tokens make the whole one slow
     reference.write_text(reference_text()[:3000])
-    one_seed = tiny_comparison(folder, "out", methods=["full", "lora"], reference=reference)
+    one_seed = tiny_comparison(folder, "out", methods=["lora"], reference=reference)
     tokenizer = load_tokenizer(tiny_model.path)
     texts = [e.input_ids for e in reference_examples(tokenizer, reference.read_text())]
     texts += [e.input_ids for e in prepare_data(one_seed.data, one_seed.eval_data, tokenizer, one_seed).eval]
@@ -162,7 +164,6 @@ def test_a_second_seed_adds_runs_beside_the_first_and_the_report_combines_them(t
         assert result.eval_loss == pytest.approx(np.mean([run.eval_loss for run in result.seed_runs]))
         assert result.intervals.eval_loss.contains(result.eval_loss)
     lora = second.result("lora")
-    assert lora.versus_full.seeds == 2 and lora.versus_full.test.test == "paired_bootstrap"
     adapters = [load_file(str(out / run.run_dir / "adapter_model.safetensors")) for run in lora.seed_runs]
     assert any(not torch.equal(adapters[0][name], adapters[1][name]) for name in adapters[0]), "another seed, another run"
     assert EXAMPLES_ONLY in render_markdown(first)
@@ -172,7 +173,7 @@ def test_a_second_seed_adds_runs_beside_the_first_and_the_report_combines_them(t
 
 def test_each_model_takes_in_each_reference_chunk_and_held_out_example_once(two_seeds):
     _, texts, _, passes = two_seeds
-    for evaluated_runs, seen in zip((2, 2), passes):  # the first call evaluates both seed-0 runs, the second only the new ones
-        assert len(seen.by_model) == 2 * evaluated_runs, "the bare base and the tuned model of each run, nothing else"
+    for seen in passes:  # the first call evaluates the seed-0 run, the second only the new one (the first is cached)
+        assert len(seen.by_model) == 2, "the bare base and the tuned model of the run, nothing else"
         for counts in seen.by_model.values():
             assert set(counts) == {tuple(text) for text in texts} and set(counts.values()) == {1}

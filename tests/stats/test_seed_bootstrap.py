@@ -34,8 +34,8 @@ def test_seeds_that_disagree_widen_the_interval_by_their_spread():
     row = hits()
     identical = seed_and_example_bootstrap([[row] * 4], mean)
     # each seed gets a different number of rows right: seed means 0.40, 0.45, 0.55, 0.60 (sd of the four 0.079)
-    shifted = [np.where(np.arange(EXAMPLES) < EXAMPLES * share, 1.0, 0.0)[np.random.default_rng(7).permutation(EXAMPLES)]
-               for share in (0.40, 0.45, 0.55, 0.60)]
+    shifted = [np.where(np.arange(EXAMPLES) < right, 1.0, 0.0)[np.random.default_rng(7).permutation(EXAMPLES)]
+               for right in (160, 180, 220, 240)]
     disagreeing = seed_and_example_bootstrap([shifted], mean)
     assert disagreeing.point == pytest.approx(0.5)
     assert width(disagreeing) > 1.5 * width(identical)
