@@ -17,26 +17,23 @@ printed and written to bench/results/evaluation_passes[_quick].json.
 
 import argparse
 import statistics
-import sys
 import tempfile
 import time
 from pathlib import Path
 
 import torch
+from common import RESULTS_DIR
 from rich.console import Console
 from rich.table import Table
 
-sys.path.insert(0, str(Path(__file__).resolve().parent))
-from common import RESULTS_DIR  # noqa: E402
-
-from adaptlab import atomic  # noqa: E402
-from adaptlab.data import prepare_data  # noqa: E402
-from adaptlab.data.glossary_task import glossary_task, write_jsonl  # noqa: E402
-from adaptlab.data.options import DataOptions  # noqa: E402
-from adaptlab.eval.forgetting import reference_examples, reference_text  # noqa: E402
-from adaptlab.eval.kl import paired_token_sums  # noqa: E402
-from adaptlab.eval.loss import example_losses  # noqa: E402
-from adaptlab.models import load_causal_lm, load_tokenizer, resolve_model  # noqa: E402
+from adaptlab import atomic
+from adaptlab.data import prepare_data
+from adaptlab.data.glossary_task import glossary_task, write_jsonl
+from adaptlab.data.options import DataOptions
+from adaptlab.eval.forgetting import reference_examples, reference_text
+from adaptlab.eval.kl import paired_token_sums
+from adaptlab.eval.loss import example_losses
+from adaptlab.models import load_causal_lm, load_tokenizer, resolve_model
 
 OLD_PAIRED_HELD_OUT = 64  # the forgetting pass took the first metric_examples (default 64) held-out rows
 

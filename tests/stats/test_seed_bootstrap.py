@@ -3,8 +3,8 @@
 import numpy as np
 import pytest
 
-from adaptlab.stats.intervals import bootstrap, mean
 from adaptlab.stats import seed_bootstrap
+from adaptlab.stats.intervals import bootstrap, mean
 from adaptlab.stats.seed_bootstrap import seed_and_example_bootstrap
 
 EXAMPLES = 400

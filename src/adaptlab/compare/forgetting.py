@@ -9,7 +9,12 @@ from pathlib import Path
 
 from adaptlab import atomic
 from adaptlab.compare.config import CompareConfig
-from adaptlab.eval.harness import TaskScores, check_task_names, run_tasks, task_forgetting
+from adaptlab.eval.harness import (
+    TaskScores,
+    check_task_names,
+    run_tasks,
+    task_forgetting,
+)
 from adaptlab.schemas.forgetting import TaskForgetting
 
 

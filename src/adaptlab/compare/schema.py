@@ -1,9 +1,10 @@
 """`report.json`: one comparison of fine-tuning methods on the same base, data, seed and token budget.
 
 Schema documented in docs/compare.md; versioned with `schema_version`, readers refuse versions they
-do not know (version 1, before intervals, is still read; a version-2 report from before --seeds reads as one seed). Derived figures (relative score, forgetting,
-cost) are computed by the pure functions below, and their intervals by adaptlab.compare.uncertainty
-from the per-example scores, so a report can be regenerated from the measured ones.
+do not know (version 1, before intervals, is still read; a version-2 report from before --seeds reads as
+one seed per method). Derived figures (relative score, forgetting, cost) are computed by the pure functions
+below, and their intervals by adaptlab.compare.uncertainty from the per-example scores, so a report can be
+regenerated from the measured ones.
 """
 
 import json

@@ -47,7 +47,7 @@ class TrainConfig(DataOptions):
         "auto", description="bf16 autocast (weights stay fp32) or fp32; auto: bf16 where the hardware computes it natively"
     )
     gradient_checkpointing: bool = Field(False, description="recompute activations in the backward pass to save memory")
-    seed: int = Field(0, description="seed for initialisation, data order, held-out split and dropout")
+    seed: int = Field(0, description="seed of the held-out split, and of initialisation, data order and dropout unless --training-seed is set")
     training_seed: int | None = Field(
         None, description="seed for initialisation, data order and dropout only (default: --seed); the held-out split keeps --seed"
     )
