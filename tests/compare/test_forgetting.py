@@ -60,7 +60,7 @@ def test_reports_show_the_sections_and_the_intruder_chart(forgetting_comparison)
 
 def test_rerun_reuses_the_cached_measurements(forgetting_comparison):
     folder, config, comparison = forgetting_comparison
-    cache = folder / "out" / "evaluation" / "lora-forgetting.json"
+    cache = folder / "out" / "evaluation" / "lora.json"
     written = cache.stat().st_mtime_ns
     again = compare(config, QUIET)
     assert [r.forgetting for r in again.methods] == [r.forgetting for r in comparison.methods]

@@ -103,7 +103,7 @@ def test_per_example_scores_are_kept_and_every_quality_figure_has_an_interval(co
         assert result.versus_full.test.examples == (comparison.task_metric.examples if on_metric else comparison.data.eval_examples)
         assert result.intervals.relative_score.contains(result.relative_score)
     cached = json.loads((folder / "out" / "evaluation" / "lora.json").read_text())
-    assert cached["version"] == 2 and cached["task_metric_scores"] == comparison.result("lora").per_example.task_metric
+    assert cached["key"]["version"] == 3 and cached["result"]["per_example"] == comparison.result("lora").per_example.model_dump()
 
 
 def test_report_carries_timings_and_settings_checks_of_its_runs(comparison_dir):

@@ -26,7 +26,8 @@ def perturbed(model_path):
 def test_kl_is_zero_for_an_untouched_model(tiny):
     base_model, tokenizer, examples = tiny
     base, untouched = load_causal_lm(base_model.path), load_causal_lm(base_model.path)
-    signals = forgetting_signals(base, untouched, examples, examples[:2], tokenizer.pad_token_id)
+    pad = tokenizer.pad_token_id
+    signals = forgetting_signals(paired_token_sums(base, untouched, examples, pad), paired_token_sums(base, untouched, examples[:2], pad))
     assert signals.kl_reference.value == pytest.approx(0.0, abs=1e-6)
     assert signals.kl_held_out.value == pytest.approx(0.0, abs=1e-6)
     assert signals.forgetting_percent.value == pytest.approx(0.0, abs=1e-6)
@@ -42,7 +43,7 @@ def test_kl_and_losses_of_a_changed_model(tiny):
     # the paired pass's losses are the ones evaluate_loss reports for each model
     assert sums.base_loss.sum() / sums.tokens.sum() == pytest.approx(evaluate_loss(base, examples, tokenizer.pad_token_id).loss, rel=1e-5)
     assert sums.tuned_loss.sum() / sums.tokens.sum() == pytest.approx(evaluate_loss(tuned, examples, tokenizer.pad_token_id).loss, rel=1e-5)
-    signals = forgetting_signals(base, tuned, examples, [], tokenizer.pad_token_id)
+    signals = forgetting_signals(sums, None)
     assert signals.kl_held_out is None
     assert signals.kl_reference.low <= signals.kl_reference.value <= signals.kl_reference.high
     assert signals.kl_reference.value > 0 and signals.kl_reference.examples == len(examples)

@@ -44,6 +44,10 @@ class CompareConfig(TrainConfig):
                           "eval_loss<=X or forgetting_percent<=X"
     )
     force_all: bool = Field(False, description="with --staged: train every method even after one meets --target")
+    seeds: int = Field(
+        1, ge=1, description="train each method this many times with different training seeds (initialisation, data order, "
+        "dropout); the intervals then include the spread across seeds (1: they cover the sampling of examples only)"
+    )
 
     @model_validator(mode="after")
     def _check_compare(self) -> "CompareConfig":

@@ -254,12 +254,13 @@ def versus_full_text(versus: VersusFull | None) -> str:
         return ""
     test = versus.test
     p_value = f"{TEST_NAMES[test.test]}, p = {test.p_value:.2g}"
+    sample = f"{test.examples:,} held-out examples" + (f" and {versus.seeds} training seeds" if versus.seeds > 1 else "")
     if test.verdict == "indistinguishable":
-        text = f"; cannot be told from full FT with {test.examples:,} held-out examples ({p_value})"
+        text = f"; cannot be told from full FT with {sample} ({p_value})"
         if versus.examples_to_resolve_gap is not None:
             text += f"; about {versus.examples_to_resolve_gap:,} examples would resolve a {versus.gap_points:g}-point gap"
         return text
-    return f"; {test.verdict} than full FT on {test.examples:,} held-out examples ({p_value})"
+    return f"; {test.verdict} than full FT on {sample} ({p_value})"
 
 
 def _forgetting_check(f: Figures, limit: float, bound: Bound) -> Check:

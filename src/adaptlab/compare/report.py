@@ -142,7 +142,7 @@ def setup_facts(comparison: Comparison) -> list[tuple[str, str]]:
                        f"{format_bytes(c.base_model.weights_size_bytes)}"),
         ("Data", f"{c.data.train_examples:,} train / {c.data.eval_examples:,} held-out examples from {files}"),
         ("Token budget", budget),
-        ("Seed", str(c.seed)),
+        ("Seed", seed_fact(c)),
     ]
     if c.task_metric is not None:
         m = c.task_metric
@@ -162,10 +162,28 @@ def uncertainty_fact(comparison: Comparison) -> str:
     u = comparison.uncertainty
     if u is None:
         return "no intervals: this report (schema version 1) has no per-example scores to bootstrap from"
+    if u.covers == "examples_and_seeds":
+        return (f"{100 * u.level:.0f} % intervals by a two-way percentile bootstrap over the training seeds and the held-out examples "
+                f"and reference chunks ({u.resamples:,} resamples, seed {u.bootstrap_seed}); relative scores and tests resample each "
+                "method and full FT on the same seeds and examples; "
+                f"{len(comparison.training_seeds)} training runs per method, so the intervals include the spread across seeds")
     text = (f"{100 * u.level:.0f} % intervals by percentile bootstrap over the held-out examples and reference chunks "
             f"({u.resamples:,} resamples, seed {u.bootstrap_seed}); relative scores and tests resample each method and full FT "
             "on the same examples")
     return text + "; one training run per method, so the intervals cover the sampling of examples only, not run-to-run variation"
+
+
+def seed_fact(comparison: Comparison) -> str:
+    """The split seed, and with several training seeds each method's per-seed relative scores."""
+    seeds = comparison.training_seeds
+    if len(seeds) < 2:
+        return str(comparison.seed)
+    spread = "; ".join(
+        f"{r.label} " + ", ".join("–" if run.relative_score is None else f"{run.relative_score:.1f}" for run in r.seed_runs)
+        for r in comparison.methods if r.seed_runs
+    )
+    return (f"{comparison.seed} (held-out split); training seeds {', '.join(map(str, seeds))} (initialisation, data order, dropout): "
+            f"every method trained once per seed and its figures are the means over seeds; relative score per seed: {spread}")
 
 
 def learning_rate_notes(comparison: Comparison) -> list[tuple[str, str]]:
@@ -197,10 +215,11 @@ def definitions(comparison: Comparison) -> list[tuple[str, str]]:
         ("Forgetting", "100 × (after − before) / before of the per-token loss on the reference set; positive means the "
                        "model got worse at general text, negative that it got better."),
         ("Peak memory", "; ".join(memory[k] for k in memory_kinds) + "."),
-        ("Intervals", "figures in brackets are 95 % bootstrap intervals over the held-out examples (see Uncertainty under Setup)."),
+        ("Intervals", "figures in brackets are 95 % bootstrap intervals over the held-out examples, and over the training "
+                      "seeds when there are several (see Uncertainty under Setup)."),
         ("Versus full FT", "a paired test of each method against full fine-tuning on the same examples: exact McNemar on "
-                           "0/1 task metrics, else a paired bootstrap of the relative score; better or worse at p < 0.05, "
-                           "otherwise indistinguishable at this sample size."),
+                           "0/1 task metrics with one training seed, else a paired bootstrap of the relative score (over seeds and "
+                           "examples with several seeds); better or worse at p < 0.05, otherwise indistinguishable at this sample size."),
         ("Cost / run", f"{COST_BASES[comparison.methods[0].cost_basis]}; model loading, evaluation and learning-rate sweeps are not included."),
         ("Artifact", "what the run saves: the adapter files for LoRA/DoRA/QLoRA, the whole model for full fine-tuning."),
     ]

@@ -3,11 +3,11 @@ measure each the same way and write the reports.
 
 A comparison folder is data a script can regenerate (as in PEFT's method_comparison):
     compare.yaml            the comparison config as given
-    configs/<method>.yaml   each run's exact training config
-    runs/<method>/          each run (adaptlab train output)
+    configs/<run>.yaml      each run's exact training config
+    runs/<method>/          each run (adaptlab train output); with --seeds N also runs/<method>-seed<s>/ (adaptlab.compare.seeds)
     sweeps/<method>-lr<x>/  learning-rate trials, when --lr-sweep
-    evaluation/<name>.json  reference loss and task-metric answers per model (base, and base-4bit for methods on a 4-bit base),
-                            with the per-example scores the report's intervals are bootstrapped from
+    evaluation/<run>.json   each run's measurements from one shared pass per model and text (adaptlab.compare.evaluation):
+                            per-example scores the intervals are bootstrapped from, answers, forgetting and diagnostics
     report.{md,html,json}
 and in each run folder an `evaluation.json` with the run's gate metrics for the registry.
 Each method trains in its own process, so its peak memory is its own, and is measured right after it trained:
@@ -21,7 +21,6 @@ import json
 import os
 import subprocess
 import sys
-from collections.abc import Sequence
 from datetime import datetime, timezone
 from functools import partial
 from pathlib import Path
@@ -36,7 +35,8 @@ from adaptlab.compare.config import (
     CompareConfig,
 )
 from adaptlab.compare.costs import default_price
-from adaptlab.compare.forgetting import check_forgetting_tasks, evaluate_forgetting
+from adaptlab.compare.evaluation import EVALUATION_CACHE_VERSION, evaluate_run
+from adaptlab.compare.forgetting import check_forgetting_tasks, read_cache
 from adaptlab.compare.held_out import HeldOutComparison, compare_held_out
 from adaptlab.compare.human_review import earlier_human_reviews
 from adaptlab.compare.report import print_comparison_table, write_reports
@@ -51,7 +51,6 @@ from adaptlab.compare.schema import (
     DataSummary,
     LrTrial,
     MethodResult,
-    PerExampleScores,
     PriceUsed,
     ReferenceSet,
     RelativeScoreBasis,
@@ -62,13 +61,14 @@ from adaptlab.compare.schema import (
     unequal_token_budgets,
     with_relative_scores,
 )
+from adaptlab.compare.seeds import combined_over_seeds, run_name, seed_overrides, training_seeds
 from adaptlab.compare.uncertainty import uncertainty_setup, with_uncertainty
 from adaptlab.data import Example, PreparedData, prepare_data
-from adaptlab.errors import AdaptlabError, ConfigError, DataError
+from adaptlab.errors import AdaptlabError, ConfigError
 from adaptlab.eval import metrics as task_metrics
 from adaptlab.eval.forgetting import reference_examples, reference_text
-from adaptlab.eval.generation import greedy_answers, task_items
-from adaptlab.eval.loss import example_losses
+from adaptlab.eval.generation import task_items
+from adaptlab.eval.loss import evaluate_loss
 from adaptlab.methods import get_method
 from adaptlab.methods.base import FULL_PRECISION_BASE
 from adaptlab.models import ResolvedModel, load_causal_lm, load_tokenizer, resolve_model
@@ -79,8 +79,7 @@ from adaptlab.schemas.train_config import TrainConfig
 from adaptlab.train.batching import BatchPlan
 
 COMPARE_CONFIG_FILE = "compare.yaml"
-EVALUATION_CACHE_VERSION = 2  # 2: per-example scores; an older cache is measured again
-LOSS_DECIMALS = 6  # per-example losses as stored: compact, and well below any difference an interval can show
+RESUMABLE_CHANGES = {"methods", "seeds"}  # re-running with other methods or more seeds reuses the runs already there
 
 
 def compare(
@@ -108,32 +107,41 @@ def compare(
     atomic.write_text(out / COMPARE_CONFIG_FILE, yaml.safe_dump(config.model_dump(mode="json"), sort_keys=False))
     tuned_model = None if tuned_base is None else resolve_model(os.path.normpath(out / tuned_base.run_dir))
 
+    seeds = training_seeds(config)
     reference = reference_text(config.reference)
     reference_set = reference_examples(tokenizer, reference)
-    base_evaluations = base_reference_evaluations(out, base, tokenizer, reference_set, eval_items, metric, config)
-    base_loss = {variant: evaluation["reference_loss"] for variant, evaluation in base_evaluations.items()}
-    measure = partial(measure_method, out=out, base=base, tokenizer=tokenizer, reference_set=reference_set, eval_items=eval_items,
-                      metric=metric, config=config, data=data, base_evaluations=base_evaluations)
-    first, results, checks = None, [], []
+    measure = partial(measure_run, out=out, base=base, tokenizer=tokenizer, reference_set=reference_set, held_out=data.eval,
+                      eval_items=eval_items, metric=metric, config=config)
+    first, rows_by_method, checks = None, {}, []
     for method in config.methods:
         trained_on = tuned_model if get_method(method).tuned_base_method else base
         learning_rate, source, trials = choose_learning_rate(config, method, steps, out, console, trained_on)
-        record = run_method(config.train_config(method, learning_rate, out / "runs" / method, max_steps=steps, model=trained_on.spec), console)
-        first = first or record
+        records = [
+            run_method(config.train_config(method, learning_rate, out / "runs" / run_name(method, index, seed), max_steps=steps,
+                                           model=trained_on.spec, **seed_overrides(index, seed)), console)
+            for index, seed in enumerate(seeds)
+        ]
+        first = first or records[0]
         price = price_used(config, first.environment.hardware)
         console.rule(f"evaluating {get_method(method).label}")
-        results.append(measure(method, record, learning_rate, source, trials, trained_on, price))
-        if target is not None:
-            checks.append(target_check(target, results[-1], config.seed))
-            console.print(f"{results[-1].label}: {target} {'met' if checks[-1].met else 'not met'} ({checks[-1].bound} {checks[-1].value:.4g})")
+        rows_by_method[method] = [
+            measure(run_name(method, index, seed), record, learning_rate, source, trials, trained_on, price)
+            for index, (seed, record) in enumerate(zip(seeds, records))
+        ]
+        if target is not None:  # judged on the first training seed's run, whose per-example scores the interval needs
+            checks.append(target_check(target, rows_by_method[method][0], config.seed))
+            console.print(f"{rows_by_method[method][0].label}: {target} {'met' if checks[-1].met else 'not met'} "
+                          f"({checks[-1].bound} {checks[-1].value:.4g})")
             if checks[-1].met and not config.force_all:
                 break
     hardware = first.environment.hardware
-    basis, results = with_relative_scores(results)
+    by_seed = [seed_rows(out, [rows[index] for rows in rows_by_method.values()], base, tokenizer, reference_set, metric)
+               for index in range(len(seeds))]
+    basis, results = with_relative_scores([combined_over_seeds(method_rows, seeds) for method_rows in zip(*by_seed)])
     results = with_uncertainty(results, basis, seed=config.seed)
     results, timing_notes = with_comparable_costs(results, int(hardware.get("cpu_cores") or 1), bool(hardware.get("gpu")), price.per_hour_usd)
-    for result in results:
-        atomic.write_json(out / result.run_dir / EVALUATION_FILE, run_evaluation(result, metric, basis, base_loss).model_dump(mode="json"))
+    if len(seeds) == 1:  # the run is the method's row: its evaluation.json gets the row's intervals too
+        seed_rows(out, results, base, tokenizer, reference_set, metric)
     comparison = Comparison(
         created_at=datetime.now(timezone.utc),
         base_model=BaseModelSummary(
@@ -147,6 +155,7 @@ def compare(
             token_budget=first.metrics.tokens_seen,
         ),
         seed=config.seed,
+        training_seeds=seeds,
         reference=ReferenceSet(
             description="adaptlab's built-in general-English text" if config.reference is None else f"user reference text {config.reference}",
             source="builtin" if config.reference is None else str(config.reference),
@@ -158,7 +167,7 @@ def compare(
         price=price,
         hardware=hardware,
         methods=results,
-        uncertainty=uncertainty_setup(seed=config.seed),
+        uncertainty=uncertainty_setup(seed=config.seed, training_seeds=len(seeds)),
         timing_notes=timing_notes,
         settings_warnings=checked_settings(config, results, first.data.train_target_tokens),
         data_warnings=[contamination_warning] if contamination_warning else [],
@@ -175,44 +184,32 @@ def compare(
     return comparison
 
 
-def measure_method(
-    method: str, record: RunRecord, learning_rate: float, source: str, trials: list[LrTrial], trained_on: ResolvedModel,
-    price: PriceUsed, *, out: Path, base: ResolvedModel, tokenizer, reference_set, eval_items, metric: str | None,
-    config: CompareConfig, data: PreparedData, base_evaluations: dict[str, dict],
+def measure_run(
+    name: str, record: RunRecord, learning_rate: float, source: str, trials: list[LrTrial], trained_on: ResolvedModel,
+    price: PriceUsed, *, out: Path, base: ResolvedModel, tokenizer, reference_set: list[Example], held_out: list[Example],
+    eval_items: list, metric: str | None, config: CompareConfig,
 ) -> MethodResult:
-    """One trained method's row: held-out loss, task metric and forgetting (against the base form it started from),
-    each with its per-example scores; relative scores and intervals are added once every method is measured."""
-    run_dir = out / "runs" / method
-    fine_tuning = get_method(method)
-    evaluation = evaluate_model(
-        out / "evaluation" / f"{method}.json", record.run_id, lambda: fine_tuning.load_trained(trained_on, run_dir),
-        tokenizer, reference_set, eval_items, metric, config, held_out=data.eval,
-    )
-    before = base_evaluations[fine_tuning.base_variant]
+    """One trained run's row (adaptlab.compare.evaluation: one shared pass per model and text): held-out loss, task
+    metric and forgetting against the base form it started from, each with its per-example scores; relative scores
+    and intervals are added once every method is measured."""
+    evaluation = evaluate_run(out, name, record.run_id, record.method, base, tokenizer, reference_set, held_out, eval_items, metric,
+                              config, trained_on=trained_on)
     return method_result_from_run(
-        record,
-        run_dir=str(run_dir.relative_to(out)),
-        learning_rate=learning_rate,
-        learning_rate_source=source,
-        lr_sweep=trials,
-        reference_loss_before=before["reference_loss"],
-        reference_loss_after=evaluation["reference_loss"],
-        price_per_hour_usd=price.per_hour_usd,
-        task_metric_value=evaluation.get("task_metric"),
-        eval_loss=evaluation["eval_loss"],
-        per_example=PerExampleScores(
-            task_metric=evaluation.get("task_metric_scores"),
-            eval_losses=evaluation["eval_losses"],
-            eval_tokens=evaluation["eval_tokens"],
-            reference_losses_before=before["reference_losses"],
-            reference_losses_after=evaluation["reference_losses"],
-            reference_tokens=evaluation["reference_tokens"],
-        ),
-        forgetting=evaluate_forgetting(
-            out, method, record.run_id, base, tokenizer, reference_set, metric_examples(config, data, tokenizer)[: config.metric_examples],
-            config, trained_on=trained_on,
-        ),
+        record, run_dir=str((out / "runs" / name).relative_to(out)), learning_rate=learning_rate, learning_rate_source=source,
+        lr_sweep=trials, reference_loss_before=evaluation.reference_loss_before, reference_loss_after=evaluation.reference_loss_after,
+        price_per_hour_usd=price.per_hour_usd, task_metric_value=evaluation.task_metric, eval_loss=evaluation.eval_loss,
+        per_example=evaluation.per_example, forgetting=evaluation.forgetting,
     )
+
+
+def seed_rows(out: Path, rows: list[MethodResult], base, tokenizer, reference_set: list[Example], metric: str | None) -> list[MethodResult]:
+    """One training seed's rows with relative scores against full FT's run of the same seed; each run folder gets its
+    `evaluation.json`."""
+    basis, rows = with_relative_scores(rows)
+    full_precision_loss = quantization_reference(out, base, tokenizer, reference_set, rows)
+    for row in rows:
+        atomic.write_json(out / row.run_dir / EVALUATION_FILE, run_evaluation(row, metric, basis, full_precision_loss).model_dump(mode="json"))
+    return rows
 
 
 def staged_target(config: CompareConfig, metric: str | None) -> Target | None:
@@ -247,21 +244,26 @@ def task_metric_name(config: CompareConfig, eval_items: list) -> str | None:
     return task_metrics.choose_metric([item.reference for item in eval_items]) if config.metric == "auto" else config.metric
 
 
-def base_reference_evaluations(out: Path, base, tokenizer, reference_set, eval_items, metric, config: CompareConfig) -> dict[str, dict]:
-    """Evaluation of each form of the base before training: the full-precision base always, the 4-bit one when a
-    compared method trains on it. Each method's forgetting is measured against the form it trained on, so QLoRA's
-    excludes quantization error. The task metric is measured on the full-precision base only."""
-    quantized = {FULL_PRECISION_BASE: False} | {m.base_variant: m.quantized_base for m in map(get_method, config.methods)}
-    return {
-        variant: evaluate_model(
-            out / "evaluation" / f"{variant}.json", variant, partial(load_causal_lm, base.path, load_in_4bit=quantized[variant]),
-            tokenizer, reference_set, eval_items, None if quantized[variant] else metric, config,
-        )
-        for variant in sorted(quantized)
-    }
+def quantization_reference(out: Path, base, tokenizer, reference_set: list[Example], rows: list[MethodResult]) -> float | None:
+    """The full-precision base's reference loss, which a method on a 4-bit base's quantization error is measured
+    against: from a run on that base's shared pass when there is one, else one pass of the base alone (cached).
+    None when no compared method trains on a quantized base."""
+    if not any(get_method(row.method).quantized_base for row in rows):
+        return None
+    measured = [row.reference_loss_before for row in rows if get_method(row.method).base_variant == FULL_PRECISION_BASE]
+    if measured:
+        return measured[0]
+    cache_file = out / "evaluation" / f"{FULL_PRECISION_BASE}.json"
+    key = {"version": EVALUATION_CACHE_VERSION, "reference_examples": len(reference_set)}
+    cached = read_cache(cache_file, key)
+    if cached is not None:
+        return cached["reference_loss"]
+    loss = evaluate_loss(load_causal_lm(base.path), reference_set, tokenizer.pad_token_id).loss
+    atomic.write_json(cache_file, {"key": key, "reference_loss": loss})
+    return loss
 
 
-def run_evaluation(result: MethodResult, metric: str | None, basis: RelativeScoreBasis | None, base_loss: dict[str, float]) -> EvaluationFile:
+def run_evaluation(result: MethodResult, metric: str | None, basis: RelativeScoreBasis | None, full_precision_loss: float | None) -> EvaluationFile:
     """A run's `evaluation.json`: what the comparison measured beyond run.json, as gate metrics for the registry."""
     metrics = {
         "relative_score": result.relative_score,
@@ -272,8 +274,8 @@ def run_evaluation(result: MethodResult, metric: str | None, basis: RelativeScor
     if metric:
         metrics[metric] = result.task_metric_value
     if get_method(result.method).quantized_base:
-        metrics["quantization_error_percent"] = forgetting_percent(base_loss[FULL_PRECISION_BASE], result.reference_loss_before)
-    intervals = {
+        metrics["quantization_error_percent"] = forgetting_percent(full_precision_loss, result.reference_loss_before)
+    intervals = {  # unset before with_uncertainty (a run of several seeds has no interval of its own)
         "relative_score": result.intervals.relative_score,
         "forgetting_percent": result.intervals.forgetting_percent,
         **({metric: result.intervals.task_metric} if metric else {}),
@@ -297,7 +299,7 @@ def check_compare_dir(out: Path, config: CompareConfig) -> None:
     stored = out / COMPARE_CONFIG_FILE
     if stored.is_file():
         previous = CompareConfig.model_validate(yaml.safe_load(stored.read_text()))
-        if previous.model_dump(exclude={"methods"}) != config.model_dump(exclude={"methods"}):
+        if previous.model_dump(exclude=RESUMABLE_CHANGES) != config.model_dump(exclude=RESUMABLE_CHANGES):
             raise ConfigError(f"{out} holds a comparison with other settings ({stored}); choose another --out")
     elif out.exists() and set(out.iterdir()) - input_entries(out, config):
         raise ConfigError(f"{out}: folder is not empty and holds no comparison; choose another --out")
@@ -367,39 +369,6 @@ def run_status(run_dir: Path) -> str | None:
         return json.loads((run_dir / "run.json").read_text())["status"]
     except (OSError, ValueError, KeyError):
         return None
-
-
-def evaluate_model(
-    cache_file: Path, key: str, load_model, tokenizer, reference_set, eval_items, metric, config: CompareConfig, held_out: Sequence[Example] = (),
-) -> dict:
-    """Reference loss (for forgetting), held-out loss and the task metric on greedy answers, each with its per-example
-    scores (rounded to LOSS_DECIMALS, the figures are their means); cached per run id."""
-    if cache_file.is_file():
-        cached = json.loads(cache_file.read_text())
-        if (cached.get("version"), cached.get("key"), cached.get("metric")) == (EVALUATION_CACHE_VERSION, key, metric):
-            return cached
-    model = load_model()
-    result: dict = {"version": EVALUATION_CACHE_VERSION, "key": key, "metric": metric}
-    result["reference_loss"], result["reference_losses"], result["reference_tokens"] = per_example_losses(model, reference_set, tokenizer)
-    if held_out:
-        result["eval_loss"], result["eval_losses"], result["eval_tokens"] = per_example_losses(model, held_out, tokenizer)
-    if metric:
-        predictions = greedy_answers(model, tokenizer, [item.prompt_ids for item in eval_items], config.max_new_tokens)
-        references = [item.reference for item in eval_items]
-        result["task_metric_scores"] = task_metrics.row_scores(metric, predictions, references)
-        result["task_metric"] = sum(result["task_metric_scores"]) / len(references)
-        result["samples"] = [{"reference": r, "prediction": p} for r, p in zip(references, predictions)]
-    atomic.write_json(cache_file, result)
-    return result
-
-
-def per_example_losses(model, examples: Sequence[Example], tokenizer) -> tuple[float, list[float], list[int]]:
-    """The per-token loss, and each example's mean loss and target tokens (examples without targets left out)."""
-    measured = [r for r in example_losses(model, list(examples), tokenizer.pad_token_id) if r.target_tokens]
-    losses, tokens = [round(r.loss, LOSS_DECIMALS) for r in measured], [r.target_tokens for r in measured]
-    if not tokens:
-        raise DataError("no example has a target token to measure a loss on")
-    return sum(loss * count for loss, count in zip(losses, tokens)) / sum(tokens), losses, tokens
 
 
 def price_used(config: CompareConfig, hardware: dict) -> PriceUsed:

@@ -1,9 +1,10 @@
 """`report.json`: one comparison of fine-tuning methods on the same base, data, seed and token budget.
 
 Schema documented in docs/compare.md; versioned with `schema_version`, readers refuse versions they
-do not know (version 1, before intervals, is still read). Derived figures (relative score, forgetting,
-cost) are computed by the pure functions below, and their intervals by adaptlab.compare.uncertainty
-from the per-example scores, so a report can be regenerated from the measured ones.
+do not know (version 1, before intervals, is still read; a version-2 report from before --seeds reads as
+one seed per method). Derived figures (relative score, forgetting, cost) are computed by the pure functions
+below, and their intervals by adaptlab.compare.uncertainty from the per-example scores, so a report can be
+regenerated from the measured ones.
 """
 
 import json
@@ -111,13 +112,33 @@ class VersusFull(_Strict):
 
     test: PairedTest
     gap_points: float = Field(gt=0, description="a relative-score gap worth resolving")
-    examples_to_resolve_gap: int | None = Field(None, description="held-out examples that would resolve that gap (80 % power)")
+    examples_to_resolve_gap: int | None = Field(
+        None, description="held-out examples that would resolve that gap (80 % power; from the examples' share of the uncertainty)"
+    )
+    seeds: int = Field(1, ge=1, description="training seeds per method the test resampled with the examples")
 
 
 class UncertaintySetup(_Strict):
     level: float = Field(gt=0, lt=1, description="0.95: 95 % intervals")
     resamples: int = Field(gt=0)
     bootstrap_seed: int
+    covers: Literal["examples", "examples_and_seeds"] = Field(
+        "examples", description="examples: one run per method, the intervals cover the sampling of examples only; "
+        "examples_and_seeds: several training seeds, resampled together with the examples"
+    )
+
+
+class SeedRun(_Strict):
+    """One training seed's run of a method, when the comparison trained several (--seeds)."""
+
+    training_seed: int = Field(description="seed of initialisation, data order and dropout (the held-out split is the comparison's)")
+    run_dir: str = Field(description="the run's folder, relative to the comparison folder")
+    eval_loss: float = Field(allow_inf_nan=False)
+    task_metric_value: float | None = Field(None, ge=0, le=1)
+    relative_score: float | None = Field(None, description="against full fine-tuning's run with the same training seed")
+    forgetting_percent: float
+    per_example: PerExampleScores
+    forgetting: MethodForgetting | None = None
 
 
 class MethodResult(_Strict):
@@ -150,7 +171,11 @@ class MethodResult(_Strict):
     cost_usd: float = Field(ge=0, description="train_time_s × price per hour; with cost_basis cpu_time, CPU time × price per core")
     loss_curve: list[LossPoint] = []
     eval_curve: list[EvalPoint] = []
-    per_example: PerExampleScores | None = Field(None, description="absent in schema version 1")
+    per_example: PerExampleScores | None = Field(None, description="absent in schema version 1, and with several seeds (see seed_runs)")
+    seed_runs: list[SeedRun] = Field(
+        [], description="each seed's run when --seeds > 1: the quality figures above are their means; timings, memory, "
+        "cost, curves and `forgetting` are the first seed's run"
+    )
     intervals: Intervals = Intervals()
     versus_full: VersusFull | None = Field(None, description="None for full FT itself, without full FT, or without per-example scores")
     forgetting: MethodForgetting | None = Field(None, description="forgetting with intervals, KL, tasks and weight diagnostics")
@@ -159,7 +184,15 @@ class MethodResult(_Strict):
     def _sweep_matches_source(self) -> "MethodResult":
         if (self.learning_rate_source == "sweep") != bool(self.lr_sweep):
             raise ValueError("lr_sweep must list the trials exactly when learning_rate_source is 'sweep'")
+        if self.seed_runs and self.per_example is not None:
+            raise ValueError("per_example belongs in seed_runs when there are several seeds")
         return self
+
+    def seed_scores(self) -> list[PerExampleScores] | None:
+        """Per-example scores of every training seed, in seed order; None without any (schema version 1)."""
+        if self.seed_runs:
+            return [run.per_example for run in self.seed_runs]
+        return None if self.per_example is None else [self.per_example]
 
     @property
     def label(self) -> str:
@@ -210,6 +243,7 @@ class Comparison(_Strict):
     base_model: BaseModelSummary
     data: DataSummary
     seed: int
+    training_seeds: list[int] = Field([], description="the training seeds every method ran with (--seeds); empty before --seeds: one run at `seed`")
     reference: ReferenceSet
     task_metric: TaskMetricSetup | None = None
     relative_score_basis: RelativeScoreBasis | None = Field(None, description="None when there is no full fine-tuning run")

@@ -7,12 +7,10 @@ KL of the tuned model's next-token distributions from the base's (adaptlab.eval.
 from importlib import resources
 from pathlib import Path
 
-from torch import nn
-
 from adaptlab.data import Example
 from adaptlab.errors import DataError
 from adaptlab.eval.intervals import per_token_mean, relative_change_percent
-from adaptlab.eval.kl import paired_token_sums
+from adaptlab.eval.kl import PairedTokenSums
 from adaptlab.schemas.forgetting import ForgettingSignals
 
 REFERENCE_CHUNK_TOKENS = 256
@@ -37,11 +35,9 @@ def reference_examples(tokenizer, text: str, chunk_tokens: int = REFERENCE_CHUNK
     return [Example(input_ids=chunk, labels=list(chunk)) for chunk in chunks if len(chunk) > 1]
 
 
-def forgetting_signals(base: nn.Module, tuned: nn.Module, reference_set: list[Example], held_out: list[Example],
-                       pad_token_id: int) -> ForgettingSignals:
-    """Reference loss before/after and KL from the base, from paired passes of both models over the same tokens."""
-    reference = paired_token_sums(base, tuned, reference_set, pad_token_id)
-    held = paired_token_sums(base, tuned, held_out, pad_token_id) if held_out else None
+def forgetting_signals(reference: PairedTokenSums, held: PairedTokenSums | None) -> ForgettingSignals:
+    """Reference loss before/after and KL from the base, from the paired passes (adaptlab.eval.kl) of both models over
+    the reference text and, when there is one, the held-out set."""
     return ForgettingSignals(
         reference_loss_before=per_token_mean(reference.base_loss, reference.tokens),
         reference_loss_after=per_token_mean(reference.tuned_loss, reference.tokens),

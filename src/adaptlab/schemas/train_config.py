@@ -79,11 +79,19 @@ class TrainConfig(DataOptions):
         "auto", description="bf16 autocast (weights stay fp32) or fp32; auto: bf16 where the hardware computes it natively"
     )
     gradient_checkpointing: bool = Field(False, description="recompute activations in the backward pass to save memory")
-    seed: int = Field(0, description="seed for initialisation, data order, held-out split and dropout")
+    seed: int = Field(0, description="seed of the held-out split, and of initialisation, data order and dropout unless --training-seed is set")
+    training_seed: int | None = Field(
+        None, description="seed for initialisation, data order and dropout only (default: --seed); the held-out split keeps --seed"
+    )
     eval_every: int | None = Field(None, ge=1, description="evaluate every N optimizer steps (always at the end)")
     save_every: int | None = Field(None, ge=1, description="checkpoint every N optimizer steps (for --resume)")
     log_every: int = Field(1, ge=1, description="record the training loss every N steps")
     allow_pickle: bool = Field(False, description="allow loading pickle-based (.bin/.pt) base weights")
+
+    @property
+    def run_seed(self) -> int:
+        """The seed of the training randomness: initialisation, data order, dropout."""
+        return self.seed if self.training_seed is None else self.training_seed
 
     @model_validator(mode="after")
     def _check(self) -> "TrainConfig":

@@ -15,6 +15,7 @@ RESAMPLES = 2000
 LEVEL = 0.95
 
 Statistic = Callable[..., np.ndarray]
+Axis = int | tuple[int, ...]  # the examples' axis, or (seeds, examples) in adaptlab.stats.seed_bootstrap
 
 
 class Interval(BaseModel):
@@ -74,10 +75,10 @@ def bootstrap(
                      distribution=result.bootstrap_distribution)
 
 
-def mean(values: np.ndarray, axis: int = -1) -> np.ndarray:
+def mean(values: np.ndarray, axis: Axis = -1) -> np.ndarray:
     return np.mean(values, axis=axis)
 
 
-def token_weighted_mean(losses: np.ndarray, tokens: np.ndarray, axis: int = -1) -> np.ndarray:
+def token_weighted_mean(losses: np.ndarray, tokens: np.ndarray, axis: Axis = -1) -> np.ndarray:
     """Per-token mean from per-example mean losses and token counts: what a held-out loss is."""
     return np.sum(losses * tokens, axis=axis) / np.sum(tokens, axis=axis)

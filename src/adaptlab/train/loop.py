@@ -58,7 +58,7 @@ def train(config: TrainConfig, *, resume: bool = False, console: Console | None 
         console.print(f"precision: {precision} ({precision_reason})", highlight=False)
 
     # --- set up: base model, data, method, optimizer ---
-    torch.manual_seed(config.seed)
+    torch.manual_seed(config.run_seed)
     base = resolve_model(config.model)
     tokenizer = load_tokenizer(base.path)
     objective = get_objective(config.task, config.objective)
@@ -102,8 +102,8 @@ def train(config: TrainConfig, *, resume: bool = False, console: Console | None 
     clock = Stopwatch(state.train_time_s, state.cpu_time_s)
     with LoadSampler() as sampler, training_progress(console, disable=not is_main) as progress:
         task = progress.add_task(f"{config.method}", total=total_steps, completed=state.step, loss="-", tokens_per_s="-")
-        for step, micro_batches in plan.iterate_steps(data.train, config.seed, state.step, total_steps, accelerator.process_index):
-            torch.manual_seed(step_seed(config.seed, step, accelerator.process_index))
+        for step, micro_batches in plan.iterate_steps(data.train, config.run_seed, state.step, total_steps, accelerator.process_index):
+            torch.manual_seed(step_seed(config.run_seed, step, accelerator.process_index))
             step_loss, step_tokens = train_step(
                 accelerator, loss_module, optimizer, micro_batches, config.max_grad_norm, bf16=config.precision == "bf16"
             )
