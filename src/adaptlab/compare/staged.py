@@ -25,7 +25,7 @@ from adaptlab.methods import get_method
 
 def target_check(target: Target, result: MethodResult, seed: int) -> StagedCheck:
     """The target checked on the run's own figure and its interval (no full fine-tuning needed)."""
-    own = intervals(result.per_example, None, seed)
+    own = intervals(result.seed_scores(), None, seed)
     point, interval = {
         "eval_loss": (result.eval_loss, own.eval_loss),
         "forgetting_percent": (result.forgetting_percent, own.forgetting_percent),
