@@ -6,7 +6,6 @@ import json
 from adaptlab.compare.demo_registry import DEMO_MODEL, publish_demo
 from adaptlab.compare.report import write_reports
 from adaptlab.compare.runner import run_evaluation
-from adaptlab.methods.base import FULL_PRECISION_BASE
 from adaptlab.registry import Registry
 from tests.registry.runs import make_run, save_lora_adapter, write_dataset
 
@@ -18,7 +17,7 @@ def test_publish_registers_the_adapter_runs_with_their_intervals_and_the_report(
     data = write_dataset(tmp_path / "data")
     for result in comparison.methods:
         run = make_run(adapter, tiny_model, data, out / result.run_dir)
-        evaluation = run_evaluation(result, "exact_match", comparison.relative_score_basis, {FULL_PRECISION_BASE: 2.0})
+        evaluation = run_evaluation(result, "exact_match", comparison.relative_score_basis, 2.0)
         (run / "evaluation.json").write_text(json.dumps(evaluation.model_dump(mode="json")))
     write_reports(comparison, out)
 
