@@ -4,7 +4,11 @@ Creating one asks both models once (greedy, in batches) and stores prompts and a
 items in their own A/B order (blind.py) and vote A better, B better, tie or both bad, mapped back to candidate and
 baseline here. Results (review_results.py), the review gate's evidence and reviewers' corrected answers (as
 training rows) come from the stored votes. Every write is audited; a principal that registered a judged version
-may not review it: the refusal is audited as `review.denied`."""
+may not review it: the refusal is audited as `review.denied`.
+
+One idea, the review set's lifecycle (create, serve items blind, vote, read results, export corrections), kept in
+one module because every step shares the same row lookups and access rules; the pure parts live beside it
+(blind.py, review_answers.py, review_items.py, review_results.py)."""
 
 import json
 import logging
