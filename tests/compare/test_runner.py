@@ -8,6 +8,7 @@ import torch
 from rich.console import Console
 from safetensors.torch import load_file
 
+from adaptlab.compare.evaluation import EVALUATION_CACHE_VERSION
 from adaptlab.compare.config import LR_SWEEP_FACTORS, LR_SWEEP_VALIDATION_FRACTION, CompareConfig
 from adaptlab.compare.formatting import format_lr
 from adaptlab.compare.runner import checked_settings, compare, metric_examples, task_metric_name
@@ -103,7 +104,7 @@ def test_per_example_scores_are_kept_and_every_quality_figure_has_an_interval(co
         assert result.versus_full.test.examples == (comparison.task_metric.examples if on_metric else comparison.data.eval_examples)
         assert result.intervals.relative_score.contains(result.relative_score)
     cached = json.loads((folder / "out" / "evaluation" / "lora.json").read_text())
-    assert cached["key"]["version"] == 3 and cached["result"]["per_example"] == comparison.result("lora").per_example.model_dump()
+    assert cached["key"]["version"] == EVALUATION_CACHE_VERSION and cached["result"]["per_example"] == comparison.result("lora").per_example.model_dump()
 
 
 def test_report_carries_timings_and_settings_checks_of_its_runs(comparison_dir):

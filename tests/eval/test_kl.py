@@ -34,6 +34,17 @@ def test_kl_is_zero_for_an_untouched_model(tiny):
     assert signals.reference_loss_before.value == pytest.approx(signals.reference_loss_after.value)
 
 
+def test_bf16_passes_keep_an_untouched_model_at_zero_and_stay_close_to_float32(tiny):
+    base_model, tokenizer, examples = tiny
+    base, tuned = load_causal_lm(base_model.path), perturbed(base_model.path)
+    pad = tokenizer.pad_token_id
+    untouched = paired_token_sums(base, load_causal_lm(base_model.path), examples, pad, autocast_dtype=torch.bfloat16)
+    assert untouched.kl.sum() == pytest.approx(0.0, abs=1e-6)
+    float32, bf16 = paired_token_sums(base, tuned, examples, pad), paired_token_sums(base, tuned, examples, pad, autocast_dtype=torch.bfloat16)
+    assert bf16.tuned_loss.sum() == pytest.approx(float32.tuned_loss.sum(), rel=1e-2)
+    assert bf16.kl.sum() == pytest.approx(float32.kl.sum(), rel=0.1)
+
+
 def test_kl_and_losses_of_a_changed_model(tiny):
     base_model, tokenizer, examples = tiny
     base, tuned = load_causal_lm(base_model.path), perturbed(base_model.path)

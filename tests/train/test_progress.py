@@ -4,7 +4,7 @@ import io
 
 from rich.console import Console
 
-from adaptlab.train.progress import PlainProgress, Progress, plain_progress_line, training_progress
+from adaptlab.train.progress import PlainProgress, Progress, examples_progress, plain_progress_line, training_progress
 
 
 class Clock:
@@ -46,3 +46,17 @@ def test_eta_counts_only_the_steps_this_session_ran():
     """After --resume at step 50, 10 steps in 20 s leave 40 steps: 80 s."""
     assert plain_progress_line("full", 60, 100, "1.0", "5", elapsed_s=20, steps_done=10).endswith("ETA 0:01:20")
     assert plain_progress_line("full", 50, 100, "-", "-", elapsed_s=0, steps_done=0).endswith("ETA -")
+
+
+def test_an_evaluation_counts_examples_in_plain_lines():
+    log, clock = io.StringIO(), Clock()
+    progress = examples_progress(Console(file=log, width=200))
+    progress.clock, progress.interval_s = clock, 30
+    task = progress.add_task("evaluating lora", total=90)
+    for batch in range(1, 31):
+        clock.now = batch * 2.0  # three examples every two seconds
+        progress.advance(task, 3)
+    assert log.getvalue().splitlines() == [
+        "evaluating lora: 45/90 examples  elapsed 0:00:30  ETA 0:00:30",
+        "evaluating lora: 90/90 examples  elapsed 0:01:00  ETA 0:00:00",
+    ]

@@ -35,7 +35,7 @@ from adaptlab.compare.config import (
     CompareConfig,
 )
 from adaptlab.compare.costs import default_price
-from adaptlab.compare.evaluation import EVALUATION_CACHE_VERSION, evaluate_run
+from adaptlab.compare.evaluation import EVALUATION_CACHE_VERSION, evaluate_run, evaluation_examples
 from adaptlab.compare.forgetting import check_forgetting_tasks, read_cache
 from adaptlab.compare.held_out import HeldOutComparison, compare_held_out
 from adaptlab.compare.human_review import earlier_human_reviews
@@ -77,6 +77,7 @@ from adaptlab.registry.lineage import EVALUATION_FILE, EvaluationFile
 from adaptlab.schemas.run_record import RunRecord, read_run_record
 from adaptlab.schemas.train_config import TrainConfig
 from adaptlab.train.batching import BatchPlan
+from adaptlab.train.progress import examples_progress
 
 COMPARE_CONFIG_FILE = "compare.yaml"
 RESUMABLE_CHANGES = {"methods", "seeds"}  # re-running with other methods or more seeds reuses the runs already there
@@ -125,7 +126,7 @@ def compare(
         price = price_used(config, first.environment.hardware)
         console.rule(f"evaluating {get_method(method).label}")
         rows_by_method[method] = [
-            measure(run_name(method, index, seed), record, learning_rate, source, trials, trained_on, price)
+            measure(run_name(method, index, seed), record, learning_rate, source, trials, trained_on, price, console=console)
             for index, (seed, record) in enumerate(zip(seeds, records))
         ]
         if target is not None:  # judged on the first training seed's run, whose per-example scores the interval needs
@@ -187,13 +188,16 @@ def compare(
 def measure_run(
     name: str, record: RunRecord, learning_rate: float, source: str, trials: list[LrTrial], trained_on: ResolvedModel,
     price: PriceUsed, *, out: Path, base: ResolvedModel, tokenizer, reference_set: list[Example], held_out: list[Example],
-    eval_items: list, metric: str | None, config: CompareConfig,
+    eval_items: list, metric: str | None, config: CompareConfig, console: Console,
 ) -> MethodResult:
     """One trained run's row (adaptlab.compare.evaluation: one shared pass per model and text): held-out loss, task
     metric and forgetting against the base form it started from, each with its per-example scores; relative scores
     and intervals are added once every method is measured."""
-    evaluation = evaluate_run(out, name, record.run_id, record.method, base, tokenizer, reference_set, held_out, eval_items, metric,
-                              config, trained_on=trained_on)
+    with examples_progress(console) as progress:
+        task = progress.add_task(f"evaluating {name}", total=evaluation_examples(reference_set, held_out, eval_items, metric))
+        evaluation = evaluate_run(out, name, record, base, tokenizer, reference_set, held_out, eval_items, metric, config,
+                                  trained_on=trained_on, on_examples=partial(progress.advance, task))
+        progress.update(task, completed=evaluation_examples(reference_set, held_out, eval_items, metric))  # also when cached
     return method_result_from_run(
         record, run_dir=str((out / "runs" / name).relative_to(out)), learning_rate=learning_rate, learning_rate_source=source,
         lr_sweep=trials, reference_loss_before=evaluation.reference_loss_before, reference_loss_after=evaluation.reference_loss_after,

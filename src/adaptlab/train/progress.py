@@ -1,5 +1,5 @@
-"""What a person sees while a run trains: a rich progress bar on a terminal, a plain line every ~30 s
-in a log file (a bar draws nothing there), then a summary table."""
+"""What a person sees while a run trains or is evaluated: a rich progress bar on a terminal, a plain line every
+~30 s in a log file (a bar draws nothing there), then a summary table."""
 
 import time
 from collections.abc import Callable
@@ -34,14 +34,25 @@ def training_progress(console: Console, disable: bool) -> "Progress | PlainProgr
     )
 
 
+def examples_progress(console: Console) -> "Progress | PlainProgress":
+    """Progress counted in examples (an evaluation): a live bar on a terminal; off one, a plain line every ~30 s."""
+    if not console.is_terminal:
+        return PlainProgress(console, line=plain_examples_line)
+    return Progress(
+        TextColumn("[bold]{task.description}"), BarColumn(), MofNCompleteColumn(), TextColumn("examples"),
+        TimeElapsedColumn(), TextColumn("ETA"), TimeRemainingColumn(), console=console, transient=False,
+    )
+
+
 class PlainProgress:
     """The part of rich's Progress the loop uses, written as one line per interval (and at the last step):
-    step/total, loss, tokens/s, ETA."""
+    by default step/total, loss, tokens/s, ETA (`line` formats it from the update's fields)."""
 
     def __init__(self, console: Console, disable: bool = False, interval_s: float = PLAIN_LINE_INTERVAL_S,
-                 clock: Callable[[], float] = time.monotonic):
+                 clock: Callable[[], float] = time.monotonic, line: Callable[..., str] | None = None):
         self.console, self.disable, self.interval_s, self.clock = console, disable, interval_s, clock
-        self.description, self.total, self.first_completed = "", 0, 0
+        self.line = line or plain_progress_line
+        self.description, self.total, self.first_completed, self.completed = "", 0, 0, 0
         self.started = self.last_line = 0.0
 
     def __enter__(self) -> "PlainProgress":
@@ -51,24 +62,36 @@ class PlainProgress:
         return None
 
     def add_task(self, description: str, total: int, completed: int = 0, **fields) -> int:
-        self.description, self.total, self.first_completed = description, total, completed
+        self.description, self.total, self.first_completed, self.completed = description, total, completed, completed
         self.started = self.last_line = self.clock()
         return 0
 
-    def update(self, task: int, completed: int, loss: str, tokens_per_s: str) -> None:
+    def advance(self, task: int, advance: int) -> None:
+        self.update(task, self.completed + advance)
+
+    def update(self, task: int, completed: int, **fields: str) -> None:
+        self.completed = completed
         now = self.clock()
         if self.disable or (now - self.last_line < self.interval_s and completed < self.total):
             return
         self.last_line = now
-        self.console.print(plain_progress_line(self.description, completed, self.total, loss, tokens_per_s,
-                                               now - self.started, completed - self.first_completed), highlight=False)
+        self.console.print(self.line(self.description, completed, self.total, elapsed_s=now - self.started,
+                                     steps_done=completed - self.first_completed, **fields), highlight=False)
 
 
 def plain_progress_line(description: str, completed: int, total: int, loss: str, tokens_per_s: str, elapsed_s: float, steps_done: int) -> str:
     """`lora: step 40/400  loss 1.2345  2,100 tok/s  elapsed 0:01:00  ETA 0:09:00` (ETA from this session's pace)."""
-    eta = "-" if steps_done <= 0 else str(timedelta(seconds=round(elapsed_s / steps_done * (total - completed))))
-    return (f"{description}: step {completed}/{total}  loss {loss}  {tokens_per_s} tok/s  "
-            f"elapsed {timedelta(seconds=round(elapsed_s))}  ETA {eta}")
+    return f"{description}: step {completed}/{total}  loss {loss}  {tokens_per_s} tok/s  {_elapsed_and_eta(completed, total, elapsed_s, steps_done)}"
+
+
+def plain_examples_line(description: str, completed: int, total: int, elapsed_s: float, steps_done: int) -> str:
+    """`evaluating LoRA: 40/123 examples  elapsed 0:00:30  ETA 0:01:02`."""
+    return f"{description}: {completed}/{total} examples  {_elapsed_and_eta(completed, total, elapsed_s, steps_done)}"
+
+
+def _elapsed_and_eta(completed: int, total: int, elapsed_s: float, done: int) -> str:
+    eta = "-" if done <= 0 else str(timedelta(seconds=round(elapsed_s / done * (total - completed))))
+    return f"elapsed {timedelta(seconds=round(elapsed_s))}  ETA {eta}"
 
 
 def format_bytes(size: float) -> str:
