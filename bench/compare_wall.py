@@ -6,7 +6,8 @@
 The SMS rows are framed as instruction → label (prompt: the message and the question; completion: ham or
 spam). The comparison runs as the user would run it, in its own process, with nothing but --methods,
 --model, --data and --out set. Phases are cut where its output moves on: setup (data, base), one phase
-per method (its training process: loading, training, saving), evaluation and reports; each output line
+per method for its training process (loading, training, saving) and one for its evaluation (the last one
+also writes the reports); each output line
 is timestamped on arrival. Each run's training loop time, CPU time and precision come from its run.json.
 Prints a table and writes bench/results/compare_wall.json (or --out).
 """
@@ -21,14 +22,22 @@ import time
 from pathlib import Path
 
 from common import BenchError, bench_workdir, machine_description, write_results
+
+from adaptlab.methods import get_method
 from rich.console import Console
 from rich.table import Table
 
 SMS_SPAM = Path(__file__).resolve().parents[2] / "shared" / "data" / "sms_spam.tsv"
 METHODS = ("full", "lora", "qlora")
 PROMPT = "Is this SMS message spam or ham?\n\n{message}\n\nAnswer:"
-# the lines where the comparison moves to its next phase (rich rules: "──── lora  (lr 0.0002) ────")
-PHASE_STARTS = {method: re.compile(rf"─ {method}  \(lr ") for method in METHODS} | {"evaluation": re.compile(r"─ evaluating ─")}
+# the lines where the comparison moves to its next phase: each method trains ("──── lora  (lr 0.0002) ────"), then is
+# evaluated ("──── evaluating LoRA ────"); the last evaluation phase also holds the reports
+PHASE_STARTS = {
+    phase: pattern for method in METHODS for phase, pattern in (
+        (method, re.compile(rf"─ {method}  \(lr ")),
+        (f"{method}: evaluation", re.compile(rf"─ evaluating {re.escape(get_method(method).label)} ─")),
+    )
+}
 
 
 def sms_rows(path: Path, count: int) -> list[dict]:
