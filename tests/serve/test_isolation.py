@@ -10,7 +10,7 @@ import time
 import httpx
 import pytest
 
-from adaptlab.serve.scheduler import Failed, Finished, Job, Token
+from adaptlab.serve.engines.batching.scheduler import Failed, Finished, Job, Token
 from adaptlab.serve.server import running_server
 
 from .conftest import HTTP_TIMEOUT_S, serve_config

@@ -45,7 +45,7 @@ from adaptlab.serve.protocol import (
 )
 from adaptlab.serve.resolution import servable_refusal
 from adaptlab.serve.runtime import Runtime
-from adaptlab.serve.scheduler import Job
+from adaptlab.serve.engines.batching.scheduler import Job
 from adaptlab.serve.sse import chat_events, completion_events
 from adaptlab.serve.tracing import RequestSpan
 

@@ -9,7 +9,7 @@ from dataclasses import dataclass
 
 from adaptlab.serve.errors import ServeError
 from adaptlab.serve.metrics import ServeMetrics
-from adaptlab.serve.scheduler import Event, Failed, Finished, Job, Scheduler, Started, Token
+from adaptlab.serve.engines.batching.scheduler import Event, Failed, Finished, Job, Scheduler, Started, Token
 
 
 class IncrementalText:

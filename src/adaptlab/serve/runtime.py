@@ -11,14 +11,14 @@ from adaptlab.adapters.loading import attach_adapters
 from adaptlab.models import ResolvedModel, load_causal_lm, load_tokenizer, resolve_model
 from adaptlab.registry import Registry, VersionRecord, local_admin
 from adaptlab.registry.drift_reference import read_drift_profile
-from adaptlab.serve.adapter_cache import AdapterCache
+from adaptlab.serve.engines.batching.adapter_cache import AdapterCache
 from adaptlab.serve.completion_log import CompletionRecorder
 from adaptlab.serve.config import ServeConfig
 from adaptlab.serve.drift_sampler import DriftMonitor
 from adaptlab.serve.errors import ServeError
 from adaptlab.serve.metrics import ServeMetrics
 from adaptlab.serve.resolution import SERVER_PRINCIPAL, CachedRegistry, servable_refusal
-from adaptlab.serve.scheduler import Scheduler
+from adaptlab.serve.engines.batching.scheduler import Scheduler
 from adaptlab.serve.tracing import RequestTracer
 
 log = logging.getLogger(__name__)

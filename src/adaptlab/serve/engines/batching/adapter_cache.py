@@ -12,7 +12,7 @@ from adaptlab.adapters.files import open_adapter_folder
 from adaptlab.errors import AdaptlabError
 from adaptlab.models import ResolvedModel
 from adaptlab.serve.metrics import ServeMetrics
-from adaptlab.serve.mixed_lora import MixedLora, read_lora_adapter
+from adaptlab.serve.engines.batching.mixed_lora import MixedLora, read_lora_adapter
 
 log = logging.getLogger(__name__)
 

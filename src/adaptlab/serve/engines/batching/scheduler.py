@@ -10,8 +10,8 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
-from adaptlab.serve.adapter_cache import AdapterCache
-from adaptlab.serve.decoding import DecodeRow, RunningBatch
+from adaptlab.serve.engines.batching.adapter_cache import AdapterCache
+from adaptlab.serve.engines.batching.decoding import DecodeRow, RunningBatch
 from adaptlab.serve.errors import ServeError
 from adaptlab.serve.metrics import ServeMetrics
 
