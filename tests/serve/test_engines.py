@@ -3,6 +3,7 @@ same errors and the same version header whichever engine generates. Engines that
 with the reason: Ray Serve without `ray[serve]`, a real vLLM without `vllm` (a CUDA-only wheel); vLLM's
 API is also served by a fake of that third-party server (fake_vllm.py) around a real model."""
 
+import asyncio
 import importlib.util
 import json
 import os
@@ -129,3 +130,12 @@ def test_refusals_are_the_same(engine_client, acme):
         response = engine_client.post("/v1/completions", json={"max_tokens": 2, **body})
         builtin = acme.post("/v1/completions", json={"max_tokens": 2, **body})
         assert (response.status_code, response.json()) == (status, builtin.json()), body
+
+
+def test_the_builtin_engine_loads_and_unloads_on_request(server):
+    """What a Ray replica's adapter multiplexer calls: load keeps the adapter resident, unload lets it go."""
+    engine = server.runtime.engine
+    asyncio.run(engine.load_adapter("acme/writer@v1"))
+    assert "acme/writer@v1" in engine.cache.pinned and "acme/writer@v1" in engine.cache.loaded_bytes
+    asyncio.run(engine.unload_adapter("acme/writer@v1"))
+    assert "acme/writer@v1" not in engine.cache.pinned

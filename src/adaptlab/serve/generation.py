@@ -7,14 +7,7 @@ import time
 from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass
 
-from adaptlab.serve.engines.base import (
-    Engine,
-    Failed,
-    Finished,
-    GenerationRequest,
-    Started,
-    Token,
-)
+from adaptlab.serve.engines.base import Engine, Failed, Finished, GenerationRequest, Started, Token
 from adaptlab.serve.errors import ServeError
 from adaptlab.serve.metrics import ServeMetrics
 
