@@ -4,6 +4,7 @@ a replica holds (`--ray-adapters-per-replica`, least recently used go first) and
 sends a request to a replica that holds its adapter, and loads it lazily elsewhere. Imported only in
 Ray's processes and by engines/ray_serve.py: it needs `ray[serve]`."""
 
+import asyncio
 from collections.abc import AsyncIterator
 
 from ray import serve
@@ -12,12 +13,7 @@ from adaptlab.errors import AdaptlabError
 from adaptlab.models import load_tokenizer, resolve_model
 from adaptlab.registry import Registry
 from adaptlab.serve.config import ServeConfig
-from adaptlab.serve.engines.base import (
-    EngineContext,
-    Failed,
-    GenerationRequest,
-    PortableFailure,
-)
+from adaptlab.serve.engines.base import EngineContext, Event, Failed, Finished, GenerationRequest, PortableFailure
 from adaptlab.serve.engines.builtin import BuiltinEngine
 from adaptlab.serve.metrics import ServeMetrics
 from adaptlab.serve.runtime import fetch_version
@@ -54,16 +50,27 @@ class ModelReplica:
         self.engine = BuiltinEngine(context)
         self.engine.start()
 
-    async def generate(self, request: GenerationRequest) -> AsyncIterator[object]:
-        """The request's engine events; a Failed one as a PortableFailure (our exceptions do not pickle)."""
+    async def generate(self, request: GenerationRequest) -> AsyncIterator[list[object]]:
+        """The request's engine events, in lists of those that are ready together (one item of Ray's stream
+        costs more than a token); a Failed one as a PortableFailure (our exceptions do not pickle)."""
         if request.adapter is not None:
             try:
                 await self.resident_adapter(request.adapter)
             except AdaptlabError as exc:
-                yield PortableFailure.of(exc)
+                yield [PortableFailure.of(exc)]
                 return
-        async for event in self.engine.stream(request):
-            yield PortableFailure.of(event.error) if isinstance(event, Failed) else event
+        ready: asyncio.Queue = asyncio.Queue()
+        pump = asyncio.create_task(_pump(self.engine.stream(request), ready))
+        try:
+            while True:
+                events = [await ready.get()]
+                while not ready.empty():
+                    events.append(ready.get_nowait())
+                yield [PortableFailure.of(event.error) if isinstance(event, Failed) else event for event in events]
+                if isinstance(events[-1], (Finished, Failed)):
+                    return
+        finally:
+            pump.cancel()  # a request left early: the engine's stream closes, its batch row is freed
 
     async def resident_adapter(self, version_ref: str) -> ResidentAdapter:
         raise NotImplementedError  # replaced by replica_class's multiplexed loader
@@ -71,6 +78,14 @@ class ModelReplica:
     def __del__(self) -> None:
         self.engine.close()
         self.registry.close()
+
+
+async def _pump(events: AsyncIterator[Event], ready: asyncio.Queue) -> None:
+    try:
+        async for event in events:
+            ready.put_nowait(event)
+    except Exception as exc:  # e.g. the replica shutting down: this request fails, and says so
+        ready.put_nowait(Failed(exc))
 
 
 def replica_class(adapters_per_replica: int) -> type[ModelReplica]:

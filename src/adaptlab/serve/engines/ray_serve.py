@@ -1,7 +1,7 @@
 """The Ray Serve engine: `--replicas` copies of the model as a Ray Serve deployment (engines/ray_replica.py),
 on the cluster `RAY_ADDRESS` names, or on a local one started here. The gateway calls the deployment
 through its handle, routing each request by its adapter (`multiplexed_model_id`) so it lands on a replica
-that holds it; events stream back one by one. Needs `pip install 'adaptlab[ray-serve]'`."""
+that holds it; events stream back in lists of those ready together. Needs `pip install 'adaptlab[ray-serve]'`."""
 
 import os
 from collections.abc import AsyncIterator
@@ -82,8 +82,9 @@ class RayServeEngine(Engine):
 
         responses = self.handle.options(stream=True, multiplexed_model_id=request.adapter or "").generate.remote(request)
         try:
-            async for event in responses:
-                yield Failed(event.error()) if isinstance(event, PortableFailure) else event
+            async for events in responses:
+                for event in events:
+                    yield Failed(event.error()) if isinstance(event, PortableFailure) else event
         except (RayError, RayServeException) as exc:
             yield Failed(ServeError(503, f"the Ray Serve engine failed: {type(exc).__name__}", code="engine_unavailable"))
         finally:
