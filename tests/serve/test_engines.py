@@ -11,12 +11,15 @@ import socket
 import subprocess
 import sys
 import time
+import typing
 from contextlib import contextmanager
 
 import httpx
 import pytest
 
 from adaptlab.models import load_tokenizer
+from adaptlab.serve.config import ServeConfig
+from adaptlab.serve.engines import ENGINES
 from adaptlab.serve.server import running_server
 
 from .conftest import BROKEN_MODEL, HTTP_TIMEOUT_S, UNAPPROVED_MODEL, serve_config
@@ -33,7 +36,7 @@ REFUSED = [
     {"model": "acme/bot@v1", "prompt": ""},  # empty
 ]
 REFUSED_STATUSES = [403, 404, 409, 403, 400, 400]
-ENGINES = ["builtin", "vllm-api", pytest.param("vllm", marks=pytest.mark.slow), pytest.param("ray", marks=pytest.mark.slow)]
+ENGINE_PARAMS = ["builtin", "vllm-api", pytest.param("vllm", marks=pytest.mark.slow), pytest.param("ray", marks=pytest.mark.slow)]
 RAY_REPLICAS = 2
 
 
@@ -86,7 +89,7 @@ def _gateway(engine: str, world, tiny_model, server):
             yield gateway
 
 
-@pytest.fixture(scope="module", params=ENGINES)
+@pytest.fixture(scope="module", params=ENGINE_PARAMS)
 def engine_client(request, world, tiny_model, server):
     with _gateway(request.param, world, tiny_model, server) as gateway:
         headers = {"Authorization": f"Bearer {world.acme_token}"}
@@ -139,3 +142,7 @@ def test_the_builtin_engine_loads_and_unloads_on_request(server):
     assert "acme/writer@v1" in engine.cache.pinned and "acme/writer@v1" in engine.cache.loaded_bytes
     asyncio.run(engine.unload_adapter("acme/writer@v1"))
     assert "acme/writer@v1" not in engine.cache.pinned
+
+
+def test_every_engine_name_the_config_accepts_has_an_engine():
+    assert set(typing.get_args(ServeConfig.model_fields["engine"].annotation)) == set(ENGINES)

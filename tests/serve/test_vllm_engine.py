@@ -5,6 +5,7 @@ registry, and a misconfigured gateway refuses to start with a message naming the
 
 import json
 import threading
+from contextlib import ExitStack
 
 import pytest
 from typer.testing import CliRunner
@@ -103,3 +104,18 @@ def test_export_vllm_writes_the_servable_versions_lora_modules(world, tiny_model
     bot = next(module for module in modules if module["name"] == "acme/bot@v1")
     assert bot["base_model_name"] == str(tiny_model.path)
     PeftModel.from_pretrained(load_causal_lm(tiny_model.path), bot["path"])
+
+
+def test_a_vllm_that_goes_away_is_a_503_for_the_client_not_a_crash(world, tiny_model):
+    import httpx
+
+    with ExitStack() as fake_running:
+        url, _ = fake_running.enter_context(running_fake_vllm(tiny_model.path, str(tiny_model.path)))
+        with running_server(serve_config(world, engine="vllm", vllm_url=url)) as gateway:
+            headers = {"Authorization": f"Bearer {world.acme_token}"}
+            ask = {"model": "acme/bot@v1", "prompt": "hi", "max_tokens": 2}
+            assert httpx.post(f"{gateway.url}/v1/completions", json=ask, headers=headers, timeout=60).status_code == 200
+            fake_running.close()
+            response = httpx.post(f"{gateway.url}/v1/completions", json=ask, headers=headers, timeout=60)
+            assert response.status_code == 503 and response.json()["error"]["code"] == "engine_unavailable"
+            assert httpx.get(f"{gateway.url}/readyz").status_code == 503

@@ -12,14 +12,7 @@ from adaptlab.adapters import compat
 from adaptlab.adapters.files import open_adapter_folder
 from adaptlab.adapters.loading import attach_adapters
 from adaptlab.models import ResolvedModel, load_causal_lm
-from adaptlab.serve.engines.base import (
-    Engine,
-    EngineContext,
-    Event,
-    Failed,
-    Finished,
-    GenerationRequest,
-)
+from adaptlab.serve.engines.base import Engine, EngineContext, Event, Failed, Finished, GenerationRequest
 from adaptlab.serve.engines.batching.adapter_cache import AdapterCache
 from adaptlab.serve.engines.batching.scheduler import Job, Scheduler
 

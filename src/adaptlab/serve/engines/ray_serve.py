@@ -7,14 +7,7 @@ import os
 from collections.abc import AsyncIterator
 
 from adaptlab.errors import ConfigError
-from adaptlab.serve.engines.base import (
-    Engine,
-    EngineContext,
-    Event,
-    Failed,
-    GenerationRequest,
-    PortableFailure,
-)
+from adaptlab.serve.engines.base import Engine, EngineContext, Event, Failed, GenerationRequest, PortableFailure
 from adaptlab.serve.errors import ServeError
 
 APPLICATION_PREFIX = "adaptlab-"

@@ -16,21 +16,8 @@ import httpx
 
 from adaptlab.errors import AdaptlabError, ConfigError, ModelLoadError
 from adaptlab.serve.engines.adapter_checks import checked_lora_adapter
-from adaptlab.serve.engines.base import (
-    Engine,
-    EngineContext,
-    Event,
-    Failed,
-    Finished,
-    GenerationRequest,
-    Started,
-    Token,
-)
-from adaptlab.serve.engines.zero_adapter import (
-    ZERO_ADAPTER_NAME,
-    base_module_shapes,
-    write_zero_adapter,
-)
+from adaptlab.serve.engines.base import Engine, EngineContext, Event, Failed, Finished, GenerationRequest, Started, Token
+from adaptlab.serve.engines.zero_adapter import ZERO_ADAPTER_NAME, base_module_shapes, write_zero_adapter
 from adaptlab.serve.errors import ServeError
 
 ZERO_ADAPTERS_FOLDER = "serve-zero-adapters"  # inside the registry folder, which vLLM sees at the same path
