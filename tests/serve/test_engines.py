@@ -20,6 +20,7 @@ import pytest
 from adaptlab.models import load_tokenizer
 from adaptlab.serve.config import ServeConfig
 from adaptlab.serve.engines import ENGINES
+from adaptlab.serve.engines.base import GenerationRequest
 from adaptlab.serve.server import running_server
 
 from .conftest import BROKEN_MODEL, HTTP_TIMEOUT_S, UNAPPROVED_MODEL, serve_config
@@ -90,11 +91,16 @@ def _gateway(engine: str, world, tiny_model, server):
 
 
 @pytest.fixture(scope="module", params=ENGINE_PARAMS)
-def engine_client(request, world, tiny_model, server):
+def engine_gateway(request, world, tiny_model, server):
     with _gateway(request.param, world, tiny_model, server) as gateway:
-        headers = {"Authorization": f"Bearer {world.acme_token}"}
-        with httpx.Client(base_url=gateway.url, headers=headers, timeout=HTTP_TIMEOUT_S) as client:
-            yield client
+        yield gateway
+
+
+@pytest.fixture(scope="module")
+def engine_client(engine_gateway, world):
+    headers = {"Authorization": f"Bearer {world.acme_token}"}
+    with httpx.Client(base_url=engine_gateway.url, headers=headers, timeout=HTTP_TIMEOUT_S) as client:
+        yield client
 
 
 def _expected_text(reference, tokenizer, version: str, prompt: str) -> str:
@@ -125,6 +131,18 @@ def test_streamed_answers_are_the_same(engine_client, reference, tiny_model):
         reference, tokenizer, "acme/helper@v1", "echo foxtrot"
     )
     assert chunks[-1]["usage"]["prompt_tokens"] == len(tokenizer("echo foxtrot")["input_ids"])
+
+
+def test_the_engine_generates_a_whole_answer_at_once(engine_gateway, reference, tiny_model):
+    """`Engine.generate`, the interface's one-shot call, on what the gateway hands every engine: a verified version ref."""
+    prompt_ids = load_tokenizer(tiny_model.path)("golf hotel")["input_ids"]
+    request = GenerationRequest(
+        prompt_ids=prompt_ids, adapter="acme/bot@v2", max_new_tokens=MAX_TOKENS, temperature=0.0, top_p=1.0, seed=None,
+        stop_token_ids=engine_gateway.runtime.stop_token_ids,
+    )  # fmt: skip
+    result = asyncio.run(engine_gateway.runtime.engine.generate(request))
+    assert result.token_ids == reference("acme/bot@v2", prompt_ids, MAX_TOKENS)
+    assert result.finish_reason == ("length" if len(result.token_ids) == MAX_TOKENS else "stop")
 
 
 def test_refusals_are_the_same(engine_client, acme):
