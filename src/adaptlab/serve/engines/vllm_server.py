@@ -44,7 +44,7 @@ class VllmEngine(Engine):
         )
         self.loaded: set[str] = set()
         self._loading: dict[str, asyncio.Lock] = {}
-        self._reachable = False
+        self._running = False
 
     def start(self) -> None:
         """Check the server answers, then load the zero adapter and the pinned versions (a refusal stops the gateway)."""
@@ -56,18 +56,20 @@ class VllmEngine(Engine):
                 served = await self._served_models(client)
         except httpx.HTTPError as exc:
             raise ModelLoadError(f"--vllm-url {self.url}: no vLLM server answers there ({exc})") from exc
-        self._reachable = True
+        self._running = True
         await self._load(ZERO_ADAPTER_NAME, self.zero_adapter, served)
         for ref in self.context.pinned:
             await self.load_adapter(ref)
         self._loading.clear()  # its locks belong to this start-up loop, not the server's
 
     def close(self) -> None:
-        self._reachable = False
+        self._running = False
 
     @property
     def is_ready(self) -> bool:
-        return self._reachable
+        """Started and not closed: a vLLM that stops answering fails requests (503), it does not take the gateway
+        out of its load balancer (every gateway shares that vLLM; readiness would never come back without traffic)."""
+        return self._running
 
     def describe(self) -> str:
         return f"vLLM at {self.url} (base requests through {ZERO_ADAPTER_NAME})"
@@ -116,7 +118,6 @@ class VllmEngine(Engine):
                 yield Failed(exc)
                 return
             except httpx.HTTPError as exc:
-                self._reachable = False
                 yield Failed(ServeError(503, f"the vLLM engine did not answer: {type(exc).__name__}", code="engine_unavailable"))
                 return
 
