@@ -29,6 +29,7 @@ class BuiltinEngine(Engine):
         self.cache = AdapterCache(model, context.base, config.cache_bytes, context.metrics, context.fetch)
         for ref in context.pinned:
             self.cache.pin(ref)
+        self.always_pinned = frozenset(context.pinned)  # --pin: stays whatever unload_adapter is asked
         pad_token_id = tokenizer.pad_token_id if tokenizer.pad_token_id is not None else tokenizer.eos_token_id
         self.scheduler = Scheduler(
             self.cache, context.metrics, max_batch_size=config.max_batch_size, max_wait_s=config.max_wait_ms / 1000, pad_token_id=pad_token_id
@@ -55,8 +56,8 @@ class BuiltinEngine(Engine):
         await asyncio.wrap_future(self.release(version_ref))
 
     def release(self, version_ref: str) -> Future:
-        """Unpin from any thread (without waiting): the cache evicts it when it needs the room."""
-        return self.scheduler.call(lambda _in_use: self.cache.unpin(version_ref))
+        """Unpin from any thread (without waiting): the cache evicts it when it needs the room (never a --pin one)."""
+        return self.scheduler.call(lambda _in_use: None if version_ref in self.always_pinned else self.cache.unpin(version_ref))
 
     async def stream(self, request: GenerationRequest) -> AsyncIterator[Event]:
         loop = asyncio.get_running_loop()

@@ -31,6 +31,8 @@ class ResidentAdapter:
 
 
 class ModelReplica:
+    """The deployment's class (see replica_class): built in a Ray worker from the gateway's config."""
+
     def __init__(self, config: ServeConfig, pinned: tuple[str, ...], merged_ref: str | None):
         if config.torch_threads is not None:
             import torch
