@@ -50,7 +50,7 @@ def test_base_rewriting_inits_save_a_plain_lora_adapter_for_the_untouched_base(t
     from peft import PeftModel
 
     from adaptlab.models import load_causal_lm
-    from adaptlab.serve.mixed_lora import read_lora_adapter
+    from adaptlab.serve.engines.batching.mixed_lora import read_lora_adapter
 
     run = train(tiny_config(tmp_path, "lora", init=init, max_steps=4, rank=4), console=QUIET)
     out = tmp_path / "run-lora"

@@ -6,7 +6,7 @@ import shutil
 import pytest
 
 from adaptlab.models import load_causal_lm
-from adaptlab.serve.adapter_cache import AdapterCache
+from adaptlab.serve.engines.batching.adapter_cache import AdapterCache
 from adaptlab.serve.metrics import ServeMetrics
 
 

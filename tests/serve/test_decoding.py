@@ -3,7 +3,7 @@
 import torch
 
 from adaptlab.models import load_tokenizer
-from adaptlab.serve.decoding import choose_token, left_padded
+from adaptlab.serve.engines.batching.decoding import choose_token, left_padded
 from adaptlab.serve.errors import validation_message
 from adaptlab.serve.generation import IncrementalText
 

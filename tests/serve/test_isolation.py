@@ -10,7 +10,8 @@ import time
 import httpx
 import pytest
 
-from adaptlab.serve.scheduler import Failed, Finished, Job, Token
+from adaptlab.serve.engines.base import Failed, Finished, Token
+from adaptlab.serve.engines.batching.scheduler import Job
 from adaptlab.serve.server import running_server
 
 from .conftest import HTTP_TIMEOUT_S, serve_config
@@ -67,7 +68,7 @@ def _job(runtime, adapter: str | None, on_event, seed: int | None = 7) -> Job:
 
 
 def _run_together(server, jobs: list[tuple[str | None, _Recorder, int | None]]) -> list:
-    scheduler = server.runtime.scheduler
+    scheduler = server.runtime.engine.scheduler
     for adapter, recorder, seed in jobs:  # submitted back to back: they join the batch together
         scheduler.submit(_job(server.runtime, adapter, recorder, seed))
     return [recorder.outcome() for _, recorder, _ in jobs]

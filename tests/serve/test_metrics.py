@@ -80,7 +80,7 @@ def test_evictions_show_in_the_metrics_of_a_running_server(world):
         for model in ("acme/bot@v1", "acme/helper@v1", "acme/bot@v1"):  # a budget below one adapter keeps only the one in use
             assert client.post("/v1/completions", json={"model": model, "prompt": "evict", "max_tokens": 2}).status_code == 200
         samples = _samples(client)
-        one_adapter_bytes = server.runtime.cache.loaded_bytes["acme/bot@v1"]
+        one_adapter_bytes = server.runtime.engine.cache.loaded_bytes["acme/bot@v1"]
     assert _value(samples, "adaptlab_serve_adapter_cache_total", adapter="acme/bot@v1", event="eviction") == 1
     assert _value(samples, "adaptlab_serve_adapter_cache_total", adapter="acme/helper@v1", event="eviction") == 1
     assert _value(samples, "adaptlab_serve_adapter_cache_total", adapter="acme/bot@v1", event="miss") == 2

@@ -6,7 +6,7 @@ import torch
 from adaptlab.adapters.files import open_adapter_folder
 from adaptlab.errors import CompatibilityError
 from adaptlab.models import load_causal_lm
-from adaptlab.serve.mixed_lora import MixedLora, read_lora_adapter
+from adaptlab.serve.engines.batching.mixed_lora import MixedLora, read_lora_adapter
 
 VARIED = "varied"  # rank 8 (2 on q_proj), rsLoRA scaling, every linear layer: unlike the fixture's r=4 q/v adapters
 
@@ -90,7 +90,7 @@ def test_dora_is_refused_with_a_pointer_to_merged_mode(tiny_model, tmp_path):
 def test_options_outside_the_known_neutral_set_are_refused(config, refused):
     from peft import LoraConfig
 
-    from adaptlab.serve.mixed_lora import forward_changing_options
+    from adaptlab.serve.engines.batching.mixed_lora import forward_changing_options
 
     plain = LoraConfig(r=4, target_modules="all-linear", task_type="CAUSAL_LM").to_dict()
     assert forward_changing_options(plain) == []

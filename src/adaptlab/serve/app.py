@@ -24,6 +24,7 @@ from adaptlab.registry import Principal
 from adaptlab.registry.errors import AccessDeniedError
 from adaptlab.serve.access import audit_denied, caller_principal, check_metrics_token
 from adaptlab.serve.drift_report import DriftReport
+from adaptlab.serve.engines.base import GenerationRequest
 from adaptlab.serve.errors import ErrorBody, ServeError, error_body, validation_message
 from adaptlab.serve.feedback_api import add_feedback_route
 from adaptlab.serve.generation import GenerationStream
@@ -45,7 +46,6 @@ from adaptlab.serve.protocol import (
 )
 from adaptlab.serve.resolution import servable_refusal
 from adaptlab.serve.runtime import Runtime
-from adaptlab.serve.scheduler import Job
 from adaptlab.serve.sse import chat_events, completion_events
 from adaptlab.serve.tracing import RequestSpan
 
@@ -97,7 +97,7 @@ def create_app(runtime: Runtime) -> FastAPI:
 
     @app.get("/readyz", responses={503: {"description": "not ready"}})
     async def readyz() -> JSONResponse:
-        ready = runtime.scheduler.is_running
+        ready = runtime.engine.is_ready
         return JSONResponse({"status": "ready" if ready else "not ready", "model": runtime.base_name}, status_code=200 if ready else 503)
 
     @app.get("/metrics", response_class=PlainTextResponse, responses=documented_errors(401))
@@ -319,7 +319,7 @@ async def _answer(
         )
     try:
         stream = GenerationStream(runtime.metrics, runtime.tokenizer, target.label, on_done)
-        job = Job(
+        generation = GenerationRequest(
             prompt_ids=prompt_ids,
             adapter=target.adapter,
             max_new_tokens=max_tokens,
@@ -327,10 +327,9 @@ async def _answer(
             top_p=body.top_p,
             seed=body.seed,
             stop_token_ids=runtime.stop_token_ids,
-            on_event=stream.deliver,
             received_at=request.state.received_at,
         )
-        stream.submit(runtime.scheduler, job)
+        stream.open(runtime.engine, generation)
         await stream.started()
     except BaseException:
         admission.release()

@@ -81,7 +81,7 @@ class CompletionRecorder:
                     model=model,
                     via_alias=alias,
                     created_at=now(),
-                    prompt_tokens=len(stream.job.prompt_ids),
+                    prompt_tokens=len(stream.request.prompt_ids),
                     completion_tokens=outcome.completion_tokens,
                     latency_s=outcome.latency_s,
                     first_token_s=outcome.first_token_s,

@@ -1,6 +1,7 @@
 """What `adaptlab serve` can be told: one typed config, the CLI flags are a view of it."""
 
 from pathlib import Path
+from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -9,6 +10,19 @@ class ServeConfig(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
     model: str = Field(description="base model spec (builtin:tiny, builtin:smollm2-135m, a folder, a .gguf, a hub id)")
+    engine: Literal["builtin", "ray", "vllm"] = Field(
+        default="builtin",
+        description="what generates behind the gateway: builtin (this process), ray (a Ray Serve deployment), "
+        "vllm (a vLLM OpenAI server at --vllm-url); see docs/deploy.md",
+    )
+    replicas: int = Field(default=1, ge=1, description="Ray Serve replicas of the model (--engine ray), each with its own copy")
+    ray_replica_cpus: float = Field(default=1.0, gt=0, description="CPUs Ray reserves per replica (--engine ray)")
+    ray_adapters_per_replica: int = Field(
+        default=8, ge=1, description="adapters one replica holds; requests go to a replica holding theirs (--engine ray)"
+    )
+    vllm_url: str | None = Field(default=None, description="base URL of the vLLM OpenAI server, e.g. http://gpu-1:8000 (--engine vllm)")
+    vllm_api_key: str | None = Field(default=None, description="the vLLM server's --api-key, if it has one (--engine vllm)")
+    vllm_timeout_s: float = Field(default=300.0, gt=0, description="seconds a vLLM call may take, including loading an adapter (--engine vllm)")
     registry: Path = Field(default=Path("registry"), description="registry folder the adapters and bearer tokens come from")
     db: str | None = Field(default=None, description="registry database URL (default: SQLite inside --registry)")
     blobs: str | None = Field(default=None, description="registry blob store URL (default: <registry>/blobs)")

@@ -1,4 +1,4 @@
-"""Turn a scheduler job into an async stream of text pieces, recording the per-adapter latency and
+"""Turn an engine's token stream into an async stream of text pieces, recording the per-adapter latency and
 token metrics on the way (queue time, time to first token, inter-token latency, end-to-end; the last
 three from the request's HTTP arrival)."""
 
@@ -7,9 +7,9 @@ import time
 from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass
 
+from adaptlab.serve.engines.base import Engine, Failed, Finished, GenerationRequest, Started, Token
 from adaptlab.serve.errors import ServeError
 from adaptlab.serve.metrics import ServeMetrics
-from adaptlab.serve.scheduler import Event, Failed, Finished, Job, Scheduler, Started, Token
 
 
 class IncrementalText:
@@ -49,41 +49,39 @@ class Outcome:
 
 
 class GenerationStream:
-    """`submit` a job whose `on_event` is `deliver`; `await started()` raises a load failure before any byte
-    is sent; then iterate `pieces()`. `on_done(stream)` is called once when the stream ends either way."""
+    """`open` a request on an engine; `await started()` raises a load failure before any byte is sent; then
+    iterate `pieces()`. `on_done(stream)` is called once when the stream ends either way."""
 
     def __init__(self, metrics: ServeMetrics, tokenizer, label: str, on_done: Callable[["GenerationStream"], None] | None = None):
-        self.loop = asyncio.get_running_loop()
-        self.events: asyncio.Queue = asyncio.Queue()
         self.metrics = metrics
         self.label = label
         self.text = IncrementalText(tokenizer)
         self.outcome = Outcome()
         self.on_done = on_done
 
-    def deliver(self, event: Event) -> None:
-        """Called on the scheduler's thread; hands the event to this stream's event loop."""
-        self.loop.call_soon_threadsafe(self.events.put_nowait, event)
-
-    def submit(self, scheduler: Scheduler, job: Job) -> None:
-        self.job = job
-        scheduler.submit(job)
+    def open(self, engine: Engine, request: GenerationRequest) -> None:
+        self.request = request
+        self.events = engine.stream(request)
 
     async def started(self) -> None:
-        event = await self.events.get()
+        try:
+            event = await anext(self.events)
+        except BaseException:
+            await self.events.aclose()
+            raise
         if isinstance(event, Failed):
             self.outcome.failed = True
+            await self.events.aclose()
             self._done()
             raise event.error
         assert isinstance(event, Started)
         self.metrics.queue_time.labels(self.label).observe(event.queue_seconds)
-        self.metrics.tokens.labels(self.label, "input").inc(len(self.job.prompt_ids))
+        self.metrics.tokens.labels(self.label, "input").inc(len(self.request.prompt_ids))
 
     async def pieces(self) -> AsyncIterator[str]:
         last_token_at = None
         try:
-            while True:
-                event = await self.events.get()
+            async for event in self.events:
                 if isinstance(event, Failed):
                     self.outcome.failed = True
                     raise event.error
@@ -95,7 +93,7 @@ class GenerationStream:
                 assert isinstance(event, Token)
                 now = time.perf_counter()
                 if last_token_at is None:
-                    self.outcome.first_token_s = now - self.job.received_at
+                    self.outcome.first_token_s = now - self.request.received_at
                     self.metrics.time_to_first_token.labels(self.label).observe(self.outcome.first_token_s)
                 else:
                     self.metrics.time_per_output_token.labels(self.label).observe(now - last_token_at)
@@ -103,8 +101,11 @@ class GenerationStream:
                 self.outcome.completion_tokens += 1
                 if piece := self.text.push(event.token_id):
                     yield piece
+            else:
+                self.outcome.failed = True
+                raise ServeError(503, "the engine ended the stream before the answer finished", code="engine_unavailable")
         finally:
-            self.job.cancelled.set()
+            await self.events.aclose()  # a stream left early cancels the request in the engine
             self.metrics.tokens.labels(self.label, "output").inc(self.outcome.completion_tokens)
             self._done()
             self.metrics.request_duration.labels(self.label).observe(self.outcome.latency_s)
@@ -124,7 +125,7 @@ class GenerationStream:
             watching.cancel()
 
     def _done(self) -> None:
-        self.outcome.latency_s = time.perf_counter() - self.job.received_at
+        self.outcome.latency_s = time.perf_counter() - self.request.received_at
         if self.on_done is not None:
             self.on_done(self)
 

@@ -1,24 +1,23 @@
-"""Everything a running server holds: the registry (and its reads cached for requests), the base model
-and tokenizer, the adapter cache and the scheduler. `build_runtime` loads them (the slow part), `close` releases them."""
+"""Everything a running server holds: the registry (and its reads cached for requests), the base model's
+identity and tokenizer, and the engine that generates (`--engine`: serve/engines/). `build_runtime` loads
+them (the slow part), `close` releases them."""
 
 import logging
 from collections import Counter
 from dataclasses import dataclass, field
 
-from adaptlab.adapters import compat
-from adaptlab.adapters.files import open_adapter_folder
-from adaptlab.adapters.loading import attach_adapters
-from adaptlab.models import ResolvedModel, load_causal_lm, load_tokenizer, resolve_model
+from adaptlab.models import ResolvedModel, load_tokenizer, resolve_model
 from adaptlab.registry import Registry, VersionRecord, local_admin
 from adaptlab.registry.drift_reference import read_drift_profile
-from adaptlab.serve.adapter_cache import AdapterCache
+from adaptlab.serve.base_limits import BaseLimits, read_base_limits
 from adaptlab.serve.completion_log import CompletionRecorder
 from adaptlab.serve.config import ServeConfig
 from adaptlab.serve.drift_sampler import DriftMonitor
+from adaptlab.serve.engines import get_engine_class
+from adaptlab.serve.engines.base import Engine, EngineContext
 from adaptlab.serve.errors import ServeError
 from adaptlab.serve.metrics import ServeMetrics
 from adaptlab.serve.resolution import SERVER_PRINCIPAL, CachedRegistry, servable_refusal
-from adaptlab.serve.scheduler import Scheduler
 from adaptlab.serve.tracing import RequestTracer
 
 log = logging.getLogger(__name__)
@@ -31,11 +30,9 @@ class Runtime:
     cached_registry: CachedRegistry
     base: ResolvedModel
     tokenizer: object
-    cache: AdapterCache
-    scheduler: Scheduler
+    engine: Engine
     metrics: ServeMetrics
-    stop_token_ids: frozenset[int]
-    max_context_tokens: int
+    limits: BaseLimits
     drift: DriftMonitor
     tracer: RequestTracer
     merged: VersionRecord | None = None
@@ -50,8 +47,16 @@ class Runtime:
     def fingerprint(self) -> str:
         return "base-" + self.base.weights_sha256[:16]
 
+    @property
+    def stop_token_ids(self) -> frozenset[int]:
+        return self.limits.stop_token_ids
+
+    @property
+    def max_context_tokens(self) -> int:
+        return self.limits.max_context_tokens
+
     def close(self) -> None:
-        self.scheduler.stop()
+        self.engine.close()
         if self.completions is not None:
             self.completions.close()
         self.drift.stop()
@@ -65,35 +70,47 @@ def fetch_version(registry: Registry, version_ref: str):
     return registry.checkout(local_admin(SERVER_PRINCIPAL), version_ref).local_path
 
 
+def engine_context(config: ServeConfig, registry: Registry, metrics: ServeMetrics) -> tuple[EngineContext, VersionRecord | None]:
+    """(what the configured engine is built from, the version `--merge` names if any): the base, the verified
+    copies of pinned and merged versions, each checked for being servable here first."""
+    base = resolve_model(config.model)
+    merged = None
+    if config.merge:
+        merged = registry.get_version(local_admin(SERVER_PRINCIPAL), config.merge)
+        if refusal := servable_refusal(merged, base, allow_unapproved=config.allow_unapproved):
+            raise ServeError(refusal.status, f"--merge {config.merge}: {refusal}", code=refusal.code)
+        log.info("serving %s merged into %s", merged.ref, base.model_id)
+    context = EngineContext(
+        config=config,
+        base=base,
+        tokenizer=load_tokenizer(base.path),
+        metrics=metrics,
+        fetch=lambda ref: fetch_version(registry, ref),
+        pinned=tuple(registry.get_version(local_admin(SERVER_PRINCIPAL), ref).ref for ref in config.pin),
+        merged=merged.ref if merged else None,
+    )
+    return context, merged
+
+
 def build_runtime(config: ServeConfig) -> Runtime:
-    """Open the registry, load the base (merged with `config.merge` if given), pin adapters, start the scheduler."""
+    """Open the registry, resolve the base, build and start the engine (`--engine`), the drift monitor and the completion log."""
     if config.torch_threads is not None:
         import torch
 
         torch.set_num_threads(config.torch_threads)
     registry = Registry.open(config.registry, db=config.db, blobs=config.blobs)
-    completions = None
+    completions = engine = None
     try:
-        base = resolve_model(config.model)
-        model = load_causal_lm(base.path)
-        model.eval()
-        tokenizer = load_tokenizer(base.path)
         metrics = ServeMetrics()
-        merged = None
-        if config.merge:
-            merged, model = _merged_model(registry, base, model, config.merge, config.allow_unapproved)
-        cache = AdapterCache(model, base, config.cache_bytes, metrics, lambda ref: fetch_version(registry, ref))
-        for ref in config.pin:
-            cache.pin(registry.get_version(local_admin(SERVER_PRINCIPAL), ref).ref)
-        pad_token_id = tokenizer.pad_token_id if tokenizer.pad_token_id is not None else tokenizer.eos_token_id
+        context, merged = engine_context(config, registry, metrics)
         completions = _completion_recorder(config, metrics)
-        scheduler = Scheduler(
-            cache, metrics, max_batch_size=config.max_batch_size, max_wait_s=config.max_wait_ms / 1000, pad_token_id=pad_token_id
-        )
-        scheduler.start()
+        engine = get_engine_class(config.engine)(context)
+        engine.start()
         drift = DriftMonitor(config, metrics, lambda ref: read_drift_profile(registry.blobs, registry.get_version(local_admin(SERVER_PRINCIPAL), ref)))
         drift.start()
     except BaseException:
+        if engine is not None:
+            engine.close()
         if completions is not None:
             completions.close()
         registry.close()
@@ -102,13 +119,11 @@ def build_runtime(config: ServeConfig) -> Runtime:
         config=config,
         registry=registry,
         cached_registry=CachedRegistry(registry, alias_ttl_s=config.alias_ttl_s),
-        base=base,
-        tokenizer=tokenizer,
-        cache=cache,
-        scheduler=scheduler,
+        base=context.base,
+        tokenizer=context.tokenizer,
+        engine=engine,
         metrics=metrics,
-        stop_token_ids=_stop_token_ids(tokenizer, model),
-        max_context_tokens=int(getattr(model.config, "max_position_embeddings", 0) or config.max_prompt_tokens + config.max_tokens_limit),
+        limits=read_base_limits(context.base.path, context.tokenizer, config),
         drift=drift,
         tracer=RequestTracer(capture_content=config.trace_content),
         merged=merged,
@@ -128,24 +143,3 @@ def _completion_recorder(config: ServeConfig, metrics: ServeMetrics) -> Completi
     )
     recorder.start()
     return recorder
-
-
-def _merged_model(registry: Registry, base: ResolvedModel, model, ref: str, allow_unapproved: bool):
-    """(version, base with that adapter merged in by PEFT): the adapter's delta folded into the weights.
-    Any adapter PEFT can merge works here (DoRA too), unlike per-row serving."""
-    record = registry.get_version(local_admin(SERVER_PRINCIPAL), ref)
-    if refusal := servable_refusal(record, base, allow_unapproved=allow_unapproved):
-        raise ServeError(refusal.status, f"--merge {ref}: {refusal}", code=refusal.code)
-    folder = open_adapter_folder(fetch_version(registry, record.ref))
-    compat.check_mergeable(folder)
-    merged = attach_adapters(model, base, [folder]).merge_and_unload()
-    merged.eval()
-    log.info("serving %s merged into %s", record.ref, base.model_id)
-    return record, merged
-
-
-def _stop_token_ids(tokenizer, model) -> frozenset[int]:
-    ids = {tokenizer.eos_token_id}
-    configured = getattr(getattr(model, "generation_config", None), "eos_token_id", None)
-    ids.update(configured if isinstance(configured, list) else [configured])
-    return frozenset(i for i in ids if i is not None)

@@ -29,7 +29,7 @@ async def _streamed(stream: GenerationStream, chunk, usage_chunk, include_usage:
             yield _sse(chunk(piece, None))
         yield _sse(chunk(None, stream.outcome.finish_reason))
         if include_usage:
-            prompt = len(stream.job.prompt_ids)
+            prompt = len(stream.request.prompt_ids)
             completion = stream.outcome.completion_tokens
             yield _sse(usage_chunk(Usage(prompt_tokens=prompt, completion_tokens=completion, total_tokens=prompt + completion)))
     except Exception as exc:  # noqa: BLE001 - headers are sent; report in-band

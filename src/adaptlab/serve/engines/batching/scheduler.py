@@ -8,10 +8,12 @@ import queue
 import threading
 import time
 from collections.abc import Callable
+from concurrent.futures import Future
 from dataclasses import dataclass, field
 
-from adaptlab.serve.adapter_cache import AdapterCache
-from adaptlab.serve.decoding import DecodeRow, RunningBatch
+from adaptlab.serve.engines.base import Event, Failed, Finished, GenerationRequest, Started, Token
+from adaptlab.serve.engines.batching.adapter_cache import AdapterCache
+from adaptlab.serve.engines.batching.decoding import DecodeRow, RunningBatch
 from adaptlab.serve.errors import ServeError
 from adaptlab.serve.metrics import ServeMetrics
 
@@ -19,43 +21,11 @@ log = logging.getLogger(__name__)
 IDLE_POLL_S = 0.1
 
 
-@dataclass(frozen=True)
-class Started:
-    queue_seconds: float
+@dataclass(frozen=True, kw_only=True)
+class Job(GenerationRequest):
+    """A request for the scheduler: `on_event` is called on the scheduler's thread with each of its events."""
 
-
-@dataclass(frozen=True)
-class Token:
-    token_id: int
-
-
-@dataclass(frozen=True)
-class Finished:
-    reason: str  # "stop" or "length"
-
-
-@dataclass(frozen=True)
-class Failed:
-    error: Exception
-
-
-Event = Started | Token | Finished | Failed
-
-
-@dataclass
-class Job:
-    """A request for the scheduler. `adapter` is a version ref to route through, or None for the served model as is;
-    `received_at` is when the HTTP request arrived (perf_counter), so latencies include auth and tokenization."""
-
-    prompt_ids: list[int]
-    adapter: str | None
-    max_new_tokens: int
-    temperature: float
-    top_p: float
-    seed: int | None
-    stop_token_ids: frozenset[int]
     on_event: Callable[[Event], None]
-    received_at: float
     submitted_at: float = field(default_factory=time.perf_counter)
     cancelled: threading.Event = field(default_factory=threading.Event)
 
@@ -82,6 +52,7 @@ class Scheduler:
         self.max_wait_s = max_wait_s
         self.pad_token_id = pad_token_id
         self._waiting: queue.Queue[Job] = queue.Queue()
+        self._calls: queue.Queue[tuple[Callable[[list[str]], object], Future]] = queue.Queue()
         self._stopping = threading.Event()
         self._thread = threading.Thread(target=self._run, name="adaptlab-scheduler", daemon=True)
 
@@ -101,9 +72,17 @@ class Scheduler:
             raise ServeError(503, "the server is shutting down; retry on another replica", code="shutting_down")
         self._waiting.put(job)
 
+    def call(self, operation: Callable[[list[str]], object]) -> Future:
+        """Run `operation(adapters the running batch uses)` on the scheduler's thread between two steps (it owns
+        the model and the adapter cache)."""
+        done: Future = Future()
+        self._calls.put((operation, done))
+        return done
+
     def _run(self) -> None:
         batch = RunningBatch(self.pad_token_id)
         while not self._stopping.is_set():
+            self._run_calls(batch)
             joining = self._collect(batch)
             try:
                 if joining:
@@ -121,6 +100,14 @@ class Scheduler:
             self._waiting.get_nowait().on_event(
                 Failed(ServeError(503, "the server shut down before this request ran", code="shutting_down"))
             )
+
+    def _run_calls(self, batch: RunningBatch) -> None:
+        while not self._calls.empty():
+            operation, done = self._calls.get_nowait()
+            try:
+                done.set_result(operation([ref for ref in batch.routing if ref is not None]))
+            except Exception as exc:  # the caller's to handle
+                done.set_exception(exc)
 
     def _collect(self, batch: RunningBatch) -> list[Job]:
         """Waiting requests that fit in the batch: if it is idle, block for one and then wait `max_wait_s` for more."""

@@ -7,12 +7,11 @@ from collections import OrderedDict
 from collections.abc import Callable, Iterable
 from pathlib import Path
 
-from adaptlab.adapters import compat
-from adaptlab.adapters.files import open_adapter_folder
 from adaptlab.errors import AdaptlabError
 from adaptlab.models import ResolvedModel
+from adaptlab.serve.engines.adapter_checks import checked_lora_adapter
+from adaptlab.serve.engines.batching.mixed_lora import MixedLora
 from adaptlab.serve.metrics import ServeMetrics
-from adaptlab.serve.mixed_lora import MixedLora, read_lora_adapter
 
 log = logging.getLogger(__name__)
 
@@ -37,11 +36,15 @@ class AdapterCache:
     def total_bytes(self) -> int:
         return sum(self.loaded_bytes.values())
 
-    def pin(self, version_ref: str) -> None:
-        """Load now and never evict; raises what loading raised."""
-        for failure in self.ensure([version_ref]).values():
+    def pin(self, version_ref: str, keep: Iterable[str] = ()) -> None:
+        """Load now and never evict (nor evict those in `keep` to make room); raises what loading raised."""
+        for failure in self.ensure([version_ref], keep).values():
             raise failure
         self.pinned.add(version_ref)
+
+    def unpin(self, version_ref: str) -> None:
+        """Evictable again: it goes when the budget next needs the room (never while a running row uses it)."""
+        self.pinned.discard(version_ref)
 
     def ensure(self, version_refs: Iterable[str], keep: Iterable[str] = ()) -> dict[str, AdaptlabError]:
         """Load what is missing, mark all as just used, then evict others (never those in `keep`) until within budget.
@@ -66,16 +69,7 @@ class AdapterCache:
 
     def _load(self, version_ref: str) -> None:
         started = time.perf_counter()
-        folder = open_adapter_folder(self.fetch(version_ref))
-        try:
-            warning = compat.check_base(folder, self.base, allow_mismatch=False)
-            if warning:
-                log.warning(warning)
-            compat.check_target_modules(folder, self.base.model_id, self.lora.modules)
-            adapter = read_lora_adapter(folder, self.lora.modules)
-        except AdaptlabError as exc:
-            # Clients see the version, not where the server keeps its checkouts.
-            raise type(exc)(f"{version_ref}: " + str(exc).replace(f"{folder.path}: ", "").replace(str(folder.path), version_ref)) from exc
+        adapter = checked_lora_adapter(self.fetch(version_ref), version_ref, self.base, self.lora.modules)
         self.lora.add(version_ref, adapter)
         self.loaded_bytes[version_ref] = adapter.nbytes
         seconds = time.perf_counter() - started

@@ -1,0 +1,1 @@
+"""The built-in engine's parts: the batching scheduler, continuous decoding, per-row LoRA and the adapter cache."""
