@@ -41,9 +41,10 @@ class TrainingObjective(ABC):
         """How examples become micro-batches (a pure function of examples, seed and epoch)."""
 
     @abstractmethod
-    def loss_module(self, model: "nn.Module", method: "FineTuningMethod", config: TrainConfig) -> "nn.Module":
+    def loss_module(self, model: "nn.Module", method: "FineTuningMethod", config: TrainConfig, data: "PreparedData", plan: "BatchPlan") -> "nn.Module":
         """The model wrapped so that forward(**micro_batch.tensors) returns the summed loss of the micro-batch.
-        Built before a resume loads a checkpoint, so anything it copies from the model is the untrained base."""
+        Built before a resume loads a checkpoint, so anything it copies or computes from the model is the untrained
+        base's; the time it takes (e.g. a pass over `data`) counts as training time."""
 
     @abstractmethod
     def evaluate(self, loss_module: "nn.Module", data: "PreparedData", plan: "BatchPlan", config: TrainConfig) -> dict:

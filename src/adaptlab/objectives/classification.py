@@ -57,7 +57,7 @@ class SequenceClassification(TrainingObjective):
         # packing would let texts share a classification: one text per row
         return BatchPlan(config.micro_batch_size, config.grad_accum, world_size, False, config.max_seq_len, pad_token_id, collate)
 
-    def loss_module(self, model, method, config: TrainConfig) -> LabelLoss:
+    def loss_module(self, model, method, config: TrainConfig, data, plan) -> LabelLoss:
         return LabelLoss(model)
 
     @torch.no_grad()
