@@ -3,6 +3,7 @@ reads, how they batch, what loss the model is wrapped in, what it reports on hel
 objective's or a task's name."""
 
 from abc import ABC, abstractmethod
+from collections.abc import Iterator, Sequence
 from typing import TYPE_CHECKING, ClassVar
 
 from adaptlab.schemas.train_config import TrainConfig
@@ -49,3 +50,10 @@ class TrainingObjective(ABC):
     @abstractmethod
     def evaluate(self, loss_module: "nn.Module", data: "PreparedData", plan: "BatchPlan", config: TrainConfig) -> dict:
         """Held-out figures: always `loss`; the objective's own metrics besides."""
+
+
+def collated_batches(items: Sequence, plan: "BatchPlan", batch_size: int, device) -> Iterator[dict]:
+    """`items` in order, `batch_size` at a time, collated as the plan batches them and moved to `device` (for passes
+    over data outside training: held-out figures, precomputed log-probabilities)."""
+    for start in range(0, len(items), batch_size):
+        yield {name: tensor.to(device) for name, tensor in plan.collate(items[start : start + batch_size]).tensors.items()}

@@ -12,7 +12,7 @@ from torch import nn
 
 from adaptlab.data import IGNORE_INDEX, PreparedData, pad_batch
 from adaptlab.data.preference import PreferencePair, prepare_preference_data
-from adaptlab.objectives.base import TrainingObjective
+from adaptlab.objectives.base import TrainingObjective, collated_batches
 from adaptlab.schemas.train_config import TrainConfig
 from adaptlab.stats.two_groups import mean_interval, proportion_interval
 from adaptlab.train.batching import BatchPlan, MicroBatch
@@ -74,9 +74,9 @@ class PairwisePreference(TrainingObjective):
         loss_module.eval()
         device = next(loss_module.parameters()).device
         margins: list[float] = []
-        for start in range(0, len(data.eval), config.micro_batch_size):
-            batch = {k: v.to(device) for k, v in plan.collate(data.eval[start : start + config.micro_batch_size]).tensors.items()}
-            margins += loss_module.margins(**batch).tolist()
+        with torch.autocast(device.type, dtype=torch.bfloat16, enabled=config.precision == "bf16"):  # as in training
+            for batch in collated_batches(data.eval, plan, config.micro_batch_size, device):
+                margins += loss_module.margins(**batch).tolist()
         loss_module.train(was_training)
         margin_tensor = torch.tensor(margins)
         wins = int((margin_tensor > 0).sum())

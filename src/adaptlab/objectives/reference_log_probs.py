@@ -14,6 +14,7 @@ import torch
 
 from adaptlab import atomic
 from adaptlab.data import PreparedData
+from adaptlab.objectives.base import collated_batches
 from adaptlab.objectives.preference import response_log_probs
 from adaptlab.schemas.train_config import TrainConfig
 from adaptlab.train.batching import BatchPlan
@@ -41,10 +42,9 @@ def precompute_reference_log_probs(model, shares_base: bool, data: PreparedData,
     was_training = model.training
     model.eval()
     device = next(model.parameters()).device
-    autocast = torch.autocast(device.type, dtype=torch.bfloat16, enabled=config.precision == "bf16")
+    autocast = torch.autocast(device.type, dtype=torch.bfloat16, enabled=config.precision == "bf16")  # as in training
     with torch.no_grad(), adapter_off(model, shares_base), autocast:
-        for start in range(0, len(pairs), config.micro_batch_size):
-            batch = {k: v.to(device) for k, v in plan.collate(pairs[start : start + config.micro_batch_size]).tensors.items()}
+        for batch in collated_batches(pairs, plan, config.micro_batch_size, device):
             log_probs = response_log_probs(model, batch["input_ids"], batch["attention_mask"], batch["labels"]).cpu().numpy()
             table[batch["pair_index"].cpu().numpy()] = log_probs.reshape(2, -1).T
     model.train(was_training)
