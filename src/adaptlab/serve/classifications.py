@@ -24,6 +24,7 @@ from adaptlab.models import ResolvedModel
 from adaptlab.registry import Principal
 from adaptlab.serve.errors import ServeError
 from adaptlab.serve.protocol import Text, Usage, documented_errors
+from adaptlab.serve.resolution import MAX_CACHED
 from adaptlab.serve.runtime import fetch_version
 
 MAX_INPUTS = 64  # texts per request
@@ -88,10 +89,13 @@ class ClassifierCache:
         self.base = base
         self.fetch = fetch
         self.loaded: LRUCache = LRUCache(capacity)
+        self.not_classifiers: LRUCache = LRUCache(MAX_CACHED)  # refs already refused (a version's files never change)
         self.lock = threading.Lock()  # loads happen one at a time: two requests never load the same version twice
 
     def get(self, ref: str, method: str) -> Classifier:
         with self.lock:
+            if ref in self.not_classifiers:
+                raise not_a_classifier(ref)
             if ref not in self.loaded:
                 self.loaded[ref] = self._load(ref, method)
             return self.loaded[ref]
@@ -100,9 +104,14 @@ class ClassifierCache:
         folder = self.fetch(ref)
         _, labels = trained_head(folder)
         if not labels:
-            raise ServeError(409, f"{ref} is not a classifier (it was not trained with --task classification); use /v1/completions",
-                             code="model_not_classifier", param="model")
+            self.not_classifiers[ref] = True
+            raise not_a_classifier(ref)
         return Classifier(get_method(method).load_trained(self.base, folder).eval(), labels)
+
+
+def not_a_classifier(model: str) -> ServeError:
+    return ServeError(409, f"{model} is not a classifier (not trained with --task classification); use /v1/completions",
+                      code="model_not_classifier", param="model")
 
 
 def add_classification_route(app: FastAPI, runtime, principal: Callable[[Request], Awaitable[Principal]]) -> None:
@@ -119,8 +128,8 @@ def add_classification_route(app: FastAPI, runtime, principal: Callable[[Request
     @app.post("/v1/classifications", responses=documented_errors(400, 401, 403, 404, 409, 411, 413, 429))
     async def classifications(body: ClassificationRequest, caller: Annotated[Principal, Depends(principal)], request: Request) -> ClassificationResponse:
         target = await _request_target(runtime, caller, body.model, request, body.user)
-        if target.version is None:
-            raise ServeError(409, f"{body.model} is the base language model, not a classifier; name a classifier version", code="model_not_classifier", param="model")
+        if target.version is None:  # the base language model
+            raise not_a_classifier(body.model)
         # tokenized on the event loop, as completions are: fast tokenizers are not safe to call from several threads at once
         token_ids = [_checked_ids(runtime, runtime.tokenizer(text, add_special_tokens=True)["input_ids"], index) for index, text in enumerate(body.texts())]
         record = await run_in_threadpool(runtime.cached_registry.version, caller, target.version)
