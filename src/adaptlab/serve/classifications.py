@@ -67,9 +67,10 @@ class Classifier:
         self.labels = labels
         self.lock = threading.Lock()  # one forward pass at a time per classifier
 
-    def classify(self, token_ids: list[list[int]], pad_token_id: int) -> list[Classification]:
+    def classify(self, token_ids: list[list[int]]) -> list[Classification]:
         width = max(map(len, token_ids))
-        input_ids = torch.full((len(token_ids), width), pad_token_id, dtype=torch.long)
+        # padded with the model's own pad id: a causal LM's head reads each row's last token before it
+        input_ids = torch.full((len(token_ids), width), self.model.config.pad_token_id, dtype=torch.long)
         attention_mask = torch.zeros_like(input_ids)
         for row, ids in enumerate(token_ids):
             input_ids[row, : len(ids)] = torch.tensor(ids)
@@ -136,7 +137,7 @@ def add_classification_route(app: FastAPI, runtime, principal: Callable[[Request
         admission = InFlight(runtime, caller.tenant or ALL_TENANTS)
         try:
             classifier = await run_in_threadpool(classifiers.get, target.version, record.method)
-            data = await run_in_threadpool(classifier.classify, token_ids, runtime.scheduler.pad_token_id)
+            data = await run_in_threadpool(classifier.classify, token_ids)
         finally:
             admission.release()
         tokens = sum(map(len, token_ids))
