@@ -1,7 +1,9 @@
 """Preference data: `{"prompt", "chosen", "rejected"}` rows, or the chat form `{"messages", "chosen", "rejected"}`
 whose messages end with a user turn -> `PreferencePair`s: the prompt followed by each response, tokenized through
-the chat template with only the response tokens carrying labels (the log-probabilities DPO compares)."""
+the chat template with only the response tokens carrying labels (the log-probabilities DPO compares). Each pair is
+numbered (training pairs first, then held-out ones), so log-probabilities computed once can be looked up by it."""
 
+import dataclasses
 import hashlib
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -29,6 +31,7 @@ from adaptlab.schemas.run_record import DataFileInfo, DataInfo
 class PreferencePair:
     chosen: Example
     rejected: Example
+    index: int = 0  # its number in the prepared data: training pairs 0..n-1, then the held-out ones
 
     def __len__(self) -> int:
         return len(self.chosen) + len(self.rejected)
@@ -53,6 +56,7 @@ def prepare_preference_data(train_files: Sequence[Path], eval_files: Sequence[Pa
     train = [pair for index, (_, pair) in enumerate(train_items) if index not in held]
     held_out = [pair for _, role, items, _ in checked if role == "eval" for _, pair in items]
     held_out += [pair for index, (_, pair) in enumerate(train_items) if index in held]
+    train, held_out = numbered(train, 0), numbered(held_out, len(train))
     digest = hashlib.sha256()
     for split, pairs in (("train", train), ("eval", held_out)):
         for pair in pairs:
@@ -66,6 +70,10 @@ def prepare_preference_data(train_files: Sequence[Path], eval_files: Sequence[Pa
         tokenized_sha256=digest.hexdigest(),
     )
     return PreparedData(train=train, eval=held_out, info=info, bad_rows=bad_rows)
+
+
+def numbered(pairs: list[PreferencePair], start: int) -> list[PreferencePair]:
+    return [dataclasses.replace(pair, index=start + offset) for offset, pair in enumerate(pairs)]
 
 
 def _pairs(source: SourceFile, encoder: SampleEncoder, columns: dict[str, str]) -> tuple[list, list[BadRow]]:

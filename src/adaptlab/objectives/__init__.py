@@ -6,9 +6,10 @@ from adaptlab.objectives.base import TrainingObjective
 from adaptlab.objectives.classification import SequenceClassification
 from adaptlab.objectives.dpo import Dpo
 from adaptlab.objectives.sft import CausalLmSft
+from adaptlab.objectives.simpo import Simpo
 
 OBJECTIVES: dict[tuple[str, str], TrainingObjective] = {
-    (objective.task, objective.name): objective for objective in (CausalLmSft(), Dpo(), SequenceClassification())
+    (objective.task, objective.name): objective for objective in (CausalLmSft(), Dpo(), Simpo(), SequenceClassification())
 }
 
 

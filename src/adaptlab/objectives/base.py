@@ -3,6 +3,7 @@ reads, how they batch, what loss the model is wrapped in, what it reports on hel
 objective's or a task's name."""
 
 from abc import ABC, abstractmethod
+from collections.abc import Iterator, Sequence
 from typing import TYPE_CHECKING, ClassVar
 
 from adaptlab.schemas.train_config import TrainConfig
@@ -41,10 +42,18 @@ class TrainingObjective(ABC):
         """How examples become micro-batches (a pure function of examples, seed and epoch)."""
 
     @abstractmethod
-    def loss_module(self, model: "nn.Module", method: "FineTuningMethod", config: TrainConfig) -> "nn.Module":
+    def loss_module(self, model: "nn.Module", method: "FineTuningMethod", config: TrainConfig, data: "PreparedData", plan: "BatchPlan") -> "nn.Module":
         """The model wrapped so that forward(**micro_batch.tensors) returns the summed loss of the micro-batch.
-        Built before a resume loads a checkpoint, so anything it copies from the model is the untrained base."""
+        Built before a resume loads a checkpoint, so anything it copies or computes from the model is the untrained
+        base's; the time it takes (e.g. a pass over `data`) counts as training time."""
 
     @abstractmethod
     def evaluate(self, loss_module: "nn.Module", data: "PreparedData", plan: "BatchPlan", config: TrainConfig) -> dict:
         """Held-out figures: always `loss`; the objective's own metrics besides."""
+
+
+def collated_batches(items: Sequence, plan: "BatchPlan", batch_size: int, device) -> Iterator[dict]:
+    """`items` in order, `batch_size` at a time, collated as the plan batches them and moved to `device` (for passes
+    over data outside training: held-out figures, precomputed log-probabilities)."""
+    for start in range(0, len(items), batch_size):
+        yield {name: tensor.to(device) for name, tensor in plan.collate(items[start : start + batch_size]).tensors.items()}

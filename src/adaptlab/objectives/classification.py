@@ -15,7 +15,7 @@ from adaptlab.eval.classification import (
     classification_scores,
     majority_baseline,
 )
-from adaptlab.objectives.base import TrainingObjective
+from adaptlab.objectives.base import TrainingObjective, collated_batches
 from adaptlab.schemas.train_config import TrainConfig
 from adaptlab.train.batching import BatchPlan, MicroBatch
 
@@ -57,7 +57,7 @@ class SequenceClassification(TrainingObjective):
         # packing would let texts share a classification: one text per row
         return BatchPlan(config.micro_batch_size, config.grad_accum, world_size, False, config.max_seq_len, pad_token_id, collate)
 
-    def loss_module(self, model, method, config: TrainConfig) -> LabelLoss:
+    def loss_module(self, model, method, config: TrainConfig, data, plan) -> LabelLoss:
         return LabelLoss(model)
 
     @torch.no_grad()
@@ -67,8 +67,7 @@ class SequenceClassification(TrainingObjective):
         device = next(loss_module.parameters()).device
         total, predictions = 0.0, []
         autocast = torch.autocast(device.type, dtype=torch.bfloat16, enabled=config.precision == "bf16")
-        for start in range(0, len(data.eval), config.micro_batch_size):
-            batch = {k: v.to(device) for k, v in plan.collate(data.eval[start : start + config.micro_batch_size]).tensors.items()}
+        for batch in collated_batches(data.eval, plan, config.micro_batch_size, device):
             with autocast:
                 logits = loss_module.logits(batch["input_ids"], batch["attention_mask"])
             total += float(F.cross_entropy(logits, batch["labels"], reduction="sum"))

@@ -3,32 +3,28 @@ on the chosen response above the one on the rejected response.
 
     loss = −log σ(β · ((log π(chosen) − log π_ref(chosen)) − (log π(rejected) − log π_ref(rejected))))
 
-over response tokens only (TRL's `DPOTrainer` with loss_type "sigmoid" and no label smoothing). The reference is the
-base: for a method that shares the base (an adapter) the same model with the adapter switched off, so no second copy
-is held; for full fine-tuning a frozen copy made before training (and before a resume loads a checkpoint)."""
+over response tokens only (TRL's `DPOTrainer` with loss_type "sigmoid" and no label smoothing; tests/objectives
+compare the two). The reference is the base: for a method that shares the base (an adapter) the same model with the
+adapter switched off, so no second copy is held; for full fine-tuning a frozen copy made before training (and before
+a resume loads a checkpoint); with `--precompute-reference`, for either, the base's log-probabilities of every pair
+computed in one pass before training and read from a file in the run folder (no copy, no reference forward per step)."""
 
 import copy
-from contextlib import nullcontext
 
+import numpy as np
 import torch
-import torch.nn.functional as F
 from torch import nn
 
-from adaptlab.data import IGNORE_INDEX, PreparedData, pad_batch
-from adaptlab.data.preference import PreferencePair, prepare_preference_data
-from adaptlab.objectives.base import TrainingObjective
+from adaptlab.objectives.preference import (
+    PairwisePreference,
+    PreferenceLoss,
+    response_log_probs,
+)
+from adaptlab.objectives.reference_log_probs import (
+    adapter_off,
+    precompute_reference_log_probs,
+)
 from adaptlab.schemas.train_config import TrainConfig
-from adaptlab.stats.two_groups import mean_interval, proportion_interval
-from adaptlab.train.batching import BatchPlan, MicroBatch
-
-
-def response_log_probs(model: nn.Module, input_ids, attention_mask, labels) -> torch.Tensor:
-    """Each row's summed log-probability of its labelled (response) tokens."""
-    logits = model(input_ids=input_ids, attention_mask=attention_mask, use_cache=False).logits[:, :-1].float()
-    targets = labels[:, 1:]
-    carries = targets != IGNORE_INDEX
-    token_log_probs = logits.log_softmax(-1).gather(2, targets.clamp(min=0).unsqueeze(-1)).squeeze(-1)
-    return (token_log_probs * carries).sum(-1)
 
 
 def dpo_margins(policy_chosen, policy_rejected, reference_chosen, reference_rejected, beta: float) -> torch.Tensor:
@@ -36,60 +32,38 @@ def dpo_margins(policy_chosen, policy_rejected, reference_chosen, reference_reje
     return beta * ((policy_chosen - reference_chosen) - (policy_rejected - reference_rejected))
 
 
-class DpoLoss(nn.Module):
-    """forward(**micro_batch.tensors): the summed DPO loss of the pairs (chosen rows first, then rejected rows)."""
+class DpoLoss(PreferenceLoss):
+    """The reference is `reference` (a frozen copy), else `precomputed` (pair number → chosen and rejected reference
+    log-probabilities), else the model itself with its adapter disabled."""
 
-    def __init__(self, model: nn.Module, beta: float, reference: nn.Module | None):
-        super().__init__()
-        self.model = model
+    def __init__(self, model: nn.Module, beta: float, reference: nn.Module | None = None, precomputed: np.ndarray | None = None):
+        super().__init__(model)
         self.beta = beta
-        self.reference = reference  # None: the model itself with its adapter disabled
+        self.reference = reference
+        self.precomputed = precomputed
         if reference is not None:
             reference.requires_grad_(False).eval()
 
-    def margins(self, input_ids, attention_mask, labels) -> torch.Tensor:
+    def margins(self, input_ids, attention_mask, labels, pair_index) -> torch.Tensor:
         policy = response_log_probs(self.model, input_ids, attention_mask, labels)
-        with torch.no_grad(), self.model.disable_adapter() if self.reference is None else nullcontext():
-            reference = response_log_probs(self.reference or self.model, input_ids, attention_mask, labels)
+        reference = self.reference_log_probs(input_ids, attention_mask, labels, pair_index).to(policy)
         pairs = len(policy) // 2
         return dpo_margins(policy[:pairs], policy[pairs:], reference[:pairs], reference[pairs:], self.beta)
 
-    def forward(self, input_ids, attention_mask, labels) -> torch.Tensor:
-        return -F.logsigmoid(self.margins(input_ids, attention_mask, labels)).sum()
+    def reference_log_probs(self, input_ids, attention_mask, labels, pair_index) -> torch.Tensor:
+        """The rows' reference log-probabilities, chosen rows first (as the batch holds them)."""
+        if self.precomputed is not None:
+            chosen_and_rejected = torch.from_numpy(np.asarray(self.precomputed[pair_index.cpu().numpy()]))
+            return torch.cat([chosen_and_rejected[:, 0], chosen_and_rejected[:, 1]])
+        with torch.no_grad(), adapter_off(self.model, self.reference is None):
+            return response_log_probs(self.reference or self.model, input_ids, attention_mask, labels)
 
 
-class Dpo(TrainingObjective):
+class Dpo(PairwisePreference):
     name = "dpo"
-    task = "causal_lm"
-    held_out_metrics = ("preference_accuracy", "mean_margin")
+    default_beta = 0.1  # Rafailov et al. 2023; TRL's default
 
-    def prepare_data(self, config: TrainConfig, tokenizer) -> PreparedData:
-        return prepare_preference_data(config.data, config.eval_data, tokenizer, config)
-
-    def batch_plan(self, config: TrainConfig, world_size: int, pad_token_id: int) -> BatchPlan:
-        def collate(pairs: list[PreferencePair]) -> MicroBatch:
-            rows = [pair.chosen for pair in pairs] + [pair.rejected for pair in pairs]
-            return MicroBatch(pad_batch(rows, pad_token_id), tokens=sum(map(len, rows)), target_tokens=len(pairs))
-
-        return BatchPlan(config.micro_batch_size, config.grad_accum, world_size, False, config.max_seq_len, pad_token_id, collate)
-
-    def loss_module(self, model, method, config: TrainConfig) -> DpoLoss:
-        return DpoLoss(model, config.beta, None if method.shares_base else copy.deepcopy(model))
-
-    @torch.no_grad()
-    def evaluate(self, loss_module: DpoLoss, data: PreparedData, plan: BatchPlan, config: TrainConfig) -> dict:
-        was_training = loss_module.training
-        loss_module.eval()
-        device = next(loss_module.parameters()).device
-        margins: list[float] = []
-        for start in range(0, len(data.eval), config.micro_batch_size):
-            batch = {k: v.to(device) for k, v in plan.collate(data.eval[start : start + config.micro_batch_size]).tensors.items()}
-            margins += loss_module.margins(**batch).tolist()
-        loss_module.train(was_training)
-        margin_tensor = torch.tensor(margins)
-        wins = int((margin_tensor > 0).sum())
-        figures = {"preference_accuracy": wins / max(len(margins), 1), "mean_margin": float(margin_tensor.mean())}
-        for name, interval in (("preference_accuracy", proportion_interval(wins, len(margins))), ("mean_margin", mean_interval(margins))):
-            if interval is not None:
-                figures |= {f"{name}_low": interval.low, f"{name}_high": interval.high}
-        return {"loss": float(-F.logsigmoid(margin_tensor).mean()), "metrics": figures}
+    def loss_module(self, model, method, config: TrainConfig, data, plan) -> DpoLoss:
+        if config.precompute_reference:
+            return DpoLoss(model, config.beta, precomputed=precompute_reference_log_probs(model, method.shares_base, data, plan, config))
+        return DpoLoss(model, config.beta, reference=None if method.shares_base else copy.deepcopy(model))

@@ -27,7 +27,7 @@ class CausalLmSft(TrainingObjective):
             pad_token_id=pad_token_id,
         )
 
-    def loss_module(self, model, method, config: TrainConfig) -> TargetTokenLoss:
+    def loss_module(self, model, method, config: TrainConfig, data, plan) -> TargetTokenLoss:
         return TargetTokenLoss(model)
 
     def evaluate(self, loss_module, data: PreparedData, plan: BatchPlan, config: TrainConfig) -> dict:

@@ -30,12 +30,20 @@ class TrainConfig(DataOptions):
     task: Literal["causal_lm", "classification"] = Field(
         "causal_lm", description="causal_lm: a language model; classification: a sequence-classification head on {text, label} rows"
     )
-    objective: Literal["sft", "dpo"] = Field(
+    objective: Literal["sft", "dpo", "simpo"] = Field(
         "sft",
         description="sft: supervised fine-tuning (next-token loss on responses, or label cross-entropy); "
-        "dpo: preference tuning on {prompt|messages, chosen, rejected} rows (sigmoid DPO against the base)",
+        "dpo: preference tuning on {prompt|messages, chosen, rejected} rows (sigmoid DPO against the base); "
+        "simpo: the same rows, reference-free (SimPO: length-normalised log-probabilities, no reference model)",
     )
-    beta: float = Field(0.1, gt=0, description="DPO: strength of the pull towards the reference (β)")
+    beta: float | None = Field(
+        None, gt=0, description="dpo: strength of the pull towards the reference (β, default 0.1); simpo: reward scale (β, default 2.0)"
+    )
+    simpo_gamma: float = Field(1.0, ge=0, description="simpo: target reward margin γ the chosen response is pushed above the rejected one")
+    precompute_reference: bool = Field(
+        False, description="dpo: compute the base's log-probabilities of every pair in one pass before training, kept in a file in the run "
+        "folder, instead of holding a frozen copy of the model (full) or running the base each step (adapters)",
+    )
     labels: list[str] = Field([], description="classification labels in head order (default: the sorted labels found in the training data)")
     out: Path | None = Field(None, description="output folder of the run (required)")
     # data

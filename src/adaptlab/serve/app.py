@@ -1,5 +1,5 @@
 """The HTTP API: OpenAI-compatible `/v1/completions`, `/v1/chat/completions`, `/v1/models`, plus
-`/v1/feedback` (feedback_api.py), `/metrics`, `/healthz`, `/readyz` and `/monitor/drift`. Every refusal is a 4xx in OpenAI's error shape."""
+`/v1/feedback` (feedback_api.py), `/v1/classifications` (classifications.py), `/metrics`, `/healthz`, `/readyz` and `/monitor/drift`. Every refusal is a 4xx in OpenAI's error shape."""
 
 import time
 import uuid
@@ -23,6 +23,7 @@ from adaptlab.errors import AdaptlabError
 from adaptlab.registry import Principal
 from adaptlab.registry.errors import AccessDeniedError
 from adaptlab.serve.access import audit_denied, caller_principal, check_metrics_token
+from adaptlab.serve.classifications import add_classification_route
 from adaptlab.serve.drift_report import DriftReport
 from adaptlab.serve.engines.base import GenerationRequest
 from adaptlab.serve.errors import ErrorBody, ServeError, error_body, validation_message
@@ -135,6 +136,7 @@ def create_app(runtime: Runtime) -> FastAPI:
         return answer
 
     add_feedback_route(app, runtime, principal)
+    add_classification_route(app, runtime, principal)
     app.openapi_schema = without_unused_422(app.openapi())
     return app
 

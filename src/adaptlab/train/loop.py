@@ -70,13 +70,12 @@ def train(config: TrainConfig, *, resume: bool = False, console: Console | None 
         console.print(f"packing off for {config.method}: {packing_note}", highlight=False)
     model = method.prepare(base, config)
     plan = objective.batch_plan(config, accelerator.num_processes, tokenizer.pad_token_id)
-    loss_module = objective.loss_module(model, method, config)
     total_steps = planned_steps(config, plan, data)
-    init_seconds = (0.0, 0.0)
-    if method.needs_data_pass(config):  # its time counts as training time (the loop's clock starts from it)
-        init_clock = Stopwatch()
+    init_clock = Stopwatch()  # the objective's loss module and the method's data pass count as training time
+    loss_module = objective.loss_module(model, method, config, data, plan)
+    if method.needs_data_pass(config):
         method.initialize_from_data(model, config, first_epoch_batches(plan, data, config.seed, accelerator.process_index))
-        init_seconds = (init_clock.wall_s, init_clock.cpu_s)
+    init_seconds = (init_clock.wall_s, init_clock.cpu_s)
     optimizer = method.optimizer(model, config)
     scheduler_name = {"constant": "constant_with_warmup"}.get(config.lr_schedule, config.lr_schedule)
     scheduler = get_scheduler(scheduler_name, optimizer, num_warmup_steps=config.warmup_steps, num_training_steps=total_steps)
