@@ -16,7 +16,7 @@ from adaptlab.registry.canary_assignment import in_candidate_arm, new_assignment
 from adaptlab.registry.entities import CanarySplit, CompletionRecord
 from adaptlab.registry.store import now
 from adaptlab.registry.tables import Completion
-from adaptlab.serve.app import VERSION_HEADER
+from adaptlab.serve.gateway import VERSION_HEADER
 from adaptlab.serve.completion_log import CompletionRecorder
 from adaptlab.serve.server import running_server
 from tests.registry.runs import make_run, save_lora_adapter, write_dataset

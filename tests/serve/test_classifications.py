@@ -10,7 +10,7 @@ from peft import PeftModel
 from adaptlab.models import load_model_for_task, load_tokenizer
 from adaptlab.registry import GatePolicy, Registry, local_admin
 from adaptlab.schemas.train_config import TrainConfig
-from adaptlab.serve.app import VERSION_HEADER
+from adaptlab.serve.gateway import VERSION_HEADER
 from adaptlab.serve.config import ServeConfig
 from adaptlab.serve.server import running_server
 from adaptlab.train.loop import train

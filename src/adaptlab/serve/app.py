@@ -4,7 +4,6 @@
 import time
 import uuid
 from collections.abc import AsyncIterator
-from dataclasses import dataclass
 from typing import Annotated
 
 from fastapi import Depends, FastAPI, Request
@@ -21,13 +20,19 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from adaptlab.data.prompts import chat_prompt_text
 from adaptlab.errors import AdaptlabError
 from adaptlab.registry import Principal
-from adaptlab.registry.errors import AccessDeniedError
-from adaptlab.serve.access import audit_denied, caller_principal, check_metrics_token
+from adaptlab.serve.access import caller_principal, check_metrics_token
 from adaptlab.serve.classifications import add_classification_route
 from adaptlab.serve.drift_report import DriftReport
 from adaptlab.serve.engines.base import GenerationRequest
 from adaptlab.serve.errors import ErrorBody, ServeError, error_body, validation_message
 from adaptlab.serve.feedback_api import add_feedback_route
+from adaptlab.serve.gateway import (
+    ALL_TENANTS,
+    VERSION_HEADER,
+    InFlight,
+    Target,
+    request_target,
+)
 from adaptlab.serve.generation import GenerationStream
 from adaptlab.serve.metrics import UNRESOLVED_ADAPTER
 from adaptlab.serve.protocol import (
@@ -50,20 +55,7 @@ from adaptlab.serve.runtime import Runtime
 from adaptlab.serve.sse import chat_events, completion_events
 from adaptlab.serve.tracing import RequestSpan
 
-ALL_TENANTS = ""
-VERSION_HEADER = "X-Adaptlab-Model-Version"
 REQUEST_ERRORS = documented_errors(400, 401, 403, 404, 408, 409, 411, 413, 429, 503)
-
-
-@dataclass(frozen=True)
-class Target:
-    """What a request's `model` resolved to: the label in responses and metrics, the adapter to route through,
-    the registry version that answers (None for the plain base) and the alias the request named (if any)."""
-
-    label: str
-    adapter: str | None
-    version: str | None = None
-    alias: str | None = None
 
 
 def create_app(runtime: Runtime) -> FastAPI:
@@ -119,7 +111,7 @@ def create_app(runtime: Runtime) -> FastAPI:
     @app.post("/v1/completions", responses={200: {"model": CompletionResponse, "content": EVENT_STREAM}, **REQUEST_ERRORS})
     async def completions(body: CompletionRequest, caller: Caller, request: Request):
         with runtime.tracer.request(body, request.headers) as span:
-            target = await _request_target(runtime, caller, body.model, request, body.user)
+            target = await request_target(runtime, caller, body.model, request, body.user)
             # Tokenized on the event loop: fast tokenizers are not safe to call from several threads at once.
             prompt_ids = runtime.tokenizer(body.prompt, add_special_tokens=True)["input_ids"]
             answer = await _answer(runtime, caller, target, body, body.max_tokens, prompt_ids, request, span, chat=False)
@@ -129,7 +121,7 @@ def create_app(runtime: Runtime) -> FastAPI:
     @app.post("/v1/chat/completions", responses={200: {"model": ChatCompletionResponse, "content": EVENT_STREAM}, **REQUEST_ERRORS})
     async def chat_completions(body: ChatCompletionRequest, caller: Caller, request: Request):
         with runtime.tracer.request(body, request.headers) as span:
-            target = await _request_target(runtime, caller, body.model, request, body.user)
+            target = await request_target(runtime, caller, body.model, request, body.user)
             prompt_ids = _chat_prompt_ids(runtime.tokenizer, body)
             answer = await _answer(runtime, caller, target, body, body.requested_max_tokens(), prompt_ids, request, span, chat=True)
         _sample_for_drift(runtime, target, chat_prompt_text((message.role, message.content) for message in body.messages))
@@ -180,42 +172,6 @@ def _error_response(body: ErrorBody) -> JSONResponse:
     return JSONResponse(body.json(), status_code=body.status)
 
 
-async def _request_target(runtime: Runtime, caller: Principal, model: str, request: Request, end_user: str | None) -> Target:
-    """The base, the merged adapter, or a servable registry version this caller's tenant owns (403 and an audit entry otherwise);
-    through an alias with a canary, the end user's arm (`user`, else the token's principal)."""
-    if runtime.merged is not None:
-        merged = runtime.merged
-        if model not in (runtime.config.merge, merged.ref):
-            raise ServeError(
-                404,
-                f"this server serves only {runtime.config.merge} ({merged.ref}) merged into its base",
-                code="model_not_found",
-                param="model",
-            )
-        if caller.tenant != merged.tenant:
-            await audit_denied(runtime, caller, model, f"tenant {caller.tenant!r} may not use {merged.tenant!r}'s models")
-            raise AccessDeniedError(f"{caller.name} (tenant {caller.tenant!r}) may not use {model}")
-        target = Target(merged.ref, None, version=merged.ref)
-    elif model == runtime.base_name:
-        target = Target(runtime.base_name, None)
-    else:
-        try:
-            route = await run_in_threadpool(runtime.cached_registry.route, caller, model, end_user or caller.name)
-        except AccessDeniedError as exc:
-            await audit_denied(runtime, caller, model, str(exc))
-            raise
-        record = route.record
-        if refusal := servable_refusal(record, runtime.base, allow_unapproved=runtime.config.allow_unapproved or route.canary_candidate):
-            if refusal.status == 403:  # not approved: as much an access decision as another tenant's model
-                await audit_denied(runtime, caller, model, str(refusal))
-            raise refusal
-        target = Target(record.ref, record.ref, version=record.ref, alias=route.alias)
-        if route.canary_arm is not None:
-            request.state.canary_arm = (f"{record.ref.rsplit('@', 1)[0]}@{route.alias}", route.canary_arm)
-    request.state.adapter_label = target.label
-    return target
-
-
 def _sample_for_drift(runtime: Runtime, target: Target, prompt: str) -> None:
     """Offer an answered prompt to drift monitoring when a registry version answered it (the base has no reference)."""
     if target.label != runtime.base_name:
@@ -263,34 +219,6 @@ def _checked_max_tokens(runtime: Runtime, requested: int | None, prompt_tokens: 
             param="max_tokens",
         )
     return max_tokens
-
-
-class InFlight:
-    """A request counted against the server's and its tenant's concurrency limits until `release()`; 429 when either is full."""
-
-    def __init__(self, runtime: Runtime, tenant: str):
-        config = runtime.config
-        if runtime.in_flight[ALL_TENANTS] >= config.max_concurrent_requests:
-            raise ServeError(
-                429, f"the server is answering {config.max_concurrent_requests} requests already; retry shortly", code="server_busy"
-            )
-        if runtime.in_flight[tenant] >= config.max_concurrent_per_tenant:
-            raise ServeError(
-                429,
-                f"tenant {tenant!r} has {config.max_concurrent_per_tenant} requests in flight already; retry shortly",
-                code="tenant_busy",
-            )
-        self.counter = runtime.in_flight
-        self.keys = (ALL_TENANTS, tenant)
-        for key in self.keys:
-            self.counter[key] += 1
-        self.released = False
-
-    def release(self) -> None:
-        if not self.released:
-            for key in self.keys:
-                self.counter[key] -= 1
-            self.released = True
 
 
 async def _answer(

@@ -23,6 +23,7 @@ from adaptlab.methods.base import trained_head
 from adaptlab.models import ResolvedModel
 from adaptlab.registry import Principal
 from adaptlab.serve.errors import ServeError
+from adaptlab.serve.gateway import ALL_TENANTS, VERSION_HEADER, InFlight, request_target
 from adaptlab.serve.protocol import Text, Usage, documented_errors
 from adaptlab.serve.resolution import MAX_CACHED
 from adaptlab.serve.runtime import fetch_version
@@ -116,19 +117,11 @@ def not_a_classifier(model: str) -> ServeError:
 
 
 def add_classification_route(app: FastAPI, runtime, principal: Callable[[Request], Awaitable[Principal]]) -> None:
-    # imported at call time: app.py imports this module
-    from adaptlab.serve.app import (
-        ALL_TENANTS,
-        VERSION_HEADER,
-        InFlight,
-        _request_target,
-    )
-
     classifiers = ClassifierCache(runtime.base, lambda ref: fetch_version(runtime.registry, ref))
 
     @app.post("/v1/classifications", responses=documented_errors(400, 401, 403, 404, 409, 411, 413, 429))
     async def classifications(body: ClassificationRequest, caller: Annotated[Principal, Depends(principal)], request: Request) -> ClassificationResponse:
-        target = await _request_target(runtime, caller, body.model, request, body.user)
+        target = await request_target(runtime, caller, body.model, request, body.user)
         if target.version is None:  # the base language model
             raise not_a_classifier(body.model)
         # tokenized on the event loop, as completions are: fast tokenizers are not safe to call from several threads at once
