@@ -23,7 +23,7 @@ from adaptlab.eval.metrics import MetricName
 from adaptlab.methods import METHODS
 from adaptlab.schemas.forgetting import MethodForgetting
 from adaptlab.schemas.review import ReviewResults
-from adaptlab.schemas.run_record import EvalPoint, LossPoint, Method, RunRecord
+from adaptlab.schemas.run_record import EvalPoint, LossPoint, Method, RunRecord, Topology
 from adaptlab.stats.intervals import Interval
 from adaptlab.stats.paired_tests import PairedTest
 
@@ -171,6 +171,7 @@ class MethodResult(_Strict):
     cost_usd: float = Field(ge=0, description="train_time_s × price per hour; with cost_basis cpu_time, CPU time × price per core")
     loss_curve: list[LossPoint] = []
     eval_curve: list[EvalPoint] = []
+    topology: Topology | None = Field(None, description="the run's processes, nodes and strategy (run.json); peak memory is per process")
     per_example: PerExampleScores | None = Field(None, description="absent in schema version 1, and with several seeds (see seed_runs)")
     seed_runs: list[SeedRun] = Field(
         [], description="each seed's run when --seeds > 1: the quality figures above are their means; timings, memory, "
@@ -322,6 +323,7 @@ def method_result_from_run(
         cost_usd=cost_usd(metrics.wall_time_s, price_per_hour_usd),
         loss_curve=record.loss_curve,
         eval_curve=record.eval_curve,
+        topology=record.topology,
         per_example=per_example,
         forgetting=forgetting,
     )
