@@ -23,14 +23,18 @@ def train_in_parallel(commands: list[tuple[TrainConfig, list[str]]], console: Co
     if not commands:
         return
     ray = import_ray()
-    connect(ray)
+    started_here = connect(ray)
     workers = commands[0][0].workers
     at_once = max(1, min(len(commands), cluster_cpus(ray) // workers))
     environ = os.environ | {RAY_ADDRESS_VARIABLE: ray.get_runtime_context().gcs_address}
     console.print(f"training {len(commands)} runs as Ray jobs, {at_once} at a time ({workers} workers each; "
                   f"output in {Path(commands[0][0].out).parent.parent / LOGS_DIR})", highlight=False)
-    with ThreadPoolExecutor(max_workers=at_once) as pool:
-        failures = [failure for failure in pool.map(lambda item: train_logged(*item, environ), commands) if failure]
+    try:
+        with ThreadPoolExecutor(max_workers=at_once) as pool:
+            failures = [failure for failure in pool.map(lambda item: train_logged(*item, environ), commands) if failure]
+    finally:
+        if started_here:
+            ray.shutdown()
     if failures:
         raise AdaptlabError("; ".join(failures) + ". Run the same command again to resume them.")
 

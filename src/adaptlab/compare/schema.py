@@ -168,7 +168,9 @@ class MethodResult(_Strict):
     cost_basis: Literal["wall_time", "cpu_time"] = Field(
         "wall_time", description="cpu_time when the wall times are not comparable (Comparison.timing_notes) on CPU"
     )
-    cost_usd: float = Field(ge=0, description="train_time_s × price per hour; with cost_basis cpu_time, CPU time × price per core")
+    cost_usd: float = Field(
+        ge=0, description="train_time_s × price per hour × the run's machines; with cost_basis cpu_time, CPU time × price per core"
+    )
     loss_curve: list[LossPoint] = []
     eval_curve: list[EvalPoint] = []
     topology: Topology | None = Field(None, description="the run's processes, nodes and strategy (run.json); peak memory is per process")
@@ -320,7 +322,7 @@ def method_result_from_run(
         forgetting_percent=forgetting_percent(reference_loss_before, reference_loss_after),
         process_cpu_time_s=metrics.process_cpu_time_s,
         background_busy_cores=record.load.mean_background_cores if record.load else None,
-        cost_usd=cost_usd(metrics.wall_time_s, price_per_hour_usd),
+        cost_usd=cost_usd(metrics.wall_time_s, price_per_hour_usd) * (record.topology.nodes if record.topology else 1),
         loss_curve=record.loss_curve,
         eval_curve=record.eval_curve,
         topology=record.topology,

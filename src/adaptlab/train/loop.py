@@ -270,9 +270,10 @@ def finished_record(record: RunRecord, state: LoopState, peaks: tuple[int, int],
 def save_artifact(
     run_dir: Path, model, method: FineTuningMethod, tokenizer, base: ResolvedModel, record: RunRecord, weights: dict | None = None
 ) -> None:
-    """`weights`: the model's state dict gathered from sharded processes (None: the model is whole). Stage every file, then move them in by rename: the loader's entry file (adapter_config.json or
+    """Stage every file, then move them in by rename: the loader's entry file (adapter_config.json or
     config.json) after every other artifact file, run.json last. After a kill midway no loader finds a
-    partial artifact, run.json still says `running`, and `--resume` publishes the artifact again."""
+    partial artifact, run.json still says `running`, and `--resume` publishes the artifact again.
+    `weights`: the model's state dict gathered from sharded processes (None: `model` is whole)."""
     staged = Path(atomic.make_staging_dir(run_dir))
     method.save(model, staged, base, weights)
     tokenizer.save_pretrained(staged)

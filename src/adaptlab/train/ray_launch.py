@@ -46,23 +46,27 @@ def train_on_ray(config: TrainConfig, resume: bool = False) -> RunRecord:
     from ray.train.torch import TorchConfig, TorchTrainer
 
     started_here = connect(ray)
-    use_gpu = bool(ray.cluster_resources().get("GPU", 0))
-    if started_here and cluster_cpus(ray) < config.workers:
-        raise ConfigError(
-            f"--workers {config.workers}: the local Ray instance has {cluster_cpus(ray)} CPUs; lower --workers or set "
-            f"{RAY_ADDRESS_VARIABLE} to a cluster with room"
-        )
-    trainer = TorchTrainer(
-        train_worker,
-        train_loop_config={"config": config.model_dump(mode="json"), "resume": resume, "cwd": os.getcwd()},
-        scaling_config=ScalingConfig(num_workers=config.workers, use_gpu=use_gpu),
-        torch_config=TorchConfig(backend="nccl" if use_gpu else "gloo"),
-        run_config=RunConfig(name=f"adaptlab-{Path(config.out).name}-{uuid.uuid4().hex[:8]}"),
-    )
     try:
-        trainer.fit()
-    except Exception as exc:  # Ray's TrainingFailedError carries each worker's own exception
-        raise user_error(exc) or AdaptlabError(f"Ray Train run for {config.out} failed: {exc}") from exc
+        use_gpu = bool(ray.cluster_resources().get("GPU", 0))
+        if started_here and cluster_cpus(ray) < config.workers:
+            raise ConfigError(
+                f"--workers {config.workers}: the local Ray instance has {cluster_cpus(ray)} CPUs; lower --workers or set "
+                f"{RAY_ADDRESS_VARIABLE} to a cluster with room"
+            )
+        trainer = TorchTrainer(
+            train_worker,
+            train_loop_config={"config": config.model_dump(mode="json"), "resume": resume, "cwd": os.getcwd()},
+            scaling_config=ScalingConfig(num_workers=config.workers, use_gpu=use_gpu),
+            torch_config=TorchConfig(backend="nccl" if use_gpu else "gloo"),
+            run_config=RunConfig(name=f"adaptlab-{Path(config.out).name}-{uuid.uuid4().hex[:8]}"),
+        )
+        try:
+            trainer.fit()
+        except Exception as exc:  # Ray's TrainingFailedError carries each worker's own exception
+            raise user_error(exc) or AdaptlabError(f"Ray Train run for {config.out} failed: {exc}") from exc
+    finally:
+        if started_here:
+            ray.shutdown()
     return read_run_record(Path(config.out))
 
 
