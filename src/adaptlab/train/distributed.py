@@ -101,19 +101,19 @@ def configure_strategy(accelerator, config: TrainConfig, loss_module) -> None:
     settings["gradient_clipping"] = config.max_grad_norm or 0.0
     settings.setdefault("zero_optimization", {})["stage3_gather_16bit_weights_on_model_save"] = True
     if deepspeed_plugin.zero_stage == 3:
-        from deepspeed.zero import register_external_parameter
+        from deepspeed.runtime.zero.partition_parameters import register_external_parameter
 
         for parameter in getattr(loss_module, "parameters_read_outside_their_module", list)():
             register_external_parameter(loss_module, parameter)
 
 
 def gathered_weights(accelerator, loss_module, strategy: Strategy) -> dict | None:
-    """The trained model's whole state dict, gathered from every process (each must call this); None when each
-    process already holds the whole model."""
+    """The trained model's whole state dict, gathered from every process (each must call this) to the main one;
+    None when each process already holds the whole model."""
     if strategy not in PARAMETER_SHARDING:
         return None
     prefix = f"{TRAINED_MODEL_ATTRIBUTE}."
-    state = accelerator.get_state_dict(loss_module)
+    state = accelerator.get_state_dict(loss_module) or {}  # ZeRO-3 gathers to the main process only
     return {name[len(prefix):]: tensor for name, tensor in state.items() if name.startswith(prefix)}
 
 
