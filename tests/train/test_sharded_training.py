@@ -12,7 +12,9 @@ from pathlib import Path
 
 import pytest
 import torch
+from typer.testing import CliRunner
 
+from adaptlab.cli import app
 from adaptlab.methods import get_method
 from adaptlab.models import load_causal_lm, resolve_model
 from adaptlab.schemas.run_record import read_run_record
@@ -27,9 +29,15 @@ STEPS = ("--no-packing", "--max-steps", "3", "--micro-batch-size", "2", "--dropo
 METHOD_FLAGS = {"lora": ("--method", "lora"), "full": ("--method", "full", "--learning-rate", "0.003")}
 
 
-def accelerate_launcher(strategy: str) -> tuple[str, ...]:
+def launch(data: Path, out: Path, strategy: str, method: str) -> None:
+    """Full fine-tuning as the user wraps it (`accelerate launch -m adaptlab train`); LoRA through `--launcher
+    accelerate`, where adaptlab starts the same `accelerate launch` itself."""
     config = ACCELERATE_CONFIGS / f"{strategy}.yaml"
-    return (sys.executable, "-m", "accelerate.commands.launch", "--config_file", str(config), "-m", "adaptlab")
+    if method == "full":
+        launcher = (sys.executable, "-m", "accelerate.commands.launch", "--config_file", str(config), "-m", "adaptlab")
+        run(train_argv(data, out, *STEPS, *METHOD_FLAGS[method], launcher=launcher), timeout=600)
+    else:
+        run(train_argv(data, out, *STEPS, *METHOD_FLAGS[method], "--launcher", "accelerate", "--accelerate-config", str(config)), timeout=600)
 
 
 @pytest.fixture(scope="module")
@@ -41,8 +49,9 @@ def data(tmp_path_factory) -> Path:
 def single_runs(data, tmp_path_factory) -> dict[str, Path]:
     """The reference per method: one process accumulating the 2 micro-batches the 2 processes take."""
     folder = tmp_path_factory.mktemp("single")
-    for method, flags in METHOD_FLAGS.items():
-        run(train_argv(data, folder / method, *STEPS, *flags, "--grad-accum", "2"))
+    for method, flags in METHOD_FLAGS.items():  # in this process: the same command, without a second start-up
+        result = CliRunner().invoke(app, train_argv(data, folder / method, *STEPS, *flags, "--grad-accum", "2", launcher=()))
+        assert result.exit_code == 0, result.output
     return {method: folder / method for method in METHOD_FLAGS}
 
 
@@ -80,7 +89,7 @@ SHARDED = [
 def test_sharded_run_trains_like_one_process(tmp_path, data, single_runs, strategy, method, extra_library):
     if extra_library:
         pytest.importorskip(extra_library, reason=f"{extra_library} is the scale extra: pip install 'adaptlab[scale]'")
-    run(train_argv(data, tmp_path / "run", *STEPS, *METHOD_FLAGS[method], launcher=accelerate_launcher(strategy)), timeout=600)
+    launch(data, tmp_path / "run", strategy, method)
     assert_same_training(tmp_path / "run", single_runs[method], strategy)
 
 

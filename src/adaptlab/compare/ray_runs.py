@@ -27,7 +27,7 @@ def train_in_parallel(commands: list[tuple[TrainConfig, list[str]]], console: Co
     workers = commands[0][0].workers
     at_once = max(1, min(len(commands), cluster_cpus(ray) // workers))
     environ = os.environ | {RAY_ADDRESS_VARIABLE: ray.get_runtime_context().gcs_address}
-    console.print(f"training {len(commands)} runs as Ray jobs, {at_once} at a time ({workers} workers each; "
+    console.print(f"training {len(commands)} runs as Ray jobs, {at_once} at a time (each with --workers {workers}; "
                   f"output in {Path(commands[0][0].out).parent.parent / LOGS_DIR})", highlight=False)
     try:
         with ThreadPoolExecutor(max_workers=at_once) as pool:
