@@ -89,7 +89,7 @@ class FineTuningMethod(ABC):
     def sharding_refusal(self) -> str | None:
         """Why the method cannot train with its parameters sharded across processes (FSDP2, ZeRO-3); None when it can."""
         if self.quantized_base:
-            return "its frozen 4-bit base (bitsandbytes) cannot be split across processes; train it data-parallel (ddp) or zero2"
+            return "its frozen 4-bit base (bitsandbytes) cannot be split across processes; train it data-parallel (ddp, or --launcher ray)"
         return None
 
     @property

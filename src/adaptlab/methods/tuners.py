@@ -31,7 +31,7 @@ class VirtualTokenTuner(PeftAdapterMethod):
     packing_refusal = VIRTUAL_TOKEN_PACKING_REFUSAL
     sharding_refusal = (
         "PEFT's prompt encoder feeds its whole virtual-token embeddings into the sharded base's layers (FSDP2 refuses the "
-        "mix); train it data-parallel (ddp) or zero2"
+        "mix); train it data-parallel (ddp, or --launcher ray)"
     )
 
 

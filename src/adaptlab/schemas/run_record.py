@@ -120,7 +120,7 @@ Strategy = Literal["single", "ddp", "fsdp2", "zero2", "zero3", "ray"]
 
 
 class Topology(BaseModel):
-    """Where the run trained, so that memory (per process) and cost (processes × time) stay comparable across runs."""
+    """Where the run trained, so that memory (per process) and cost (machines × time) stay comparable across runs."""
 
     strategy: Strategy
     processes: int = Field(ge=1, description="training processes, all nodes together")
