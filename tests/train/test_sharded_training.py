@@ -1,6 +1,6 @@
 """Sharded and Ray-launched training give the single-process run: under `accelerate launch` with FSDP2 and with
-DeepSpeed ZeRO-3 (configs/accelerate/), and as 2 Ray Train workers, 2 processes × 2 rows per step train like one
-process accumulating 2 micro-batches of 2 rows. Same loss curve within LOSS_TOLERANCE, and artifacts that reload
+DeepSpeed ZeRO-3 (configs/accelerate/), and as 2 Ray Train workers, 2 processes × 2 rows per step (in one
+micro-batch, or two of 1 row) train like one process accumulating 2 micro-batches of 2 rows. Same loss curve within LOSS_TOLERANCE, and artifacts that reload
 (`PeftModel.from_pretrained` / `from_pretrained`) with the same logits. run.json states the topology.
 
 The launches start processes (tens of seconds each): marked slow. DeepSpeed and Ray are the scale extra; without
@@ -26,18 +26,21 @@ ACCELERATE_CONFIGS = Path(__file__).resolve().parents[2] / "configs" / "accelera
 LOSS_TOLERANCE = dict(rtol=1e-4, atol=1e-5)
 LOGITS_TOLERANCE = dict(rtol=1e-3, atol=1e-4)
 STEPS = ("--no-packing", "--max-steps", "3", "--micro-batch-size", "2", "--dropout", "0.0", "--eval-fraction", "0.1")
+ACCUMULATING = ("--micro-batch-size", "1", "--grad-accum", "2")
 METHOD_FLAGS = {"lora": ("--method", "lora"), "full": ("--method", "full", "--learning-rate", "0.003")}
 
 
 def launch(data: Path, out: Path, strategy: str, method: str) -> None:
     """Full fine-tuning as the user wraps it (`accelerate launch -m adaptlab train`); LoRA through `--launcher
-    accelerate`, where adaptlab starts the same `accelerate launch` itself."""
+    accelerate`, where adaptlab starts the same `accelerate launch` itself, and with gradient accumulation (the loop
+    marks each step's last micro-batch, where DeepSpeed steps)."""
     config = ACCELERATE_CONFIGS / f"{strategy}.yaml"
     if method == "full":
         launcher = (sys.executable, "-m", "accelerate.commands.launch", "--config_file", str(config), "-m", "adaptlab")
         run(train_argv(data, out, *STEPS, *METHOD_FLAGS[method], launcher=launcher), timeout=600)
-    else:
-        run(train_argv(data, out, *STEPS, *METHOD_FLAGS[method], "--launcher", "accelerate", "--accelerate-config", str(config)), timeout=600)
+    else:  # and accumulating: 2 processes × 2 micro-batches of 1 row, the same 4 rows a step
+        run(train_argv(data, out, *STEPS, *METHOD_FLAGS[method], *ACCUMULATING, "--launcher", "accelerate", "--accelerate-config", str(config)),
+            timeout=600)
 
 
 @pytest.fixture(scope="module")
