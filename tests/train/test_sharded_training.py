@@ -1,7 +1,7 @@
 """Sharded and Ray-launched training give the single-process run: under `accelerate launch` with FSDP2 and with
 DeepSpeed ZeRO-3 (configs/accelerate/), and as 2 Ray Train workers, 2 processes × 2 rows per step (in one
-micro-batch, or two of 1 row) train like one process accumulating 2 micro-batches of 2 rows. Same loss curve within LOSS_TOLERANCE, and artifacts that reload
-(`PeftModel.from_pretrained` / `from_pretrained`) with the same logits. run.json states the topology.
+micro-batch, or two of 1 row) train like one process accumulating 2 micro-batches of 2 rows. Same loss curve
+within LOSS_TOLERANCE, and artifacts that reload (`PeftModel.from_pretrained` / `from_pretrained`) with the same logits. run.json states the topology.
 
 The launches start processes (tens of seconds each): marked slow. DeepSpeed and Ray are the scale extra; without
 them those tests skip."""
@@ -39,8 +39,8 @@ def launch(data: Path, out: Path, strategy: str, method: str) -> None:
         launcher = (sys.executable, "-m", "accelerate.commands.launch", "--config_file", str(config), "-m", "adaptlab")
         run(train_argv(data, out, *STEPS, *METHOD_FLAGS[method], launcher=launcher), timeout=600)
     else:  # and accumulating: 2 processes × 2 micro-batches of 1 row, the same 4 rows a step
-        run(train_argv(data, out, *STEPS, *METHOD_FLAGS[method], *ACCUMULATING, "--launcher", "accelerate", "--accelerate-config", str(config)),
-            timeout=600)
+        launcher_flags = ("--launcher", "accelerate", "--accelerate-config", str(config))
+        run(train_argv(data, out, *STEPS, *METHOD_FLAGS[method], *ACCUMULATING, *launcher_flags), timeout=600)
 
 
 @pytest.fixture(scope="module")

@@ -116,7 +116,8 @@ def compare(
     first, rows_by_method, checks = None, {}, []
     bases = {method: tuned_model if get_method(method).tuned_base_method else base for method in config.methods}
     if config.launcher == "ray" and target is None and not config.lr_sweep:  # otherwise each run waits for the one before
-        runs = [run for method in config.methods for run in planned_runs(config, method, config.learning_rate_for(method)[0], bases[method], steps)]
+        runs = [run for method in config.methods
+                for run in planned_runs(config, method, config.learning_rate_for(method)[0], bases[method], steps)]
         train_in_parallel([(run, command) for run in runs if (command := training_command(run))], console)
     for method in config.methods:
         trained_on = bases[method]

@@ -28,7 +28,8 @@ def train_under_accelerate(config: TrainConfig, resume: bool = False) -> int:
     """Run the config under `accelerate launch`; its exit status. A resumed run reads its config from run.json as usual."""
     environ = os.environ | {LAUNCHED_VARIABLE: "1"}
     if resume:
-        return subprocess.run(launch_command(config.accelerate_config, ["--resume", "--out", str(config.out)]), env=environ).returncode
+        command = launch_command(config.accelerate_config, ["--resume", "--out", str(config.out)])
+        return subprocess.run(command, env=environ).returncode
     with tempfile.TemporaryDirectory(prefix="adaptlab-launch-") as folder:
         config_file = Path(folder) / "train.yaml"
         config_file.write_text(yaml.safe_dump(config.model_dump(mode="json"), sort_keys=False))
