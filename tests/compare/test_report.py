@@ -9,6 +9,7 @@ from adaptlab.compare import plots
 from adaptlab.compare.plots import moving_average, report_charts, tokens_at_step
 from adaptlab.compare.report import print_comparison_table, render_markdown, table, write_reports
 from adaptlab.compare.schema import read_comparison
+from adaptlab.schemas.run_record import Topology
 
 FIXTURES = Path(__file__).parent / "fixtures"
 
@@ -181,3 +182,14 @@ def test_a_version_1_report_says_it_has_no_intervals():
     markdown = render_markdown(read_comparison(FIXTURES / "small_model.json"))
     assert "no intervals: this report (schema version 1)" in markdown
     assert "## Recommendation: LoRA" in markdown
+
+
+def test_runs_trained_in_several_processes_show_their_topology(make_comparison):
+    comparison = make_comparison()
+    assert "Topology" not in table(comparison)[0]  # one process each: nothing to say
+    sharded = comparison.result("full").model_copy(update={"topology": Topology(strategy="fsdp2", processes=4, nodes=2)})
+    mixed = comparison.model_copy(update={"methods": [sharded, *comparison.methods[1:]]})
+    header, rows = table(mixed)
+    column = header.index("Topology")
+    assert [row[column] for row in rows] == ["fsdp2 × 4, 2 nodes", "single", "single"]
+    assert "sharded runs hold a part of the model each" in render_markdown(mixed)

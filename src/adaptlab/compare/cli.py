@@ -125,7 +125,9 @@ def compare_command(
     from adaptlab.compare.clients import compare_any
     from adaptlab.compare.config import CompareConfig
     from adaptlab.schemas.train_config import build_config
+    from adaptlab.train.environment import check_not_launched
 
+    check_not_launched("compare")
     compare_any(build_config(config, overrides_from_flags(CompareConfig, flags), config_class=CompareConfig))
 
 

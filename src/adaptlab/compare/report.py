@@ -65,6 +65,7 @@ def columns(comparison: Comparison) -> list[Column]:
         ("Learning rate", lambda r: f"{format_lr(r.learning_rate)} ({LR_SOURCES_SHORT[r.learning_rate_source]})"),
         ("Trainable params", lambda r: f"{format_count(r.trainable_params)} ({r.trainable_percent:.2f} %)"),
         ("Peak memory", lambda r: format_bytes(r.peak_memory_bytes)),
+        *([("Topology", format_topology)] if any(r.topology and r.topology.processes > 1 for r in comparison.methods) else []),
         ("Train time", lambda r: format_duration(r.train_time_s) + mark),
         ("Tokens/s", lambda r: f"{r.tokens_per_s:,.0f}" + mark),
         ("Tokens seen", lambda r: f"{r.tokens_seen:,}"),
@@ -198,6 +199,14 @@ def learning_rate_notes(comparison: Comparison) -> list[tuple[str, str]]:
     return notes
 
 
+def format_topology(result: MethodResult) -> str:
+    """How the run trained: strategy, processes, nodes (docs/training.md "Scaling out")."""
+    if result.topology is None:
+        return "single"
+    nodes = f", {result.topology.nodes} nodes" if result.topology.nodes > 1 else ""
+    return f"{result.topology.strategy} × {result.topology.processes}{nodes}"
+
+
 def definitions(comparison: Comparison) -> list[tuple[str, str]]:
     """What the derived columns mean, for this comparison's basis."""
     if comparison.relative_score_basis == "task_metric":
@@ -214,7 +223,8 @@ def definitions(comparison: Comparison) -> list[tuple[str, str]]:
         ("Relative score", f"full fine-tuning = 100; {relative}"),
         ("Forgetting", "100 × (after − before) / before of the per-token loss on the reference set; positive means the "
                        "model got worse at general text, negative that it got better."),
-        ("Peak memory", "; ".join(memory[k] for k in memory_kinds) + "."),
+        ("Peak memory", "; ".join(memory[k] for k in memory_kinds) + "; of the main process when a run trained in several "
+                        "(Topology: strategy × processes; sharded runs hold a part of the model each)."),
         ("Intervals", "figures in brackets are 95 % bootstrap intervals over the held-out examples, and over the training "
                       "seeds when there are several (see Uncertainty under Setup)."),
         ("Versus full FT", "a paired test of each method against full fine-tuning on the same examples: exact McNemar on "

@@ -39,6 +39,7 @@ from adaptlab.compare.evaluation import EVALUATION_CACHE_VERSION, evaluate_run, 
 from adaptlab.compare.forgetting import check_forgetting_tasks, read_cache
 from adaptlab.compare.held_out import HeldOutComparison, compare_held_out
 from adaptlab.compare.human_review import earlier_human_reviews
+from adaptlab.compare.ray_runs import train_in_parallel
 from adaptlab.compare.report import print_comparison_table, write_reports
 from adaptlab.compare.settings_checks import MethodSettings, SettingsWarning, settings_warnings
 from adaptlab.compare.staged import staged_outcome, target_check
@@ -114,14 +115,15 @@ def compare(
     measure = partial(measure_run, out=out, base=base, tokenizer=tokenizer, reference_set=reference_set, held_out=data.eval,
                       eval_items=eval_items, metric=metric, config=config)
     first, rows_by_method, checks = None, {}, []
+    bases = {method: tuned_model if get_method(method).tuned_base_method else base for method in config.methods}
+    if config.launcher == "ray" and target is None and not config.lr_sweep:  # otherwise each run waits for the one before
+        runs = [run for method in config.methods
+                for run in planned_runs(config, method, config.learning_rate_for(method)[0], bases[method], steps)]
+        train_in_parallel([(run, command) for run in runs if (command := training_command(run))], console)
     for method in config.methods:
-        trained_on = tuned_model if get_method(method).tuned_base_method else base
+        trained_on = bases[method]
         learning_rate, source, trials = choose_learning_rate(config, method, steps, out, console, trained_on)
-        records = [
-            run_method(config.train_config(method, learning_rate, out / "runs" / run_name(method, index, seed), max_steps=steps,
-                                           model=trained_on.spec, **seed_overrides(index, seed)), console)
-            for index, seed in enumerate(seeds)
-        ]
+        records = [run_method(run, console) for run in planned_runs(config, method, learning_rate, trained_on, steps)]
         first = first or records[0]
         price = price_used(config, first.environment.hardware)
         console.rule(f"evaluating {get_method(method).label}")
@@ -346,17 +348,35 @@ def choose_learning_rate(
     return best.learning_rate, "sweep", trials
 
 
-def run_method(train_config: TrainConfig, console: Console) -> RunRecord:
-    """Train in a child process (its own peak memory); skip a finished run, resume an interrupted one."""
+def planned_runs(config: CompareConfig, method: str, learning_rate: float, trained_on: ResolvedModel, steps: int) -> list[TrainConfig]:
+    """The training configs of one method: one run per training seed, all with the same step budget."""
+    return [
+        config.train_config(method, learning_rate, Path(config.out) / "runs" / run_name(method, index, seed), max_steps=steps,
+                            model=trained_on.spec, **seed_overrides(index, seed))
+        for index, seed in enumerate(training_seeds(config))
+    ]
+
+
+def training_command(train_config: TrainConfig) -> list[str] | None:
+    """Write the run's config beside the runs and return the command that trains it: from the start, or resuming an
+    interrupted run; None when it has finished."""
     run_dir = Path(train_config.out)
     config_file = run_dir.parent.parent / "configs" / f"{run_dir.name}.yaml"
     atomic.write_text(config_file, yaml.safe_dump(train_config.model_dump(mode="json"), sort_keys=False))
     status = run_status(run_dir)
     if status == "completed":
+        return None
+    command = [sys.executable, "-m", "adaptlab", "train"]
+    return command + (["--resume", "--out", str(run_dir)] if status == "running" else ["--config", str(config_file)])
+
+
+def run_method(train_config: TrainConfig, console: Console) -> RunRecord:
+    """Train in a child process (its own peak memory); skip a finished run, resume an interrupted one."""
+    run_dir = Path(train_config.out)
+    command = training_command(train_config)
+    if command is None:
         console.print(f"[green]✓[/] {run_dir} already trained; reusing it")
         return read_run_record(run_dir)
-    command = [sys.executable, "-m", "adaptlab", "train"]
-    command += ["--resume", "--out", str(run_dir)] if status == "running" else ["--config", str(config_file)]
     console.rule(f"{train_config.method}  (lr {get_method(train_config.method).learning_rate(train_config):g})")
     console.file.flush()
     result = subprocess.run(command)

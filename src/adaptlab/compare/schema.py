@@ -23,7 +23,7 @@ from adaptlab.eval.metrics import MetricName
 from adaptlab.methods import METHODS
 from adaptlab.schemas.forgetting import MethodForgetting
 from adaptlab.schemas.review import ReviewResults
-from adaptlab.schemas.run_record import EvalPoint, LossPoint, Method, RunRecord
+from adaptlab.schemas.run_record import EvalPoint, LossPoint, Method, RunRecord, Topology
 from adaptlab.stats.intervals import Interval
 from adaptlab.stats.paired_tests import PairedTest
 
@@ -168,9 +168,12 @@ class MethodResult(_Strict):
     cost_basis: Literal["wall_time", "cpu_time"] = Field(
         "wall_time", description="cpu_time when the wall times are not comparable (Comparison.timing_notes) on CPU"
     )
-    cost_usd: float = Field(ge=0, description="train_time_s × price per hour; with cost_basis cpu_time, CPU time × price per core")
+    cost_usd: float = Field(
+        ge=0, description="train_time_s × price per hour × the run's machines; with cost_basis cpu_time, CPU time × price per core"
+    )
     loss_curve: list[LossPoint] = []
     eval_curve: list[EvalPoint] = []
+    topology: Topology | None = Field(None, description="the run's processes, nodes and strategy (run.json); peak memory is per process")
     per_example: PerExampleScores | None = Field(None, description="absent in schema version 1, and with several seeds (see seed_runs)")
     seed_runs: list[SeedRun] = Field(
         [], description="each seed's run when --seeds > 1: the quality figures above are their means; timings, memory, "
@@ -319,9 +322,10 @@ def method_result_from_run(
         forgetting_percent=forgetting_percent(reference_loss_before, reference_loss_after),
         process_cpu_time_s=metrics.process_cpu_time_s,
         background_busy_cores=record.load.mean_background_cores if record.load else None,
-        cost_usd=cost_usd(metrics.wall_time_s, price_per_hour_usd),
+        cost_usd=cost_usd(metrics.wall_time_s, price_per_hour_usd) * (record.topology.nodes if record.topology else 1),
         loss_curve=record.loss_curve,
         eval_curve=record.eval_curve,
+        topology=record.topology,
         per_example=per_example,
         forgetting=forgetting,
     )

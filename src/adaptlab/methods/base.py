@@ -53,8 +53,9 @@ class FineTuningMethod(ABC):
         """Load the base and return it ready to train (only the method's parameters require grad)."""
 
     @abstractmethod
-    def save(self, model: "nn.Module", out_dir: Path, base: "ResolvedModel") -> None:
-        """Write the method's artifact (safetensors, plus any record a later load checks) into out_dir."""
+    def save(self, model: "nn.Module", out_dir: Path, base: "ResolvedModel", state_dict: dict | None = None) -> None:
+        """Write the method's artifact (safetensors, plus any record a later load checks) into out_dir. `state_dict`:
+        the whole model's weights gathered from sharded processes (FSDP2, ZeRO-3), whose own `model` holds a shard."""
 
     @abstractmethod
     def load_trained(self, base: "ResolvedModel", run_dir: Path) -> "nn.Module":
@@ -83,6 +84,13 @@ class FineTuningMethod(ABC):
 
     def initialize_from_data(self, model: "nn.Module", config: TrainConfig, batches: Iterable[dict]) -> None:
         """Initialise from the run's own training batches (tensors by name); a no-op unless `needs_data_pass`."""
+
+    @property
+    def sharding_refusal(self) -> str | None:
+        """Why the method cannot train with its parameters sharded across processes (FSDP2, ZeRO-3); None when it can."""
+        if self.quantized_base:
+            return "its frozen 4-bit base (bitsandbytes) cannot be split across processes; train it data-parallel (ddp, or --launcher ray)"
+        return None
 
     @property
     def serving_cost_rank(self) -> int:

@@ -25,8 +25,8 @@ class FullFineTuning(FineTuningMethod):
             enable_gradient_checkpointing(model)
         return model
 
-    def save(self, model, out_dir: Path, base) -> None:
-        model.save_pretrained(out_dir, safe_serialization=True)
+    def save(self, model, out_dir: Path, base, state_dict: dict | None = None) -> None:
+        model.save_pretrained(out_dir, safe_serialization=True, state_dict=state_dict)
 
     def load_trained(self, base, run_dir: Path):
         from adaptlab.models import load_model_for_task

@@ -119,15 +119,16 @@ class LoraFamily(PeftAdapterMethod):
         except ValueError as exc:
             raise ConfigError(f"--init eva: {exc}") from None
 
-    def save(self, model, out_dir: Path, base) -> None:
+    def save(self, model, out_dir: Path, base, state_dict: dict | None = None) -> None:
         trained = model.peft_config["default"]
         if trained.init_lora_weights not in BASE_REWRITING_INITS:
-            return super().save(model, out_dir, base)
+            return super().save(model, out_dir, base, state_dict)
         with tempfile.TemporaryDirectory() as initial_dir:
             initial = self._initial_adapter(base, trained)
             initial.save_pretrained(initial_dir, safe_serialization=True, save_embedding_layers=False)
             model.save_pretrained(
-                out_dir, safe_serialization=True, save_embedding_layers=False, path_initial_model_for_weight_conversion=initial_dir
+                out_dir, safe_serialization=True, save_embedding_layers=False, path_initial_model_for_weight_conversion=initial_dir,
+                state_dict=state_dict,
             )
         self.write_metadata(out_dir, base)
 

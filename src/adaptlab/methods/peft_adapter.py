@@ -42,9 +42,9 @@ class PeftAdapterMethod(FineTuningMethod):
         peft_model.peft_config["default"].base_model_name_or_path = base.model_id  # a hub id, not our cache path
         return peft_model
 
-    def save(self, model, out_dir: Path, base) -> None:
+    def save(self, model, out_dir: Path, base, state_dict: dict | None = None) -> None:
         # embedding layers are never adapted here; "auto" would look the base up on the hub
-        model.save_pretrained(out_dir, safe_serialization=True, save_embedding_layers=False)
+        model.save_pretrained(out_dir, safe_serialization=True, save_embedding_layers=False, state_dict=state_dict)
         self.write_metadata(out_dir, base)
 
     def write_metadata(self, out_dir: Path, base) -> None:

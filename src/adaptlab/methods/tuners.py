@@ -29,6 +29,10 @@ class VirtualTokenTuner(PeftAdapterMethod):
     has_weight_delta = False
     merge_refusal = "it trains virtual tokens fed in with every input and changes no weight, so there is nothing to merge"
     packing_refusal = VIRTUAL_TOKEN_PACKING_REFUSAL
+    sharding_refusal = (
+        "PEFT's prompt encoder feeds its whole virtual-token embeddings into the sharded base's layers (FSDP2 refuses the "
+        "mix); train it data-parallel (ddp, or --launcher ray)"
+    )
 
 
 class IA3(WeightTuner):

@@ -113,6 +113,20 @@ class EnvironmentInfo(BaseModel):
     hardware: dict[str, str | int | float | None]
 
 
+# How the training processes shared the work: one process; data-parallel copies (accelerate DDP, or Ray Train
+# workers); parameters, gradients and optimizer state sharded (FSDP2, DeepSpeed ZeRO-3) or gradients and optimizer
+# state sharded (ZeRO-2). adaptlab.train.distributed sets it up.
+Strategy = Literal["single", "ddp", "fsdp2", "zero2", "zero3", "ray"]
+
+
+class Topology(BaseModel):
+    """Where the run trained, so that memory (per process) and cost (machines × time) stay comparable across runs."""
+
+    strategy: Strategy
+    processes: int = Field(ge=1, description="training processes, all nodes together")
+    nodes: int = Field(ge=1, description="machines the processes ran on (distinct host names)")
+
+
 class RunRecord(BaseModel):
     schema_version: int = SCHEMA_VERSION
     run_id: str
@@ -133,6 +147,7 @@ class RunRecord(BaseModel):
     precision_reason: str | None = Field(None, description="why: the flag, or what `auto` found in the hardware")
     load: MachineLoad | None = Field(None, description="the machine's load while training (absent in older records)")
     packing_note: str | None = Field(None, description="why --packing was turned off for this method, when it was")
+    topology: Topology | None = Field(None, description="processes, nodes and sharding strategy (absent in older records: one process)")
 
 
 def read_run_record(run_dir: Path) -> RunRecord:

@@ -95,6 +95,16 @@ class TrainConfig(DataOptions):
     save_every: int | None = Field(None, ge=1, description="checkpoint every N optimizer steps (for --resume)")
     log_every: int = Field(1, ge=1, description="record the training loss every N steps")
     allow_pickle: bool = Field(False, description="allow loading pickle-based (.bin/.pt) base weights")
+    # where the processes run (docs/training.md "Scaling out")
+    launcher: Literal["local", "accelerate", "ray"] = Field(
+        "local", description="local: this process, or the processes `accelerate launch` started; accelerate: start "
+        "`accelerate launch --config_file <--accelerate-config>` (compare: for each run); ray: --workers Ray Train workers "
+        "on the cluster at RAY_ADDRESS (a local one when unset)"
+    )
+    accelerate_config: Path | None = Field(
+        None, description="--launcher accelerate: accelerate's config file, e.g. configs/accelerate/ddp.yaml, fsdp2.yaml, zero2.yaml or zero3.yaml"
+    )
+    workers: int = Field(2, ge=1, description="--launcher ray: training processes (Ray Train workers), one CPU each (one GPU each where Ray sees GPUs)")
 
     @property
     def run_seed(self) -> int:
@@ -107,6 +117,8 @@ class TrainConfig(DataOptions):
             raise ValueError("out: an output folder is required (--out)")
         if not self.data:
             raise ValueError("data: at least one training data file is required (--data)")
+        if (self.launcher == "accelerate") != (self.accelerate_config is not None):
+            raise ValueError("accelerate_config: --launcher accelerate and --accelerate-config go together")
         return self
 
 

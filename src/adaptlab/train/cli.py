@@ -19,9 +19,11 @@ def train_command(
     **flags,
 ) -> None:
     """Fine-tune a model with full fine-tuning, LoRA, DoRA or QLoRA."""
+    from adaptlab.train.accelerate_launch import needs_launch, train_under_accelerate
     from adaptlab.train.dry_run import dry_run as plan_run
     from adaptlab.train.dry_run import print_dry_run
     from adaptlab.train.loop import train
+    from adaptlab.train.ray_launch import train_on_ray
 
     overrides = overrides_from_flags(TrainConfig, flags)
     if resume:
@@ -30,6 +32,11 @@ def train_command(
         train_config = build_config(config, overrides)
     if dry_run:
         print_dry_run(plan_run(train_config), Console())
+        return
+    if needs_launch(train_config):  # --launcher accelerate: its processes come back here, marked as launched
+        raise typer.Exit(train_under_accelerate(train_config, resume=resume))
+    if train_config.launcher == "ray":
+        train_on_ray(train_config, resume=resume)
         return
     train(train_config, resume=resume)
 

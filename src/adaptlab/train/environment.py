@@ -60,6 +60,17 @@ def check_world_size(processes: int, environ: Mapping[str, str] = os.environ) ->
         )
 
 
+def check_not_launched(command: str, environ: Mapping[str, str] = os.environ) -> None:
+    """Refuse a command that starts training processes of its own (compare) run as one of several launched processes:
+    each copy would train and report the same runs."""
+    launched = next((name for name in WORLD_SIZE_VARIABLES if int(environ.get(name, "1")) > 1), None)
+    if launched:
+        raise ConfigError(
+            f"adaptlab {command} starts each run's training processes itself, so run it as one process, not under a "
+            f"launcher ({launched}={environ[launched]}); give it --launcher accelerate --accelerate-config FILE or --launcher ray"
+        )
+
+
 def hardware() -> dict[str, str | int | float | None]:
     import torch
 

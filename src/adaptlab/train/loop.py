@@ -1,6 +1,7 @@
 """The training recipe, one loop for every method: set up → train → evaluate → save.
 
-Runs unchanged under `accelerate launch --num_processes N` (data-parallel).
+Runs unchanged under `accelerate launch` (data-parallel, FSDP2, DeepSpeed ZeRO-2/3: train/distributed.py) and as
+Ray Train workers (train/ray_launch.py).
 """
 
 import uuid
@@ -25,6 +26,9 @@ from adaptlab.schemas.run_record import (
 from adaptlab.schemas.train_config import TrainConfig
 from adaptlab.train.batching import BatchPlan
 from adaptlab.train.checkpoint import CHECKPOINTS_DIR, LoopState, create_run_dir, list_checkpoints, load_checkpoint, save_checkpoint
+from adaptlab.train.distributed import (
+    check_strategy, configure_strategy, create_accelerator, gathered_weights, run_strategy, topology,
+)
 from adaptlab.train.environment import check_world_size, choose_precision, environment_info, peak_memory, reset_peak_memory
 from adaptlab.train.load_sampler import LoadSampler
 from adaptlab.train.progress import summary_table, training_progress
@@ -40,14 +44,14 @@ class TrainedRun:
 
 
 def train(config: TrainConfig, *, resume: bool = False, console: Console | None = None) -> TrainedRun:
-    from accelerate import Accelerator
     from transformers import get_scheduler
 
-    # cpu=True without a GPU: accelerate then runs multi-process launches data-parallel over gloo
     # bf16 autocast is ours (train_step), not accelerate's: its precision is process-global state,
     # and several runs with different precision may share one process.
-    accelerator = Accelerator(cpu=not torch.cuda.is_available())
+    accelerator = create_accelerator()
     check_world_size(accelerator.num_processes)
+    strategy = run_strategy(accelerator, config.launcher)
+    check_strategy(strategy, get_method(config.method), config)
     console = console or Console()
     is_main = accelerator.is_main_process
     run_dir = Path(config.out)
@@ -83,10 +87,14 @@ def train(config: TrainConfig, *, resume: bool = False, console: Console | None 
     checkpoints = list_checkpoints(run_dir) if resume else []
     if checkpoints:
         state = load_checkpoint(checkpoints[-1], model, optimizer, scheduler)
+    configure_strategy(accelerator, config, loss_module)
     loss_module, optimizer = accelerator.prepare(loss_module, optimizer)
 
     record = new_record(config, base, data, method, model)
-    record = record.model_copy(update={"precision_chosen": precision, "precision_reason": precision_reason, "packing_note": packing_note})
+    record = record.model_copy(update={
+        "precision_chosen": precision, "precision_reason": precision_reason, "packing_note": packing_note,
+        "topology": topology(accelerator, strategy),
+    })
     if state.step == 0 and is_main:
         atomic.write_json(run_dir / RUN_RECORD_FILE, record.model_dump(mode="json"))
 
@@ -131,8 +139,9 @@ def train(config: TrainConfig, *, resume: bool = False, console: Console | None 
     accelerator.wait_for_everyone()
     training_peak_bytes, peak_kind = peak_memory()
     record = finished_record(record, state, (loading_peak_bytes, training_peak_bytes), peak_kind, sampler.load())
+    weights = gathered_weights(accelerator, loss_module, strategy)
     if is_main:
-        save_artifact(run_dir, accelerator.unwrap_model(loss_module).model, method, tokenizer, base, record)
+        save_artifact(run_dir, accelerator.unwrap_model(loss_module).model, method, tokenizer, base, record, weights)
         record = read_run_record(run_dir)
         console.print(summary_table(record))
     accelerator.wait_for_everyone()
@@ -152,6 +161,7 @@ def train_step(
     step_loss_sum = 0.0
     for index, micro_batch in enumerate(micro_batches):
         is_last = index == len(micro_batches) - 1
+        accelerator.sync_gradients = is_last  # DeepSpeed steps at the step's last micro-batch only
         autocast = torch.autocast(accelerator.device.type, dtype=torch.bfloat16, enabled=bf16)
         with accelerator.no_sync(loss_module) if not is_last else nullcontext(), autocast:
             loss_sum = loss_module(**{k: v.to(accelerator.device) for k, v in micro_batch.tensors.items()})
@@ -256,12 +266,15 @@ def finished_record(record: RunRecord, state: LoopState, peaks: tuple[int, int],
     )
 
 
-def save_artifact(run_dir: Path, model, method: FineTuningMethod, tokenizer, base: ResolvedModel, record: RunRecord) -> None:
+def save_artifact(
+    run_dir: Path, model, method: FineTuningMethod, tokenizer, base: ResolvedModel, record: RunRecord, weights: dict | None = None
+) -> None:
     """Stage every file, then move them in by rename: the loader's entry file (adapter_config.json or
     config.json) after every other artifact file, run.json last. After a kill midway no loader finds a
-    partial artifact, run.json still says `running`, and `--resume` publishes the artifact again."""
+    partial artifact, run.json still says `running`, and `--resume` publishes the artifact again.
+    `weights`: the model's state dict gathered from sharded processes (None: `model` is whole)."""
     staged = Path(atomic.make_staging_dir(run_dir))
-    method.save(model, staged, base)
+    method.save(model, staged, base, weights)
     tokenizer.save_pretrained(staged)
     files = sorted(p.name for p in staged.iterdir())
     size = sum(p.stat().st_size for p in staged.iterdir() if p.is_file() and p.suffix == ".safetensors")

@@ -42,6 +42,10 @@ class TargetTokenLoss(nn.Module):
             total = total + F.cross_entropy(logits.float(), target_ids[rows], reduction="sum")
         return total
 
+    def parameters_read_outside_their_module(self) -> list[nn.Parameter]:
+        """Weights this module's forward reads directly, not by calling their module (ZeRO-3 must gather them for it):
+        the fused loss multiplies by the output layer's weight."""
+        return [self.lm_head.weight] if is_plain_projection(self.lm_head) else []
 
     def hidden_states(self, input_ids, attention_mask, position_ids) -> torch.Tensor:
         """The decoder's last hidden states at the input's positions."""
