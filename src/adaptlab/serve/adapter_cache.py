@@ -12,7 +12,7 @@ from adaptlab.adapters.files import open_adapter_folder
 from adaptlab.errors import AdaptlabError
 from adaptlab.models import ResolvedModel
 from adaptlab.serve.metrics import ServeMetrics
-from adaptlab.serve.mixed_lora import MixedLora, read_lora_adapter
+from adaptlab.serve.mixed_lora import LoraKernel, MixedLora, read_lora_adapter
 
 log = logging.getLogger(__name__)
 
@@ -23,9 +23,12 @@ class AdapterCache:
     `fetch(version_ref)` returns a verified local copy of a registered version's folder.
     """
 
-    def __init__(self, base_model, base: ResolvedModel, capacity_bytes: int, metrics: ServeMetrics, fetch: Callable[[str], Path]):
+    def __init__(
+        self, base_model, base: ResolvedModel, capacity_bytes: int, metrics: ServeMetrics, fetch: Callable[[str], Path],
+        lora_kernel: LoraKernel = "stacked",
+    ):
         self.model = base_model
-        self.lora = MixedLora(base_model)
+        self.lora = MixedLora(base_model, lora_kernel)
         self.base = base
         self.capacity_bytes = capacity_bytes
         self.metrics = metrics

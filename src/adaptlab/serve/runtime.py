@@ -82,7 +82,7 @@ def build_runtime(config: ServeConfig) -> Runtime:
         merged = None
         if config.merge:
             merged, model = _merged_model(registry, base, model, config.merge, config.allow_unapproved)
-        cache = AdapterCache(model, base, config.cache_bytes, metrics, lambda ref: fetch_version(registry, ref))
+        cache = AdapterCache(model, base, config.cache_bytes, metrics, lambda ref: fetch_version(registry, ref), config.lora_kernel)
         for ref in config.pin:
             cache.pin(registry.get_version(local_admin(SERVER_PRINCIPAL), ref).ref)
         pad_token_id = tokenizer.pad_token_id if tokenizer.pad_token_id is not None else tokenizer.eos_token_id

@@ -25,6 +25,7 @@ from adaptlab.schemas.run_record import (
 from adaptlab.schemas.train_config import TrainConfig
 from adaptlab.train.batching import BatchPlan
 from adaptlab.train.checkpoint import CHECKPOINTS_DIR, LoopState, create_run_dir, list_checkpoints, load_checkpoint, save_checkpoint
+from adaptlab.train.compiling import compile_decoder_layers
 from adaptlab.train.environment import check_world_size, choose_precision, environment_info, peak_memory, reset_peak_memory
 from adaptlab.train.load_sampler import LoadSampler
 from adaptlab.train.progress import summary_table, training_progress
@@ -69,6 +70,8 @@ def train(config: TrainConfig, *, resume: bool = False, console: Console | None 
     if packing_note and is_main:
         console.print(f"packing off for {config.method}: {packing_note}", highlight=False)
     model = method.prepare(base, config)
+    if config.compile_layers:
+        compile_decoder_layers(model)
     plan = objective.batch_plan(config, accelerator.num_processes, tokenizer.pad_token_id)
     loss_module = objective.loss_module(model, method, config)
     total_steps = planned_steps(config, plan, data)
