@@ -165,8 +165,10 @@ def bench_figures(bench: Bench, quick: bool) -> list[Figure]:
 
 def markdown(machine: dict, figures: list[Figure], quick: bool) -> str:
     lines = [
-        f"Machine: {machine['cpu']}, {machine['cpu_cores']} cores ({machine['torch_threads']} torch threads), "
-        f"torch {machine['torch']}, {machine['platform']}{' — --quick runs: tiny model, ratios meaningless' if quick else ''}.",
+        (
+            f"Machine: {machine['cpu']}, {machine['cpu_cores']} cores ({machine['torch_threads']} torch threads), "
+            f"torch {machine['torch']}, {machine['platform']}{' — --quick runs: tiny model, ratios meaningless' if quick else ''}."
+        ),
         "",
         "| bench | figure | measured | target | met? | load 1m | measured (UTC) |",
         "| --- | --- | --- | --- | --- | ---: | --- |",
