@@ -147,7 +147,7 @@ def main(
     concurrency: int = typer.Option(8, min=1, help="requests in flight, and the server's max batch size"),
     max_tokens: int = typer.Option(None, min=1, help="max_tokens of each request (default 32, 16 with --quick)"),
     torch_threads: int = typer.Option(1, min=1, help="server --torch-threads"),
-    lora_kernel: str = typer.Option("stacked", help="server --lora-kernel: stacked or gathered"),
+    lora_kernel: str = typer.Option("gathered", help="server --lora-kernel: stacked or gathered"),
     out: Path = typer.Option(None, help="JSON file (default bench/results/serve.json or serve_quick.json)"),
 ) -> None:
     model = model or ("builtin:tiny" if quick else "builtin:smollm2-135m")

@@ -41,7 +41,8 @@ from rich.table import Table
 
 SCRIPT = Path(__file__).resolve()
 PROFILES = {
-    "short_full": {"method": "full", "max_seq_len": 64, "packing": False, "learning_rate": 1e-5},
+    # rows that do not fit 64 tokens with a response token left are skipped (--max-bad-rows), not truncated
+    "short_full": {"method": "full", "max_seq_len": 64, "packing": False, "learning_rate": 1e-5, "max_bad_rows": 200},
     "packed_lora": {"method": "lora", "max_seq_len": 256, "packing": True, "learning_rate": 2e-4},
     "packed_full": {"method": "full", "max_seq_len": 256, "packing": True, "learning_rate": 1e-5},
 }
@@ -54,6 +55,7 @@ def worker_spec(name: str, profile: dict, field: str, value, steps: int, files: 
         "precision": profile["precision"],
         "learning_rate": profile["learning_rate"],
         "max_steps": steps,
+        "max_bad_rows": profile.get("max_bad_rows", 0),
         field: value,
     }
     return {"name": name, "engine": "adaptlab", "evaluate": False, "train_config": train_config}
@@ -101,6 +103,7 @@ def main() -> None:
     workdir = bench_workdir()
     files = split_data_files(rows, profile["train_rows"], profile["eval_rows"], workdir)
     runs: dict[str, list[dict]] = {json.dumps(v): [] for v in values}
+    result_name = f"train_levers_{field}_{args.profile}{'_quick' if args.quick else ''}"
     for round_index in range(rounds):
         for value in values:
             name = f"{field}={value}-r{round_index}"
@@ -109,7 +112,17 @@ def main() -> None:
             result["load_average_1m"] = os.getloadavg()[0]
             runs[json.dumps(value)].append(result)
             console.print(f"{name}: {result['tokens_per_s']:,.1f} tokens/s, final loss {result['final_train_loss']:.4f}, load {result['load_average_1m']:.1f}")
-    summary = summarise(field, values, runs)
+        payload = {
+            "bench": "train_levers",
+            "field": field,
+            "profile": args.profile,
+            "settings": profile | {"steps": steps, "rounds": rounds, "rounds_done": round_index + 1},
+            "machine": machine_description(),
+            "summary": summarise(field, values, runs),
+            "runs": runs,
+        }
+        path = write_results(result_name, payload, args.out)  # after every round: an interrupted bench keeps its rounds
+    summary = payload["summary"]
     table = Table(title=f"{field} on {args.profile} ({profile['model']}, {steps} steps, median of {rounds})")
     for column in (field, "tokens/s (runs)", "median", "× first", "final loss", "load 1m"):
         table.add_column(column, justify="left" if column == field else "right")
@@ -123,17 +136,7 @@ def main() -> None:
             " ".join(f"{load:.1f}" for load in row["load_average_1m"]),
         )
     console.print(table)
-    payload = {
-        "bench": "train_levers",
-        "field": field,
-        "profile": args.profile,
-        "settings": profile | {"steps": steps, "rounds": rounds},
-        "machine": machine_description(),
-        "summary": summary,
-        "runs": runs,
-    }
-    name = f"train_levers_{field}_{args.profile}{'_quick' if args.quick else ''}"
-    console.print(f"results written to {write_results(name, payload, args.out)}")
+    console.print(f"results written to {path}")
 
 
 def parse_value(text: str):

@@ -25,7 +25,7 @@ class AdapterCache:
 
     def __init__(
         self, base_model, base: ResolvedModel, capacity_bytes: int, metrics: ServeMetrics, fetch: Callable[[str], Path],
-        lora_kernel: LoraKernel = "stacked",
+        lora_kernel: LoraKernel = "gathered",
     ):
         self.model = base_model
         self.lora = MixedLora(base_model, lora_kernel)

@@ -31,7 +31,7 @@ class ServeConfig(BaseModel):
     max_batch_size: int = Field(default=8, ge=1, description="most requests decoded together in one forward pass")
     max_wait_ms: float = Field(default=5.0, ge=0, description="how long the scheduler waits for more requests before a batch starts")
     lora_kernel: Literal["stacked", "gathered"] = Field(
-        default="stacked",
+        default="gathered",
         description="how a batch's per-row LoRA updates are computed: stacked (all the batch's adapters concatenated, rows masked) "
         "or gathered (each row's own weights, batched matmuls); measured in bench/README.md",
     )

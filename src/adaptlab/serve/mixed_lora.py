@@ -164,7 +164,7 @@ class MixedLora:
     `kernel`: "stacked" (this module's concatenated adapters and row masks) or "gathered" (gathered_lora's
     per-row weights and batched matmuls); both give each row what PEFT gives it alone."""
 
-    def __init__(self, model, kernel: LoraKernel = "stacked"):
+    def __init__(self, model, kernel: LoraKernel = "gathered"):
         self.modules = dict(model.named_modules())
         self.kernel = kernel
         self.adapters: dict[str, LoraAdapter] = {}
