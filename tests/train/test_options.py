@@ -59,3 +59,16 @@ def test_the_optimizer_kernel_is_the_one_asked_for(tmp_path):
     for kernel, expected in (("fused", {"fused": True}), ("foreach", {"foreach": True}), ("for_loop", {"foreach": False})):
         defaults = get_method("full").optimizer(model, tiny_config(tmp_path, "full", optimizer_kernel=kernel)).defaults
         assert {key: defaults[key] for key in expected} == expected
+
+
+def test_compile_layers_compiles_each_decoder_layer_and_names_a_model_without_them(tiny_model):
+    """Compilation itself is lazy (the first forward pass) and measured in bench/README.md, not here."""
+    from adaptlab.errors import ConfigError
+    from adaptlab.models import load_causal_lm
+    from adaptlab.train.compiling import compile_decoder_layers
+
+    model = load_causal_lm(tiny_model.path)
+    assert compile_decoder_layers(model) == len(model.model.layers)
+    assert all(layer._compiled_call_impl is not None for layer in model.model.layers)
+    with pytest.raises(ConfigError, match="--compile-layers: Linear"):
+        compile_decoder_layers(torch.nn.Linear(2, 2))

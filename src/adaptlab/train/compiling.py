@@ -15,7 +15,8 @@ from adaptlab.errors import ConfigError
 def compile_decoder_layers(model: nn.Module) -> int:
     """Compile the decoder layers of `model` (plain or PEFT) in place; returns how many."""
     language_model = model.get_base_model() if hasattr(model, "get_base_model") else model
-    layers = getattr(language_model.get_decoder(), "layers", None)
+    decoder = language_model.get_decoder() if hasattr(language_model, "get_decoder") else None
+    layers = getattr(decoder, "layers", None)
     if not isinstance(layers, nn.ModuleList):
         raise ConfigError(f"--compile-layers: {type(language_model).__name__}'s decoder has no list of layers to compile")
     for layer in layers:
