@@ -156,11 +156,17 @@ def bench_figures(bench: Bench, quick: bool) -> list[Figure]:
     payload = json.loads(path.read_text())
     machine = payload.get("machine", {})
     load = machine.get("load_average_1m")
-    when = machine.get("measured_at") or datetime.fromtimestamp(path.stat().st_mtime, timezone.utc).strftime("%Y-%m-%d %H:%M")
+    when = machine.get("measured_at") or committed_date(path) or datetime.fromtimestamp(path.stat().st_mtime, timezone.utc).strftime("%Y-%m-%d %H:%M")
     return [
         Figure(**(asdict(figure) | {"load_average_1m": figure.load_average_1m if figure.load_average_1m is not None else load, "measured_at": when}))
         for figure in bench.figures(payload)
     ]
+
+
+def committed_date(path: Path) -> str | None:
+    """"≤ DATE" from the last commit of a result file written before results carried their time (None if untracked)."""
+    completed = subprocess.run(["git", "log", "-1", "--format=%cs", "--", path.name], cwd=path.parent, capture_output=True, text=True, check=False)
+    return f"≤ {completed.stdout.strip()}" if completed.returncode == 0 and completed.stdout.strip() else None
 
 
 def markdown(machine: dict, figures: list[Figure], quick: bool) -> str:
