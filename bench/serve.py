@@ -18,6 +18,10 @@ stop early (the table shows generated tokens per request):
 - mixed: requests round-robin over all adapters, so each batch holds 8 different adapters.
 - swapping: waves of `--concurrency` requests, each wave to the next adapter, on a second server whose
   adapter cache holds one adapter: every wave evicts the previous adapter and cold-loads its own.
+- time to first token: 4 waves of `--concurrency` streamed requests sent at once, to the base and to the
+  8 adapters mixed; the p50 of the client-side time from sending to the first chunk with text.
+
+`--lora-kernel` sets the server's per-row LoRA kernel (default: the server's default, gathered).
 
 Throughput is generated tokens over the scenario's wall time; process CPU time is kept too (less
 disturbed by other processes). Ratios are against the base measured in the same run. Prints tables and

@@ -7,7 +7,8 @@ batch loops over the adapters with several small ops each, which costs more than
 CPU, and its loader re-walks every module per adapter. The stacked copies are built when a forward
 pass needs a set of adapters that no kept stack covers (at most twice as large: extra adapters cost
 reads for nothing); the last STACKS_KEPT stacks are kept, so requests joining and leaving a running
-batch rarely cause a rebuild.
+batch rarely cause a rebuild. That is the "stacked" kernel; the default "gathered" kernel
+(`gathered_lora`) gives each row only its own adapter's work instead.
 """
 
 import math

@@ -4,7 +4,8 @@ Each layer is compiled in place (`nn.Module.compile`), so parameter names, check
 artifacts are unchanged. The layers share one module class, so the first layer's compilation serves the
 others. Packed rows all have max_seq_len tokens, so shapes stay fixed except in an epoch's last, shorter
 batch; a second shape makes torch recompile once with dynamic sizes. Compilation happens in the first
-forward pass: the first training step's counts as training time (a step-0 evaluation's does not). Off by default: bench/README.md ("Training levers") has the measured figures.
+forward pass: the first training step's counts as training time (a step-0 evaluation's does not).
+Off by default: bench/README.md ("Training levers") has the measured figures.
 """
 
 from torch import nn
