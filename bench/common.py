@@ -13,6 +13,7 @@ import subprocess
 import sys
 import tempfile
 import time
+from datetime import datetime, timezone
 from pathlib import Path
 
 import psutil
@@ -149,7 +150,8 @@ def bench_workdir() -> Path:
 
 
 def adaptlab_worker(spec: dict) -> dict:
-    """Train with adaptlab's own loop in this process; report throughput, peak RSS and held-out loss."""
+    """Train with adaptlab's own loop in this process; report throughput, peak RSS and (unless the spec's
+    `evaluate` is false) the held-out loss."""
     import torch
 
     from adaptlab.data import prepare_data
@@ -162,9 +164,11 @@ def adaptlab_worker(spec: dict) -> dict:
     runtime_rss_bytes = current_rss_bytes()  # the libraries alone, before any model is loaded
     trained = train(config, console=Console(quiet=True))
     metrics = trained.record.metrics
-    tokenizer = load_tokenizer(resolve_model(config.model).path)
-    data = prepare_data(config.data, config.eval_data, tokenizer, config)
-    eval_loss = evaluate_loss(trained.model, data.eval, tokenizer.pad_token_id, batch_size=4).loss if data.eval else None
+    eval_loss = None
+    if spec.get("evaluate", True):
+        tokenizer = load_tokenizer(resolve_model(config.model).path)
+        data = prepare_data(config.data, config.eval_data, tokenizer, config)
+        eval_loss = evaluate_loss(trained.model, data.eval, tokenizer.pad_token_id, batch_size=4).loss if data.eval else None
     model = trained.model.get_base_model() if hasattr(trained.model, "get_base_model") else trained.model
     return {
         "name": spec["name"],
@@ -176,6 +180,7 @@ def adaptlab_worker(spec: dict) -> dict:
         "training_peak_rss_bytes": metrics.training_peak_memory_bytes,
         "runtime_rss_bytes": runtime_rss_bytes,
         "eval_loss": eval_loss,
+        "final_train_loss": metrics.final_train_loss,
         "matmul_params": matmul_parameter_count(model),
         "trainable_params": trained.record.params.trainable,
         "steps": metrics.steps,
@@ -203,6 +208,7 @@ def machine_description() -> dict:
         "cpu_cores": cores,
         "torch_threads": torch.get_num_threads(),
         "load_average_1m": os.getloadavg()[0],
+        "measured_at": datetime.now(timezone.utc).strftime("%Y-%m-%d %H:%M"),
         "torch": torch.__version__,
         "platform": platform.platform(),
     }

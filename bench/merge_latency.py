@@ -1,6 +1,7 @@
 """Greedy generation latency: a LoRA adapter applied at inference vs the same adapter merged into the base.
 
     python bench/merge_latency.py [--model builtin:smollm2-135m] [--rank 16] [--new-tokens 32] [--repeats 5] [--threads 1]
+    python bench/merge_latency.py --quick    # builtin:tiny: checks that the bench runs
 
 Builds a rank-16 all-linear LoRA on the base (lora_B seeded random, so the adapter has an effect;
 latency does not depend on trained values), merges it with `adaptlab.adapters.merge_adapter`
@@ -85,8 +86,12 @@ def main() -> None:
     parser.add_argument("--repeats", type=int, default=5)
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--threads", type=int, default=1, help="torch CPU threads (1: least disturbed by other load)")
-    parser.add_argument("--json-out", type=Path, default=Path(__file__).parent / "results" / "merge_latency.json")
+    parser.add_argument("--quick", action="store_true", help="builtin:tiny, 8 new tokens, 2 repeats: checks that the bench runs")
+    parser.add_argument("--json-out", type=Path, default=None, help="default bench/results/merge_latency[_quick].json")
     args = parser.parse_args()
+    if args.quick:
+        args.model, args.new_tokens, args.repeats = "builtin:tiny", 8, 2
+    args.json_out = args.json_out or Path(__file__).parent / "results" / f"merge_latency{'_quick' if args.quick else ''}.json"
     from transformers.utils import logging as transformers_logging
 
     transformers_logging.set_verbosity_error()

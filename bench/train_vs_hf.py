@@ -11,6 +11,11 @@ learning rate, cosine schedule, micro-batch, seed and grad clipping. Configurati
 - hf_lora_best:     bf16=True + DataCollatorWithFlattening (padding-free packing, no cross-example attention)
 - adaptlab_lora:    bf16 autocast + packing (adaptlab.train.loop.train)
 - adaptlab_full:    full fine-tuning, bf16 autocast + packing
+- hf_full_best:     Trainer full fine-tuning, bf16=True + DataCollatorWithFlattening + optim adamw_torch_fused
+
+The Trainer "best" configurations use its fused AdamW (optim="adamw_torch_fused"), as adaptlab's default
+--optimizer-kernel fused does; "× HF best" compares each configuration with the best Trainer configuration
+of the same method (LoRA or full).
 
 Each runs in a fresh process (peak RSS is per process). Non-padding tokens are counted from what each
 side actually fed the model. Eval loss: adaptlab.eval.loss.evaluate_loss (fp32) on the same held-out
@@ -56,7 +61,9 @@ CONFIGURATIONS = {
     "hf_lora_best": ("hf", "lora", "bf16", "flattening"),
     "adaptlab_lora": ("adaptlab", "lora", "bf16", "packing"),
     "adaptlab_full": ("adaptlab", "full", "bf16", "packing"),
+    "hf_full_best": ("hf", "full", "bf16", "flattening"),
 }
+HF_OPTIMIZERS = {"hf_lora_best": "adamw_torch_fused", "hf_full_best": "adamw_torch_fused"}  # others: Trainer's default
 PROFILES = {
     "default": {"model": "builtin:smollm2-135m", "train_rows": 120, "eval_rows": 24, "max_seq_len": 256, "micro_batch_size": 4},
     "quick": {"model": "builtin:tiny", "train_rows": 32, "eval_rows": 8, "max_seq_len": 128, "micro_batch_size": 4},
@@ -113,6 +120,7 @@ def hf_worker(spec: dict) -> dict:
         report_to="none",
         disable_tqdm=True,
         logging_strategy="no",
+        optim=spec.get("optim", "adamw_torch"),
     )
     trainer = Trainer(model=model, args=arguments, train_dataset=rows, data_collator=counting_collator)
     started = time.perf_counter()
@@ -144,7 +152,14 @@ def worker_spec(name: str, profile: dict, train_file: Path, eval_file: Path, wor
         "learning_rate": LEARNING_RATES[method],
         **LORA,
     }
-    return {"name": name, "engine": engine, "batching": batching, "workdir": str(workdir / f"{name}-trainer"), "train_config": train_config}
+    return {
+        "name": name,
+        "engine": engine,
+        "batching": batching,
+        "optim": HF_OPTIMIZERS.get(name, "adamw_torch"),
+        "workdir": str(workdir / f"{name}-trainer"),
+        "train_config": train_config,
+    }
 
 
 def with_mfu(result: dict, method: str, precision: str, peaks: dict) -> dict:
@@ -156,12 +171,13 @@ def with_mfu(result: dict, method: str, precision: str, peaks: dict) -> dict:
 
 def results_table(results: list[dict], title: str) -> Table:
     by_name = {result["name"]: result for result in results}
-    defaults, best = by_name.get("hf_lora_defaults"), by_name.get("hf_lora_best")
+    defaults = by_name.get("hf_lora_defaults")
     table = Table(title=title)
     table.add_column("configuration", no_wrap=True)
     for column in ("tokens", "tokens/s", "×HF def", "×HF best", "RSS GiB", "RSS ×HF def", "eval loss", "MFU"):
         table.add_column(column, justify="right", no_wrap=True)
     for result in results:
+        best = by_name.get(f"hf_{CONFIGURATIONS[result['name']][1]}_best")
         table.add_row(
             result["name"],
             f"{result['tokens']:,}",

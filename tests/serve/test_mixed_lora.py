@@ -33,7 +33,8 @@ def _peft_logits(tiny_model, adapter_dir, input_ids):
         return model.eval()(input_ids=input_ids).logits
 
 
-def test_a_mixed_batch_matches_peft_row_by_row(tiny_model, world, tmp_path):
+@pytest.mark.parametrize("kernel", ["stacked", "gathered"])
+def test_a_mixed_batch_matches_peft_row_by_row(tiny_model, world, tmp_path, kernel):
     adapter_dirs = {
         **world.adapter_dirs,
         VARIED: _save_adapter(
@@ -42,7 +43,7 @@ def test_a_mixed_batch_matches_peft_row_by_row(tiny_model, world, tmp_path):
     }
     rows = ["acme/bot@v1", None, VARIED, "acme/helper@v1", "acme/bot@v1", VARIED]
     model = load_causal_lm(tiny_model.path).eval()
-    lora = MixedLora(model)
+    lora = MixedLora(model, kernel)
     for name in {row for row in rows if row is not None}:
         lora.add(name, read_lora_adapter(open_adapter_folder(adapter_dirs[name]), lora.modules))
     input_ids = torch.randint(0, 200, (len(rows), 7), generator=torch.Generator().manual_seed(0))
@@ -56,9 +57,10 @@ def test_a_mixed_batch_matches_peft_row_by_row(tiny_model, world, tmp_path):
     torch.testing.assert_close(plain, _peft_logits(tiny_model, None, input_ids))
 
 
-def test_a_removed_adapter_no_longer_applies(tiny_model, world):
+@pytest.mark.parametrize("kernel", ["stacked", "gathered"])
+def test_a_removed_adapter_no_longer_applies(tiny_model, world, kernel):
     model = load_causal_lm(tiny_model.path).eval()
-    lora = MixedLora(model)
+    lora = MixedLora(model, kernel)
     lora.add("acme/bot@v1", read_lora_adapter(open_adapter_folder(world.adapter_dirs["acme/bot@v1"]), lora.modules))
     input_ids = torch.tensor([[5, 6, 7]])
     with torch.inference_mode(), lora.routed(["acme/bot@v1"]):
@@ -69,6 +71,26 @@ def test_a_removed_adapter_no_longer_applies(tiny_model, world):
         base = model(input_ids=input_ids).logits
     assert not torch.allclose(adapted, base)
     torch.testing.assert_close(base, _peft_logits(tiny_model, None, input_ids))
+
+
+def test_the_gathered_kernel_follows_rows_joining_and_leaving(tiny_model, world):
+    """Routings change as rows join and leave a running batch: each routing's rows get the stacked kernel's
+    output, and one adapter on every row (no per-row copies) too."""
+    model = load_causal_lm(tiny_model.path).eval()
+    stacked, gathered = MixedLora(model, "stacked"), MixedLora(model, "gathered")
+    for name, folder in world.adapter_dirs.items():
+        adapter = read_lora_adapter(open_adapter_folder(folder), stacked.modules)
+        stacked.add(name, adapter)
+        gathered.add(name, adapter)
+    bot, helper = "acme/bot@v1", "acme/helper@v1"
+    input_ids = torch.randint(0, 200, (4, 5), generator=torch.Generator().manual_seed(1))
+    for routing in ([bot, helper, None, bot], [helper, None, bot], [bot, bot, bot, bot], [None, None, helper], [bot, helper, None, bot]):
+        with torch.inference_mode():
+            with stacked.routed(routing):
+                expected = model(input_ids=input_ids[: len(routing)]).logits
+            with gathered.routed(routing):
+                got = model(input_ids=input_ids[: len(routing)]).logits
+        torch.testing.assert_close(got, expected, rtol=1e-5, atol=1e-5, msg=str(routing))
 
 
 def test_dora_is_refused_with_a_pointer_to_merged_mode(tiny_model, tmp_path):

@@ -5,8 +5,10 @@ import json
 import sys
 
 import pytest
+import torch
 from rich.console import Console
 
+from adaptlab.methods import get_method
 from adaptlab.train.loop import train
 from tests.train.cli_runs import run
 from tests.train.helpers import tiny_config, write_copy_task
@@ -40,3 +42,33 @@ def test_eval_command_scores_like_training(tmp_path):
     scored = json.loads(result.stdout)
     assert scored["examples"] == 8
     assert scored["loss"] == pytest.approx(record.metrics.eval_loss, rel=1e-5)
+
+
+def test_every_optimizer_kernel_follows_the_same_loss_curve(tmp_path):
+    """fused, foreach and for_loop AdamW compute the same update (to rounding): the curves agree."""
+    curves = {
+        kernel: [p.loss for p in train(tiny_config(tmp_path, "full", out=tmp_path / kernel, max_steps=6, optimizer_kernel=kernel), console=QUIET).record.loss_curve]
+        for kernel in ("for_loop", "foreach", "fused")
+    }
+    assert curves["fused"] == pytest.approx(curves["for_loop"], rel=1e-4)
+    assert curves["foreach"] == pytest.approx(curves["for_loop"], rel=1e-4)
+
+
+def test_the_optimizer_kernel_is_the_one_asked_for(tmp_path):
+    model = torch.nn.Linear(2, 2)
+    for kernel, expected in (("fused", {"fused": True}), ("foreach", {"foreach": True}), ("for_loop", {"foreach": False})):
+        defaults = get_method("full").optimizer(model, tiny_config(tmp_path, "full", optimizer_kernel=kernel)).defaults
+        assert {key: defaults[key] for key in expected} == expected
+
+
+def test_compile_layers_compiles_each_decoder_layer_and_names_a_model_without_them(tiny_model):
+    """Compilation itself is lazy (the first forward pass) and measured in bench/README.md, not here."""
+    from adaptlab.errors import ConfigError
+    from adaptlab.models import load_causal_lm
+    from adaptlab.train.compiling import compile_decoder_layers
+
+    model = load_causal_lm(tiny_model.path)
+    assert compile_decoder_layers(model) == len(model.model.layers)
+    assert all(layer._compiled_call_impl is not None for layer in model.model.layers)
+    with pytest.raises(ConfigError, match="--compile-layers: Linear"):
+        compile_decoder_layers(torch.nn.Linear(2, 2))

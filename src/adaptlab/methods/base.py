@@ -76,7 +76,7 @@ class FineTuningMethod(ABC):
         import torch
 
         trainable = [p for p in model.parameters() if p.requires_grad]
-        return torch.optim.AdamW(trainable, lr=self.learning_rate(config), weight_decay=config.weight_decay)
+        return torch.optim.AdamW(trainable, lr=self.learning_rate(config), weight_decay=config.weight_decay, **adamw_kernel(config))
 
     def needs_data_pass(self, config: TrainConfig) -> bool:
         """Whether `initialize_from_data` must see training batches before the first step."""
@@ -105,6 +105,11 @@ class FineTuningMethod(ABC):
     def base_variant(self) -> str:
         """The form of the base this method trains on, against which its forgetting is measured."""
         return QUANTIZED_BASE if self.quantized_base else FULL_PRECISION_BASE
+
+
+def adamw_kernel(config: TrainConfig) -> dict[str, bool]:
+    """torch.optim.AdamW's keyword for `--optimizer-kernel` (for_loop: neither fused nor foreach)."""
+    return {"fused": {"fused": True}, "foreach": {"foreach": True}, "for_loop": {"foreach": False}}[config.optimizer_kernel]
 
 
 def enable_gradient_checkpointing(model: "nn.Module") -> None:

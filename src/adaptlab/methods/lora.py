@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from adaptlab.errors import ConfigError
-from adaptlab.methods.base import ServingMode
+from adaptlab.methods.base import ServingMode, adamw_kernel
 from adaptlab.methods.peft_adapter import PEFT_TASK_TYPES, PeftAdapterMethod, target_modules
 from adaptlab.schemas.train_config import TrainConfig
 
@@ -101,7 +101,7 @@ class LoraFamily(PeftAdapterMethod):
 
         return create_loraplus_optimizer(
             model, torch.optim.AdamW, lr=self.learning_rate(config), loraplus_lr_ratio=config.loraplus_lr_ratio,
-            loraplus_weight_decay=config.weight_decay,
+            loraplus_weight_decay=config.weight_decay, **adamw_kernel(config),
         )
 
     def needs_data_pass(self, config: TrainConfig) -> bool:

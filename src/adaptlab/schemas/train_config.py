@@ -87,6 +87,11 @@ class TrainConfig(DataOptions):
         "auto", description="bf16 autocast (weights stay fp32) or fp32; auto: bf16 where the hardware computes it natively"
     )
     gradient_checkpointing: bool = Field(False, description="recompute activations in the backward pass to save memory")
+    # speed (each default measured: bench/README.md, "Training levers")
+    optimizer_kernel: Literal["fused", "foreach", "for_loop"] = Field(
+        "fused", description="AdamW implementation: fused (one kernel over all parameters), foreach (batched ops) or for_loop (per parameter)"
+    )
+    compile_layers: bool = Field(False, description="compile each decoder layer with torch.compile (inductor) before training; compile time counts")
     seed: int = Field(0, description="seed of the held-out split, and of initialisation, data order and dropout unless --training-seed is set")
     training_seed: int | None = Field(
         None, description="seed for initialisation, data order and dropout only (default: --seed); the held-out split keeps --seed"

@@ -43,6 +43,11 @@ class ServeConfig(BaseModel):
     pin: tuple[str, ...] = Field(default=(), description="adapters (tenant/name@alias|vN) loaded at start and never evicted")
     max_batch_size: int = Field(default=8, ge=1, description="most requests decoded together in one forward pass")
     max_wait_ms: float = Field(default=5.0, ge=0, description="how long the scheduler waits for more requests before a batch starts")
+    lora_kernel: Literal["stacked", "gathered"] = Field(
+        default="gathered",
+        description="how a batch's per-row LoRA updates are computed: stacked (all the batch's adapters concatenated, rows masked) "
+        "or gathered (each row's own weights, batched matmuls); measured in bench/README.md",
+    )
     cache_bytes: int = Field(default=256 * 2**20, ge=0, description="memory budget of loaded adapter weights; least recently used go first")
     max_request_bytes: int = Field(default=1 * 2**20, ge=1, description="largest accepted request body (HTTP 413 above)")
     max_tokens_limit: int = Field(default=512, ge=1, description="largest max_tokens a request may ask for (HTTP 400 above)")

@@ -29,6 +29,7 @@ from adaptlab.train.checkpoint import CHECKPOINTS_DIR, LoopState, create_run_dir
 from adaptlab.train.distributed import (
     check_strategy, configure_strategy, create_accelerator, gathered_weights, run_strategy, topology,
 )
+from adaptlab.train.compiling import compile_decoder_layers
 from adaptlab.train.environment import check_world_size, choose_precision, environment_info, peak_memory, reset_peak_memory
 from adaptlab.train.load_sampler import LoadSampler
 from adaptlab.train.progress import summary_table, training_progress
@@ -73,6 +74,8 @@ def train(config: TrainConfig, *, resume: bool = False, console: Console | None 
     if packing_note and is_main:
         console.print(f"packing off for {config.method}: {packing_note}", highlight=False)
     model = method.prepare(base, config)
+    if config.compile_layers:
+        compile_decoder_layers(model)
     plan = objective.batch_plan(config, accelerator.num_processes, tokenizer.pad_token_id)
     total_steps = planned_steps(config, plan, data)
     init_clock = Stopwatch()  # the objective's loss module and the method's data pass count as training time

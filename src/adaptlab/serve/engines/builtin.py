@@ -26,7 +26,7 @@ class BuiltinEngine(Engine):
         model.eval()
         if context.merged is not None:
             model = merged_model(model, context.base, context.fetch(context.merged))
-        self.cache = AdapterCache(model, context.base, config.cache_bytes, context.metrics, context.fetch)
+        self.cache = AdapterCache(model, context.base, config.cache_bytes, context.metrics, context.fetch, config.lora_kernel)
         for ref in context.pinned:
             self.cache.pin(ref)
         self.always_pinned = frozenset(context.pinned)  # --pin: stays whatever unload_adapter is asked

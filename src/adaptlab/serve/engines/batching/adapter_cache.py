@@ -10,7 +10,7 @@ from pathlib import Path
 from adaptlab.errors import AdaptlabError
 from adaptlab.models import ResolvedModel
 from adaptlab.serve.engines.adapter_checks import checked_lora_adapter
-from adaptlab.serve.engines.batching.mixed_lora import MixedLora
+from adaptlab.serve.engines.batching.mixed_lora import LoraKernel, MixedLora
 from adaptlab.serve.metrics import ServeMetrics
 
 log = logging.getLogger(__name__)
@@ -22,9 +22,12 @@ class AdapterCache:
     `fetch(version_ref)` returns a verified local copy of a registered version's folder.
     """
 
-    def __init__(self, base_model, base: ResolvedModel, capacity_bytes: int, metrics: ServeMetrics, fetch: Callable[[str], Path]):
+    def __init__(
+        self, base_model, base: ResolvedModel, capacity_bytes: int, metrics: ServeMetrics, fetch: Callable[[str], Path],
+        lora_kernel: LoraKernel = "gathered",
+    ):
         self.model = base_model
-        self.lora = MixedLora(base_model)
+        self.lora = MixedLora(base_model, lora_kernel)
         self.base = base
         self.capacity_bytes = capacity_bytes
         self.metrics = metrics

@@ -7,7 +7,8 @@ batch loops over the adapters with several small ops each, which costs more than
 CPU, and its loader re-walks every module per adapter. The stacked copies are built when a forward
 pass needs a set of adapters that no kept stack covers (at most twice as large: extra adapters cost
 reads for nothing); the last STACKS_KEPT stacks are kept, so requests joining and leaving a running
-batch rarely cause a rebuild.
+batch rarely cause a rebuild. That is the "stacked" kernel; the default "gathered" kernel
+(`gathered_lora`) gives each row only its own adapter's work instead.
 """
 
 import math
@@ -15,9 +16,13 @@ from collections import OrderedDict, defaultdict
 from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
+from typing import Literal
 
 from adaptlab.adapters.files import AdapterFolder, read_adapter_tensors
 from adaptlab.errors import CompatibilityError
+from adaptlab.serve.engines.batching.gathered_lora import row_update
+
+LoraKernel = Literal["stacked", "gathered"]
 
 PEFT_PREFIX = "base_model.model."
 LORA_SUFFIXES = {".lora_A.weight": "a", ".lora_B.weight": "b"}
@@ -139,16 +144,35 @@ def _stack(parts: list[tuple[int, LoraModule]]):
     )
 
 
+@dataclass(frozen=True)
+class _RowMasked:
+    """The stacked form's update: every row through all stacked adapters, each row keeping its own columns."""
+
+    a: object  # [Σ rank, in]
+    b: object  # [out, Σ rank]
+    row_scale: object  # [rows, 1, Σ rank]: the row's adapter's scaling on its columns, 0 elsewhere
+
+    def delta(self, x):
+        import torch.nn.functional as F
+
+        return F.linear(F.linear(x, self.a) * self.row_scale, self.b)
+
+
 class MixedLora:
     """Adapters added by name to `model`; a forward pass run inside `routed(names)` (one name, or None for the
-    plain base, per batch row) applies each row's adapter. Used only from the scheduler's thread."""
+    plain base, per batch row) applies each row's adapter. Used only from the scheduler's thread.
 
-    def __init__(self, model):
+    `kernel`: "stacked" (this module's concatenated adapters and row masks) or "gathered" (gathered_lora's
+    per-row weights and batched matmuls); both give each row what PEFT gives it alone."""
+
+    def __init__(self, model, kernel: LoraKernel = "gathered"):
         self.modules = dict(model.named_modules())
+        self.kernel = kernel
         self.adapters: dict[str, LoraAdapter] = {}
         self._hooked: set[str] = set()
         self._stacks: OrderedDict[tuple[str, ...], dict] = OrderedDict()  # adapters stacked -> module -> _Stack
-        self._active: dict = {}  # module -> (A_cat, B_cat, per-row scale mask) during a routed forward pass
+        self._gathered: OrderedDict[tuple[str | None, ...], dict] = OrderedDict()  # routing -> module -> its update
+        self._active: dict = {}  # module -> its update (an object with .delta(x)) during a routed forward pass
 
     def add(self, name: str, adapter: LoraAdapter) -> None:
         for module_name in adapter.modules.keys() - self._hooked:
@@ -159,6 +183,7 @@ class MixedLora:
     def remove(self, name: str) -> None:
         del self.adapters[name]
         self._stacks = OrderedDict((names, stacks) for names, stacks in self._stacks.items() if name not in names)
+        self._gathered = OrderedDict((routing, updates) for routing, updates in self._gathered.items() if name not in routing)
 
     @contextmanager
     def routed(self, names: Sequence[str | None]) -> Iterator[None]:
@@ -166,7 +191,9 @@ class MixedLora:
 
         needed = {name for name in names if name is not None}
         try:
-            if needed:
+            if needed and self.kernel == "gathered":
+                self._active = self._gathered_for(tuple(names))
+            elif needed:
                 stacked, stacks = self._stacks_for(needed)
                 rows = torch.tensor([stacked.index(name) if name is not None else -1 for name in names])
                 masks: dict[tuple, object] = {}
@@ -174,10 +201,25 @@ class MixedLora:
                     if stack.layout not in masks:
                         owners = rows.to(stack.owner.device)[:, None] == stack.owner[None, :]
                         masks[stack.layout] = (owners * stack.scale[None, :])[:, None, :]
-                    self._active[module] = (stack.a, stack.b, masks[stack.layout])
+                    self._active[module] = _RowMasked(stack.a, stack.b, masks[stack.layout])
             yield
         finally:
             self._active = {}
+
+    def _gathered_for(self, routing: tuple[str | None, ...]) -> dict:
+        """module -> its update for these rows; the last STACKS_KEPT routings' updates are kept."""
+        if routing in self._gathered:
+            self._gathered.move_to_end(routing)
+            return self._gathered[routing]
+        adapters = [self.adapters[name] if name is not None else None for name in routing]
+        module_names = {module_name for adapter in adapters if adapter is not None for module_name in adapter.modules}
+        self._gathered[routing] = {
+            self.modules[module_name]: row_update([adapter.modules.get(module_name) if adapter else None for adapter in adapters])
+            for module_name in module_names
+        }
+        while len(self._gathered) > STACKS_KEPT:
+            self._gathered.popitem(last=False)
+        return self._gathered[routing]
 
     def _stacks_for(self, needed: set[str]) -> tuple[tuple[str, ...], dict]:
         """(the adapters stacked, module -> _Stack): the most recently used kept stack that covers `needed`
@@ -197,10 +239,7 @@ class MixedLora:
         return stacked, self._stacks[stacked]
 
     def _add_update(self, module, inputs, output):
-        import torch.nn.functional as F
-
         active = self._active.get(module)
         if active is None:
             return None
-        a, b, row_scale = active
-        return output.add_(F.linear(F.linear(inputs[0], a) * row_scale, b))
+        return output.add_(active.delta(inputs[0]))

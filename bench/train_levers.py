@@ -1,0 +1,150 @@
+"""One training lever, A/B: the same short run with each value of one TrainConfig field, interleaved.
+
+    python bench/train_levers.py --field optimizer_kernel --values for_loop fused --profile short_full
+    python bench/train_levers.py --field optimizer_kernel --values foreach fused --profile packed_lora --rounds 3
+    python bench/train_levers.py --quick ...   # builtin:tiny on generated rows: checks that the bench runs
+
+Every (round, value) pair trains `--steps` optimizer steps with adaptlab's loop in a fresh process; rounds
+run the values in turn (A B A B …) so load from other processes hits every value alike. Reported per
+value: the median tokens/s over the rounds (the loop's own clock: loading excluded, the first step and any
+compilation included), its ratio to the first value, the final training loss (numerics: an exact lever
+gives the same loss), and the 1-minute load average while it ran. Profiles:
+
+- short_full: full fine-tuning on short rows (micro-batch 4, rows ≤ 64 tokens, ~60 on alpaca, no packing),
+  where the optimizer step dominates;
+- packed_lora / packed_full: LoRA r=16 all-linear or full fine-tuning on 256-token packed rows, as train_vs_hf.
+
+Prints a table and writes bench/results/train_levers_<field>_<profile>.json (or --out).
+"""
+
+import argparse
+import json
+import os
+import statistics
+from pathlib import Path
+
+from common import (
+    adaptlab_worker,
+    bench_workdir,
+    emit_result,
+    machine_description,
+    quick_alpaca_rows,
+    ratio,
+    read_alpaca_demo,
+    run_worker,
+    shared_train_config,
+    split_data_files,
+    write_results,
+)
+from rich.console import Console
+from rich.table import Table
+
+SCRIPT = Path(__file__).resolve()
+PROFILES = {
+    # rows that do not fit 64 tokens with a response token left are skipped (--max-bad-rows), not truncated
+    "short_full": {"method": "full", "max_seq_len": 64, "packing": False, "learning_rate": 1e-5, "max_bad_rows": 200},
+    "packed_lora": {"method": "lora", "max_seq_len": 256, "packing": True, "learning_rate": 2e-4},
+    "packed_full": {"method": "full", "max_seq_len": 256, "packing": True, "learning_rate": 1e-5},
+}
+SHARED = {"train_rows": 200, "eval_rows": 4, "micro_batch_size": 4, "precision": "bf16"}
+
+
+def worker_spec(name: str, profile: dict, field: str, value, steps: int, files: tuple[Path, Path], workdir: Path) -> dict:
+    train_config = shared_train_config(name, profile["method"], profile, *files, workdir) | {
+        "packing": profile["packing"],
+        "precision": profile["precision"],
+        "learning_rate": profile["learning_rate"],
+        "max_steps": steps,
+        "max_bad_rows": profile.get("max_bad_rows", 0),
+        field: value,
+    }
+    return {"name": name, "engine": "adaptlab", "evaluate": False, "train_config": train_config}
+
+
+def summarise(field: str, values: list, runs: dict[str, list[dict]]) -> list[dict]:
+    first = statistics.median(r["tokens_per_s"] for r in runs[json.dumps(values[0])])
+    summary = []
+    for value in values:
+        results = runs[json.dumps(value)]
+        median = statistics.median(r["tokens_per_s"] for r in results)
+        summary.append(
+            {
+                field: value,
+                "tokens_per_s_runs": [r["tokens_per_s"] for r in results],
+                "tokens_per_s_median": median,
+                "ratio_to_first": median / first,
+                "final_train_loss": [r["final_train_loss"] for r in results],
+                "load_average_1m": [r["load_average_1m"] for r in results],
+            }
+        )
+    return summary
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--field", required=False, help="the TrainConfig field to vary (e.g. optimizer_kernel)")
+    parser.add_argument("--values", nargs="+", help="its values, as JSON where not plain strings (true, false, 2); the first is the baseline")
+    parser.add_argument("--profile", choices=list(PROFILES), default="short_full")
+    parser.add_argument("--steps", type=int, default=12, help="optimizer steps per run")
+    parser.add_argument("--rounds", type=int, default=3, help="interleaved rounds (A B A B …); the median is reported")
+    parser.add_argument("--quick", action="store_true", help="builtin:tiny on generated rows, 1 round of 4 steps")
+    parser.add_argument("--out", type=Path, default=None)
+    parser.add_argument("--worker", help=argparse.SUPPRESS)
+    args = parser.parse_args()
+    if args.worker:
+        emit_result(adaptlab_worker(json.loads(args.worker)))
+        return
+    field = args.field or "optimizer_kernel"
+    values = [parse_value(v) for v in (args.values or ["for_loop", "fused"])]
+    profile = PROFILES[args.profile] | SHARED | {"model": "builtin:tiny" if args.quick else "builtin:smollm2-135m"}
+    steps, rounds = (4, 1) if args.quick else (args.steps, args.rounds)
+    console = Console(width=max(Console().width, 110))
+    rows = quick_alpaca_rows(profile["train_rows"] + profile["eval_rows"]) if args.quick else read_alpaca_demo()
+    workdir = bench_workdir()
+    files = split_data_files(rows, profile["train_rows"], profile["eval_rows"], workdir)
+    runs: dict[str, list[dict]] = {json.dumps(v): [] for v in values}
+    result_name = f"train_levers_{field}_{args.profile}{'_quick' if args.quick else ''}"
+    for round_index in range(rounds):
+        for value in values:
+            name = f"{field}={value}-r{round_index}"
+            with console.status(f"round {round_index + 1}/{rounds}: {name}, {steps} steps in a fresh process"):
+                result = run_worker(SCRIPT, worker_spec(name, profile, field, value, steps, files, workdir), console)
+            result["load_average_1m"] = os.getloadavg()[0]
+            runs[json.dumps(value)].append(result)
+            console.print(f"{name}: {result['tokens_per_s']:,.1f} tokens/s, final loss {result['final_train_loss']:.4f}, load {result['load_average_1m']:.1f}")
+        payload = {
+            "bench": "train_levers",
+            "field": field,
+            "profile": args.profile,
+            "settings": profile | {"steps": steps, "rounds": rounds, "rounds_done": round_index + 1},
+            "machine": machine_description(),
+            "summary": summarise(field, values, runs),
+            "runs": runs,
+        }
+        path = write_results(result_name, payload, args.out)  # after every round: an interrupted bench keeps its rounds
+    summary = payload["summary"]
+    table = Table(title=f"{field} on {args.profile} ({profile['model']}, {steps} steps, median of {rounds})")
+    for column in (field, "tokens/s (runs)", "median", "× first", "final loss", "load 1m"):
+        table.add_column(column, justify="left" if column == field else "right")
+    for row in summary:
+        table.add_row(
+            str(row[field]),
+            " ".join(f"{t:,.0f}" for t in row["tokens_per_s_runs"]),
+            f"{row['tokens_per_s_median']:,.1f}",
+            ratio(row["tokens_per_s_median"], summary[0]["tokens_per_s_median"]),
+            " ".join(f"{loss:.4f}" for loss in row["final_train_loss"]),
+            " ".join(f"{load:.1f}" for load in row["load_average_1m"]),
+        )
+    console.print(table)
+    console.print(f"results written to {path}")
+
+
+def parse_value(text: str):
+    try:
+        return json.loads(text)
+    except json.JSONDecodeError:
+        return text
+
+
+if __name__ == "__main__":
+    main()
