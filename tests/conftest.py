@@ -13,6 +13,9 @@ SERVE_TESTS = "tests/serve"
 def pytest_configure(config):
     os.environ.setdefault("HF_HUB_OFFLINE", "1")
     os.environ.setdefault("TRANSFORMERS_NO_ADVISORY_WARNINGS", "1")
+    # rich reads COLUMNS when a Console is made, and the CLI modules make theirs on import: fix the width before any
+    # import, so that tables are as wide whichever test (or xdist worker) imports a CLI first
+    os.environ.setdefault("COLUMNS", "250")
     if config.getoption("numprocesses", None) and "PYTEST_XDIST_WORKER" not in os.environ:
         # built once here, before the xdist workers start, so that they do not all build the same cached folder
         from adaptlab.models import resolve_model
