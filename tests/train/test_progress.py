@@ -56,6 +56,7 @@ def test_an_evaluation_counts_examples_in_plain_lines():
     for batch in range(1, 31):
         clock.now = batch * 2.0  # three examples every two seconds
         progress.advance(task, 3)
+    progress.update(task, completed=90)  # marking it done again adds no line
     assert log.getvalue().splitlines() == [
         "evaluating lora: 45/90 examples  elapsed 0:00:30  ETA 0:00:30",
         "evaluating lora: 90/90 examples  elapsed 0:01:00  ETA 0:00:00",

@@ -70,9 +70,9 @@ class PlainProgress:
         self.update(task, self.completed + advance)
 
     def update(self, task: int, completed: int, **fields: str) -> None:
-        self.completed = completed
+        unchanged, self.completed = completed == self.completed, completed
         now = self.clock()
-        if self.disable or (now - self.last_line < self.interval_s and completed < self.total):
+        if self.disable or unchanged or (now - self.last_line < self.interval_s and completed < self.total):
             return
         self.last_line = now
         self.console.print(self.line(self.description, completed, self.total, elapsed_s=now - self.started,
