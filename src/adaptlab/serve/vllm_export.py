@@ -39,8 +39,8 @@ def export_for_vllm(registry: Registry, principal: Principal, base: ResolvedMode
         if refusal := servable_refusal(record, base, allow_unapproved=False):
             skipped[record.ref] = str(refusal)
             continue
-        checkout = registry.checkout(principal, record.ref).local_path
-        try:
+        try:  # a version whose files are lost or fail the check is skipped with the reason; the others are still exported
+            checkout = registry.checkout(principal, record.ref).local_path
             checked_lora_adapter(checkout, record.ref, base, module_shapes)
         except AdaptlabError as exc:
             skipped[record.ref] = str(exc)
