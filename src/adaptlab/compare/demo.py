@@ -35,7 +35,6 @@ DEMO_SETTINGS = dict(
     packing=False,
     rank=16,
     alpha=32,
-    dropout=0.0,
     lr_schedule="constant",
     precision="bf16",
     eval_every=5,
