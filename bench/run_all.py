@@ -112,7 +112,25 @@ def serve_figures(payload: dict) -> list[Figure]:
         figures.append(Figure("serve", f"time to first token p50, {payload['settings']['concurrency']} concurrent", ttft, "reported"))
     cold_ms = targets["cold_load_median_ms"]
     figures.append(Figure("serve", "rank-16 cold load (median)", f"{cold_ms:.0f} ms", "≤ 50 ms", verdict(cold_ms, 50, at_least=False)))
-    return figures
+    return figures + peer_figures(payload.get("peer"))
+
+
+def peer_figures(peer: dict | None) -> list[Figure]:
+    """The llama.cpp serving peer: each of its scenarios with adaptlab's ratio to it (no target), or why it was skipped."""
+    if peer is None:
+        return []
+    if peer["status"] != "measured":
+        return [Figure("serve", "llama.cpp peer", f"skipped: {peer['reason']}")]
+    return [
+        Figure(
+            "serve",
+            f"llama.cpp peer, {label} GGUF",
+            f"{measured['tokens_per_s']:.1f} tokens/s; adaptlab {peer['adaptlab_over_peer'][label]['tokens_per_s']:.2f}× of it "
+            f"({peer['adaptlab_over_peer'][label]['tokens_per_cpu_s']:.2f}× by CPU time)",
+            "reported",
+        )
+        for label, measured in peer["scenarios"].items()
+    ]
 
 
 def merge_latency_figures(payload: dict) -> list[Figure]:

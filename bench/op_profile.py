@@ -1,0 +1,143 @@
+"""Where the time of a repeated call goes, by operator: torch.profiler around some calls of one function.
+
+The benches' `--op-profile` option uses this: it wraps the function that does one unit of the work (a
+training step, a decode step), lets the first calls run unrecorded (warm-up), records the next ones on
+the thread that makes them, and reports the operators by self CPU time with their share, call counts and
+the time of the recorded calls that no operator accounts for (Python and framework code between
+operators). Profiling adds a little time to every operator call, so the shares matter, not the totals.
+With `by_memory`, operators are ranked by the CPU memory they allocate and do not free themselves (their
+outputs: what a forward pass keeps for backward shows here), instead of by time.
+"""
+
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+
+from rich.console import Console
+from rich.table import Table
+
+TOP_OPERATORS = 12
+STEP_MARKERS = ("ProfilerStep",)  # the profiler's own annotations, not operators
+
+
+@dataclass
+class OperatorProfile:
+    """What the recorded calls of one function spent, filled in as they run."""
+
+    label: str
+    skip_calls: int
+    record_calls: int
+    by_memory: bool = False
+    calls_seen: int = 0
+    recorded_calls: int = 0
+    recorded_wall_s: float = 0.0
+    operators: list[dict] = field(default_factory=list)  # each: operator, self_cpu_s, self_memory_bytes, calls
+
+    def summary(self, limit: int = TOP_OPERATORS) -> dict:
+        """JSON-ready: the top `limit` operators by self CPU time (or memory) with their share of the recorded
+        wall time, the operators' total, and what is left outside every operator."""
+        operators_s = sum(row["self_cpu_s"] for row in self.operators)
+        wall_s = max(self.recorded_wall_s, 1e-12)
+        top = sorted(self.operators, key=lambda row: row["self_memory_bytes" if self.by_memory else "self_cpu_s"], reverse=True)[:limit]
+        return {
+            "label": self.label,
+            "by_memory": self.by_memory,
+            "recorded_calls": self.recorded_calls,
+            "skipped_calls": self.skip_calls,
+            "wall_s_per_call": self.recorded_wall_s / max(self.recorded_calls, 1),
+            "operators_share": operators_s / wall_s,
+            "outside_operators_share": max(wall_s - operators_s, 0.0) / wall_s,
+            "top": [row | {"share": row["self_cpu_s"] / wall_s, "calls_per_call": row["calls"] / max(self.recorded_calls, 1)} for row in top],
+        }
+
+
+@contextmanager
+def profiled_calls(
+    owner: object, attribute: str, *, label: str, skip_calls: int = 1, record_calls: int = 4, by_memory: bool = False
+) -> Iterator[OperatorProfile]:
+    """Replace `owner.attribute` (a function on a module or class) while the block runs: calls number
+    `skip_calls` .. `skip_calls + record_calls - 1` run under torch.profiler; the others as before."""
+    import torch.profiler
+
+    original = getattr(owner, attribute)
+    profile = OperatorProfile(label, skip_calls, record_calls, by_memory)
+    recording: dict = {}
+
+    def wrapper(*args, **kwargs):
+        index = profile.calls_seen
+        profile.calls_seen += 1
+        recorded = skip_calls <= index < skip_calls + record_calls
+        if recorded and "profiler" not in recording:
+            recording["profiler"] = torch.profiler.profile(activities=[torch.profiler.ProfilerActivity.CPU], profile_memory=by_memory)
+            recording["profiler"].__enter__()  # entered on the calling thread: the one whose operators count
+        started = time.perf_counter()
+        try:
+            return original(*args, **kwargs)
+        finally:
+            if recorded:
+                profile.recorded_wall_s += time.perf_counter() - started
+                profile.recorded_calls += 1
+                if index == skip_calls + record_calls - 1:
+                    finish(recording.pop("profiler"), profile)
+
+    setattr(owner, attribute, wrapper)
+    try:
+        yield profile
+    finally:
+        setattr(owner, attribute, original)
+        if "profiler" in recording:  # fewer calls came than asked for: keep what was recorded
+            finish(recording.pop("profiler"), profile)
+
+
+def finish(profiler, profile: OperatorProfile) -> None:
+    profiler.__exit__(None, None, None)
+    profile.operators = [
+        {"operator": event.key, "self_cpu_s": event.self_cpu_time_total / 1e6, "self_memory_bytes": event.self_cpu_memory_usage, "calls": event.count}
+        for event in profiler.key_averages()
+        if not event.key.startswith(STEP_MARKERS)
+    ]
+
+
+def print_profile(console: Console, summary: dict) -> None:
+    ranked = "CPU memory kept (allocated, not freed by the operator)" if summary["by_memory"] else "self CPU time"
+    table = Table(
+        title=f"{summary['label']}: top operators by {ranked}, {summary['recorded_calls']} calls recorded "
+        f"(after {summary['skipped_calls']} unrecorded), {summary['wall_s_per_call'] * 1000:,.1f} ms per call"
+    )
+    for column in ("operator", "share of wall", "ms per call", "MiB kept per call", "op calls per call"):
+        table.add_column(column, justify="left" if column == "operator" else "right")
+    for row in profile_rows(summary):
+        table.add_row(*row)
+    console.print(table)
+    console.print(markdown_table(summary), markup=False, highlight=False, soft_wrap=True)
+
+
+def profile_rows(summary: dict) -> list[tuple[str, ...]]:
+    """(operator, share of wall, ms per call, MiB kept per call, op calls per call) per top operator, then the totals."""
+    calls = max(summary["recorded_calls"], 1)
+    table = [
+        (
+            row["operator"],
+            f"{100 * row['share']:.1f} %",
+            f"{row['self_cpu_s'] * 1000 / calls:,.2f}",
+            f"{row['self_memory_bytes'] / 2**20 / calls:,.1f}" if summary["by_memory"] else "",
+            f"{row['calls_per_call']:,.0f}",
+        )
+        for row in summary["top"]
+    ]
+    table.append(("(all operators)", f"{100 * summary['operators_share']:.1f} %", "", "", ""))
+    table.append(("(outside any operator: Python, framework)", f"{100 * summary['outside_operators_share']:.1f} %", "", "", ""))
+    return table
+
+
+def markdown_table(summary: dict, limit: int = 8) -> str:
+    """The summary as a short markdown table, for bench/README.md."""
+    columns = ("operator", "share of wall", "ms per call", "MiB kept per call", "op calls per call")
+    kept = [index for index in range(len(columns)) if summary["by_memory"] or index != 3]
+    lines = ["| " + " | ".join(columns[i] for i in kept) + " |", "| --- |" + " ---: |" * (len(kept) - 1)]
+    table = profile_rows(summary)
+    operators, totals = table[:-2], table[-2:]
+    for row in operators[:limit] + totals:
+        lines.append("| " + " | ".join(row[i] for i in kept) + " |")
+    return "\n".join(lines)
