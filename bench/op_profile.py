@@ -57,46 +57,50 @@ def profiled_calls(
     owner: object, attribute: str, *, label: str, skip_calls: int = 1, record_calls: int = 4, by_memory: bool = False
 ) -> Iterator[OperatorProfile]:
     """Replace `owner.attribute` (a function on a module or class) while the block runs: calls number
-    `skip_calls` .. `skip_calls + record_calls - 1` run under torch.profiler; the others as before."""
+    `skip_calls` .. `skip_calls + record_calls - 1` each run under a torch.profiler of their own, on the
+    calling thread (so nothing between the calls counts); the others run as before."""
     import torch.profiler
 
     original = getattr(owner, attribute)
     profile = OperatorProfile(label, skip_calls, record_calls, by_memory)
-    recording: dict = {}
+    totals: dict[str, dict] = {}
 
     def wrapper(*args, **kwargs):
         index = profile.calls_seen
         profile.calls_seen += 1
-        recorded = skip_calls <= index < skip_calls + record_calls
-        if recorded and "profiler" not in recording:
-            recording["profiler"] = torch.profiler.profile(activities=[torch.profiler.ProfilerActivity.CPU], profile_memory=by_memory)
-            recording["profiler"].__enter__()  # entered on the calling thread: the one whose operators count
-        started = time.perf_counter()
-        try:
+        if not skip_calls <= index < skip_calls + record_calls:
             return original(*args, **kwargs)
-        finally:
-            if recorded:
+        with torch.profiler.profile(activities=[torch.profiler.ProfilerActivity.CPU], profile_memory=by_memory) as profiler:
+            started = time.perf_counter()
+            try:
+                result = original(*args, **kwargs)
+            finally:
                 profile.recorded_wall_s += time.perf_counter() - started
                 profile.recorded_calls += 1
-                if index == skip_calls + record_calls - 1:
-                    finish(recording.pop("profiler"), profile)
+        add_events(totals, profiler)
+        return result
 
     setattr(owner, attribute, wrapper)
     try:
         yield profile
     finally:
         setattr(owner, attribute, original)
-        if "profiler" in recording:  # fewer calls came than asked for: keep what was recorded
-            finish(recording.pop("profiler"), profile)
+        profile.operators = list(totals.values())
 
 
-def finish(profiler, profile: OperatorProfile) -> None:
-    profiler.__exit__(None, None, None)
-    profile.operators = [
-        {"operator": event.key, "self_cpu_s": event.self_cpu_time_total / 1e6, "self_memory_bytes": event.self_cpu_memory_usage, "calls": event.count}
-        for event in profiler.key_averages()
-        if not event.key.startswith(STEP_MARKERS)
-    ]
+def add_events(totals: dict[str, dict], profiler) -> None:
+    """Add one profiled call's operators (not the profiler's own annotations) to the running totals."""
+    for event in profiler.key_averages():
+        if event.key.startswith(STEP_MARKERS):
+            continue
+        row = totals.setdefault(event.key, {"operator": event.key, "self_cpu_s": 0.0, "self_memory_bytes": 0, "calls": 0})
+        row["self_cpu_s"] += event.self_cpu_time_total / 1e6
+        row["self_memory_bytes"] += event.self_cpu_memory_usage
+        row["calls"] += event.count
+
+
+COLUMNS = ("operator", "share of wall", "ms per call", "MiB kept per call", "op calls per call")
+MEMORY_COLUMN = 3
 
 
 def print_profile(console: Console, summary: dict) -> None:
@@ -105,23 +109,39 @@ def print_profile(console: Console, summary: dict) -> None:
         title=f"{summary['label']}: top operators by {ranked}, {summary['recorded_calls']} calls recorded "
         f"(after {summary['skipped_calls']} unrecorded), {summary['wall_s_per_call'] * 1000:,.1f} ms per call"
     )
-    for column in ("operator", "share of wall", "ms per call", "MiB kept per call", "op calls per call"):
-        table.add_column(column, justify="left" if column == "operator" else "right")
+    shown = shown_columns(summary)
+    for index in shown:
+        table.add_column(COLUMNS[index], justify="left" if index == 0 else "right")
     for row in profile_rows(summary):
-        table.add_row(*row)
+        table.add_row(*(row[index] for index in shown))
     console.print(table)
     console.print(markdown_table(summary), markup=False, highlight=False, soft_wrap=True)
 
 
+def markdown_table(summary: dict, limit: int = 8) -> str:
+    """The top `limit` operators and the totals as a markdown table, for bench/README.md."""
+    shown = shown_columns(summary)
+    lines = ["| " + " | ".join(COLUMNS[i] for i in shown) + " |", "| --- |" + " ---: |" * (len(shown) - 1)]
+    table = profile_rows(summary)
+    operators, totals = table[:-2], table[-2:]
+    for row in operators[:limit] + totals:
+        lines.append("| " + " | ".join(row[i] for i in shown) + " |")
+    return "\n".join(lines)
+
+
+def shown_columns(summary: dict) -> list[int]:
+    return [index for index in range(len(COLUMNS)) if summary["by_memory"] or index != MEMORY_COLUMN]
+
+
 def profile_rows(summary: dict) -> list[tuple[str, ...]]:
-    """(operator, share of wall, ms per call, MiB kept per call, op calls per call) per top operator, then the totals."""
+    """One tuple of COLUMNS per top operator, then the operators' total and the rest."""
     calls = max(summary["recorded_calls"], 1)
     table = [
         (
             row["operator"],
             f"{100 * row['share']:.1f} %",
             f"{row['self_cpu_s'] * 1000 / calls:,.2f}",
-            f"{row['self_memory_bytes'] / 2**20 / calls:,.1f}" if summary["by_memory"] else "",
+            f"{row['self_memory_bytes'] / 2**20 / calls:,.1f}",
             f"{row['calls_per_call']:,.0f}",
         )
         for row in summary["top"]
@@ -129,15 +149,3 @@ def profile_rows(summary: dict) -> list[tuple[str, ...]]:
     table.append(("(all operators)", f"{100 * summary['operators_share']:.1f} %", "", "", ""))
     table.append(("(outside any operator: Python, framework)", f"{100 * summary['outside_operators_share']:.1f} %", "", "", ""))
     return table
-
-
-def markdown_table(summary: dict, limit: int = 8) -> str:
-    """The summary as a short markdown table, for bench/README.md."""
-    columns = ("operator", "share of wall", "ms per call", "MiB kept per call", "op calls per call")
-    kept = [index for index in range(len(columns)) if summary["by_memory"] or index != 3]
-    lines = ["| " + " | ".join(columns[i] for i in kept) + " |", "| --- |" + " ---: |" * (len(kept) - 1)]
-    table = profile_rows(summary)
-    operators, totals = table[:-2], table[-2:]
-    for row in operators[:limit] + totals:
-        lines.append("| " + " | ".join(row[i] for i in kept) + " |")
-    return "\n".join(lines)
