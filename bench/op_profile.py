@@ -4,7 +4,8 @@ The benches' `--op-profile` option uses this: it wraps the function that does on
 training step, a decode step), lets the first calls run unrecorded (warm-up), records the next ones on
 the thread that makes them, and reports the operators by self CPU time with their share, call counts and
 the time of the recorded calls that no operator accounts for (Python and framework code between
-operators). Profiling adds a little time to every operator call, so the shares matter, not the totals.
+operators; a named scope such as `Optimizer.step#AdamW.step` is listed like an operator, with the Python
+time inside it). Profiling adds a little time to every operator call, so the shares matter, not the totals.
 With `by_memory`, operators are ranked by the CPU memory they allocate and do not free themselves (their
 outputs: what a forward pass keeps for backward shows here), instead of by time.
 """
