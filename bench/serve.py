@@ -72,6 +72,7 @@ ONE_ADAPTER_TARGET = 0.97  # × base throughput (issue 21)
 COLD_LOAD_TARGET_MS = 50.0  # issue 21
 TTFT_WAVES = 4  # waves of `concurrency` streamed requests sent at once, for time to first token
 PEER_MODEL = "builtin:smollm2-135m"  # the model whose GGUF file llama.cpp serves
+PEER_GREEDY = {"repeat_penalty": 1.0}  # llama-cpp-python's server penalises repeats (1.1) even at temperature 0
 PROFILE_SKIPPED_STEPS = 2  # decode steps of each profiled wave left unrecorded (the batch fills up)
 COLD_LOADS_PROFILED = 4
 
@@ -107,16 +108,18 @@ def measure(
     *,
     server_cpu_s: Callable[[], float] = lambda: 0.0,
     batch_totals: Callable[[], tuple[float, float]] | None = None,
+    extra_body: dict | None = None,
 ) -> Scenario:
     """Send each wave (models round-robin, request count) after the previous one finished; one Scenario for all.
     CPU time is this process's (the client, and adaptlab's in-process server) plus `server_cpu_s()`'s growth;
-    `batch_totals()` gives (rows, forward passes) so far, or without it the server decodes one request at a time."""
+    `batch_totals()` gives (rows, forward passes) so far, or without it the server decodes one request at a time;
+    `extra_body` adds fields to every request."""
     rows_before, passes_before = batch_totals() if batch_totals else (0.0, 0.0)
     latencies: list[float] = []
     tokens = errors = 0
     started_wall, started_cpu = time.perf_counter(), time.process_time() + server_cpu_s()
     for models, requests in waves:
-        wave_latencies, wave_tokens, wave_errors = asyncio.run(drive(url, token, models, requests, concurrency, max_tokens, PROMPT))
+        wave_latencies, wave_tokens, wave_errors = asyncio.run(drive(url, token, models, requests, concurrency, max_tokens, PROMPT, extra_body))
         latencies += wave_latencies
         tokens += wave_tokens
         errors += wave_errors
@@ -217,8 +220,9 @@ def measure_peer(scratch: Path, model: str, source: Path | None, threads: int, r
             label = f"{'one_adapter' if adapter else 'base'} {quantisation}"
             log_file = scratch / f"llama-cpp {label}.log"
             with llama_cpp_peer.running_peer(gguf, threads, log_file, adapter) as peer, console.status(f"llama.cpp {label}: {requests} requests…"):
-                measure("warm-up", peer.url, "no-key", [([gguf.stem], concurrency)], concurrency, max_tokens)
-                scenarios.append(measure(label, peer.url, "no-key", [([gguf.stem], requests)], concurrency, max_tokens, server_cpu_s=peer.cpu_s))
+                measure("warm-up", peer.url, "no-key", [([gguf.stem], concurrency)], concurrency, max_tokens, extra_body=PEER_GREEDY)
+                waves = [([gguf.stem], requests)]
+                scenarios.append(measure(label, peer.url, "no-key", waves, concurrency, max_tokens, server_cpu_s=peer.cpu_s, extra_body=PEER_GREEDY))
     return {
         "status": "measured",
         "engine": f"llama-cpp-python {llama_cpp_peer.version()} (python -m llama_cpp.server)",
