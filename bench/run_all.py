@@ -112,10 +112,10 @@ def serve_figures(payload: dict) -> list[Figure]:
         figures.append(Figure("serve", f"time to first token p50, {payload['settings']['concurrency']} concurrent", ttft, "reported"))
     cold_ms = targets["cold_load_median_ms"]
     figures.append(Figure("serve", "rank-16 cold load (median)", f"{cold_ms:.0f} ms", "≤ 50 ms", verdict(cold_ms, 50, at_least=False)))
-    return figures + peer_figures(payload.get("peer"))
+    return figures + peer_figures(payload.get("peer"), payload["settings"]["concurrency"])
 
 
-def peer_figures(peer: dict | None) -> list[Figure]:
+def peer_figures(peer: dict | None, concurrency: int) -> list[Figure]:
     """The llama.cpp serving peer: each of its scenarios with adaptlab's ratio to it (no target), or why it was skipped."""
     if peer is None:
         return []
@@ -124,7 +124,7 @@ def peer_figures(peer: dict | None) -> list[Figure]:
     return [
         Figure(
             "serve",
-            f"llama.cpp peer, {label} GGUF",
+            f"llama.cpp peer, {label} GGUF, {concurrency} concurrent",
             f"{measured['tokens_per_s']:.1f} tokens/s; adaptlab {peer['adaptlab_over_peer'][label]['tokens_per_s']:.2f}× of it "
             f"({peer['adaptlab_over_peer'][label]['tokens_per_cpu_s']:.2f}× by CPU time)",
             "reported",
