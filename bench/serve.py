@@ -235,10 +235,11 @@ def measure_peer(scratch: Path, model: str, source: Path | None, threads: int, r
 
 
 def adaptlab_over_peer(peer: dict, scenarios: dict) -> dict:
-    """adaptlab's tokens/s (wall and CPU) over the peer's, scenario by scenario ("base Q4_1" against our "base")."""
+    """adaptlab's tokens/s (wall and CPU) over the peer's, scenario by scenario ("base Q4_1" against our "base");
+    None where the peer produced nothing (its errors column says why)."""
     return {
         label: {
-            unit: scenarios[label.split()[0]][unit] / measured[unit]
+            unit: scenarios[label.split()[0]][unit] / measured[unit] if measured[unit] else None
             for unit in ("tokens_per_s", "tokens_per_cpu_s")
         }
         for label, measured in peer.get("scenarios", {}).items()
@@ -415,8 +416,8 @@ def print_peer(console: Console, peer: dict) -> None:
             f"{s['tokens_per_cpu_s']:.1f}",
             f"{s['latency_p50_s']:.2f}",
             f"{s['latency_p95_s']:.2f}",
-            f"{ratios['tokens_per_s']:.2f}×",
-            f"{ratios['tokens_per_cpu_s']:.2f}×",
+            "-" if ratios["tokens_per_s"] is None else f"{ratios['tokens_per_s']:.2f}×",
+            "-" if ratios["tokens_per_cpu_s"] is None else f"{ratios['tokens_per_cpu_s']:.2f}×",
         )
     console.print(table)
     for note in peer["notes"]:
