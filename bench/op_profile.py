@@ -1,13 +1,13 @@
 """Where the time of a repeated call goes, by operator: torch.profiler around some calls of one function.
 
 The benches' `--op-profile` option uses this: it wraps the function that does one unit of the work (a
-training step, a decode step), lets the first calls run unrecorded (warm-up), records the next ones on
-the thread that makes them, and reports the operators by self CPU time with their share, call counts and
+training step, a decode step), lets the first calls run unrecorded (warm-up), records each of the next
+ones under a profiler of its own on the calling thread, and reports the operators by self CPU time with their share, call counts and
 the time of the recorded calls that no operator accounts for (Python and framework code between
 operators; a named scope such as `Optimizer.step#AdamW.step` is listed like an operator, with the Python
 time inside it). Profiling adds a little time to every operator call, so the shares matter, not the totals.
 With `by_memory`, operators are ranked by the CPU memory they allocate and do not free themselves (their
-outputs: what a forward pass keeps for backward shows here), instead of by time.
+outputs and buffers, summed over the recorded calls: where the bytes come from, not the peak itself).
 """
 
 import time
