@@ -151,7 +151,19 @@ def bench_workdir() -> Path:
 
 def adaptlab_worker(spec: dict) -> dict:
     """Train with adaptlab's own loop in this process; report throughput, peak RSS and (unless the spec's
-    `evaluate` is false) the held-out loss."""
+    `evaluate` is false) the held-out loss. With `op_profile_steps` N in the spec, steps 2 … N+1 run under
+    torch.profiler (ranked by memory with `op_profile_memory`) and the result carries their operator profile
+    (its timings are then not clean)."""
+    if spec.get("op_profile_steps"):
+        from op_profile import profiled_calls
+
+        from adaptlab.train import loop
+
+        with profiled_calls(
+            loop, "train_step", label=spec["name"], record_calls=spec["op_profile_steps"], by_memory=spec.get("op_profile_memory", False)
+        ) as profile:
+            result = adaptlab_worker(spec | {"op_profile_steps": 0})
+        return result | {"op_profile": profile.summary()}
     import torch
 
     from adaptlab.data import prepare_data

@@ -7,6 +7,8 @@ Each method trains a few steps with adaptlab's loop in its own fresh process (pe
 per-process high-water mark). Packing fills every row to max_seq_len, so all methods see the same
 batch × sequence shape. Reported: the process's peak RSS (loading included) and the training
 loop's own peak (RSS high-water mark reset after loading), each with its ratio to full fine-tuning.
+`--op-profile N` then trains each method once more with steps 2 … N+1 under torch.profiler, ranking
+operators by the CPU memory they allocate and keep (bench/op_profile.py): where the peak comes from.
 Prints a table and writes bench/results/memory.json (or --out).
 """
 
@@ -28,6 +30,7 @@ from common import (
     split_data_files,
     write_results,
 )
+from op_profile import print_profile
 from rich.console import Console
 from rich.table import Table
 
@@ -86,6 +89,7 @@ def main() -> None:
     parser.add_argument("--gradient-checkpointing", action="store_true", help="recompute activations in every method")
     parser.add_argument("--micro-batch-size", type=int, default=None, help="rows per step for every method (default: the profile's)")
     parser.add_argument("--out", type=Path, default=None, help="result JSON (default bench/results/memory[_quick][_mbN][_checkpointing].json)")
+    parser.add_argument("--op-profile", type=int, default=0, metavar="N", help="then one run per method with steps 2 … N+1 under torch.profiler (memory)")
     parser.add_argument("--worker", help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.worker:
@@ -112,6 +116,15 @@ def main() -> None:
         "machine": machine_description(),
         "results": results,
     }
+    if args.op_profile:
+        payload["op_profiles"] = {}
+        for method in args.methods:
+            spec = worker_spec(method, profile | {"steps": 1 + args.op_profile}, train_file, eval_file, workdir, args.gradient_checkpointing)
+            spec["train_config"]["out"] = str(workdir / f"{method}-profiled")
+            spec |= {"name": f"{method}-profiled", "evaluate": False, "op_profile_steps": args.op_profile, "op_profile_memory": True}
+            with console.status(f"{method}: {1 + args.op_profile} steps, the last {args.op_profile} under torch.profiler"):
+                payload["op_profiles"][method] = run_worker(SCRIPT, spec, console)["op_profile"]
+            print_profile(console, payload["op_profiles"][method])
     name = f"memory{'_quick' if args.quick else ''}{f'_mb{args.micro_batch_size}' if args.micro_batch_size else ''}"
     name += "_checkpointing" if args.gradient_checkpointing else ""
     path = write_results(name, payload, args.out)

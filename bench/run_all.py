@@ -22,7 +22,7 @@ from dataclasses import asdict, dataclass
 from datetime import datetime, timezone
 from pathlib import Path
 
-from common import RESULTS_DIR, machine_description, write_results
+from common import RESULTS_DIR, machine_description, ratio, write_results
 from rich.console import Console
 
 from adaptlab import atomic
@@ -112,7 +112,27 @@ def serve_figures(payload: dict) -> list[Figure]:
         figures.append(Figure("serve", f"time to first token p50, {payload['settings']['concurrency']} concurrent", ttft, "reported"))
     cold_ms = targets["cold_load_median_ms"]
     figures.append(Figure("serve", "rank-16 cold load (median)", f"{cold_ms:.0f} ms", "≤ 50 ms", verdict(cold_ms, 50, at_least=False)))
-    return figures
+    return figures + peer_figures(payload.get("peer"), scenarios, payload["settings"]["concurrency"])
+
+
+def peer_figures(peer: dict | None, scenarios: dict, concurrency: int) -> list[Figure]:
+    """The llama.cpp serving peer: each of its scenarios ("base Q4_1") with adaptlab's ratio to it ("base"; no target),
+    or why it was skipped."""
+    if peer is None:
+        return []
+    if peer["status"] != "measured":
+        return [Figure("serve", "llama.cpp peer", f"skipped: {peer['reason']}")]
+    return [
+        Figure(
+            "serve",
+            f"llama.cpp peer, {label} GGUF, {concurrency} concurrent",
+            f"{measured['tokens_per_s']:.1f} tokens/s; adaptlab {ratio(ours['tokens_per_s'], measured['tokens_per_s'])} of it "
+            f"({ratio(ours['tokens_per_cpu_s'], measured['tokens_per_cpu_s'])} by CPU time)",
+            "reported",
+        )
+        for label, measured in peer["scenarios"].items()
+        for ours in [scenarios[label.split()[0]]]
+    ]
 
 
 def merge_latency_figures(payload: dict) -> list[Figure]:

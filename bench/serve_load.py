@@ -59,16 +59,19 @@ def build_registry(
 
 
 async def drive(
-    url: str, token: str, models: list[str], requests: int, concurrency: int, max_tokens: int, prompt: str = PROMPT
+    url: str, token: str, models: list[str], requests: int, concurrency: int, max_tokens: int, prompt: str = PROMPT,
+    extra_body: dict | None = None,
 ) -> tuple[list[float], int, int]:
     """(latency of each successful request in s, completion tokens, errors); request i asks models[i % len(models)]
-    with `prompt.format(index=i)`."""
+    with `prompt.format(index=i)`, greedy (temperature 0, said explicitly: other servers sample by default),
+    plus `extra_body`'s fields."""
     gate = asyncio.Semaphore(concurrency)
     latencies: list[float] = []
     counts = {"tokens": 0, "errors": 0}
 
     async def one(client: httpx.AsyncClient, index: int) -> None:
-        body = {"model": models[index % len(models)], "prompt": prompt.format(index=index), "max_tokens": max_tokens}
+        body = {"model": models[index % len(models)], "prompt": prompt.format(index=index), "max_tokens": max_tokens, "temperature": 0}
+        body |= extra_body or {}
         async with gate:
             started = time.perf_counter()
             try:

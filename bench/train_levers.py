@@ -2,13 +2,16 @@
 
     python bench/train_levers.py --field optimizer_kernel --values for_loop fused --profile short_full
     python bench/train_levers.py --field optimizer_kernel --values foreach fused --profile packed_lora --rounds 3
+    python bench/train_levers.py --field optimizer_kernel --values fused --profile packed_lora --steps 3 --rounds 1 --op-profile 2
     python bench/train_levers.py --quick ...   # builtin:tiny on generated rows: checks that the bench runs
 
 Every (round, value) pair trains `--steps` optimizer steps with adaptlab's loop in a fresh process; rounds
 run the values in turn (A B A B …) so load from other processes hits every value alike. Reported per
 value: the median tokens/s over the rounds (the loop's own clock: loading excluded, the first step and any
 compilation included), its ratio to the first value, the final training loss (numerics: an exact lever
-gives the same loss), and the 1-minute load average while it ran. Profiles:
+gives the same loss), and the 1-minute load average while it ran. `--op-profile N` adds, after the rounds,
+one run per value whose steps 2 … N+1 run under torch.profiler, and prints (and keeps in the JSON) the top
+operators by self CPU time; those runs are not part of the medians. Profiles:
 
 - short_full: full fine-tuning on short rows (micro-batch 4, rows ≤ 64 tokens, ~60 on alpaca, no packing),
   where the optimizer step dominates;
@@ -36,6 +39,7 @@ from common import (
     split_data_files,
     write_results,
 )
+from op_profile import print_profile
 from rich.console import Console
 from rich.table import Table
 
@@ -88,6 +92,7 @@ def main() -> None:
     parser.add_argument("--steps", type=int, default=12, help="optimizer steps per run")
     parser.add_argument("--rounds", type=int, default=3, help="interleaved rounds (A B A B …); the median is reported")
     parser.add_argument("--quick", action="store_true", help="builtin:tiny on generated rows, 1 round of 4 steps")
+    parser.add_argument("--op-profile", type=int, default=0, metavar="N", help="then one run per value with steps 2 … N+1 under torch.profiler")
     parser.add_argument("--out", type=Path, default=None)
     parser.add_argument("--worker", help=argparse.SUPPRESS)
     args = parser.parse_args()
@@ -122,6 +127,15 @@ def main() -> None:
             "runs": runs,
         }
         path = write_results(result_name, payload, args.out)  # after every round: an interrupted bench keeps its rounds
+    if args.op_profile:
+        payload["op_profiles"] = {}
+        for value in values:
+            name = f"{field}={value}-profiled"
+            spec = worker_spec(name, profile, field, value, 1 + args.op_profile, files, workdir) | {"op_profile_steps": args.op_profile}
+            with console.status(f"{name}: {1 + args.op_profile} steps, the last {args.op_profile} under torch.profiler"):
+                payload["op_profiles"][json.dumps(value)] = run_worker(SCRIPT, spec, console)["op_profile"]
+            print_profile(console, payload["op_profiles"][json.dumps(value)])
+        path = write_results(result_name, payload, args.out)
     summary = payload["summary"]
     table = Table(title=f"{field} on {args.profile} ({profile['model']}, {steps} steps, median of {rounds})")
     for column in (field, "tokens/s (runs)", "median", "× first", "final loss", "load 1m"):
