@@ -15,7 +15,7 @@ from adaptlab.eval.classification import (
     classification_scores,
     majority_baseline,
 )
-from adaptlab.objectives.base import TrainingObjective, collated_batches
+from adaptlab.objectives.base import TEXT_CLASSIFICATION, TrainingObjective, collated_batches
 from adaptlab.schemas.train_config import TrainConfig
 from adaptlab.train.batching import BatchPlan, MicroBatch
 
@@ -38,6 +38,10 @@ class SequenceClassification(TrainingObjective):
     name = "sft"
     task = "classification"
     held_out_metrics = ("accuracy", "macro_f1")
+    pipeline_tag = TEXT_CLASSIFICATION
+    # one label per text of a few dozen tokens: BERT-style fine-tuning settings (Devlin et al. 2019: 32 rows of at
+    # most 128 tokens), not a causal LM's 4 rows of 1024
+    default_settings = {"micro_batch_size": 32, "max_seq_len": 128}
 
     def prepare_data(self, config: TrainConfig, tokenizer) -> PreparedData:
         return prepare_classification_data(config.data, config.eval_data, tokenizer, config, config.labels)
