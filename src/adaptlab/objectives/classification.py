@@ -69,14 +69,16 @@ class SequenceClassification(TrainingObjective):
         was_training = loss_module.training
         loss_module.eval()
         device = next(loss_module.parameters()).device
-        total, predictions = 0.0, []
+        total, predicted = 0.0, []
         autocast = torch.autocast(device.type, dtype=torch.bfloat16, enabled=config.precision == "bf16")
-        for batch in collated_batches(data.eval, plan, config.micro_batch_size, device):
+        order = sorted(range(len(data.eval)), key=lambda index: len(data.eval[index]))  # batched shortest first: little padding
+        for batch in collated_batches([data.eval[index] for index in order], plan, config.micro_batch_size, device):
             with autocast:
                 logits = loss_module.logits(batch["input_ids"], batch["attention_mask"])
             total += float(F.cross_entropy(logits, batch["labels"], reduction="sum"))
-            predictions += logits.argmax(dim=-1).tolist()
+            predicted += logits.argmax(dim=-1).tolist()
         loss_module.train(was_training)
+        predictions = [label for _, label in sorted(zip(order, predicted))]  # back in the rows' own order
         scores = classification_scores(predictions, [example.label for example in data.eval], seed=config.seed)
         return {"loss": total / max(len(data.eval), 1), "metrics": figures_of(scores)}
 

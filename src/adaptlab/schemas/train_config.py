@@ -81,7 +81,7 @@ class TrainConfig(DataOptions):
     max_grad_norm: float | None = Field(1.0, description="clip gradients to this norm (None: no clipping)")
     epochs: int = Field(1, ge=1, description="passes over the training data (ignored when --max-steps is set)")
     max_steps: int | None = Field(None, ge=1, description="optimizer steps to run; overrides --epochs")
-    micro_batch_size: int = Field(4, ge=1, description="rows per forward pass")
+    micro_batch_size: int = Field(4, ge=1, description="rows per forward pass (--task classification: 32, the objective's default)")
     grad_accum: int = Field(1, ge=1, description="micro-batches per optimizer step")
     precision: Literal["auto", "fp32", "bf16"] = Field(
         "auto", description="bf16 autocast (weights stay fp32) or fp32; auto: bf16 where the hardware computes it natively"
