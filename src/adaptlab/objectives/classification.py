@@ -20,6 +20,12 @@ from adaptlab.schemas.train_config import TrainConfig
 from adaptlab.train.batching import BatchPlan, MicroBatch
 
 
+# Micro-batch widths rounded up to a multiple of 8 (as transformers' DataCollatorWithPadding offers): a few distinct
+# shapes instead of one per text length, so the CPU's oneDNN kernels are built once per width, not at most steps
+# (MiniLM on SMS spam, 2 cores, bf16: 214 ms a step against 1.2 s with exact widths)
+PAD_TO_MULTIPLE_OF = 8
+
+
 class LabelLoss(nn.Module):
     """Wraps a sequence classifier (plain or PEFT); forward() returns the summed cross-entropy of the rows."""
 
@@ -40,8 +46,9 @@ class SequenceClassification(TrainingObjective):
     held_out_metrics = ("accuracy", "macro_f1")
     pipeline_tag = TEXT_CLASSIFICATION
     # one label per text of a few dozen tokens: BERT-style fine-tuning settings (Devlin et al. 2019: 32 rows of at
-    # most 128 tokens), not a causal LM's 4 rows of 1024
-    default_settings = {"micro_batch_size": 32, "max_seq_len": 128}
+    # most 128 tokens), not a causal LM's 4 rows of 1024; rows grouped by length, as texts are not packed (SMS spam:
+    # 2.85 padded tokens per real one in random micro-batches of 32, 1.06 grouped)
+    default_settings = {"micro_batch_size": 32, "max_seq_len": 128, "group_by_length": True}
 
     def prepare_data(self, config: TrainConfig, tokenizer) -> PreparedData:
         return prepare_classification_data(config.data, config.eval_data, tokenizer, config, config.labels)
@@ -56,10 +63,12 @@ class SequenceClassification(TrainingObjective):
 
     def batch_plan(self, config: TrainConfig, world_size: int, pad_token_id: int) -> BatchPlan:
         def collate(rows: list[LabelledText]) -> MicroBatch:
-            return MicroBatch(labelled_batch(rows, pad_token_id), tokens=sum(map(len, rows)), target_tokens=len(rows))
+            return MicroBatch(labelled_batch(rows, pad_token_id, PAD_TO_MULTIPLE_OF), tokens=sum(map(len, rows)), target_tokens=len(rows))
 
         # packing would let texts share a classification: one text per row
-        return BatchPlan(config.micro_batch_size, config.grad_accum, world_size, False, config.max_seq_len, pad_token_id, collate)
+        return BatchPlan(
+            config.micro_batch_size, config.grad_accum, world_size, False, config.max_seq_len, pad_token_id, collate, config.group_by_length
+        )
 
     def loss_module(self, model, method, config: TrainConfig, data, plan) -> LabelLoss:
         return LabelLoss(model)

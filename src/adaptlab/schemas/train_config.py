@@ -50,6 +50,10 @@ class TrainConfig(DataOptions):
     data: list[Path] = Field([], description="training data files (JSONL, JSON, CSV/TSV, Parquet)")
     eval_data: list[Path] = Field([], description="held-out data files; otherwise --eval-fraction of the training rows")
     packing: bool = Field(True, description="pack several examples per row; exact, as attention never crosses example boundaries")
+    group_by_length: bool = Field(
+        False, description="unpacked rows: micro-batches of rows of similar length, so little compute goes to padding (Hugging Face's "
+        "group_by_length); a step's rows are then less alike a random sample (--task classification: on, the objective's default)",
+    )
     # LoRA family
     rank: int = Field(16, ge=1, description="LoRA rank r")
     alpha: float = Field(32.0, gt=0, description="LoRA alpha (scale = alpha/r, or alpha/sqrt(r) with rsLoRA)")
