@@ -52,7 +52,7 @@ class TrainConfig(DataOptions):
     packing: bool = Field(True, description="pack several examples per row; exact, as attention never crosses example boundaries")
     group_by_length: bool = Field(
         False, description="unpacked rows: micro-batches of rows of similar length, so little compute goes to padding (Hugging Face's "
-        "group_by_length); a step's rows are then less alike a random sample (--task classification: on, the objective's default)",
+        "group_by_length); a step's rows are then less like a random sample, which can cost quality (docs/training.md)",
     )
     # LoRA family
     rank: int = Field(16, ge=1, description="LoRA rank r")
