@@ -75,6 +75,20 @@ def test_objective_and_task_must_fit():
         get_objective("classification", "dpo")
 
 
+def test_the_objective_fills_only_the_settings_the_user_left_unset(tmp_path):
+    given = {"out": tmp_path / "run", "data": [tmp_path / "sms.tsv"], "task": "classification"}
+    classification = get_objective("classification", "sft")
+    resolved = classification.with_defaults(TrainConfig(**given))
+    assert (resolved.micro_batch_size, resolved.max_seq_len) == (32, 128)
+    assert classification.with_defaults(TrainConfig(**given, micro_batch_size=8)).micro_batch_size == 8  # a flag wins
+    stored = TrainConfig.model_validate(resolved.model_dump(mode="json"))  # run.json / configs/<run>.yaml and back
+    assert classification.with_defaults(stored) == resolved
+    from_yaml = classification.with_defaults(TrainConfig.model_validate({**given, "max_seq_len": 1024}))
+    assert (from_yaml.micro_batch_size, from_yaml.max_seq_len) == (32, 1024)  # a YAML key the user wrote, kept
+    language_model = TrainConfig(out=tmp_path / "run", data=[tmp_path / "train.jsonl"])
+    assert get_objective("causal_lm", "sft").with_defaults(language_model) == language_model
+
+
 def test_macro_f1_matches_scikit_learn():
     rng = np.random.default_rng(0)
     gold, predicted = rng.integers(0, 3, 50), rng.integers(0, 3, 50)

@@ -84,8 +84,8 @@ def test_the_completions_access_rules_apply(classifier_world):
     refused = {
         "other tenant": (clients["globex"], {"model": "acme/spam@v1", "input": "x"}, 403, "permission_error"),
         "unapproved": (clients["acme"], {"model": "acme/spam-draft@v1", "input": "x"}, 403, "version_not_approved"),
-        "language model adapter": (clients["acme"], {"model": "acme/chat@v1", "input": "x"}, 409, "model_not_classifier"),
-        "the base": (clients["acme"], {"model": "builtin:tiny", "input": "x"}, 409, "model_not_classifier"),
+        "language model adapter": (clients["acme"], {"model": "acme/chat@v1", "input": "x"}, 400, "wrong_endpoint"),
+        "the base": (clients["acme"], {"model": "builtin:tiny", "input": "x"}, 400, "wrong_endpoint"),
         "no texts": (clients["acme"], {"model": "acme/spam@v1", "input": []}, 400, "invalid_request"),
         "empty text": (clients["acme"], {"model": "acme/spam@v1", "input": ["a", ""]}, 400, "empty_input"),
         "unknown field": (clients["acme"], {"model": "acme/spam@v1", "input": "x", "temperature": 0}, 400, "invalid_request"),
@@ -100,3 +100,24 @@ def test_the_completions_access_rules_apply(classifier_world):
     assert ("globex/globex-app", "acme/spam@v1") in denied
     anonymous = httpx.post(f"{url}/v1/classifications", json={"model": "acme/spam@v1", "input": "x"}, timeout=HTTP_TIMEOUT_S)
     assert anonymous.status_code == 401
+
+
+def test_each_endpoint_refuses_the_other_kind_of_model_naming_the_one_that_answers_it(classifier_world):
+    _, _, clients, _ = classifier_world
+    acme = clients["acme"]
+    asked = {
+        "/v1/completions": ({"model": "acme/spam@production", "prompt": "win cash", "max_tokens": 2}, "acme/spam@production", "/v1/classifications"),
+        "/v1/chat/completions": (
+            {"model": "acme/spam@v1", "messages": [{"role": "user", "content": "win cash"}], "max_tokens": 2}, "acme/spam@v1", "/v1/classifications",
+        ),
+        "/v1/classifications": ({"model": "acme/chat@v1", "input": "win cash"}, "acme/chat@v1", "/v1/completions"),
+    }
+    for endpoint, (body, model, answered_by) in asked.items():
+        response = acme.post(endpoint, json=body)
+        assert response.status_code == 400, (endpoint, response.text)
+        error = response.json()["error"]
+        assert (error["type"], error["code"], error["param"]) == ("invalid_request_error", "wrong_endpoint", "model"), endpoint
+        assert model in error["message"] and answered_by in error["message"], error["message"]
+    # the classifier itself still answers where it belongs, and a language-model adapter still generates
+    assert acme.post("/v1/classifications", json={"model": "acme/spam@v1", "input": "win cash"}).status_code == 200
+    assert acme.post("/v1/completions", json={"model": "acme/chat@v1", "prompt": "hi", "max_tokens": 2}).status_code == 200

@@ -73,3 +73,19 @@ def test_resuming_mid_epoch_sees_the_same_micro_batches():
             for expected_batch, actual_batch in zip(expected, actual, strict=True):
                 for name, tensor in expected_batch.tensors.items():
                     torch.testing.assert_close(actual_batch.tensors[name], tensor, rtol=0, atol=0)
+
+
+def test_grouped_by_length_an_epoch_keeps_every_example_with_less_padding_and_is_a_function_of_seed_and_epoch():
+    examples = variable_length_examples(1000)
+    random_plan = BatchPlan(8, 1, 1, False, MAX_SEQ_LEN, pad_token_id=0)
+    grouped_plan = BatchPlan(8, 1, 1, False, MAX_SEQ_LEN, pad_token_id=0, group_by_length=True)
+    ids = lambda micro_batches: sorted(id(example) for batch in micro_batches for example in batch)  # noqa: E731
+    padded = lambda micro_batches: sum(len(batch) * max(map(len, batch)) for batch in micro_batches)  # noqa: E731
+    for epoch in (0, 1):
+        grouped = grouped_plan.epoch_micro_batches(examples, 3, epoch)
+        shuffled = random_plan.epoch_micro_batches(examples, 3, epoch)
+        assert ids(grouped) == ids(shuffled) == sorted(map(id, examples))
+        assert padded(grouped) < 0.75 * padded(shuffled)
+        assert grouped == grouped_plan.epoch_micro_batches(examples, 3, epoch)
+        assert [len(batch[0]) for batch in grouped] != sorted(len(batch[0]) for batch in grouped)  # the groups come in random order
+    assert grouped_plan.epoch_micro_batches(examples, 3, 0) != grouped_plan.epoch_micro_batches(examples, 3, 1)

@@ -64,11 +64,12 @@ def compare_held_out(config: CompareConfig, console: Console) -> HeldOutComparis
 
     if config.lr_sweep:
         raise ConfigError(f"--lr-sweep is not available for --task {config.task} --objective {config.objective}; give --learning-rates instead")
+    objective = get_objective(config.task, config.objective)
+    config = objective.with_defaults(config)  # the runs' configs and compare.yaml record the settings used
     out = Path(config.out)
     check_compare_dir(out, config)
     base = resolve_model(config.model)
     tokenizer = load_tokenizer(base.path)
-    objective = get_objective(config.task, config.objective)
     data = objective.prepare_data(config, tokenizer)
     plan = objective.batch_plan(config, 1, tokenizer.pad_token_id)
     steps = config.max_steps or plan.steps_per_epoch(data.train) * config.epochs

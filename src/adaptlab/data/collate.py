@@ -34,13 +34,15 @@ def pad_batch(examples: list[Example], pad_token_id: int) -> dict[str, "Tensor"]
     return {"input_ids": input_ids, "labels": labels, "attention_mask": attention_mask}
 
 
-def labelled_batch(examples: list["LabelledText"], pad_token_id: int) -> dict[str, "Tensor"]:
-    """A classification micro-batch: input_ids and attention_mask right-padded to the longest text; labels (one per row)."""
+def labelled_batch(examples: list["LabelledText"], pad_token_id: int, pad_to_multiple_of: int = 1) -> dict[str, "Tensor"]:
+    """A classification micro-batch: input_ids and attention_mask right-padded to the longest text (rounded up to
+    `pad_to_multiple_of`); labels (one per row)."""
     import torch
 
     if not examples:
         raise ValueError("labelled_batch: no examples")
-    shape = (len(examples), max(len(example) for example in examples))
+    longest = max(len(example) for example in examples)
+    shape = (len(examples), -(-longest // pad_to_multiple_of) * pad_to_multiple_of)
     input_ids = torch.full(shape, pad_token_id, dtype=torch.long)
     attention_mask = torch.zeros(shape, dtype=torch.long)
     for row, example in enumerate(examples):

@@ -30,7 +30,9 @@ class DataOptions(BaseModel):
         description="read fields from differently named source columns, field -> column, "
         "e.g. text=SMS,label=Label",
     )
-    max_seq_len: int = Field(default=1024, ge=2, description="longest example in tokens, prompt and response together")
+    max_seq_len: int = Field(
+        default=1024, ge=2, description="longest example in tokens, prompt and response together (--task classification: 128, the objective's default)"
+    )
     truncation: Literal["truncate", "reject"] = Field(
         default="truncate",
         description="truncate: cut examples at max_seq_len (a row is bad only if no response token survives); "

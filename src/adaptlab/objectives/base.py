@@ -15,6 +15,10 @@ if TYPE_CHECKING:
     from adaptlab.methods import FineTuningMethod
     from adaptlab.train.batching import BatchPlan
 
+# What a trained model does, as Hugging Face pipeline tags (model cards; which endpoint serves it)
+TEXT_GENERATION = "text-generation"
+TEXT_CLASSIFICATION = "text-classification"
+
 
 class TrainingObjective(ABC):
     """One thing to train a model for: its data, batching, loss and held-out metrics."""
@@ -24,6 +28,16 @@ class TrainingObjective(ABC):
     # the held-out figures (in `evaluate`'s metrics, each with _low/_high bounds) `compare` judges methods on, the first
     # one the relative score's; none: compare scores generated answers, held-out loss and forgetting instead
     held_out_metrics: ClassVar[tuple[str, ...]] = ()
+    # what a model trained for it does, as a Hugging Face pipeline tag: which endpoint serves it, what its card says
+    pipeline_tag: ClassVar[str] = TEXT_GENERATION
+    # TrainConfig fields whose defaults (set for a causal LM) do not suit this objective: its own, used wherever the
+    # user set none (a flag, a YAML key); recorded in run.json like every setting
+    default_settings: ClassVar[dict[str, object]] = {}
+
+    def with_defaults(self, config: TrainConfig) -> TrainConfig:
+        """`config` with this objective's `default_settings` in the fields the user left unset."""
+        unset = {name: value for name, value in self.default_settings.items() if name not in config.model_fields_set}
+        return config.model_copy(update=unset)
 
     @abstractmethod
     def prepare_data(self, config: TrainConfig, tokenizer) -> "PreparedData":

@@ -66,7 +66,10 @@ class PairwisePreference(TrainingObjective):
         return config if config.beta is not None else config.model_copy(update={"beta": self.default_beta})
 
     def batch_plan(self, config: TrainConfig, world_size: int, pad_token_id: int) -> BatchPlan:
-        return BatchPlan(config.micro_batch_size, config.grad_accum, world_size, False, config.max_seq_len, pad_token_id, pair_collator(pad_token_id))
+        return BatchPlan(
+            config.micro_batch_size, config.grad_accum, world_size, False, config.max_seq_len, pad_token_id, pair_collator(pad_token_id),
+            config.group_by_length,
+        )
 
     @torch.no_grad()
     def evaluate(self, loss_module: PreferenceLoss, data: PreparedData, plan: BatchPlan, config: TrainConfig) -> dict:

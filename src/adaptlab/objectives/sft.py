@@ -25,6 +25,7 @@ class CausalLmSft(TrainingObjective):
             packing=config.packing,
             max_seq_len=config.max_seq_len,
             pad_token_id=pad_token_id,
+            group_by_length=config.group_by_length,
         )
 
     def loss_module(self, model, method, config: TrainConfig, data, plan) -> TargetTokenLoss:

@@ -14,7 +14,10 @@ QUALITY_METRICS = ("eval_loss", "eval_perplexity")
 def render_card(record: VersionRecord) -> str:
     from huggingface_hub import EvalResult, ModelCard, ModelCardData
 
+    from adaptlab.objectives import recorded_objective  # loads torch: only when a card is rendered
+
     lineage = record.lineage
+    pipeline_tag = recorded_objective(lineage.config).pipeline_tag
     eval_files = [PurePath(f.path).name for f in lineage.data.files if f.role == "eval"]
     quality = {name: value for name, value in record.metrics.items() if name in QUALITY_METRICS or name in lineage.evaluation_metrics}
     data = ModelCardData(
@@ -23,11 +26,11 @@ def render_card(record: VersionRecord) -> str:
         datasets=sorted({PurePath(f.path).name for f in lineage.data.files}),
         license=record.license or "other",
         model_name=record.ref,
-        pipeline_tag="text-generation",
+        pipeline_tag=pipeline_tag,
         tags=["adaptlab", lineage.method],
         eval_results=[
             EvalResult(
-                task_type="text-generation",
+                task_type=pipeline_tag,
                 dataset_type="local-file",
                 dataset_name=", ".join(eval_files) or "held-out split of the training data",
                 metric_type=name,

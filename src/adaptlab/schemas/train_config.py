@@ -50,6 +50,10 @@ class TrainConfig(DataOptions):
     data: list[Path] = Field([], description="training data files (JSONL, JSON, CSV/TSV, Parquet)")
     eval_data: list[Path] = Field([], description="held-out data files; otherwise --eval-fraction of the training rows")
     packing: bool = Field(True, description="pack several examples per row; exact, as attention never crosses example boundaries")
+    group_by_length: bool = Field(
+        False, description="unpacked rows: micro-batches of rows of similar length, so little compute goes to padding (Hugging Face's "
+        "group_by_length); a step's rows are then less like a random sample, which can cost quality (docs/training.md)",
+    )
     # LoRA family
     rank: int = Field(16, ge=1, description="LoRA rank r")
     alpha: float = Field(32.0, gt=0, description="LoRA alpha (scale = alpha/r, or alpha/sqrt(r) with rsLoRA)")
@@ -83,7 +87,7 @@ class TrainConfig(DataOptions):
     max_grad_norm: float | None = Field(1.0, description="clip gradients to this norm (None: no clipping)")
     epochs: int = Field(1, ge=1, description="passes over the training data (ignored when --max-steps is set)")
     max_steps: int | None = Field(None, ge=1, description="optimizer steps to run; overrides --epochs")
-    micro_batch_size: int = Field(4, ge=1, description="rows per forward pass")
+    micro_batch_size: int = Field(4, ge=1, description="rows per forward pass (--task classification: 32, the objective's default)")
     grad_accum: int = Field(1, ge=1, description="micro-batches per optimizer step")
     precision: Literal["auto", "fp32", "bf16"] = Field(
         "auto", description="bf16 autocast (weights stay fp32) or fp32; auto: bf16 where the hardware computes it natively"

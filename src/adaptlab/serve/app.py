@@ -19,6 +19,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from adaptlab.data.prompts import chat_prompt_text
 from adaptlab.errors import AdaptlabError
+from adaptlab.objectives import TEXT_GENERATION
 from adaptlab.registry import Principal
 from adaptlab.serve.access import caller_principal, check_metrics_token
 from adaptlab.serve.classifications import add_classification_route
@@ -111,7 +112,7 @@ def create_app(runtime: Runtime) -> FastAPI:
     @app.post("/v1/completions", responses={200: {"model": CompletionResponse, "content": EVENT_STREAM}, **REQUEST_ERRORS})
     async def completions(body: CompletionRequest, caller: Caller, request: Request):
         with runtime.tracer.request(body, request.headers) as span:
-            target = await request_target(runtime, caller, body.model, request, body.user)
+            target = await request_target(runtime, caller, body.model, request, body.user, TEXT_GENERATION)
             # Tokenized on the event loop: fast tokenizers are not safe to call from several threads at once.
             prompt_ids = runtime.tokenizer(body.prompt, add_special_tokens=True)["input_ids"]
             answer = await _answer(runtime, caller, target, body, body.max_tokens, prompt_ids, request, span, chat=False)
@@ -121,7 +122,7 @@ def create_app(runtime: Runtime) -> FastAPI:
     @app.post("/v1/chat/completions", responses={200: {"model": ChatCompletionResponse, "content": EVENT_STREAM}, **REQUEST_ERRORS})
     async def chat_completions(body: ChatCompletionRequest, caller: Caller, request: Request):
         with runtime.tracer.request(body, request.headers) as span:
-            target = await request_target(runtime, caller, body.model, request, body.user)
+            target = await request_target(runtime, caller, body.model, request, body.user, TEXT_GENERATION)
             prompt_ids = _chat_prompt_ids(runtime.tokenizer, body)
             answer = await _answer(runtime, caller, target, body, body.requested_max_tokens(), prompt_ids, request, span, chat=True)
         _sample_for_drift(runtime, target, chat_prompt_text((message.role, message.content) for message in body.messages))

@@ -1,8 +1,9 @@
 """`POST /v1/classifications`: a registered classifier (an adapter trained with `--task classification` on this
 server's base) labels one text or a list of texts, each with the probability of every label. Who may use which
 version, the approval rule, the concurrency limits and the `X-Adaptlab-Model-Version` header are the completions'
-own: app.py's target resolution and admission, reused. The classifier is loaded by its method object on first use
-and kept in a small least-recently-used set; the forward pass runs in a worker thread, off the event loop."""
+own: gateway.py's target resolution (a language model is a 400 naming the endpoints for it) and admission, reused.
+The classifier is loaded by its method object on first use and kept in a small least-recently-used set; the forward
+pass runs in a worker thread, off the event loop."""
 
 import threading
 import time
@@ -21,11 +22,11 @@ from pydantic import BaseModel, ConfigDict, Field
 from adaptlab.methods import get_method
 from adaptlab.methods.base import trained_head
 from adaptlab.models import ResolvedModel
+from adaptlab.objectives import TEXT_CLASSIFICATION
 from adaptlab.registry import Principal
 from adaptlab.serve.errors import ServeError
 from adaptlab.serve.gateway import ALL_TENANTS, VERSION_HEADER, InFlight, request_target
 from adaptlab.serve.protocol import Text, Usage, documented_errors
-from adaptlab.serve.resolution import MAX_CACHED
 from adaptlab.serve.runtime import fetch_version
 
 MAX_INPUTS = 64  # texts per request
@@ -85,35 +86,20 @@ class Classifier:
 
 
 class ClassifierCache:
-    """Version ref → loaded Classifier, at most `capacity` of them; a version trained for another task is refused (409)."""
+    """Version ref → loaded Classifier, at most `capacity` of them (request_target has refused any other kind of model)."""
 
     def __init__(self, base: ResolvedModel, fetch: Callable[[str], Path], capacity: int = LOADED_CLASSIFIERS):
         self.base = base
         self.fetch = fetch
         self.loaded: LRUCache = LRUCache(capacity)
-        self.not_classifiers: LRUCache = LRUCache(MAX_CACHED)  # refs already refused (a version's files never change)
         self.lock = threading.Lock()  # loads happen one at a time: two requests never load the same version twice
 
     def get(self, ref: str, method: str) -> Classifier:
         with self.lock:
-            if ref in self.not_classifiers:
-                raise not_a_classifier(ref)
             if ref not in self.loaded:
-                self.loaded[ref] = self._load(ref, method)
+                folder = self.fetch(ref)
+                self.loaded[ref] = Classifier(get_method(method).load_trained(self.base, folder).eval(), trained_head(folder)[1])
             return self.loaded[ref]
-
-    def _load(self, ref: str, method: str) -> Classifier:
-        folder = self.fetch(ref)
-        _, labels = trained_head(folder)
-        if not labels:
-            self.not_classifiers[ref] = True
-            raise not_a_classifier(ref)
-        return Classifier(get_method(method).load_trained(self.base, folder).eval(), labels)
-
-
-def not_a_classifier(model: str) -> ServeError:
-    return ServeError(409, f"{model} is not a classifier (not trained with --task classification); use /v1/completions",
-                      code="model_not_classifier", param="model")
 
 
 def add_classification_route(app: FastAPI, runtime, principal: Callable[[Request], Awaitable[Principal]]) -> None:
@@ -121,9 +107,7 @@ def add_classification_route(app: FastAPI, runtime, principal: Callable[[Request
 
     @app.post("/v1/classifications", responses=documented_errors(400, 401, 403, 404, 409, 411, 413, 429))
     async def classifications(body: ClassificationRequest, caller: Annotated[Principal, Depends(principal)], request: Request) -> ClassificationResponse:
-        target = await request_target(runtime, caller, body.model, request, body.user)
-        if target.version is None:  # the base language model
-            raise not_a_classifier(body.model)
+        target = await request_target(runtime, caller, body.model, request, body.user, TEXT_CLASSIFICATION)
         # tokenized on the event loop, as completions are: fast tokenizers are not safe to call from several threads at once
         token_ids = [_checked_ids(runtime, runtime.tokenizer(text, add_special_tokens=True)["input_ids"], index) for index, text in enumerate(body.texts())]
         record = await run_in_threadpool(runtime.cached_registry.version, caller, target.version)

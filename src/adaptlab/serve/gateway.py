@@ -7,6 +7,7 @@ from dataclasses import dataclass
 from fastapi import Request
 from fastapi.concurrency import run_in_threadpool
 
+from adaptlab.objectives import TEXT_CLASSIFICATION, TEXT_GENERATION, recorded_objective
 from adaptlab.registry import Principal
 from adaptlab.registry.errors import AccessDeniedError
 from adaptlab.serve.access import audit_denied
@@ -16,6 +17,9 @@ from adaptlab.serve.runtime import Runtime
 
 ALL_TENANTS = ""
 VERSION_HEADER = "X-Adaptlab-Model-Version"
+# which endpoints answer a model of each pipeline tag (a version's is its objective's; the engines generate with the base)
+ENDPOINTS = {TEXT_GENERATION: "/v1/completions or /v1/chat/completions", TEXT_CLASSIFICATION: "/v1/classifications"}
+BASE_PIPELINE_TAG = TEXT_GENERATION
 
 
 @dataclass(frozen=True)
@@ -29,9 +33,12 @@ class Target:
     alias: str | None = None
 
 
-async def request_target(runtime: Runtime, caller: Principal, model: str, request: Request, end_user: str | None) -> Target:
+async def request_target(
+    runtime: Runtime, caller: Principal, model: str, request: Request, end_user: str | None, pipeline_tag: str
+) -> Target:
     """The base, the merged adapter, or a servable registry version this caller's tenant owns (403 and an audit entry otherwise);
-    through an alias with a canary, the end user's arm (`user`, else the token's principal)."""
+    through an alias with a canary, the end user's arm (`user`, else the token's principal). The endpoint answers models
+    of `pipeline_tag`; another kind of model is a 400 that names the endpoint which answers it."""
     if runtime.merged is not None:
         merged = runtime.merged
         if model not in (runtime.config.merge, merged.ref):
@@ -45,8 +52,10 @@ async def request_target(runtime: Runtime, caller: Principal, model: str, reques
             await audit_denied(runtime, caller, model, f"tenant {caller.tenant!r} may not use {merged.tenant!r}'s models")
             raise AccessDeniedError(f"{caller.name} (tenant {caller.tenant!r}) may not use {model}")
         target = Target(merged.ref, None, version=merged.ref)
+        check_endpoint(model, recorded_objective(merged.lineage.config).pipeline_tag, pipeline_tag)
     elif model == runtime.base_name:
         target = Target(runtime.base_name, None)
+        check_endpoint(model, BASE_PIPELINE_TAG, pipeline_tag)
     else:
         try:
             route = await run_in_threadpool(runtime.cached_registry.route, caller, model, end_user or caller.name)
@@ -58,11 +67,21 @@ async def request_target(runtime: Runtime, caller: Principal, model: str, reques
             if refusal.status == 403:  # not approved: as much an access decision as another tenant's model
                 await audit_denied(runtime, caller, model, str(refusal))
             raise refusal
+        check_endpoint(model, recorded_objective(record.lineage.config).pipeline_tag, pipeline_tag)
         target = Target(record.ref, record.ref, version=record.ref, alias=route.alias)
         if route.canary_arm is not None:
             request.state.canary_arm = (f"{record.ref.rsplit('@', 1)[0]}@{route.alias}", route.canary_arm)
     request.state.adapter_label = target.label
     return target
+
+
+def check_endpoint(model: str, model_tag: str, endpoint_tag: str) -> None:
+    """A 400 when the endpoint (answering `endpoint_tag` models) was asked for a `model_tag` model."""
+    if model_tag != endpoint_tag:
+        raise ServeError(
+            400, f"{model} is a {model_tag} model, which this endpoint ({endpoint_tag}) does not answer; send it to {ENDPOINTS[model_tag]}",
+            code="wrong_endpoint", param="model",
+        )
 
 
 class InFlight:

@@ -4,7 +4,12 @@ exactly the batches the interrupted one would have.
 With packing, the examples are packed once, in data order, and the packs are shuffled per (seed, epoch),
 as torchtune's `PackedDataset` does: the number of rows, hence of steps, is then the same for every seed,
 epoch and number of processes, and every process gets `grad_accum` micro-batches at every step. The rows
-that do not fill a last whole step are left out of that epoch (different rows each epoch)."""
+that do not fill a last whole step are left out of that epoch (different rows each epoch).
+
+Grouped by length (unpacked rows, `--group-by-length`), as Hugging Face's LengthGroupedSampler does: the shuffled
+rows are cut into spans of LENGTH_GROUP_BATCHES micro-batches, each span sorted by length and cut into micro-batches,
+and the micro-batches shuffled, so a micro-batch pads its rows to nearly their own length. The rows of a micro-batch
+are then alike in length, which (where length goes with the label) makes each step's gradient noisier."""
 
 import random
 from collections.abc import Callable
@@ -13,6 +18,8 @@ from dataclasses import dataclass, field
 import torch
 
 from adaptlab.data import Example, count_target_tokens, pack_examples, packed_batch, pad_batch
+
+LENGTH_GROUP_BATCHES = 50  # micro-batches per span sorted by length (LengthGroupedSampler's mega-batch)
 
 
 @dataclass(frozen=True)
@@ -31,6 +38,7 @@ class BatchPlan:
     max_seq_len: int
     pad_token_id: int
     collate_rows: Callable[[list], "MicroBatch"] | None = None  # an objective's own batches; default: padded or packed LM rows
+    group_by_length: bool = False  # micro-batches of rows of similar length (unpacked rows only)
 
     @property
     def micro_batches_per_step(self) -> int:
@@ -41,10 +49,19 @@ class BatchPlan:
         return pack_examples(examples, self.max_seq_len) if self.packing else list(examples)
 
     def epoch_micro_batches(self, rows: list, seed: int, epoch: int) -> list[list]:
-        """The epoch's micro-batches in order: the rows shuffled by (seed, epoch), cut into micro-batches."""
+        """The epoch's micro-batches in order: the rows shuffled by (seed, epoch), cut into micro-batches (grouped by
+        length: within spans of LENGTH_GROUP_BATCHES micro-batches, then the micro-batches shuffled)."""
         shuffled = list(rows)
-        random.Random(f"{seed}:{epoch}").shuffle(shuffled)
-        return [shuffled[i : i + self.micro_batch_size] for i in range(0, len(shuffled), self.micro_batch_size)]
+        rng = random.Random(f"{seed}:{epoch}")
+        rng.shuffle(shuffled)
+        grouped = self.group_by_length and not self.packing
+        if grouped:
+            span = self.micro_batch_size * LENGTH_GROUP_BATCHES
+            shuffled = [row for start in range(0, len(shuffled), span) for row in sorted(shuffled[start : start + span], key=len)]
+        micro_batches = [shuffled[i : i + self.micro_batch_size] for i in range(0, len(shuffled), self.micro_batch_size)]
+        if grouped:
+            rng.shuffle(micro_batches)
+        return micro_batches
 
     def steps_per_epoch(self, examples: list[Example]) -> int:
         return self._steps_per_epoch(len(self.rows(examples)))

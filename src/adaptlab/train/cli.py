@@ -19,6 +19,7 @@ def train_command(
     **flags,
 ) -> None:
     """Fine-tune a model with full fine-tuning, LoRA, DoRA or QLoRA."""
+    from adaptlab.objectives import get_objective
     from adaptlab.train.accelerate_launch import needs_launch, train_under_accelerate
     from adaptlab.train.dry_run import dry_run as plan_run
     from adaptlab.train.dry_run import print_dry_run
@@ -30,6 +31,8 @@ def train_command(
         train_config = stored_config(config, overrides)
     else:
         train_config = build_config(config, overrides)
+    # before a launcher passes the config on as a whole, where every field looks set
+    train_config = get_objective(train_config.task, train_config.objective).with_defaults(train_config)
     if dry_run:
         print_dry_run(plan_run(train_config), Console())
         return

@@ -49,6 +49,8 @@ def train(config: TrainConfig, *, resume: bool = False, console: Console | None 
 
     # bf16 autocast is ours (train_step), not accelerate's: its precision is process-global state,
     # and several runs with different precision may share one process.
+    objective = get_objective(config.task, config.objective)
+    config = objective.with_defaults(config)
     accelerator = create_accelerator()
     check_world_size(accelerator.num_processes)
     strategy = run_strategy(accelerator, config.launcher)
@@ -66,7 +68,6 @@ def train(config: TrainConfig, *, resume: bool = False, console: Console | None 
     torch.manual_seed(config.run_seed)
     base = resolve_model(config.model)
     tokenizer = load_tokenizer(base.path)
-    objective = get_objective(config.task, config.objective)
     data = objective.prepare_data(config, tokenizer)
     config = objective.resolved_config(config, data)
     method = get_method(config.method)
