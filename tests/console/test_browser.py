@@ -141,6 +141,9 @@ def test_reviewer_votes_on_three_items_with_the_keyboard_and_sees_progress(brows
     screenshot(page, "review-item", full_page=True)
     for number, key in enumerate(("1", "2", "T"), start=1):
         assert f"item {number}" in page.locator("#prompt h2").inner_text()
+        # the item's text shows before console.js has attached its key handler (on DOMContentLoaded): a key pressed in
+        # between did nothing, and the test then waited for a verdict that was never chosen (seen on a loaded CI machine)
+        page.wait_for_load_state("load")
         page.keyboard.press(key)
         assert page.locator('input[name="verdict"]:checked').get_attribute("data-key") == key
         page.keyboard.press("Enter")
