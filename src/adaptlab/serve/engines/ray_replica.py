@@ -75,7 +75,9 @@ class ModelReplica:
             pump.cancel()  # a request left early: the engine's stream closes, its batch row is freed
 
     async def resident_adapter(self, version_ref: str) -> ResidentAdapter:
-        raise NotImplementedError  # replaced by replica_class's multiplexed loader
+        """The adapter loaded on this replica's engine (replica_class puts Ray's bounded multiplexed cache in front)."""
+        await self.engine.load_adapter(version_ref)
+        return ResidentAdapter(self.engine, version_ref)
 
     def __del__(self) -> None:
         self.engine.close()
@@ -97,7 +99,6 @@ def replica_class(adapters_per_replica: int) -> type[ModelReplica]:
     class AdaptlabModelReplica(ModelReplica):
         @serve.multiplexed(max_num_models_per_replica=adapters_per_replica)
         async def resident_adapter(self, version_ref: str) -> ResidentAdapter:
-            await self.engine.load_adapter(version_ref)
-            return ResidentAdapter(self.engine, version_ref)
+            return await super().resident_adapter(version_ref)
 
     return AdaptlabModelReplica
