@@ -3,9 +3,11 @@
     python bench/train_levers.py --field optimizer_kernel --values for_loop fused --profile short_full
     python bench/train_levers.py --field optimizer_kernel --values foreach fused --profile packed_lora --rounds 3
     python bench/train_levers.py --field optimizer_kernel --values fused --profile packed_lora --steps 3 --rounds 1 --op-profile 2
+    python bench/train_levers.py --field optimizer_kernel,precision --values for_loop,bf16 fused,bf16 fused,fp32
     python bench/train_levers.py --quick ...   # builtin:tiny on generated rows: checks that the bench runs
 
-Every (round, value) pair trains `--steps` optimizer steps with adaptlab's loop in a fresh process; rounds
+`--field` may name several fields, comma-separated; each value then sets them all (`fused,fp32`), so
+combined levers are compared with one baseline in one run. Every (round, value) pair trains `--steps` optimizer steps with adaptlab's loop in a fresh process; rounds
 run the values in turn (A B A B …) so load from other processes hits every value alike. Reported per
 value: the median tokens/s over the rounds (the loop's own clock: loading excluded, the first step and any
 compilation included), its ratio to the first value, the final training loss (numerics: an exact lever
@@ -53,23 +55,22 @@ PROFILES = {
 SHARED = {"train_rows": 200, "eval_rows": 4, "micro_batch_size": 4, "precision": "bf16"}
 
 
-def worker_spec(name: str, profile: dict, field: str, value, steps: int, files: tuple[Path, Path], workdir: Path) -> dict:
+def worker_spec(name: str, profile: dict, settings: dict, steps: int, files: tuple[Path, Path], workdir: Path) -> dict:
     train_config = shared_train_config(name, profile["method"], profile, *files, workdir) | {
         "packing": profile["packing"],
         "precision": profile["precision"],
         "learning_rate": profile["learning_rate"],
         "max_steps": steps,
         "max_bad_rows": profile.get("max_bad_rows", 0),
-        field: value,
-    }
+    } | settings
     return {"name": name, "engine": "adaptlab", "evaluate": False, "train_config": train_config}
 
 
 def summarise(field: str, values: list, runs: dict[str, list[dict]]) -> list[dict]:
-    first = statistics.median(r["tokens_per_s"] for r in runs[json.dumps(values[0])])
+    first = statistics.median(r["tokens_per_s"] for r in runs[values[0]])
     summary = []
     for value in values:
-        results = runs[json.dumps(value)]
+        results = runs[value]
         median = statistics.median(r["tokens_per_s"] for r in results)
         summary.append(
             {
@@ -100,22 +101,26 @@ def main() -> None:
         emit_result(adaptlab_worker(json.loads(args.worker)))
         return
     field = args.field or "optimizer_kernel"
-    values = [parse_value(v) for v in (args.values or ["for_loop", "fused"])]
+    try:
+        settings = {value: lever_settings(field, value) for value in args.values or ["for_loop", "fused"]}
+    except ValueError as exc:
+        parser.error(str(exc))
+    values = list(settings)
     profile = PROFILES[args.profile] | SHARED | {"model": "builtin:tiny" if args.quick else "builtin:smollm2-135m"}
     steps, rounds = (4, 1) if args.quick else (args.steps, args.rounds)
     console = Console(width=max(Console().width, 110))
     rows = quick_alpaca_rows(profile["train_rows"] + profile["eval_rows"]) if args.quick else read_alpaca_demo()
     workdir = bench_workdir()
     files = split_data_files(rows, profile["train_rows"], profile["eval_rows"], workdir)
-    runs: dict[str, list[dict]] = {json.dumps(v): [] for v in values}
-    result_name = f"train_levers_{field}_{args.profile}{'_quick' if args.quick else ''}"
+    runs: dict[str, list[dict]] = {value: [] for value in values}
+    result_name = f"train_levers_{field.replace(',', '+')}_{args.profile}{'_quick' if args.quick else ''}"
     for round_index in range(rounds):
         for value in values:
             name = f"{field}={value}-r{round_index}"
             with console.status(f"round {round_index + 1}/{rounds}: {name}, {steps} steps in a fresh process"):
-                result = run_worker(SCRIPT, worker_spec(name, profile, field, value, steps, files, workdir), console)
+                result = run_worker(SCRIPT, worker_spec(name, profile, settings[value], steps, files, workdir), console)
             result["load_average_1m"] = os.getloadavg()[0]
-            runs[json.dumps(value)].append(result)
+            runs[value].append(result)
             console.print(f"{name}: {result['tokens_per_s']:,.1f} tokens/s, final loss {result['final_train_loss']:.4f}, load {result['load_average_1m']:.1f}")
         payload = {
             "bench": "train_levers",
@@ -131,10 +136,10 @@ def main() -> None:
         payload["op_profiles"] = {}
         for value in values:
             name = f"{field}={value}-profiled"
-            spec = worker_spec(name, profile, field, value, 1 + args.op_profile, files, workdir) | {"op_profile_steps": args.op_profile}
+            spec = worker_spec(name, profile, settings[value], 1 + args.op_profile, files, workdir) | {"op_profile_steps": args.op_profile}
             with console.status(f"{name}: {1 + args.op_profile} steps, the last {args.op_profile} under torch.profiler"):
-                payload["op_profiles"][json.dumps(value)] = run_worker(SCRIPT, spec, console)["op_profile"]
-            print_profile(console, payload["op_profiles"][json.dumps(value)])
+                payload["op_profiles"][value] = run_worker(SCRIPT, spec, console)["op_profile"]
+            print_profile(console, payload["op_profiles"][value])
         path = write_results(result_name, payload, args.out)
     summary = payload["summary"]
     table = Table(title=f"{field} on {args.profile} ({profile['model']}, {steps} steps, median of {rounds})")
@@ -151,6 +156,15 @@ def main() -> None:
         )
     console.print(table)
     console.print(f"results written to {path}")
+
+
+def lever_settings(field: str, value: str) -> dict:
+    """The TrainConfig fields one value of the lever sets: `optimizer_kernel` + `fused`, or `optimizer_kernel,precision`
+    + `fused,fp32`; each part as JSON where it is not a plain string (true, 2)."""
+    fields, parts = field.split(","), value.split(",")
+    if len(parts) != len(fields):
+        raise ValueError(f"--values {value}: {len(parts)} parts for the {len(fields)} fields of --field {field}")
+    return {name: parse_value(part) for name, part in zip(fields, parts)}
 
 
 def parse_value(text: str):

@@ -4,7 +4,7 @@
     python bench/train_vs_hf.py --quick    # builtin:tiny on generated rows (< 1 min)
 
 Both sides train one epoch over the same tokenized examples (adaptlab's prepare_data output, so
-masks and non-padding tokens are identical), LoRA r=16 alpha=32 dropout=0.05 all-linear, the same
+masks and non-padding tokens are identical), LoRA r=16 alpha=32 dropout=0 all-linear (PEFT's and adaptlab's default), the same
 learning rate, cosine schedule, micro-batch, seed and grad clipping. Configurations:
 
 - hf_lora_defaults: Trainer defaults (fp32, DataCollatorForSeq2Seq padding to the longest row)
@@ -53,7 +53,7 @@ from rich.table import Table
 from adaptlab.train.environment import peak_rss_bytes
 
 SCRIPT = Path(__file__).resolve()
-LORA = {"rank": 16, "alpha": 32.0, "dropout": 0.05}
+LORA = {"rank": 16, "alpha": 32.0, "dropout": 0.0}
 LEARNING_RATES = {"lora": 2e-4, "full": 1e-5}
 CONFIGURATIONS = {
     # name: (engine, method, precision, batching)

