@@ -23,6 +23,7 @@ from adaptlab.schemas.train_config import TrainConfig
 PARAMETER_SHARDING: tuple[Strategy, ...] = ("fsdp2", "zero3")  # each process holds a shard of every weight
 STATE_SHARDING: tuple[Strategy, ...] = ("fsdp2", "zero2", "zero3")  # the optimizer state is split across processes
 ZERO_STAGES: dict[int, Strategy] = {2: "zero2", 3: "zero3"}
+DEEPSPEED_ACCELERATOR_VARIABLE = "DS_ACCELERATOR"
 TRAINED_MODEL_ATTRIBUTE = "model"  # every objective's loss module holds the trained model as `.model`
 
 
@@ -36,6 +37,8 @@ def create_accelerator(environ: Mapping[str, str] = os.environ):
     from accelerate.utils import DistributedType, InitProcessGroupKwargs
 
     on_cpu = not torch.cuda.is_available()
+    if on_cpu:  # DeepSpeed, when installed, is imported by accelerate and would warn that it found no GPU in every run
+        os.environ.setdefault(DEEPSPEED_ACCELERATOR_VARIABLE, "cpu")
     if launcher_flag(environ, "ACCELERATE_USE_FSDP") and environ.get("FSDP_VERSION", "1") != "2":
         raise ConfigError(
             "FSDP version 1 is not supported (on CPU it crashes saving a whole state dict and saves PEFT adapters empty); "
