@@ -21,7 +21,7 @@ from adaptlab.errors import ConfigError
 from adaptlab.train.checkpoint import CHECKPOINTS_DIR, STATE_FILE
 from adaptlab.train.loop import train
 from adaptlab.train.run_location import (
-    check_url_out, prepare_staging, read_record, staging_run_dir, upload_checkpoint, upload_started,
+    check_url_out, prepare_staging, read_record, remove_staging, staging_run_dir, upload_checkpoint, upload_started,
 )
 from tests.train.cli_runs import quiet_env, run, train_argv
 from tests.train.helpers import tiny_config, write_copy_task
@@ -35,6 +35,7 @@ def memory_url():
     fs, root = fsspec.core.url_to_fs(url)
     if fs.exists(root):
         fs.rm(root, recursive=True)
+    remove_staging(url)
 
 
 def remote_names(url: str, folder: str = "") -> set[str]:
