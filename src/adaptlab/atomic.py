@@ -63,6 +63,16 @@ def staging_dir(final: Path) -> Iterator[Path]:
     tmp = _temporary_dir(final.parent, prefix=f".{final.name}.")
     try:
         yield tmp
+    except BaseException:
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise
+    rename_into_place(tmp, final)
+
+
+def rename_into_place(tmp: Path, final: Path) -> None:
+    """Make the whole folder `tmp` become `final` by one rename (an existing `final` is moved aside just before and
+    deleted after); on failure `tmp` is deleted and `final` is as it was."""
+    try:
         old = _move_aside(final) if final.exists() else None
         try:
             os.replace(tmp, final)
@@ -75,6 +85,19 @@ def staging_dir(final: Path) -> Iterator[Path]:
         raise
     if old is not None:
         shutil.rmtree(old, ignore_errors=True)
+
+
+def shared_staging_path(final: Path) -> Path:
+    """The hidden temporary name beside `final` on which several processes that write one folder together agree
+    (one of them makes it with `recreate_dir`, and `rename_into_place`s it once all are done)."""
+    final = Path(final)
+    return final.with_name(f".{final.name}.shared{TEMP_SUFFIX}")
+
+
+def recreate_dir(path: Path) -> None:
+    """An empty folder at `path` (a killed run's leftover there is dropped)."""
+    shutil.rmtree(path, ignore_errors=True)
+    Path(path).mkdir(parents=True)
 
 
 def publish_files(staged: Path, dest: Path, last: tuple[str, ...] = ()) -> None:

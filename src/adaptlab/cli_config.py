@@ -97,6 +97,8 @@ def cli_type(annotation) -> type:
     origin = typing.get_origin(kind)
     if kind in SCALAR_TYPES or origin is typing.Literal:
         return kind
+    if origin in (typing.Union, types.UnionType) and str in typing.get_args(kind):
+        return str  # a path or a URL: the config tells them apart
     if origin is dict:
         return list[str]
     if origin in (list, tuple):

@@ -19,7 +19,7 @@ from adaptlab.objectives import get_objective
 from adaptlab.objectives.reference_log_probs import REFERENCE_FILE
 from adaptlab.schemas.train_config import TrainConfig
 from adaptlab.train import loop
-from adaptlab.train.checkpoint import save_checkpoint
+from adaptlab.train.checkpoint import write_checkpoint
 from adaptlab.train.loop import train
 
 
@@ -105,11 +105,11 @@ def test_a_resumed_run_reuses_the_precomputed_reference(tmp_path, monkeypatch):
     saves = []
 
     def save_then_crash(*args):
-        saves.append(save_checkpoint(*args))
+        saves.append(write_checkpoint(*args))
         if len(saves) == 2:
             raise Crash("killed after the second checkpoint")
 
-    monkeypatch.setattr(loop, "save_checkpoint", save_then_crash)
+    monkeypatch.setattr(loop, "write_checkpoint", save_then_crash)
     with pytest.raises(Crash):
         train(config)
     monkeypatch.undo()

@@ -5,9 +5,10 @@ import subprocess
 import sys
 
 from adaptlab.schemas.train_config import TrainConfig
+from adaptlab.train.cli import stored_config
 from tests.cli_help import assert_every_field_has_a_typed_flag
 from tests.train.cli_runs import quiet_env, run, train_argv
-from tests.train.helpers import write_copy_task
+from tests.train.helpers import tiny_config, write_copy_task
 
 
 def adaptlab(*args: str) -> subprocess.CompletedProcess:
@@ -90,3 +91,13 @@ def test_resume_refuses_a_config_or_flags_that_would_change_the_run(tmp_path):
     assert (run_dir / "run.json").read_text() == '{"status": "running"}'
     without_out = adaptlab("train", "--resume")
     assert without_out.returncode == 2 and "--out" in without_out.stderr
+
+
+def test_resume_may_add_allow_pickle_and_nothing_else(tmp_path):
+    run_dir = tmp_path / "run"
+    run_dir.mkdir()
+    stored = tiny_config(tmp_path, "lora").model_dump(mode="json")
+    (run_dir / "run.json").write_text(json.dumps({"status": "running", "config": stored}))
+    assert stored_config(None, {"out": str(run_dir)}).allow_pickle is False
+    resumed = stored_config(None, {"out": str(run_dir), "allow_pickle": True})
+    assert resumed.allow_pickle is True and resumed.model_dump(mode="json") == stored | {"allow_pickle": True}

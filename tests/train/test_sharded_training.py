@@ -3,13 +3,21 @@ DeepSpeed ZeRO-3 (configs/accelerate/), and as 2 Ray Train workers, 2 processes 
 micro-batch, or two of 1 row) train like one process accumulating 2 micro-batches of 2 rows. Same loss curve
 within LOSS_TOLERANCE, and artifacts that reload (`PeftModel.from_pretrained` / `from_pretrained`) with the same logits. run.json states the topology.
 
+Checkpoints under FSDP2, ZeRO-2 and ZeRO-3 are the engines' own shards: a 2-process run killed after one resumes (with
+--allow-pickle) to the single-process run's loss curve and weights. Ray workers also write to a file:// URL --out.
+
 The launches start processes (tens of seconds each): marked slow. DeepSpeed and Ray are the scale extra; without
 them those tests skip."""
 
+import contextlib
 import json
+import signal
+import subprocess
 import sys
+import time
 from pathlib import Path
 
+import psutil
 import pytest
 import torch
 from typer.testing import CliRunner
@@ -18,8 +26,10 @@ from adaptlab.cli import app
 from adaptlab.methods import get_method
 from adaptlab.models import load_causal_lm, resolve_model
 from adaptlab.schemas.run_record import read_run_record
-from tests.train.cli_runs import run, train_argv
+from adaptlab.train.checkpoint import list_checkpoints
+from tests.train.cli_runs import quiet_env, run, train_argv
 from tests.train.helpers import write_copy_task
+from tests.train.test_resume import resume_argv
 
 ACCELERATE_CONFIGS = Path(__file__).resolve().parents[2] / "configs" / "accelerate"
 # 2 processes reduce gradients in another order than one process accumulating: fp32 rounding, no more
@@ -103,3 +113,75 @@ def test_two_ray_workers_train_like_one_process(tmp_path, data, single_runs, mon
     run(train_argv(data, tmp_path / "run", *STEPS, "--launcher", "ray", "--workers", "2"), timeout=600)
     assert_same_training(tmp_path / "run", single_runs["lora"], "ray")
     assert json.loads((tmp_path / "run" / "run.json").read_text())["config"]["workers"] == 2
+
+
+RESUMED_STEPS = ("--no-packing", "--max-steps", "6", "--save-every", "2", "--micro-batch-size", "2", "--dropout", "0.0", "--eval-fraction", "0.1")
+# a file each process writes with its own shard, in the engine's checkpoint (torch.distributed.checkpoint, DeepSpeed)
+SHARD_OF_PROCESS = {
+    "fsdp2": "pytorch_model_fsdp_0/__{rank}_0.distcp",
+    "zero2": "pytorch_model/zero_pp_rank_{rank}_mp_rank_00_optim_states.pt",
+    "zero3": "pytorch_model/zero_pp_rank_{rank}_mp_rank_00_optim_states.pt",
+}
+CHECKPOINTED_SHARDING = [
+    pytest.param("fsdp2", None, id="fsdp2"),
+    pytest.param("zero2", "deepspeed", id="zero2"),
+    pytest.param("zero3", "deepspeed", id="zero3"),
+]
+
+
+@pytest.fixture(scope="module")
+def single_run_of_six_steps(data, tmp_path_factory) -> Path:
+    out = tmp_path_factory.mktemp("single-six") / "run"
+    result = CliRunner().invoke(app, train_argv(data, out, *RESUMED_STEPS, "--grad-accum", "2", launcher=()))
+    assert result.exit_code == 0, result.output
+    return out
+
+
+def kill_after_first_checkpoint(argv: list[str], run_dir: Path) -> None:
+    """Start a launch and SIGKILL it and every process it started (torchrun's workers have sessions of their own) once
+    a checkpoint has appeared."""
+    process = subprocess.Popen(argv, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, env=quiet_env())
+    launcher = psutil.Process(process.pid)
+    deadline = time.monotonic() + 600
+    while not list_checkpoints(run_dir) and process.poll() is None and time.monotonic() < deadline:
+        time.sleep(0.01)
+    for child in [launcher, *launcher.children(recursive=True)]:
+        with contextlib.suppress(psutil.NoSuchProcess):
+            child.kill()
+    process.wait()
+    assert process.returncode == -signal.SIGKILL, "the run ended before it could be killed; raise --max-steps"
+    assert read_run_record(run_dir).status == "running"
+
+
+@pytest.mark.slow
+@pytest.mark.xdist_group("accelerate-main-process-port")
+@pytest.mark.parametrize(("strategy", "extra_library"), CHECKPOINTED_SHARDING)
+def test_a_sharded_run_killed_after_a_checkpoint_resumes_like_one_process(tmp_path, data, single_run_of_six_steps, strategy, extra_library):
+    """Each process saves its own shards (the engine's checkpoint); --resume reads them back (with --allow-pickle: the
+    engines unpickle part of what they read) and the run ends as if uninterrupted."""
+    if extra_library:
+        pytest.importorskip(extra_library, reason=f"{extra_library} is the scale extra: pip install 'adaptlab[scale]'")
+    run_dir = tmp_path / "run"
+    launcher_flags = ("--launcher", "accelerate", "--accelerate-config", str(ACCELERATE_CONFIGS / f"{strategy}.yaml"))
+    kill_after_first_checkpoint(train_argv(data, run_dir, *RESUMED_STEPS, *launcher_flags), run_dir)
+    checkpoint = list_checkpoints(run_dir)[-1]
+    assert {path.name for path in checkpoint.iterdir()} == {strategy, "scheduler.pt", "state.json"}
+    assert all((checkpoint / strategy / SHARD_OF_PROCESS[strategy].format(rank=rank)).is_file() for rank in (0, 1))
+
+    refused = subprocess.run(resume_argv(run_dir), capture_output=True, text=True, env=quiet_env(), timeout=600)
+    assert refused.returncode != 0 and "--allow-pickle" in refused.stdout + refused.stderr
+    resumed = run([*resume_argv(run_dir), "--allow-pickle"], timeout=600)
+    assert "resuming at step 2 from step-00000002" in resumed.stdout or "resuming at step 4 from step-00000004" in resumed.stdout
+    assert_same_training(run_dir, single_run_of_six_steps, strategy)  # so the shards were read back, not the base
+
+
+@pytest.mark.slow
+def test_two_ray_workers_write_the_run_and_its_checkpoints_to_a_url(tmp_path, data, single_runs, monkeypatch):
+    """Worker 0 writes a local staging folder and copies it to the URL; the driver reads run.json back from there."""
+    pytest.importorskip("ray.train", reason="Ray Train is the scale extra: pip install 'adaptlab[scale]'")
+    monkeypatch.delenv("RAY_ADDRESS", raising=False)
+    url_folder = tmp_path / "remote" / "run"
+    run(train_argv(data, f"file://{url_folder}", *STEPS, "--save-every", "2", "--launcher", "ray", "--workers", "2"), timeout=600)
+    assert_same_training(url_folder, single_runs["lora"], "ray")
+    assert read_run_record(url_folder).config["out"] == f"file://{url_folder}"
+    assert {path.name for path in (url_folder / "checkpoints" / "step-00000002").iterdir()} == {"trainable.safetensors", "optimizer.pt", "state.json"}

@@ -8,7 +8,7 @@ from pydantic import Field, field_validator, model_validator
 from adaptlab.compare.target import parse_target
 from adaptlab.methods import METHODS, get_method
 from adaptlab.schemas.run_record import Method
-from adaptlab.schemas.train_config import TrainConfig
+from adaptlab.schemas.train_config import TrainConfig, is_url
 
 # TrainConfig fields that the comparison sets per method instead of taking from the user.
 PER_METHOD_FIELDS = ("method", "learning_rate")
@@ -51,6 +51,8 @@ class CompareConfig(TrainConfig):
 
     @model_validator(mode="after")
     def _check_compare(self) -> "CompareConfig":
+        if is_url(self.out):
+            raise ValueError("out: a comparison is a local folder (its runs are measured from it), not a URL")
         if not self.eval_data and self.eval_fraction == 0:
             self.eval_fraction = 0.1
         unknown = set(self.learning_rates) - set(METHODS)

@@ -6,7 +6,7 @@ Every field's description is its help text; `adaptlab train --help` is generated
 from pathlib import Path
 from typing import Literal
 
-from pydantic import ConfigDict, Field, ValidationError, model_validator
+from pydantic import ConfigDict, Field, ValidationError, field_validator, model_validator
 
 from adaptlab.data.options import DataOptions
 from adaptlab.errors import ConfigError
@@ -45,7 +45,10 @@ class TrainConfig(DataOptions):
         "folder, instead of holding a frozen copy of the model (full) or running the base each step (adapters)",
     )
     labels: list[str] = Field([], description="classification labels in head order (default: the sorted labels found in the training data)")
-    out: Path | None = Field(None, description="output folder of the run (required)")
+    out: Path | str | None = Field(
+        None, description="output folder of the run (required), or an fsspec URL (s3://bucket/run, gs://…, file:///…, memory://…) "
+        "the run and its checkpoints are copied to from a local staging folder",
+    )
     # data
     data: list[Path] = Field([], description="training data files (JSONL, JSON, CSV/TSV, Parquet)")
     eval_data: list[Path] = Field([], description="held-out data files; otherwise --eval-fraction of the training rows")
@@ -122,6 +125,11 @@ class TrainConfig(DataOptions):
         """The seed of the training randomness: initialisation, data order, dropout."""
         return self.seed if self.training_seed is None else self.training_seed
 
+    @field_validator("out", mode="before")
+    @classmethod
+    def _folder_or_url(cls, value):
+        return value if value is None or is_url(value) else Path(value)
+
     @model_validator(mode="after")
     def _check(self) -> "TrainConfig":
         if self.out is None:
@@ -131,6 +139,11 @@ class TrainConfig(DataOptions):
         if (self.launcher == "accelerate") != (self.accelerate_config is not None):
             raise ValueError("accelerate_config: --launcher accelerate and --accelerate-config go together")
         return self
+
+
+def is_url(location: str | Path) -> bool:
+    """An fsspec URL (`scheme://…`) rather than a local path."""
+    return isinstance(location, str) and "://" in location
 
 
 def build_config(yaml_file: Path | None, overrides: dict, config_class: type[TrainConfig] = TrainConfig) -> TrainConfig:

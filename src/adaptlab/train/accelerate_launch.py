@@ -28,7 +28,8 @@ def train_under_accelerate(config: TrainConfig, resume: bool = False) -> int:
     """Run the config under `accelerate launch`; its exit status. A resumed run reads its config from run.json as usual."""
     environ = os.environ | {LAUNCHED_VARIABLE: "1"}
     if resume:
-        command = launch_command(config.accelerate_config, ["--resume", "--out", str(config.out)])
+        resume_args = ["--resume", "--out", str(config.out), *(["--allow-pickle"] if config.allow_pickle else [])]
+        command = launch_command(config.accelerate_config, resume_args)
         return subprocess.run(command, env=environ).returncode
     with tempfile.TemporaryDirectory(prefix="adaptlab-launch-") as folder:
         config_file = Path(folder) / "train.yaml"

@@ -11,6 +11,8 @@ from adaptlab.cli_config import flag_name, overrides_from_flags, with_config_opt
 from adaptlab.errors import ConfigError
 from adaptlab.schemas.train_config import TrainConfig, build_config
 
+RESUME_FLAGS = ("out", "allow_pickle")  # the settings `--resume` takes besides the stored config
+
 
 def train_command(
     config: Optional[Path] = typer.Option(None, "--config", help="YAML config; flags override its keys"),
@@ -46,23 +48,26 @@ def train_command(
 
 def stored_config(yaml_file: Path | None, overrides: dict) -> TrainConfig:
     """A resumed run uses the config it started with (in its run record); only --out may (and must) be given,
-    so no --config or flag can silently differ from what the checkpoint was trained with."""
+    so no --config or flag can silently differ from what the checkpoint was trained with. --allow-pickle may be
+    added: it changes what may be read (a sharded checkpoint), not how the run trains."""
     from adaptlab.schemas.run_record import RUN_RECORD_FILE
+    from adaptlab.train.run_location import read_record_json
 
-    changing = [flag_name(name) for name in overrides if name != "out"]
+    changing = [flag_name(name) for name in overrides if name not in RESUME_FLAGS]
     if yaml_file is not None:
         changing.insert(0, "--config")
     if changing:
         raise ConfigError(
-            f"--resume takes only --out, not {', '.join(changing)}: the run continues with the config "
+            f"--resume takes only --out (and --allow-pickle), not {', '.join(changing)}: the run continues with the config "
             f"stored in its {RUN_RECORD_FILE}; start a new run in another --out to change it"
         )
     if "out" not in overrides:
-        raise ConfigError("--resume needs --out: the folder of the interrupted run")
-    record_file = Path(overrides["out"]) / RUN_RECORD_FILE
-    if not record_file.is_file():
+        raise ConfigError("--resume needs --out: the folder (or URL) of the interrupted run")
+    record = read_record_json(overrides["out"])
+    if record is None:
         raise ConfigError(f"{overrides['out']}: nothing to resume (no {RUN_RECORD_FILE})")
-    return TrainConfig.model_validate(json.loads(record_file.read_text())["config"])
+    stored = record["config"]
+    return TrainConfig.model_validate(stored | {"allow_pickle": stored["allow_pickle"] or overrides.get("allow_pickle", False)})
 
 
 def eval_command(

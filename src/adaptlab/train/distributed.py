@@ -1,7 +1,7 @@
 """How a run's processes share the work (docs/training.md "Scaling out"): the strategy the launcher asked for —
 data-parallel (accelerate DDP, Ray Train workers), FSDP2, DeepSpeed ZeRO-2 or ZeRO-3 — set up so that it runs
-on CPUs over gloo as on GPUs; which methods may be sharded; the whole model gathered for saving; and the
-topology run.json records.
+on CPUs over gloo as on GPUs; which methods may be sharded; the whole model gathered for saving; what the engines'
+own sharded checkpoints read back; and the topology run.json records.
 
 accelerate decides most of it from the environment `accelerate launch --config_file` sets. Two gaps are
 filled here: on a machine without a GPU accelerate enables FSDP only for its multi-device process types, so
@@ -22,6 +22,12 @@ from adaptlab.schemas.train_config import TrainConfig
 
 PARAMETER_SHARDING: tuple[Strategy, ...] = ("fsdp2", "zero3")  # each process holds a shard of every weight
 STATE_SHARDING: tuple[Strategy, ...] = ("fsdp2", "zero2", "zero3")  # the optimizer state is split across processes
+# What `Accelerator.load_state` reads with pickle when it resumes a sharded checkpoint (docs/training.md "Scaling out")
+SHARDED_CHECKPOINT_PICKLE: dict[Strategy, str] = {
+    "fsdp2": "torch.distributed.checkpoint unpickles each folder's .metadata file and the state's non-tensor values",
+    "zero2": "DeepSpeed reads its *_states.pt files with torch.load(weights_only=False)",
+    "zero3": "DeepSpeed reads its *_states.pt files with torch.load(weights_only=False)",
+}
 ZERO_STAGES: dict[int, Strategy] = {2: "zero2", 3: "zero3"}
 DEEPSPEED_ACCELERATOR_VARIABLE = "DS_ACCELERATOR"
 TRAINED_MODEL_ATTRIBUTE = "model"  # every objective's loss module holds the trained model as `.model`
@@ -71,29 +77,28 @@ def run_strategy(accelerator, launcher: str) -> Strategy:
     return "ddp" if accelerator.num_processes > 1 else "single"
 
 
-def check_strategy(strategy: Strategy, method: FineTuningMethod, config: TrainConfig) -> None:
-    """Refuse, before loading anything, what the strategy cannot do with this method or config."""
+def check_strategy(strategy: Strategy, method: FineTuningMethod) -> None:
+    """Refuse, before loading anything, what the strategy cannot do with this method."""
     if strategy in PARAMETER_SHARDING and method.sharding_refusal:
         raise ConfigError(f"--method {method.name} cannot train under {strategy}: {method.sharding_refusal}")
-    if strategy in STATE_SHARDING and config.save_every:
-        raise ConfigError(
-            f"--save-every under {strategy}: checkpoints of a run whose optimizer state is split across processes are not "
-            "written yet; train without --save-every, or data-parallel (configs/accelerate/ddp.yaml) to checkpoint"
-        )
 
 
 def configure_strategy(accelerator, config: TrainConfig, loss_module) -> None:
     """What the sharding engines need from the run before `prepare`.
 
     FSDP2: its shard units are the model's decoder layers (its `_no_split_modules`; the loss module that `prepare`
-    wraps has none of its own). DeepSpeed: the micro-batch size (no dataloader to read it from), clipping, and the
-    whole weights gathered for saving; accumulation stays the loop's, which marks a step's last micro-batch
+    wraps has none of its own), and checkpoints keep each process's shards (torch.distributed.checkpoint; the final
+    artifact is gathered whatever the config's state-dict type). DeepSpeed: the micro-batch size (no dataloader to
+    read it from), clipping, and the whole weights gathered for saving; accumulation stays the loop's, which marks a step's last micro-batch
     (`sync_gradients`), so DeepSpeed's own count is 1 and it does not rescale the loss. ZeRO-3 also gathers the
     weights the loss module reads outside their own module's forward."""
     model = getattr(loss_module, TRAINED_MODEL_ATTRIBUTE)
     fsdp = getattr(accelerator.state, "fsdp_plugin", None)
     if fsdp is not None and fsdp.transformer_cls_names_to_wrap is None:
         fsdp.transformer_cls_names_to_wrap = list(getattr(model, "_no_split_modules", None) or []) or None
+    if fsdp is not None:
+        fsdp.state_dict_config = fsdp.optim_state_dict_config = None  # made anew for the sharded type
+        fsdp.set_state_dict_type("SHARDED_STATE_DICT")
     deepspeed_plugin = getattr(accelerator.state, "deepspeed_plugin", None)
     if deepspeed_plugin is None:
         return

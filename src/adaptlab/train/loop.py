@@ -1,7 +1,7 @@
 """The training recipe, one loop for every method: set up → train → evaluate → save.
 
 Runs unchanged under `accelerate launch` (data-parallel, FSDP2, DeepSpeed ZeRO-2/3: train/distributed.py) and as
-Ray Train workers (train/ray_launch.py).
+Ray Train workers (train/ray_launch.py); writes where --out says, a folder or an fsspec URL (train/run_location.py).
 """
 
 import uuid
@@ -25,14 +25,20 @@ from adaptlab.schemas.run_record import (
 )
 from adaptlab.schemas.train_config import TrainConfig
 from adaptlab.train.batching import BatchPlan
-from adaptlab.train.checkpoint import CHECKPOINTS_DIR, LoopState, create_run_dir, list_checkpoints, load_checkpoint, save_checkpoint
+from adaptlab.train.checkpoint import (
+    CHECKPOINTS_DIR, LoopState, check_resumable, create_run_dir, list_checkpoints, restore_after_prepare,
+    restore_before_prepare, write_checkpoint,
+)
+from adaptlab.train.compiling import compile_decoder_layers
 from adaptlab.train.distributed import (
     check_strategy, configure_strategy, create_accelerator, gathered_weights, run_strategy, topology,
 )
-from adaptlab.train.compiling import compile_decoder_layers
 from adaptlab.train.environment import check_world_size, choose_precision, environment_info, peak_memory, reset_peak_memory
 from adaptlab.train.load_sampler import LoadSampler
 from adaptlab.train.progress import summary_table, training_progress
+from adaptlab.train.run_location import (
+    check_url_out, prepare_staging, remove_staging, staging_run_dir, upload_checkpoint, upload_run, upload_started,
+)
 from adaptlab.train.stopwatch import Stopwatch
 
 ARTIFACT_COMPLETE_MARKERS = ("adapter_config.json", "config.json", RUN_RECORD_FILE)
@@ -54,11 +60,17 @@ def train(config: TrainConfig, *, resume: bool = False, console: Console | None 
     accelerator = create_accelerator()
     check_world_size(accelerator.num_processes)
     strategy = run_strategy(accelerator, config.launcher)
-    check_strategy(strategy, get_method(config.method), config)
+    check_strategy(strategy, get_method(config.method))
     console = console or Console()
     is_main = accelerator.is_main_process
-    run_dir = Path(config.out)
+    run_dir = staging_run_dir(config.out)  # --out itself, or the local folder a URL's copy is made from
+    check_url_out(config.out, resume)
+    if accelerator.is_local_main_process:
+        prepare_staging(config.out, resume)
+    accelerator.wait_for_everyone()
     check_run_dir(run_dir, resume)
+    checkpoint = (list_checkpoints(run_dir) or [None])[-1] if resume else None
+    check_resumable(checkpoint, strategy, config.allow_pickle)
     precision, precision_reason = choose_precision(config.precision)
     config = config.model_copy(update={"precision": precision})  # resolved once: run.json and --resume keep it
     if is_main:
@@ -80,19 +92,20 @@ def train(config: TrainConfig, *, resume: bool = False, console: Console | None 
     plan = objective.batch_plan(config, accelerator.num_processes, tokenizer.pad_token_id)
     total_steps = planned_steps(config, plan, data)
     init_clock = Stopwatch()  # the objective's loss module and the method's data pass count as training time
-    loss_module = objective.loss_module(model, method, config, data, plan)
+    # the objective's own files (--precompute-reference) go to the local run folder, which a URL --out is copied from
+    loss_module = objective.loss_module(model, method, config.model_copy(update={"out": run_dir}), data, plan)
     if method.needs_data_pass(config):
         method.initialize_from_data(model, config, first_epoch_batches(plan, data, config.seed, accelerator.process_index))
     init_seconds = (init_clock.wall_s, init_clock.cpu_s)
     optimizer = method.optimizer(model, config)
     scheduler_name = {"constant": "constant_with_warmup"}.get(config.lr_schedule, config.lr_schedule)
     scheduler = get_scheduler(scheduler_name, optimizer, num_warmup_steps=config.warmup_steps, num_training_steps=total_steps)
-    state = LoopState()
-    checkpoints = list_checkpoints(run_dir) if resume else []
-    if checkpoints:
-        state = load_checkpoint(checkpoints[-1], model, optimizer, scheduler)
+    state = restore_before_prepare(checkpoint, strategy, model, optimizer, scheduler)
     configure_strategy(accelerator, config, loss_module)
     loss_module, optimizer = accelerator.prepare(loss_module, optimizer)
+    state = restore_after_prepare(accelerator, checkpoint, strategy, scheduler, state)
+    if checkpoint is not None and is_main:
+        console.print(f"resuming at step {state.step} from {checkpoint.name}", highlight=False)
 
     record = new_record(config, base, data, method, model)
     record = record.model_copy(update={
@@ -101,6 +114,7 @@ def train(config: TrainConfig, *, resume: bool = False, console: Console | None 
     })
     if state.step == 0 and is_main:
         atomic.write_json(run_dir / RUN_RECORD_FILE, record.model_dump(mode="json"))
+        upload_started(config.out, run_dir)
 
     # --- train ---
     loading_peak_bytes, _ = peak_memory()
@@ -130,9 +144,10 @@ def train(config: TrainConfig, *, resume: bool = False, console: Console | None 
                 with clock.paused():  # evaluation is not training time
                     state.eval_curve.append(evaluation_point(state.step, objective, loss_module, data, plan, config))
             if config.save_every and state.step % config.save_every == 0 and state.step < total_steps:
-                accelerator.wait_for_everyone()
+                unwrapped = accelerator.unwrap_model(loss_module).model
+                written = write_checkpoint(accelerator, run_dir, strategy, unwrapped, optimizer, scheduler, state)
                 if is_main:
-                    save_checkpoint(run_dir, accelerator.unwrap_model(loss_module).model, optimizer, scheduler, state)
+                    upload_checkpoint(config.out, written)
             tokens_per_s = state.tokens_seen / max(state.train_time_s, 1e-9)
             progress.update(task, completed=state.step, loss=f"{step_loss:.4f}", tokens_per_s=f"{tokens_per_s:,.0f}")
     state.train_time_s, state.cpu_time_s = clock.wall_s, clock.cpu_s
@@ -146,9 +161,12 @@ def train(config: TrainConfig, *, resume: bool = False, console: Console | None 
     weights = gathered_weights(accelerator, loss_module, strategy)
     if is_main:
         save_artifact(run_dir, accelerator.unwrap_model(loss_module).model, method, tokenizer, base, record, weights)
+        upload_run(config.out, run_dir, last=ARTIFACT_COMPLETE_MARKERS)
         record = read_run_record(run_dir)
         console.print(summary_table(record))
     accelerator.wait_for_everyone()
+    if accelerator.is_local_main_process:
+        remove_staging(config.out)
     return TrainedRun(record=record, model=accelerator.unwrap_model(loss_module).model)
 
 

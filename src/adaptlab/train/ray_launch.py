@@ -1,9 +1,10 @@
 """`adaptlab train --launcher ray --workers N`: the same training loop in N Ray Train workers (TorchTrainer), which
 form one data-parallel group (gloo on CPUs, NCCL on GPUs) that accelerate joins as it would a torchrun launch.
 
-Ray is the scheduler, not ours: `ray.init` connects to the cluster at RAY_ADDRESS, or starts a local one. Every
-worker writes where `--out` says, so on a cluster of several machines `--out` (and the data) must be on a
-filesystem they share. Needs the scale extra (`pip install 'adaptlab[scale]'`).
+Ray is the scheduler, not ours: `ray.init` connects to the cluster at RAY_ADDRESS, or starts a local one. Worker 0
+writes the run where `--out` says: a folder (on a cluster of several machines, on a filesystem they share) or an
+fsspec URL (`s3://…`: train/run_location.py), which the driver reads run.json back from. The data files must be
+readable by every worker. Needs the scale extra (`pip install 'adaptlab[scale]'`).
 """
 
 import os
@@ -11,8 +12,9 @@ import uuid
 from pathlib import Path
 
 from adaptlab.errors import AdaptlabError, ConfigError
-from adaptlab.schemas.run_record import RunRecord, read_run_record
+from adaptlab.schemas.run_record import RunRecord
 from adaptlab.schemas.train_config import TrainConfig
+from adaptlab.train.run_location import check_url_out, read_record
 
 RAY_ADDRESS_VARIABLE = "RAY_ADDRESS"
 SCALE_EXTRA = "pip install 'adaptlab[scale]'"
@@ -45,6 +47,7 @@ def train_on_ray(config: TrainConfig, resume: bool = False) -> RunRecord:
     from ray.train import RunConfig, ScalingConfig
     from ray.train.torch import TorchConfig, TorchTrainer
 
+    check_url_out(config.out, resume)
     started_here = connect(ray)
     try:
         use_gpu = bool(ray.cluster_resources().get("GPU", 0))
@@ -67,7 +70,7 @@ def train_on_ray(config: TrainConfig, resume: bool = False) -> RunRecord:
     finally:
         if started_here:
             ray.shutdown()
-    return read_run_record(Path(config.out))
+    return read_record(config.out)
 
 
 def train_worker(settings: dict) -> None:
