@@ -166,10 +166,12 @@ def train_levers_figures(payload: dict) -> list[Figure]:
     ]
 
 
+# full FT on short rows: the optimizer kernel (the lever kept) and fp32 instead of bf16 (measured, not kept)
+SHORT_ROW_LEVERS = ("--field", "optimizer_kernel,precision", "--values", "for_loop,bf16", "fused,bf16", "fused,fp32", "--profile", "short_full")
 BENCHES = (
     Bench("train_vs_hf", "train_vs_hf.py", (), ("--quick",), "train_vs_hf", train_vs_hf_figures),
-    Bench("train_levers", "train_levers.py", ("--field", "optimizer_kernel", "--values", "for_loop", "fused", "--profile", "short_full"),
-          ("--quick",), "train_levers_optimizer_kernel_short_full", train_levers_figures),
+    Bench("train_levers", "train_levers.py", (*SHORT_ROW_LEVERS, "--steps", "6"), ("--quick", *SHORT_ROW_LEVERS),
+          "train_levers_optimizer_kernel+precision_short_full", train_levers_figures),
     Bench("memory", "memory.py", (), ("--quick",), "memory", memory_figures),
     Bench("serve", "serve.py", (), ("--quick",), "serve", serve_figures),
     Bench("lora_kernels", "lora_kernels.py", (), ("--quick",), "lora_kernels", lora_kernels_figures),
