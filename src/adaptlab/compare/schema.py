@@ -340,7 +340,7 @@ def forgetting_percent(before: float, after: float) -> float:
 
 def full_fine_tuning(results: Sequence[MethodResult]) -> MethodResult | None:
     """Full fine-tuning's result: by definition the reference (= 100) of relative scores and of the paired tests."""
-    return next((r for r in results if r.method == "full"), None)
+    return next((r for r in results if METHODS[r.method].is_comparison_reference), None)
 
 
 def relative_scores(results: Sequence[MethodResult]) -> tuple[RelativeScoreBasis | None, dict[str, float]]:

@@ -47,6 +47,7 @@ class FineTuningMethod(ABC):
     merge_refusal: str | None = None  # why the artifact cannot be folded into the base (`adaptlab merge`, `serve --merge`)
     packing_refusal: str | None = None  # why packed rows would be wrong for this method (then the run trains unpacked)
     lora_guidance_applies: bool = False  # the published LoRA settings advice (compare's settings warnings) is about it
+    is_comparison_reference: bool = False  # the method a comparison's relative scores (= 100) and paired tests are against
 
     @abstractmethod
     def prepare(self, base: "ResolvedModel", config: TrainConfig) -> "nn.Module":

@@ -15,6 +15,7 @@ class FullFineTuning(FineTuningMethod):
     shares_base = False
     serving = "whole_model"
     merge_refusal = "its artifact is already a whole model"
+    is_comparison_reference = True
 
     def prepare(self, base, config: TrainConfig):
         from adaptlab.models import load_model_for_task
