@@ -74,34 +74,6 @@ def test_unknown_forgetting_tasks_are_refused_before_training(tmp_path, local_ta
     assert not (tmp_path / "out" / "runs").exists()
 
 
-@pytest.mark.integration
-@pytest.mark.timeout(3600)  # two SmolLM2 trainings, paired passes and lm-eval on both models, on CPU
-def test_smollm2_compare_shows_the_three_signals_and_the_diagnostics(tmp_path, shared_data, local_task_dir):
-    import json as json_module
-
-    from adaptlab.compare.config import CompareConfig
-
-    rows = json_module.loads((shared_data / "alpaca_en_demo.json").read_text())
-    (tmp_path / "train.json").write_text(json_module.dumps(rows[:16]))
-    (tmp_path / "eval.json").write_text(json_module.dumps(rows[16:20]))
-    reference = tmp_path / "reference.txt"
-    reference.write_text(reference_text()[:6000])
-    config = CompareConfig(
-        model="builtin:smollm2-135m", data=[tmp_path / "train.json"], eval_data=[tmp_path / "eval.json"], out=tmp_path / "out",
-        methods=["full", "lora"], max_steps=2, micro_batch_size=2, max_seq_len=256, metric="none", reference=reference,
-        forgetting_tasks=LOCAL_TASK, forgetting_task_dir=local_task_dir, forgetting_task_limit=TASK_LIMIT,
-    )
-    comparison = compare(config, QUIET)
-    for result in comparison.methods:
-        signals = result.forgetting.signals
-        assert signals.kl_reference.value > 0 and signals.kl_held_out.value > 0
-        assert signals.forgetting_percent.low <= signals.forgetting_percent.value <= signals.forgetting_percent.high
-        assert result.forgetting.tasks[0].before.examples == TASK_LIMIT
-        assert sum(row.matrices for row in result.forgetting.diagnostics.by_module_type) > 0
-    markdown = (tmp_path / "out" / "report.md").read_text()
-    assert "## Forgetting" in markdown and "## Weight-space diagnostics" in markdown
-
-
 def test_a_method_without_a_weight_delta_is_reported_as_such(forgetting_comparison, tmp_path):
     """Prompt/prefix tuning measure forgetting like the others but have no ΔW: the diagnostics say so."""
     from adaptlab.compare.report import write_reports

@@ -161,7 +161,7 @@ def test_rerun_reuses_finished_runs_and_refuses_other_settings(comparison_dir):
 
 def test_lr_sweep_tries_several_rates_and_keeps_the_best_by_validation_loss(comparison_dir):
     folder, _ = comparison_dir
-    config = tiny_comparison(folder, "swept", methods=["full", "lora"], lr_sweep=True)
+    config = tiny_comparison(folder, "swept", methods=["lora"], lr_sweep=True)
     comparison = compare(config, QUIET)
     report = (config.out / "report.md").read_text()
     for result in comparison.methods:

@@ -4,7 +4,12 @@ import pytest
 import torch
 
 from adaptlab.errors import ConfigError
-from adaptlab.eval.harness import check_task_names, run_tasks, task_forgetting
+from adaptlab.eval.harness import (
+    check_task_names,
+    run_tasks,
+    task_forgetting,
+    task_manager,
+)
 from adaptlab.models import load_causal_lm, load_tokenizer, resolve_model
 from tests.eval.conftest import LOCAL_TASK, TASK_ROWS
 
@@ -33,6 +38,16 @@ def test_unknown_task_names_are_refused_naming_the_flag(local_task_dir):
 def test_task_groups_are_refused_with_a_hint(local_task_dir):
     with pytest.raises(ConfigError, match="aclue is a group or tag"):
         check_task_names(["aclue"], local_task_dir)
+
+
+def test_local_tasks_are_indexed_alone_and_each_index_is_built_once(local_task_dir):
+    """lm-eval's built-in definitions are indexed only when a task needs them, and a comparison's later runs reuse the index."""
+    local = task_manager([LOCAL_TASK], local_task_dir)
+    assert LOCAL_TASK in local.all_tasks and "arc_easy" not in local.all_tasks
+    assert task_manager([LOCAL_TASK], local_task_dir) is local
+    with_builtins = task_manager([LOCAL_TASK, "arc_easy"], local_task_dir)
+    assert {LOCAL_TASK, "arc_easy"} <= set(with_builtins.all_tasks)
+    assert task_manager(["arc_easy", LOCAL_TASK], local_task_dir) is with_builtins
 
 
 def test_a_missing_task_folder_is_refused(tmp_path):

@@ -2,17 +2,17 @@
 high-water mark reset before training): full fine-tuning's frozen copy costs about one model, which
 `--precompute-reference` saves; an adapter's reference (the base with the adapter off) costs nothing — its peak is
 that of a run with no reference model at all (precomputed). On a random Llama of about 80 MB, wide enough for one
-copy to stand well above the allocator's noise; the heaviest run goes first, so what an earlier run leaves behind
-can only make a later, lighter run look heavier."""
+copy to stand well above the allocator's noise. Each run is `adaptlab train` in a process of its own: in a test
+worker that has run other tests, freed pages the heap keeps resident can absorb the copy and hide it."""
 
-import gc
+import sys
 
 import pytest
 
 from adaptlab.models.builtin import tiny_tokenizer
-from adaptlab.schemas.train_config import TrainConfig
-from adaptlab.train.loop import train
+from adaptlab.schemas.run_record import read_run_record
 from tests.objectives.test_dpo import write_pairs
+from tests.train.cli_runs import run
 
 
 @pytest.fixture(scope="module")
@@ -34,17 +34,17 @@ def wide_model(tmp_path_factory):
 
 
 def training_peak_bytes(tmp_path, model_dir, method: str, precompute: bool) -> int:
-    config = TrainConfig(
-        model=str(model_dir), method=method, objective="dpo", precompute_reference=precompute, out=tmp_path / f"{method}-{precompute}",
-        data=[write_pairs(tmp_path / "pairs.jsonl", rows=12)], max_seq_len=32, micro_batch_size=4, max_steps=1,
-        precision="fp32", learning_rate=1e-4, rank=8, alpha=16, dropout=0.0,
-    )
-    peak = train(config).record.metrics.training_peak_memory_bytes
-    gc.collect()
-    return peak
+    out = tmp_path / f"{method}-{precompute}"
+    run([
+        sys.executable, "-m", "adaptlab", "train", "--model", str(model_dir), "--method", method, "--objective", "dpo",
+        "--precompute-reference" if precompute else "--no-precompute-reference", "--out", str(out),
+        "--data", str(write_pairs(tmp_path / "pairs.jsonl", rows=12)), "--max-seq-len", "32", "--micro-batch-size", "4",
+        "--max-steps", "1", "--precision", "fp32", "--learning-rate", "1e-4", "--rank", "8", "--alpha", "16", "--dropout", "0.0",
+    ])
+    return read_run_record(out).metrics.training_peak_memory_bytes
 
 
-@pytest.mark.slow  # four training runs (two of them full fine-tuning) of a model big enough for one copy to show: ~30 s
+@pytest.mark.slow  # four `adaptlab train` processes (two of them full fine-tuning) of a model big enough for one copy to show: ~40 s
 def test_the_reference_costs_a_copy_only_for_full_fine_tuning_and_precomputing_saves_it(tmp_path, wide_model):
     model_dir, model_bytes = wide_model
     peaks = {(method, precompute): training_peak_bytes(tmp_path, model_dir, method, precompute)

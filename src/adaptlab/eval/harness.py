@@ -8,6 +8,7 @@ datasets cache (docs/compare.md). The model is passed as an object, so every met
 loaded for the other figures (a PEFT model for the LoRA family, the 4-bit base for QLoRA).
 """
 
+import functools
 import logging
 from pathlib import Path
 
@@ -21,20 +22,34 @@ TaskScores = dict[str, list[float]]
 """Per task, the accuracy (0 or 1) of each document, in document order."""
 
 
-def task_manager(task_dir: Path | None):
-    """lm-eval's task index: its built-in task definitions plus the YAML files under `task_dir`."""
+def task_manager(tasks: list[str], task_dir: Path | None):
+    """lm-eval's task index for `tasks`: the YAML files under `task_dir` alone when they define every task, else
+    lm-eval's built-in definitions too. Indexing the built-ins reads thousands of YAML files (seconds), so an index
+    is built once per process and a comparison's later runs reuse it."""
     try:
-        from lm_eval.tasks import TaskManager
+        import lm_eval.tasks  # noqa: F401 (only to say which extra is missing)
     except ImportError as exc:
         raise ConfigError("--forgetting-tasks needs lm-evaluation-harness: pip install 'adaptlab[forgetting]'") from exc
-    if task_dir is not None and not Path(task_dir).is_dir():
+    if task_dir is None:
+        return _task_index(None, include_defaults=True)
+    if not Path(task_dir).is_dir():
         raise ConfigError(f"--forgetting-task-dir {task_dir}: not a folder of lm-eval task YAML files")
-    return TaskManager(include_path=str(task_dir) if task_dir else None)
+    local = _task_index(str(Path(task_dir).resolve()), include_defaults=False)
+    if all(name in local.all_tasks for name in tasks):
+        return local
+    return _task_index(str(Path(task_dir).resolve()), include_defaults=True)
+
+
+@functools.cache
+def _task_index(include_path: str | None, include_defaults: bool):
+    from lm_eval.tasks import TaskManager
+
+    return TaskManager(include_path=include_path, include_defaults=include_defaults)
 
 
 def check_task_names(tasks: list[str], task_dir: Path | None, manager=None) -> None:
     """Refuse unknown task names, and groups or tags (list their tasks instead), before anything trains."""
-    manager = manager or task_manager(task_dir)
+    manager = manager or task_manager(tasks, task_dir)
     groups = [name for name in tasks if name in manager.all_tasks and name not in manager.all_subtasks]
     if groups:
         raise ConfigError(f"--forgetting-tasks: {', '.join(groups)} is a group or tag of lm-eval tasks; list its tasks instead")
@@ -50,7 +65,7 @@ def run_tasks(model, tokenizer, tasks: list[str], *, task_dir: Path | None = Non
     import lm_eval
     from lm_eval.models.huggingface import HFLM
 
-    manager = task_manager(task_dir)
+    manager = task_manager(tasks, task_dir)
     check_task_names(tasks, task_dir, manager)
     logging.getLogger("lm_eval").setLevel(logging.ERROR)
     harness_model = HFLM(pretrained=model, tokenizer=tokenizer, batch_size=batch_size)
