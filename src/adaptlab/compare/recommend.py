@@ -162,6 +162,10 @@ class Figures:
     def label(self) -> str:
         return CHOICE_LABELS[self.choice]
 
+    @property
+    def quality_estimated(self) -> bool:
+        return bool(self.quality_note)
+
 
 def recommend(
     comparison: Comparison | None, constraints: Constraints, dry_run_estimates: Sequence[DryRunEstimate] | None = None
@@ -409,15 +413,22 @@ def _reasons_for(chosen: Candidate, candidates: list[Candidate], by_choice: dict
 
 
 def _side_by_side(mine: Figures, theirs: Figures, tenants: int) -> list[str]:
-    """The figures that separate two candidates, chosen one first."""
-    pairs = [
-        ("relative score", mine.relative_score, theirs.relative_score, lambda v: f"{v:.1f}"),
-        ("peak memory", mine.peak_memory_bytes, theirs.peak_memory_bytes, format_bytes),
-        ("artifact", mine.artifact_size_bytes, theirs.artifact_size_bytes, format_bytes),
-        ("forgetting", mine.forgetting_percent, theirs.forgetting_percent, lambda v: f"{v:+.1f} %"),
-        ("cost per run", mine.cost_usd, theirs.cost_usd, format_usd),
+    """The figures that separate two candidates, chosen one first; an estimated figure (the hybrid's quality is the
+    shared base's, a dry run's memory and sizes) says so beside a measured one."""
+    figures = [  # (name, attribute, format, the flag that marks the figure estimated)
+        ("relative score", "relative_score", lambda v: f"{v:.1f}", "quality_estimated"),
+        ("peak memory", "peak_memory_bytes", format_bytes, "estimated"),
+        ("artifact", "artifact_size_bytes", format_bytes, "estimated"),
+        ("forgetting", "forgetting_percent", lambda v: f"{v:+.1f} %", "quality_estimated"),
+        ("cost per run", "cost_usd", format_usd, None),
     ]
     if tenants > 1:
-        pairs.append((f"weights to serve {tenants} tenants", mine.serving_bytes, theirs.serving_bytes, format_bytes))
-    return [f"{name} {fmt(a)} vs {fmt(b)}" for name, a, b, fmt in pairs if a is not None and b is not None and fmt(a) != fmt(b)]
-
+        figures.append((f"weights to serve {tenants} tenants", "serving_bytes", format_bytes, "estimated"))
+    lines = []
+    for name, attribute, fmt, flag in figures:
+        values = [(candidate, getattr(candidate, attribute)) for candidate in (mine, theirs)]
+        if any(value is None for _, value in values) or fmt(values[0][1]) == fmt(values[1][1]):
+            continue
+        shown = [fmt(value) + (" (estimated)" if flag and getattr(candidate, flag) else "") for candidate, value in values]
+        lines.append(f"{name} {shown[0]} vs {shown[1]}")
+    return lines
