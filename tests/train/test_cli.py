@@ -4,8 +4,11 @@ import json
 import subprocess
 import sys
 
+from rich.console import Console
+
 from adaptlab.schemas.train_config import TrainConfig
 from adaptlab.train.cli import stored_config
+from adaptlab.train.dry_run import dry_run, print_dry_run
 from tests.cli_help import assert_every_field_has_a_typed_flag
 from tests.train.cli_runs import quiet_env, run, train_argv
 from tests.train.helpers import tiny_config, write_copy_task
@@ -63,7 +66,15 @@ def test_dry_run_prints_params_and_memory_without_training(tmp_path):
     out = tmp_path / "out"
     result = run([*train_argv(data, out), "--dry-run"])
     assert "trainable params" in result.stdout and "estimated memory" in result.stdout
+    assert "compute per step" not in result.stdout
     assert not out.exists()
+
+
+def test_dry_run_says_what_makes_a_dora_step_costlier(tmp_path):
+    console = Console(record=True, width=200)
+    print_dry_run(dry_run(tiny_config(tmp_path, "dora")), console)
+    text = console.export_text()
+    assert "compute per step" in text and "norm of each adapted weight" in text
 
 
 def test_help_has_a_typed_flag_for_every_config_field():

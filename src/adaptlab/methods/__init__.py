@@ -22,7 +22,11 @@ METHODS: dict[str, FineTuningMethod] = {
         FullFineTuning(),
         LoraFamily(name="lora", label="LoRA", description="LoRA"),
         # PEFT's DoRA rescales by the merged weight's norm, which the per-row mixed path does not compute
-        LoraFamily(name="dora", label="DoRA", description="DoRA", use_dora=True, serving="merged"),
+        LoraFamily(
+            name="dora", label="DoRA", description="DoRA", use_dora=True, serving="merged",
+            step_cost_note="every forward recomputes the norm of each adapted weight (base plus update): on CPU, SmolLM2-135M "
+                           "steps took about 5x LoRA's CPU time",
+        ),
         LoraFamily(name="qlora", label="QLoRA", description="QLoRA (LoRA on a 4-bit base)", quantized_base=True),
         LoraFamily(
             name="hybrid", label="Hybrid", description="Hybrid (full fine-tuning of one shared base, then a LoRA adapter per client)",

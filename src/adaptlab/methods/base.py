@@ -48,6 +48,7 @@ class FineTuningMethod(ABC):
     packing_refusal: str | None = None  # why packed rows would be wrong for this method (then the run trains unpacked)
     lora_guidance_applies: bool = False  # the published LoRA settings advice (compare's settings warnings) is about it
     is_comparison_reference: bool = False  # the method a comparison's relative scores (= 100) and paired tests are against
+    step_cost_note: str | None = None  # why a step costs more compute than the trainable parameters suggest (--dry-run says it)
 
     @abstractmethod
     def prepare(self, base: "ResolvedModel", config: TrainConfig) -> "nn.Module":

@@ -56,6 +56,7 @@ class LoraFamily(PeftAdapterMethod):
     description: str
     use_dora: bool = False
     quantized_base: bool = False
+    step_cost_note: str | None = None
     tuned_base_method: str | None = None
     serving: ServingMode = "per_row"
     peft_type = "LORA"

@@ -25,6 +25,7 @@ class DryRun:
     eval_examples: int
     train_target_tokens: int
     memory: MemoryEstimate
+    step_cost_note: str | None = None
 
     def as_dict(self) -> dict:
         return asdict(self) | {"estimated_memory_bytes": self.memory.total_bytes}
@@ -60,6 +61,7 @@ def dry_run(config: TrainConfig) -> DryRun:
             bf16=config.precision == "bf16",
             gradient_checkpointing=config.gradient_checkpointing,
         ),
+        step_cost_note=method.step_cost_note,
     )
 
 
@@ -88,6 +90,8 @@ def dry_run_table(result: DryRun) -> Table:
     for name, value in asdict(result.memory).items():
         table.add_row(f"  {name.removesuffix('_bytes')}", format_bytes(value))
     table.add_row("estimated memory", f"{format_bytes(result.memory.total_bytes)} (rough; excludes process overhead)")
+    if result.step_cost_note:
+        table.add_row("compute per step", result.step_cost_note)
     return table
 
 
