@@ -19,7 +19,7 @@ def quiet_env() -> dict[str, str]:
     return os.environ | {"TERM": "dumb", "COLUMNS": "120", "OMP_NUM_THREADS": "1"}
 
 
-def run(argv: list[str], timeout: float = 300) -> subprocess.CompletedProcess:
-    result = subprocess.run(argv, capture_output=True, text=True, timeout=timeout, env=quiet_env())
+def run(argv: list[str], timeout: float = 300, env: dict[str, str] | None = None) -> subprocess.CompletedProcess:
+    result = subprocess.run(argv, capture_output=True, text=True, timeout=timeout, env=quiet_env() | (env or {}))
     assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
     return result
