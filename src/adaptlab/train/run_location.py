@@ -14,7 +14,7 @@ import shutil
 import uuid
 from pathlib import Path, PurePosixPath
 
-from adaptlab.atomic import is_leftover
+from adaptlab.atomic import is_leftover, recreate_dir
 from adaptlab.errors import ConfigError
 from adaptlab.paths import cache_dir
 from adaptlab.schemas.run_record import RUN_RECORD_FILE, RunRecord, read_run_record
@@ -71,9 +71,7 @@ def prepare_staging(out: str | Path, resume: bool) -> None:
         return
     fs, root = open_url(out)
     local = staging_run_dir(out)
-    if local.exists():
-        shutil.rmtree(local)
-    local.mkdir(parents=True)
+    recreate_dir(local)
     if resume:
         fs.get_file(f"{root}/{RUN_RECORD_FILE}", str(local / RUN_RECORD_FILE))
         for checkpoint in remote_checkpoints(fs, root)[-1:]:
