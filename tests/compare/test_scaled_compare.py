@@ -19,6 +19,7 @@ FSDP2_CONFIG = Path(__file__).resolve().parents[2] / "configs" / "accelerate" / 
 
 
 @pytest.mark.slow
+@pytest.mark.xdist_group("ray-local-cluster")  # one local Ray cluster at a time: each takes ports from the same ranges
 def test_ray_jobs_train_the_runs_at_the_same_time(tmp_path, monkeypatch):
     pytest.importorskip("ray.train", reason="Ray Train is the scale extra: pip install 'adaptlab[scale]'")
     monkeypatch.delenv("RAY_ADDRESS", raising=False)  # a local Ray instance with this machine's CPUs (2 in CI)

@@ -50,7 +50,9 @@ def test_a_run_starved_by_a_busy_process_is_flagged():
     reasons = timing_differences([quiet, starved], cpu_cores=len(os.sched_getaffinity(0)))
     assert reasons, (quiet, starved)
     assert any("Full FT" in reason and "waited for the CPU" in reason for reason in reasons), reasons
-    assert starved.background_busy_cores > quiet.background_busy_cores
+    # the burners share one core with the child, so they alone keep most of a core busy; the quiet run's figure
+    # is whatever else the machine did then, so the two are not compared
+    assert starved.background_busy_cores >= 0.5
 
 
 def timing(label, wall, cpu, background) -> RunTiming:

@@ -17,7 +17,7 @@ from adaptlab.data import DataOptions, prepare_data
 from adaptlab.data.readers import read_source_file
 from adaptlab.errors import AdaptlabError
 
-FUZZ = settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+FUZZ = settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture], derandomize=True)
 ROWS = [
     {"prompt": "two\nlines, a \"quote\"", "completion": "yes"},
     {"prompt": "tab\there", "completion": "é"},

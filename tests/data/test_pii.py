@@ -88,7 +88,7 @@ def test_the_gates_change_no_finding(planted_file):
 ALL_GATES = [*pii.EMAIL_GATES, *pii.PHONE_GATES, *pii.CARD_GATES, *pii.IBAN_GATES, *pii.IP_GATES, *pii.SSN_GATES, *pii.SECRET_GATES]
 
 
-@settings(max_examples=400, deadline=None)
+@settings(max_examples=400, deadline=None, derandomize=True)  # the same examples every run: CI passes or fails on the code
 @given(st.text(alphabet="0123456789 ().-/:@_abefkzAEFKZ\n", max_size=40) | st.sampled_from(["ghp_x", "xoxb-1", "AIza", "hf_a"]))
 def test_a_row_passes_the_prefilters_whenever_a_recognizer_gate_passes(text):
     """The row prefilters are the gates in fewer scans: never stricter than the gates they stand for."""

@@ -67,7 +67,10 @@ def _misfit_run(tiny_model: ResolvedModel, data_files, root: Path) -> Path:
 
 
 def serve_config(world: ServeWorld, **overrides) -> ServeConfig:
-    return ServeConfig(model="builtin:tiny", registry=world.registry_root, port=0, **{"max_wait_ms": 30, "alias_ttl_s": ALIAS_TTL_S, **overrides})
+    """No drift sampling unless a test asks: its thread reads the registry at random moments, which would show up in
+    tests that count the statements a request runs (the drift tests configure their own server)."""
+    defaults = {"max_wait_ms": 30, "alias_ttl_s": ALIAS_TTL_S, "drift_sample_rate": 0}
+    return ServeConfig(model="builtin:tiny", registry=world.registry_root, port=0, **{**defaults, **overrides})
 
 
 @pytest.fixture(scope="session")

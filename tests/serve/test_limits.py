@@ -7,7 +7,8 @@ from adaptlab.serve.server import running_server
 
 from .conftest import HTTP_TIMEOUT_S, serve_config
 
-LONG = {"model": "acme/bot@v1", "prompt": "go on", "max_tokens": 1500}
+# greedy decoding of this prompt runs to max_tokens (asserted below): the slot stays taken for seconds
+LONG = {"model": "acme/bot@v1", "prompt": "once upon a time", "max_tokens": 1500}
 SHORT = {"model": "acme/bot@v1", "prompt": "me too", "max_tokens": 2}
 
 
@@ -25,7 +26,8 @@ def test_concurrency_limit(world, limit, code, other_tenant_status):
                 assert streaming.status_code == 200
                 refused = acme.post("/v1/completions", json=SHORT)
                 other_tenant = globex.post("/v1/completions", json={**SHORT, "model": "globex/rival@v1"})
-                streaming.read()
+                streamed = streaming.read()
+            assert b'"finish_reason":"length"' in streamed.replace(b" ", b""), "the long request must not end early"
             assert refused.status_code == 429, refused.text
             assert refused.json()["error"]["type"] == "rate_limit_error" and refused.json()["error"]["code"] == code
             assert other_tenant.status_code == other_tenant_status, other_tenant.text

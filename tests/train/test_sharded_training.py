@@ -11,6 +11,7 @@ The launches start processes (tens of seconds each): marked slow. DeepSpeed and 
 them those tests skip."""
 
 import contextlib
+import re
 import signal
 import subprocess
 import sys
@@ -160,11 +161,14 @@ def test_a_sharded_run_killed_after_a_checkpoint_resumes_like_one_process(tmp_pa
     refused = subprocess.run(resume_argv(run_dir), capture_output=True, text=True, env=quiet_env(), timeout=600)
     assert refused.returncode != 0 and "--allow-pickle" in refused.stdout + refused.stderr
     resumed = run([*resume_argv(run_dir), "--allow-pickle"], timeout=600)
-    assert "resuming at step 2 from step-00000002" in resumed.stdout or "resuming at step 4 from step-00000004" in resumed.stdout
+    # the first checkpoint is step 2's; a poll that the machine starved may have let it reach a later one
+    resumed_at = re.search(r"resuming at step (\d+) from step-0*(\d+)", resumed.stdout)
+    assert resumed_at and resumed_at[1] == resumed_at[2] and int(resumed_at[1]) in (2, 4, 6), resumed.stdout
     assert_same_training(run_dir, single_run_of_six_steps, strategy)  # so the shards were read back, not the base
 
 
 @pytest.mark.slow
+@pytest.mark.xdist_group("ray-local-cluster")  # one local Ray cluster at a time: each takes ports from the same ranges
 def test_two_ray_workers_write_the_run_and_its_checkpoints_to_a_url(tmp_path, data, single_runs, monkeypatch):
     """Worker 0 writes a local staging folder and copies it to the URL; the driver reads run.json back from there."""
     pytest.importorskip("ray.train", reason="Ray Train is the scale extra: pip install 'adaptlab[scale]'")
