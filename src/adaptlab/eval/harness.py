@@ -34,10 +34,11 @@ def task_manager(tasks: list[str], task_dir: Path | None):
         return _task_index(None, include_defaults=True)
     if not Path(task_dir).is_dir():
         raise ConfigError(f"--forgetting-task-dir {task_dir}: not a folder of lm-eval task YAML files")
-    local = _task_index(str(Path(task_dir).resolve()), include_defaults=False)
+    include_path = str(Path(task_dir).resolve())
+    local = _task_index(include_path, include_defaults=False)
     if all(name in local.all_tasks for name in tasks):
         return local
-    return _task_index(str(Path(task_dir).resolve()), include_defaults=True)
+    return _task_index(include_path, include_defaults=True)
 
 
 @functools.cache
